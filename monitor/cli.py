@@ -1,0 +1,372 @@
+"""The ``driftwatch`` command line: a thin shell over the package.
+
+Each command loads the config (``--config``, default ``config.toml``), builds the component it
+needs and hands over. Errors derived from :class:`~monitor.errors.DriftwatchError` print as one
+line saying what to do, with exit code 2 for config errors and 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor import config as config_module
+from monitor.errors import ConfigError, DriftwatchError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("config.toml"),
+    show_default=True,
+    help="Driftwatch configuration file (TOML).",
+)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn our own errors into a one-line message and an exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(2)
+        except DriftwatchError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="driftwatch")
+def main() -> None:
+    """Driftwatch: always-on drift monitoring for ML models in production."""
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect and validate configuration files."""
+
+
+@config_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@friendly_errors
+def config_check(file: Path) -> None:
+    """Validate FILE and summarise it; exit 2 naming the key when it is invalid."""
+    settings = config_module.load(file)
+    click.echo(f"{file}: OK")
+    click.echo(
+        f"  kafka   {', '.join(settings.kafka.bootstrap_servers)}  group={settings.kafka.group_id}"
+    )
+    click.echo(
+        f"  topics  predictions={settings.kafka.predictions_topic} "
+        f"outcomes={settings.kafka.outcomes_topic} dead letters={settings.kafka.dead_letter_topic}"
+    )
+    click.echo(f"  redis   {settings.redis.url}  prefix={settings.redis.key_prefix}")
+    for model in settings.models:
+        click.echo(
+            f"  model   {model.name} ({model.task}, {len(model.features)} features, "
+            f"owner {model.owner})"
+        )
+
+
+@main.command("run")
+@config_option
+@click.option("--http-port", type=int, help="Override runtime.http_port (0 = any free port).")
+@friendly_errors
+def run_command(config_path: Path, http_port: int | None) -> None:
+    """Run the monitoring daemon: consume, validate, join and checkpoint until SIGTERM.
+
+    Run several with the same config to share the partitions of the consumer group; each
+    instance needs its own --http-port when they share a host.
+    """
+    import dataclasses
+
+    from monitor.runtime import logging as dw_logging
+    from monitor.runtime.daemon import Daemon
+
+    settings = config_module.load(config_path)
+    if http_port is not None:
+        runtime = dataclasses.replace(settings.runtime, http_port=http_port)
+        settings = dataclasses.replace(settings, runtime=runtime)
+    dw_logging.configure(settings.runtime.log_level, settings.runtime.log_format)
+    daemon = Daemon(settings)
+    daemon.install_signal_handlers()
+    sys.exit(daemon.run())
+
+
+@main.command("status")
+@config_option
+@click.option("--model", "models", multiple=True, help="Only this model (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@friendly_errors
+def status_command(config_path: Path, models: tuple[str, ...], as_json: bool) -> None:
+    """Show each model's ingestion totals, label coverage and dead letters."""
+    import orjson
+
+    from monitor.store.client import connect
+    from monitor.store.query import Query
+
+    settings = config_module.load(config_path)
+    for name in models:
+        if settings.model(name) is None:
+            raise ConfigError("--model", f"no model named {name!r}", "see config check")
+    query = Query(connect(settings.redis), settings)
+    rows = query.ingest(list(models) or None)
+    if as_json:
+        doc = {
+            "models": [
+                {
+                    "model": row.model.name,
+                    "owner": row.model.owner,
+                    "task": row.model.task,
+                    "predictions": row.counts.predictions,
+                    "outcomes": row.counts.outcomes,
+                    "joined": row.counts.joined,
+                    "label_coverage": row.counts.label_coverage,
+                    "mean_label_delay_seconds": row.counts.mean_label_delay_seconds,
+                    "expired_predictions": row.counts.expired_predictions,
+                    "orphan_outcomes": row.counts.orphan_outcomes,
+                    "dead_letters": row.counts.dead,
+                    "dead_by_reason": row.counts.dead_by_reason,
+                    "last_event_ts": row.counts.last_event_ts,
+                }
+                for row in rows
+            ],
+            "unknown_model_dead_letters": query.unknown_model_counts().dead_by_reason,
+        }
+        click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"{'model':<20} {'predictions':>12} {'outcomes':>10} {'coverage':>9} {'dead':>7}")
+    for row in rows:
+        c = row.counts
+        coverage = "-" if c.label_coverage is None else f"{c.label_coverage:.1%}"
+        click.echo(
+            f"{row.model.name:<20} {c.predictions:>12} {c.outcomes:>10} {coverage:>9} {c.dead:>7}"
+        )
+
+
+#: How often an endless ``simulate`` run prints its one-line rate report.
+SIMULATE_REPORT_SECONDS = 10.0
+
+
+@main.command("simulate")
+@config_option
+@click.option(
+    "--events",
+    "n_events",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Number of predictions to produce (outcomes come on top).  [default: endless, Ctrl-C]",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="R",
+    help="Predictions per second across all models: the simulated clock's pace, and the real "
+    "pace unless --fast.  [default: simulate.rate]",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Random seed: the same seed and --start give byte-identical events.",
+)
+@click.option(
+    "--fast",
+    is_flag=True,
+    help="No pacing: produce as fast as Kafka accepts. Timestamps still advance by 1/rate per "
+    "prediction, so without --events they soon run ahead of the real clock.",
+)
+@click.option(
+    "--start",
+    "start_text",
+    metavar="TIME",
+    help="Simulated time of the first event: ISO 8601 (no zone = UTC), 'now', 'now-3d' or "
+    "'now+1h' (units s, m, h, d).  [default: now; with --fast and --events, now minus "
+    "events/rate, so the data ends now]",
+)
+@click.option(
+    "--fault",
+    "fault_specs",
+    multiple=True,
+    metavar="SPEC",
+    help="Inject a fault, KIND:MODEL[:FEATURE]@START-END[xMAGNITUDE] (repeatable; added to "
+    "the config's faults; syntax above).",
+)
+@click.option("--no-config-faults", is_flag=True, help="Ignore the config's [[simulate.faults]].")
+@click.option(
+    "--model",
+    "model_names",
+    multiple=True,
+    metavar="NAME",
+    help="Simulate only this model (repeatable).  [default: all configured models]",
+)
+@click.option(
+    "--bootstrap",
+    metavar="HOST:PORT",
+    help="Kafka to produce to, overriding kafka.bootstrap_servers (comma-separated for several).",
+)
+@friendly_errors
+def simulate_command(
+    config_path: Path,
+    n_events: int | None,
+    rate: float | None,
+    seed: int,
+    fast: bool,
+    start_text: str | None,
+    fault_specs: tuple[str, ...],
+    no_config_faults: bool,
+    model_names: tuple[str, ...],
+    bootstrap: str | None,
+) -> None:
+    """Produce realistic prediction and outcome events for the configured models to Kafka.
+
+    Features, scores and labels follow each model's config; a share of predictions
+    (simulate.label_rate) gets an outcome after a random delay (simulate.label_delay_seconds),
+    keyed by the prediction id. Faults run on the simulated clock, counted from --start.
+
+    \b
+    Fault syntax: KIND:MODEL[:FEATURE]@START-END[xMAGNITUDE]
+      KIND       covariate_shift   feature mean += MAGNITUDE std (categorical:
+                                   mass moves to the rarest category)
+                 concept_drift     the true label function changes (MAGNITUDE 0..1)
+                 prediction_shift  model output += MAGNITUDE std of its output
+                 nulls             share MAGNITUDE of the feature's values are null
+                 out_of_range      share MAGNITUDE are 10-20 std out (numeric)
+                 unseen_category   share MAGNITUDE get a new category (categorical)
+                 malformed_json    share MAGNITUDE of predictions are broken JSON
+      FEATURE    default: the model's first (fitting) feature
+      START-END  seconds after the start, units s m h d allowed; no END = to the end
+      MAGNITUDE  default 1
+
+    \b
+    Examples:
+      driftwatch simulate                                  # real time, until Ctrl-C
+      driftwatch simulate --events 100000 --fast           # backfill ending now
+      driftwatch simulate --start now-1d --events 50000 --fast --seed 7
+      driftwatch simulate --fault covariate_shift:churn:monthly_spend@10m-x2
+      driftwatch simulate --no-config-faults --fault nulls:churn:plan@0-5mx0.3
+    """
+    import dataclasses
+    import signal
+    import threading
+    import time
+    from datetime import UTC, datetime
+
+    from kafka.errors import KafkaError
+
+    from monitor import simulate
+
+    settings = config_module.load(config_path)
+    if bootstrap:
+        servers = tuple(s.strip() for s in bootstrap.split(",") if s.strip())
+        kafka = dataclasses.replace(settings.kafka, bootstrap_servers=servers)
+        settings = dataclasses.replace(settings, kafka=kafka)
+    rate = rate or settings.simulate.rate
+    faults = [] if no_config_faults else list(settings.simulate.faults)
+    try:
+        faults += [simulate.parse_fault(spec) for spec in fault_specs]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
+    now = time.time()
+    try:
+        start = simulate.parse_start(start_text, now) if start_text else now
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--start") from None
+    if start_text is None and fast and n_events is not None:
+        start = now - n_events / rate
+    simulator = simulate.Simulator(
+        settings, seed=seed, start=start, rate=rate, faults=faults, models=model_names or None
+    )
+    names = ", ".join(model_names or [m.name for m in settings.models])
+    click.echo(
+        f"simulating {names}: {n_events if n_events is not None else 'endless'} predictions at "
+        f"{rate:g}/s {'(fast)' if fast else '(real time)'} from "
+        f"{datetime.fromtimestamp(start, UTC):%Y-%m-%d %H:%M:%S}Z, seed {seed}, "
+        f"{len(faults)} fault(s) -> {','.join(settings.kafka.bootstrap_servers)}",
+        err=True,
+    )
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():  # a second Ctrl-C gives up on flushing
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nstopping: flushing what was sent (Ctrl-C again to abort)", err=True)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        events = simulator.events(n_events)
+        realtime_rate = None if fast else rate
+        if n_events is not None:
+            with click.progressbar(length=n_events, label="predictions", file=sys.stderr) as bar:
+                report = simulate.produce(
+                    settings, events, realtime_rate=realtime_rate, progress=bar.update, stop=stop
+                )
+        else:
+            sent, last = 0, time.monotonic()
+            started = last
+
+            def rate_report(n: int) -> None:
+                nonlocal sent, last
+                sent += n
+                if time.monotonic() - last >= SIMULATE_REPORT_SECONDS:
+                    last = time.monotonic()
+                    elapsed = last - started
+                    click.echo(
+                        f"{datetime.now():%H:%M:%S} {sent:,} predictions sent, "
+                        f"{sent / elapsed:,.0f}/s",
+                        err=True,
+                    )
+
+            report = simulate.produce(
+                settings, events, realtime_rate=realtime_rate, progress=rate_report, stop=stop
+            )
+    except KafkaError as exc:
+        click.secho(
+            f"error: Kafka at {','.join(settings.kafka.bootstrap_servers)}: {exc!r}. Fix: start "
+            "it (driftwatch services up) or pass --bootstrap HOST:PORT",
+            fg="red",
+            err=True,
+        )
+        sys.exit(1)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    topics = {
+        "prediction": settings.kafka.predictions_topic,
+        "outcome": settings.kafka.outcomes_topic,
+    }
+    click.echo(f"{'topic':<28} {'model':<24} {'events':>10}")
+    for (kind, model), count in sorted(report.counts.items()):
+        click.echo(f"{topics[kind]:<28} {model:<24} {count:>10,}")
+    elapsed = max(report.elapsed_seconds, 1e-9)
+    click.echo(f"malformed (injected, invalid): {report.n_invalid:,}")
+    click.echo(
+        f"{report.n_predictions:,} predictions and {report.n_outcomes:,} outcomes in "
+        f"{report.elapsed_seconds:.1f} s: {report.n_predictions / elapsed:,.0f} predictions/s, "
+        f"{(report.n_predictions + report.n_outcomes) / elapsed:,.0f} events/s"
+    )
+    if report.interrupted:
+        click.echo("stopped early; everything sent was flushed")
+    if report.n_failed:
+        click.secho(
+            f"error: {report.n_failed:,} records were not acknowledged ({report.first_error})",
+            fg="red",
+            err=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,447 @@
+"""Configuration: one TOML file → frozen, validated dataclasses.
+
+Only this module parses TOML. Each component receives its own section (``Settings.kafka``,
+``Settings.redis``, …) as an argument and never reads files or the environment itself. Every
+problem — unknown key, wrong type, missing value, bad combination — raises
+:class:`~monitor.errors.ConfigError` naming the dotted key and the fix, so a daemon with a broken
+config stops at start-up instead of misbehaving at 3 a.m.
+
+Secrets are never written in the file: a key ending in ``_env`` names an environment variable and
+``_file`` names a file holding the value (Kubernetes secret mounts). :class:`Secret` resolves them
+when a client connects and masks itself in ``repr``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from monitor.errors import ConfigError
+
+TaskType = Literal["binary", "multiclass", "regression"]
+FeatureType = Literal["numeric", "categorical"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+#: Contract fields a user may remap to paths in their own events (``docs/events.md``).
+PREDICTION_FIELDS = ("id", "model", "version", "ts", "features", "prediction", "score", "tags")
+OUTCOME_FIELDS = ("id", "model", "ts", "label")
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret named by an environment variable or a file; the value never enters config."""
+
+    env: str = ""
+    file: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.env or self.file)
+
+    def __repr__(self) -> str:
+        source = f"env:{self.env}" if self.env else f"file:{self.file}" if self.file else "unset"
+        return f"Secret({source}, value=***)"
+
+    def reveal(self) -> str | None:
+        """Return the secret's value, or ``None`` when no source is configured."""
+        if self.env:
+            return os.environ.get(self.env)
+        if self.file:
+            return Path(self.file).read_text().strip()
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """Where events come from and where dead letters go."""
+
+    bootstrap_servers: tuple[str, ...] = ("127.0.0.1:9092",)
+    group_id: str = "driftwatch"
+    client_id: str = "driftwatch"
+    predictions_topic: str = "predictions"
+    outcomes_topic: str = "outcomes"
+    dead_letter_topic: str = "driftwatch-dead-letters"
+    #: Records per poll: large enough to amortise Redis round trips, small enough that one
+    #: batch's work stays far below max_poll_interval.
+    max_poll_records: int = 2000
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "PLAIN"
+    sasl_username_env: str = ""
+    sasl_password_env: str = ""
+    sasl_password_file: str = ""
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    ssl_password_env: str = ""
+
+    @property
+    def sasl_password(self) -> Secret:
+        return Secret(env=self.sasl_password_env, file=self.sasl_password_file)
+
+    @property
+    def ssl_password(self) -> Secret:
+        return Secret(env=self.ssl_password_env)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """kafka-python connection arguments, secrets resolved (never log the result)."""
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": list(self.bootstrap_servers),
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol.startswith("SASL"):
+            kwargs["sasl_mechanism"] = self.sasl_mechanism
+            kwargs["sasl_plain_username"] = os.environ.get(self.sasl_username_env, "")
+            kwargs["sasl_plain_password"] = self.sasl_password.reveal()
+        if self.security_protocol.endswith("SSL"):
+            for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+                if getattr(self, key):
+                    kwargs[key] = getattr(self, key)
+            if self.ssl_password:
+                kwargs["ssl_password"] = self.ssl_password.reveal()
+        return kwargs
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """The shared state store. All instances of one deployment point at the same Redis."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    password_env: str = ""
+    password_file: str = ""
+    #: Prefix of every key, so several deployments (or tests) can share one Redis.
+    key_prefix: str = "dw"
+
+    @property
+    def password(self) -> Secret:
+        return Secret(env=self.password_env, file=self.password_file)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMapping:
+    """Dotted paths of contract fields in the user's own events (empty = the contract name)."""
+
+    predictions: Mapping[str, str] = field(default_factory=dict)
+    outcomes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    """Validation and join limits."""
+
+    #: How long a prediction waits for its outcome (and an early outcome for its prediction).
+    label_horizon_seconds: int = 7 * 24 * 3600
+    #: Larger events are dead-lettered: protects memory and Redis from a runaway producer.
+    max_event_bytes: int = 256 * 1024
+    #: Events stamped further in the future than this are dead-lettered as bad timestamps.
+    max_future_seconds: int = 24 * 3600
+    #: Where a partition with no checkpoint in Redis starts: its oldest or its next record.
+    start_from: Literal["earliest", "latest"] = "earliest"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSettings:
+    """Event-time tumbling windows."""
+
+    size_seconds: int = 3600
+    #: Events later than this behind the newest window are still counted in their own window.
+    allowed_lateness_seconds: int = 600
+    retention_days: int = 30
+    #: Number of recent windows in the rolling view.
+    rolling_windows: int = 24
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """One monitored model."""
+
+    name: str
+    owner: str
+    task: TaskType
+    features: Mapping[str, FeatureType]
+    #: Binary classifiers: score at or above which the positive class is predicted.
+    threshold: float = 0.5
+    #: Multiclass classifiers: the class labels, for per-class metrics.
+    classes: tuple[str, ...] = ()
+    #: Relative weight of each feature in the model-level drift verdict (default 1).
+    importance: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSettings:
+    """The daemon process: health/metrics endpoint and logging."""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 9108
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    #: Bound on a graceful stop: finish the batch, flush, commit, exit.
+    shutdown_timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardSettings:
+    """The Streamlit app started by ``driftwatch dashboard``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8501
+    refresh_seconds: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class AlertingSettings:
+    """Owner-routed alerting (filled by the alerting capability)."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RetrainingSettings:
+    """Retraining webhooks (filled by the retraining capability)."""
+
+    enabled: bool = False
+
+
+FaultKind = Literal[
+    "covariate_shift",
+    "concept_drift",
+    "prediction_shift",
+    "nulls",
+    "out_of_range",
+    "unseen_category",
+    "malformed_json",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSettings:
+    """One injected fault of the traffic simulator, on the simulated clock."""
+
+    kind: FaultKind
+    model: str
+    #: Affected feature (covariate shift and data-quality faults); empty = the first feature.
+    feature: str = ""
+    start_seconds: float = 0.0
+    #: 0 = until the end of the run.
+    end_seconds: float = 0.0
+    #: Shift in reference standard deviations, or the share of affected events for
+    #: data-quality faults.
+    magnitude: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimulateSettings:
+    """``driftwatch simulate`` defaults; the demo reads its fault schedule from here."""
+
+    rate: float = 200.0
+    #: Mean delay between a prediction and its outcome, on the simulated clock.
+    label_delay_seconds: float = 30.0
+    #: Share of predictions that ever receive an outcome.
+    label_rate: float = 0.9
+    faults: tuple[FaultSettings, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole configuration file."""
+
+    models: tuple[ModelSettings, ...]
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    fields: FieldMapping = FieldMapping()
+    ingest: IngestSettings = IngestSettings()
+    windows: WindowSettings = WindowSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    alerting: AlertingSettings = AlertingSettings()
+    retraining: RetrainingSettings = RetrainingSettings()
+    simulate: SimulateSettings = SimulateSettings()
+
+    def model(self, name: str) -> ModelSettings | None:
+        return next((m for m in self.models if m.name == name), None)
+
+
+def load(path: str | Path) -> Settings:
+    """Read and validate a config file; raises :class:`ConfigError` on any problem."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError("<file>", f"{path} does not exist", "pass --config PATH") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("<file>", f"{path} is not valid TOML ({exc})", "fix the syntax") from None
+    return parse(raw)
+
+
+def parse(raw: Mapping[str, Any]) -> Settings:
+    """Validate an already-parsed TOML document."""
+    settings = _build(Settings, raw, "")
+    _check(settings)
+    return settings
+
+
+def _check(s: Settings) -> None:
+    """Cross-field rules the types alone cannot express."""
+    if not s.models:
+        raise ConfigError("models", "no model configured", "add at least one [[models]] table")
+    seen: set[str] = set()
+    for i, m in enumerate(s.models):
+        key = f"models[{i}]"
+        if not _NAME.match(m.name):
+            raise ConfigError(
+                f"{key}.name",
+                f"{m.name!r} is not a valid model name",
+                "use 1-64 of A-Z a-z 0-9 _ . -",
+            )
+        if m.name in seen:
+            raise ConfigError(f"{key}.name", f"model {m.name!r} is configured twice", "merge them")
+        seen.add(m.name)
+        if not m.features:
+            raise ConfigError(f"{key}.features", "no feature listed", "add name = 'numeric'")
+        if m.task == "binary" and not 0.0 < m.threshold < 1.0:
+            raise ConfigError(f"{key}.threshold", "must be between 0 and 1", "e.g. 0.5")
+        if m.task == "multiclass" and len(m.classes) < 2:
+            raise ConfigError(f"{key}.classes", "multiclass needs >= 2 classes", "list them")
+        for feature in m.importance:
+            if feature not in m.features:
+                raise ConfigError(
+                    f"{key}.importance.{feature}", "not a feature of this model", "remove it"
+                )
+    for name, fields, allowed in (
+        ("predictions", s.fields.predictions, PREDICTION_FIELDS),
+        ("outcomes", s.fields.outcomes, OUTCOME_FIELDS),
+    ):
+        for contract_field in fields:
+            if contract_field not in allowed:
+                raise ConfigError(
+                    f"fields.{name}.{contract_field}",
+                    "not a field of the event contract",
+                    f"map one of {', '.join(allowed)}",
+                )
+    for i, fault in enumerate(s.simulate.faults):
+        key = f"simulate.faults[{i}]"
+        model = s.model(fault.model)
+        if model is None:
+            raise ConfigError(f"{key}.model", f"no model named {fault.model!r}", "fix the name")
+        if fault.feature and fault.feature not in model.features:
+            raise ConfigError(f"{key}.feature", f"{fault.model} has no {fault.feature!r}", "fix it")
+    k = s.kafka
+    topics = {k.predictions_topic, k.outcomes_topic, k.dead_letter_topic}
+    if len(topics) != 3:
+        raise ConfigError(
+            "kafka.dead_letter_topic", "topics must be distinct", "use three different topics"
+        )
+    if k.security_protocol.startswith("SASL") and not k.sasl_password:
+        raise ConfigError(
+            "kafka.sasl_password_env",
+            f"security_protocol {k.security_protocol} needs a password",
+            "name the environment variable holding it (or set sasl_password_file)",
+        )
+    for key, value in (
+        ("kafka.max_poll_records", k.max_poll_records),
+        ("windows.size_seconds", s.windows.size_seconds),
+        ("ingest.label_horizon_seconds", s.ingest.label_horizon_seconds),
+        ("ingest.max_event_bytes", s.ingest.max_event_bytes),
+        ("windows.retention_days", s.windows.retention_days),
+    ):
+        if value <= 0:
+            raise ConfigError(key, f"must be positive, got {value}", "use a number above 0")
+    for key, secret in (
+        ("redis.password_env", s.redis.password),
+        ("kafka.sasl_password_env", k.sasl_password),
+        ("kafka.ssl_password_env", k.ssl_password),
+    ):
+        if secret.env and secret.env not in os.environ:
+            raise ConfigError(key, f"environment variable {secret.env} is not set", "export it")
+        if secret.file and not Path(secret.file).is_file():
+            raise ConfigError(key, f"secret file {secret.file} does not exist", "mount it")
+
+
+# --- generic TOML → dataclass conversion ------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (tuple, list):
+        return "list"
+    if origin in (dict, Mapping) or (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+        return "table"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _build(cls: type, raw: Any, key: str) -> Any:
+    """Instantiate dataclass ``cls`` from a TOML table, rejecting unknown and mistyped keys."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(key or "<root>", f"expected a table, got {type(raw).__name__}", "fix it")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for name in raw:
+        if name not in known:
+            where = f"{key}.{name}" if key else name
+            raise ConfigError(
+                where, "unknown key", f"remove it or use one of: {', '.join(sorted(known))}"
+            )
+    values: dict[str, Any] = {}
+    for name, f in known.items():
+        where = f"{key}.{name}" if key else name
+        if name not in raw:
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if required:
+                raise ConfigError(where, "missing required value", f"add {name} = …")
+            continue
+        values[name] = _convert(hints[name], raw[name], where)
+    return cls(**values)
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    wrong = ConfigError(
+        key, f"expected {_type_name(tp)}, got {type(value).__name__} {value!r}", "correct the type"
+    )
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(key, f"{value!r} is not allowed", f"use one of {_type_name(tp)}")
+        return value
+    if origin in (types.UnionType, typing.Union):
+        for arg in args:
+            try:
+                return _convert(arg, value, key)
+            except ConfigError:
+                continue
+        raise wrong
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise wrong
+        return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise wrong
+        return {str(k): _convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong
+        return value
+    if tp in (str, bool):
+        if not isinstance(value, tp):
+            raise wrong
+        return value
+    raise TypeError(f"unsupported config type {tp!r} at {key}")  # a bug in Settings, not input

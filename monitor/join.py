@@ -1,0 +1,144 @@
+"""The late-label join: pair each outcome with its prediction, whichever arrives first.
+
+The side that arrives first waits in Redis as a *pending record* for the label horizon; the other
+side finds it, forms a :class:`Pair` and turns both records into *joined markers* ``'J'``, which
+stay until the horizon ends so a repeated id is recognised as a duplicate. Because pending records
+are keyed by model and id, not by partition, the join works when predictions and outcomes sit on
+different partitions or are consumed by different daemon instances.
+
+Planning reads a snapshot of the records (one ``MGET`` per batch) and records what it saw as
+expectations; the checkpoint script applies the plan only if the snapshot still holds (see
+``monitor/store/checkpoint.py``), so two instances can never both leave a pair unjoined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import orjson
+import redis
+
+from monitor.errors import StoreUnavailableError
+from monitor.events import Outcome, Prediction, Scalar
+from monitor.store.checkpoint import Changes
+from monitor.store.keys import MEMBER_SEP, Keys, PartitionKeys
+
+#: Joined markers outlive the horizon by this much, so a duplicate arriving right at the edge of
+#: the horizon is still recognised (protects duplicate detection from clock skew between hosts).
+MARKER_GRACE_MS = 3600_000
+PENDING = "P"
+EARLY_OUTCOME = "O"
+JOINED = "J"
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A prediction with its ground truth: the unit of performance statistics."""
+
+    model: str
+    version: str
+    prediction_ts: float
+    prediction: Scalar
+    score: float | dict[str, float] | None
+    label: Scalar
+    label_ts: float
+
+    @property
+    def delay_seconds(self) -> float:
+        return max(0.0, self.label_ts - self.prediction_ts)
+
+
+@dataclass(slots=True)
+class JoinPlan:
+    """What one batch does to the join: pairs formed, events refused as duplicates."""
+
+    pairs: list[Pair] = field(default_factory=list)
+    duplicates: list[Prediction | Outcome] = field(default_factory=list)
+
+
+class Joiner:
+    """Plans the join for one batch of predictions or of outcomes."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, horizon_seconds: int) -> None:
+        self._redis = client
+        self._keys = keys
+        self._horizon_ms = horizon_seconds * 1000
+
+    def plan_predictions(
+        self, predictions: Sequence[Prediction], pkeys: PartitionKeys, changes: Changes, now_ms: int
+    ) -> JoinPlan:
+        """Predictions pair with early outcomes or wait; a repeated id is a duplicate."""
+        own = [self._keys.pending_prediction(p.model, p.id) for p in predictions]
+        other = [self._keys.pending_outcome(p.model, p.id) for p in predictions]
+        state = self._snapshot(own + other, changes)
+        plan = JoinPlan()
+        for p, own_key, other_key in zip(predictions, own, other, strict=True):
+            mine, theirs = state[own_key], state[other_key]
+            if mine or theirs == JOINED:
+                plan.duplicates.append(p)
+            elif theirs.startswith(EARLY_OUTCOME):
+                outcome = orjson.loads(theirs[1:])
+                plan.pairs.append(
+                    Pair(
+                        p.model, p.version, p.ts, p.prediction, p.score, outcome["l"], outcome["t"]
+                    )
+                )
+                changes.mark.append(other_key)
+                changes.markpx.append((own_key, self._horizon_ms + MARKER_GRACE_MS))
+                state[own_key] = state[other_key] = JOINED
+            else:
+                record = {"v": p.version, "t": p.ts, "p": p.prediction, "s": p.score}
+                value = PENDING + orjson.dumps(record).decode()
+                self._put(changes, own_key, value, pkeys.pending_predictions, p.model, now_ms)
+                state[own_key] = value
+        return plan
+
+    def plan_outcomes(
+        self, outcomes: Sequence[Outcome], pkeys: PartitionKeys, changes: Changes, now_ms: int
+    ) -> JoinPlan:
+        """Outcomes pair with pending predictions or wait; a second label for an id is refused."""
+        own = [self._keys.pending_outcome(o.model, o.id) for o in outcomes]
+        other = [self._keys.pending_prediction(o.model, o.id) for o in outcomes]
+        state = self._snapshot(own + other, changes)
+        plan = JoinPlan()
+        for o, own_key, other_key in zip(outcomes, own, other, strict=True):
+            mine, theirs = state[own_key], state[other_key]
+            if mine or theirs == JOINED:
+                plan.duplicates.append(o)
+            elif theirs.startswith(PENDING):
+                pred = orjson.loads(theirs[1:])
+                plan.pairs.append(
+                    Pair(o.model, pred["v"], pred["t"], pred["p"], pred["s"], o.label, o.ts)
+                )
+                changes.mark.append(other_key)
+                changes.markpx.append((own_key, self._horizon_ms + MARKER_GRACE_MS))
+                state[own_key] = state[other_key] = JOINED
+            else:
+                value = EARLY_OUTCOME + orjson.dumps({"t": o.ts, "l": o.label}).decode()
+                self._put(changes, own_key, value, pkeys.pending_outcomes, o.model, now_ms)
+                state[own_key] = value
+        return plan
+
+    def _snapshot(self, keys: list[str], changes: Changes) -> dict[str, str]:
+        """Read the records once and expect each to be unchanged when the plan is applied."""
+        if not keys:
+            return {}
+        try:
+            values = self._redis.mget(keys)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailableError(f"reading pending joins: {exc}") from exc
+        state: dict[str, str] = {}
+        for key, value in zip(keys, values, strict=True):
+            if key not in state:
+                text = value.decode() if value is not None else ""
+                state[key] = text
+                changes.expect.append((key, text[:1]))
+        return state
+
+    def _put(
+        self, changes: Changes, key: str, value: str, zset: str, model: str, now_ms: int
+    ) -> None:
+        expires = now_ms + self._horizon_ms
+        ttl = self._horizon_ms + MARKER_GRACE_MS
+        changes.put.append((key, value, ttl, zset, model + MEMBER_SEP + key, expires))

@@ -1,0 +1,130 @@
+"""The daemon's lifecycle: start, loop, drain, stop.
+
+1. Connect to Redis and Kafka, failing at start-up with a message that says what to check.
+2. Serve ``/healthz``, ``/readyz`` and ``/metrics``.
+3. Run the poll loop until SIGTERM or SIGINT.
+4. Drain: the batch in hand is checkpointed, offsets are copied to Kafka, the consumer leaves its
+   group (so its partitions move at once), the dead-letter producer flushes. A second SIGINT, or
+   a drain longer than ``runtime.shutdown_timeout_seconds``, exits at once — safe, because
+   Redis holds every checkpoint and an unfinished batch is simply replayed by the next owner.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+
+import redis
+from kafka.errors import KafkaError
+from prometheus_client import CollectorRegistry
+
+from monitor.config import Settings
+from monitor.errors import DriftwatchError
+from monitor.ingest.batch import BatchProcessor
+from monitor.ingest.consumer import Ingestor
+from monitor.ingest.deadletter import DeadLetterSink
+from monitor.runtime.health import HealthServer
+from monitor.runtime.metrics import Metrics
+from monitor.store.client import connect
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """One Driftwatch process: a member of the consumer group writing to the shared Redis."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.stop_event = threading.Event()
+        self.metrics = Metrics(registry or CollectorRegistry())
+        # Step 1
+        self._redis = connect(settings.redis)
+        try:
+            self._redis.ping()
+        except redis.RedisError as exc:
+            raise DriftwatchError(
+                f"Redis at {settings.redis.url} did not answer ({exc}); start it "
+                "(`driftwatch services up` for a local one) or fix redis.url"
+            ) from exc
+        servers = ", ".join(settings.kafka.bootstrap_servers)
+        try:
+            self._sink = DeadLetterSink(settings.kafka)
+            processor = BatchProcessor(settings, self._redis, self._sink, self.metrics)
+            self.ingestor = Ingestor(settings, processor, self.metrics)
+        except KafkaError as exc:
+            raise DriftwatchError(
+                f"no Kafka broker at {servers} answered ({exc}); start it or fix "
+                "kafka.bootstrap_servers (and the security settings)"
+            ) from exc
+        rt = settings.runtime
+        self.health = HealthServer(
+            rt.http_host,
+            rt.http_port,
+            self.metrics.registry,
+            lambda: self.ingestor.state.last_iteration,
+            self._ready,
+        )
+
+    def run(self) -> int:
+        """Steps 2–4; returns the process exit code."""
+        self.health.start()  # Step 2
+        log.info(
+            "driftwatch started: group=%s topics=%s,%s",
+            self.settings.kafka.group_id,
+            self.settings.kafka.predictions_topic,
+            self.settings.kafka.outcomes_topic,
+        )
+        try:
+            self.ingestor.run(self.stop_event)  # Step 3
+        finally:
+            self._drain()  # Step 4
+        return 0
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.stop_event.is_set():
+            if signum == signal.SIGINT:  # a person pressing Ctrl-C twice means "now"
+                log.warning("second SIGINT: exiting now; the next owner replays the open batch")
+                os._exit(1)
+            return  # repeated SIGTERM (e.g. sent to the whole process group): already draining
+        log.info("%s received: finishing the current batch", name)
+        self.stop_event.set()
+        timeout = self.settings.runtime.shutdown_timeout_seconds
+        watchdog = threading.Timer(timeout, self._drain_timed_out, args=(timeout,))
+        watchdog.daemon = True
+        watchdog.start()
+
+    def _drain_timed_out(self, timeout: float) -> None:
+        log.warning("drain exceeded %.0fs: exiting; the next owner replays the open batch", timeout)
+        os._exit(1)
+
+    def _drain(self) -> None:
+        self.ingestor.close()
+        self._sink.close()
+        self.health.stop()
+        processed = sum(
+            s.value
+            for metric in self.metrics.events.collect()
+            for s in metric.samples
+            if s.name.endswith("_total")
+        )
+        log.info(
+            "driftwatch stopped: %d events processed, %d partitions released",
+            processed,
+            len(self.ingestor.state.claims),
+        )
+
+    def _ready(self) -> tuple[bool, str]:
+        state = self.ingestor.state
+        if state.outage:
+            return False, f"{state.outage} unavailable, consumption paused"
+        if not state.joined:
+            return False, "not yet assigned by the consumer group"
+        return True, f"{len(state.claims)} partitions"

@@ -1,0 +1,570 @@
+"""A single-node Apache Kafka broker (KRaft) for development and tests, run from Maven Central jars.
+
+No tarball, no Docker: the broker's jars come from Maven Central through a packaging POM shipped
+with Driftwatch (``kafka-pom.xml``), which is all a developer machine or CI can reach. The facts
+this rests on are in the shared design note, section 9. The protocol, in steps:
+
+1. ``fetch_jars``: ``mvn dependency:copy-dependencies`` into a per-version cache, once; a marker
+   file (holding the POM's hash) says the folder is complete.
+2. Format the storage once (``StorageTool format --standalone -g``) with a fresh cluster id.
+3. Write ``server.properties`` and a log4j2 config, launch ``java -cp '<lib>/*' kafka.Kafka``
+   detached, record its pid.
+4. Ready when the log says ``Kafka Server started`` *and* an admin ``list_topics()`` succeeds; the
+   JVM is watched meanwhile so a port clash fails in seconds, with the log tail in the error.
+5. Stop by the recorded pid: SIGTERM (clean shutdown), SIGKILL after a timeout. A restart reuses the
+   same ``log.dirs`` and ports and does not format again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
+
+from monitor.services import _process
+from monitor.services.errors import ServiceError
+
+__all__ = [
+    "KAFKA_VERSION",
+    "KafkaBroker",
+    "default_cache_dir",
+    "fetch_jars",
+    "jars_cached",
+    "new_cluster_id",
+]
+
+logger = logging.getLogger(__name__)
+
+#: kafka-python 3.0.x is CI-tested against broker 4.3.0; 4.3.1 is that line's bug-fix release.
+KAFKA_VERSION = "4.3.1"
+
+_POM_RESOURCE = "kafka-pom.xml"
+_MARKER = ".driftwatch-complete"
+_STARTED_LINE = "Kafka Server started"
+#: A cold download is ~45 MB in ~50 jars; this bounds a hung mvn (proxy black hole), not a slow
+#: link.
+_MVN_TIMEOUT_SECONDS = 900.0
+#: StorageTool is a short JVM run; a minute covers a cold JIT on a loaded CI machine.
+_FORMAT_TIMEOUT_SECONDS = 120.0
+#: Readiness is re-checked this often: quick enough for tests, gentle on a 2-core machine.
+_READY_POLL_SECONDS = 0.25
+#: Jars that bind SLF4J to a backend. Exactly one (log4j-slf4j-impl) may be on the class path:
+#: with none, or with log4j-slf4j2-impl, SLF4J 1.7 falls back to NOP and the broker logs nothing.
+_SLF4J_BINDINGS = (
+    "log4j-slf4j-impl",
+    "log4j-slf4j2-impl",
+    "slf4j-simple",
+    "slf4j-reload4j",
+    "slf4j-log4j12",
+    "slf4j-jdk14",
+    "slf4j-nop",
+    "logback-classic",
+)
+
+_LOG4J2_XML = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- Written by Driftwatch (monitor.services.kafka); regenerated on every start. -->
+<Configuration status="WARN">
+  <Appenders>
+    <RollingFile name="server" fileName="${sys:kafka.logs.dir}/server.log"
+                 filePattern="${sys:kafka.logs.dir}/server.log.%i">
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+      <SizeBasedTriggeringPolicy size="10 MB"/>
+      <DefaultRolloverStrategy max="5"/>
+    </RollingFile>
+  </Appenders>
+  <Loggers>
+    <Root level="INFO"><AppenderRef ref="server"/></Root>
+    <Logger name="kafka.request.logger" level="WARN"/>
+    <Logger name="org.apache.kafka.clients.NetworkClient" level="WARN"/>
+  </Loggers>
+</Configuration>
+"""
+
+
+def default_cache_dir() -> Path:
+    """Where downloaded jars live: ``$DW_CACHE_DIR`` or ``~/.cache/driftwatch``.
+
+    Outside the work tree and the state dir, so ``down``/``git clean`` never force a re-download.
+    """
+    env = os.environ.get("DW_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "driftwatch"
+
+
+def new_cluster_id() -> str:
+    """Return a KRaft cluster id: URL-safe base64 of 16 random bytes, unpadded, no leading '-'.
+
+    Standard base64 can produce '+' and '/', which Kafka rejects; a leading '-' would be parsed as a
+    command-line option by StorageTool.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode("ascii")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def _is_complete(libs: Path, digest: str) -> bool:
+    """True when ``libs`` holds a finished download of exactly this POM."""
+    try:
+        marker = json.loads((libs / _MARKER).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return False
+    if marker.get("pom_sha256") != digest:
+        return False
+    return all((libs / jar).is_file() for jar in marker.get("jars", ()))
+
+
+def _check_jars(jars: list[str]) -> None:
+    """Refuse a class path that would start a silent or broken broker."""
+    if not any(jar.startswith("kafka_2.13-") for jar in jars):
+        raise ServiceError(
+            f"mvn finished but kafka_2.13-{KAFKA_VERSION}.jar is missing from the download; "
+            "delete the cache folder and retry."
+        )
+    bindings = [jar for jar in jars if jar.startswith(_SLF4J_BINDINGS)]
+    if len(bindings) != 1 or not bindings[0].startswith("log4j-slf4j-impl-"):
+        raise ServiceError(
+            f"expected exactly one SLF4J binding (log4j-slf4j-impl) among Kafka's jars, found "
+            f"{bindings or 'none'}; fix monitor/services/kafka-pom.xml (see design note section 9)."
+        )
+
+
+def _jar_root(cache_dir: Path | None) -> Path:
+    """``<cache>/kafka-<version>``: one folder per Kafka version, so versions never mix."""
+    return (cache_dir if cache_dir is not None else default_cache_dir()) / f"kafka-{KAFKA_VERSION}"
+
+
+def _pom() -> tuple[bytes, str]:
+    """The packaging POM's bytes and the digest that names a complete download of it."""
+    pom_bytes = (resources.files("monitor.services") / _POM_RESOURCE).read_bytes()
+    return pom_bytes, hashlib.sha256(pom_bytes + KAFKA_VERSION.encode()).hexdigest()
+
+
+def jars_cached(cache_dir: Path | None = None) -> bool:
+    """True when :func:`fetch_jars` would return at once (lets callers announce a download)."""
+    return _is_complete(_jar_root(cache_dir) / "libs", _pom()[1])
+
+
+def fetch_jars(cache_dir: Path | None = None) -> Path:
+    """Download Kafka's runtime jars from Maven Central once; return the folder holding them.
+
+    The folder is ``<cache>/kafka-<version>/libs``. It is filled in a temporary sibling and renamed
+    into place, so an interrupted download never looks complete. Raises :class:`ServiceError` when
+    Maven is missing or fails: there is no fallback, a fake broker would hide real failures.
+    """
+    root = _jar_root(cache_dir)
+    libs = root / "libs"
+    pom_bytes, digest = _pom()
+    if _is_complete(libs, digest):
+        return libs
+    root.mkdir(parents=True, exist_ok=True)
+    with _process.file_lock(root / ".lock"):
+        if _is_complete(libs, digest):  # another process finished while we waited for the lock
+            return libs
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise ServiceError(
+                "Maven ('mvn') is not on PATH; Driftwatch needs it once to download Kafka "
+                f"{KAFKA_VERSION} from Maven Central. Install it (Debian/Ubuntu: "
+                "'sudo apt-get install -y maven'; macOS: 'brew install maven') and retry."
+            )
+        pom = root / "pom.xml"
+        pom.write_bytes(pom_bytes)
+        staging = Path(tempfile.mkdtemp(prefix="libs.partial.", dir=root))
+        command = [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={staging}",
+            f"-Dkafka.version={KAFKA_VERSION}",
+        ]
+        logger.info("downloading Kafka %s jars with Maven into %s", KAFKA_VERSION, libs)
+        started = time.monotonic()
+        try:
+            result = subprocess.run(
+                command,
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=_MVN_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ServiceError(
+                f"mvn did not finish downloading Kafka {KAFKA_VERSION} within "
+                f"{_MVN_TIMEOUT_SECONDS:.0f}s; check network access to Maven Central "
+                "(https://repo.maven.apache.org, proxies go in ~/.m2/settings.xml) and retry."
+            ) from exc
+        if result.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            output = (result.stdout + result.stderr).strip().splitlines()[-30:]
+            raise ServiceError(
+                f"mvn failed (exit {result.returncode}) downloading Kafka {KAFKA_VERSION}; check "
+                "network access to Maven Central (https://repo.maven.apache.org, proxies go in "
+                "~/.m2/settings.xml) and retry. Command: "
+                f"{' '.join(command)}\nmvn output:\n" + "\n".join(output)
+            )
+        jars = sorted(path.name for path in staging.glob("*.jar"))
+        try:
+            _check_jars(jars)
+        except ServiceError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        (staging / _MARKER).write_text(
+            json.dumps({"pom_sha256": digest, "jars": jars}, indent=1), encoding="utf-8"
+        )
+        if libs.exists():  # stale or from an older POM: swap it out whole, never mix versions
+            old = root / f"libs.old.{os.getpid()}"
+            libs.rename(old)
+            shutil.rmtree(old, ignore_errors=True)
+        staging.rename(libs)
+        logger.info(
+            "downloaded %d Kafka jars in %.1fs into %s", len(jars), time.monotonic() - started, libs
+        )
+    return libs
+
+
+class KafkaBroker:
+    """One combined broker+controller KRaft node, listening on 127.0.0.1 only.
+
+    Everything it owns lives under ``state_dir``: ``server.properties``, ``log4j2.xml``, ``data/``
+    (``log.dirs``), ``logs/server.log``, ``logs/kafka.out`` (JVM stdout/stderr), ``kafka.pid`` and
+    ``broker.json`` (the ports, so ``load`` can find a running broker again).
+
+    Parameters
+    ----------
+    state_dir
+        The broker's own folder; created on start.
+    port
+        PLAINTEXT client port.
+    controller_port
+        KRaft controller port.
+    heap
+        ``-Xms``/``-Xmx``; 512m is plenty for tests (Kafka's script default is 1 GB).
+    cache_dir
+        Where jars are cached; see :func:`default_cache_dir`.
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int,
+        controller_port: int,
+        heap: str = "512m",
+        *,
+        cache_dir: Path | None = None,
+    ) -> None:
+        if port == controller_port:
+            raise ServiceError(f"Kafka's client and controller ports must differ (both {port}).")
+        self.state_dir = Path(state_dir).absolute()
+        self.port = port
+        self.controller_port = controller_port
+        self.heap = heap
+        self.cache_dir = cache_dir
+        self.properties_path = self.state_dir / "server.properties"
+        self.log4j_path = self.state_dir / "log4j2.xml"
+        self.data_dir = self.state_dir / "data"
+        self.logs_dir = self.state_dir / "logs"
+        self.log_file = self.logs_dir / "server.log"
+        self.out_file = self.logs_dir / "kafka.out"
+        self.pid_file = self.state_dir / "kafka.pid"
+        self.state_file = self.state_dir / "broker.json"
+
+    @classmethod
+    def load(cls, state_dir: Path, *, cache_dir: Path | None = None) -> KafkaBroker | None:
+        """Return the broker last started in ``state_dir`` (its recorded ports), or None."""
+        try:
+            saved = json.loads((Path(state_dir) / "broker.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return cls(
+            state_dir,
+            int(saved["port"]),
+            int(saved["controller_port"]),
+            str(saved.get("heap", "512m")),
+            cache_dir=cache_dir,
+        )
+
+    def __repr__(self) -> str:
+        return f"KafkaBroker({str(self.state_dir)!r}, port={self.port}, pid={self.pid})"
+
+    @property
+    def bootstrap(self) -> str:
+        """The ``bootstrap_servers`` string clients use."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The running broker's pid, or None when it is not running."""
+        pid = _process.read_pid(self.pid_file)
+        if pid is None or not _process.pid_alive(pid) or not self._owns(pid):
+            return None
+        return pid
+
+    def is_running(self) -> bool:
+        """True while the broker process recorded in the pid file is alive."""
+        return self.pid is not None
+
+    def _owns(self, pid: int) -> bool:
+        """True unless ``pid`` is visibly some other process (a pid reused after a crash)."""
+        cmdline = _process.command_line(pid)
+        if cmdline is None:  # no /proc (macOS): trust the pid file
+            return True
+        return "kafka.Kafka" in cmdline and str(self.properties_path) in cmdline
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _properties(self) -> str:
+        """The node's configuration; see design note section 9 for why each line is there."""
+        port, cport, host = self.port, self.controller_port, self.host
+        return f"""\
+# Written by Driftwatch (monitor.services.kafka); regenerated on every start.
+process.roles=broker,controller
+node.id=1
+# --standalone format + dynamic quorum: never combine with the static controller.quorum.voters.
+controller.quorum.bootstrap.servers={host}:{cport}
+listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}
+advertised.listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={self.data_dir}
+num.partitions=1
+# One node: every internal topic has one replica.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# Test tuning (defaults 3000 ms / 50 / 6000 ms make group tests slow).
+group.initial.rebalance.delay.ms=0
+offsets.topic.num.partitions=4
+group.min.session.timeout.ms=1000
+# After a SIGKILL the restarted node must wait for its previous incarnation's session to expire
+# before it can register again: the default 9 s session made crash tests wait ~10 s per restart.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=4000
+# auto.create.topics.enable stays at Kafka's default (true): tests and tools create topics
+# explicitly with the partition count they need. message.max.bytes stays at its default too.
+"""
+
+    def _write_config(self) -> None:
+        """Write server.properties, log4j2.xml and broker.json (ports for ``load``)."""
+        for folder in (self.state_dir, self.data_dir, self.logs_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.properties_path.write_text(self._properties(), encoding="utf-8")
+        self.log4j_path.write_text(_LOG4J2_XML, encoding="utf-8")
+        saved = {
+            "port": self.port,
+            "controller_port": self.controller_port,
+            "heap": self.heap,
+            "kafka_version": KAFKA_VERSION,
+        }
+        self.state_file.write_text(json.dumps(saved, indent=1), encoding="utf-8")
+
+    def _java(self, libs: Path, *args: str) -> list[str]:
+        """A ``java`` command line with our class path and logging flags."""
+        java = shutil.which("java")
+        if java is None:
+            raise ServiceError(
+                "Java is not on PATH; Kafka needs Java 17 or newer. Install it (Debian/Ubuntu: "
+                "'sudo apt-get install -y openjdk-17-jre-headless') and retry."
+            )
+        return [
+            java,
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.log4j_path}",
+            f"-Dkafka.logs.dir={self.logs_dir}",
+            "-cp",
+            f"{libs}/*",  # the JVM expands dir/*; no shell is involved, so no quoting needed
+            *args,
+        ]
+
+    def _format(self, libs: Path) -> None:
+        """Format ``log.dirs`` once; the broker dies on an unformatted dir (no meta.properties).
+
+        Skipped when ``meta.properties`` exists, so a restart keeps the cluster id and the data.
+        """
+        if (self.data_dir / "meta.properties").exists():
+            return
+        cluster_id = new_cluster_id()
+        command = self._java(
+            libs,
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            "-t",
+            cluster_id,
+            "-c",
+            str(self.properties_path),
+            "-g",  # ignore an already formatted dir: a retry after a half-done start is harmless
+        )
+        logger.info("formatting Kafka storage in %s (cluster id %s)", self.data_dir, cluster_id)
+        try:
+            result = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=_FORMAT_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ServiceError(
+                f"Kafka's StorageTool did not finish within {_FORMAT_TIMEOUT_SECONDS:.0f}s."
+            ) from exc
+        if result.returncode != 0:
+            raise ServiceError(
+                f"formatting Kafka storage in {self.data_dir} failed (exit {result.returncode}):\n"
+                + (result.stdout + result.stderr).strip()
+            )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start the broker and wait until clients can use it; a no-op when it already runs.
+
+        Raises :class:`ServiceError` with the log tail when a port is taken, the JVM exits during
+        start-up, or readiness takes longer than ``timeout`` seconds (the JVM is then killed).
+        """
+        if self.is_running():
+            logger.info("Kafka already running at %s (pid %s)", self.bootstrap, self.pid)
+            return
+        self.pid_file.unlink(missing_ok=True)  # stale: its process is gone or is not ours
+        for port in (self.port, self.controller_port):
+            if _process.port_open(self.host, port):
+                raise ServiceError(
+                    f"port {port} on {self.host} is already in use by another process, not the "
+                    f"Kafka broker recorded in {self.pid_file}. Stop that process (`ss -ltnp "
+                    f"'sport = :{port}'` shows it) or choose other ports (kafka_port / "
+                    "controller_port)."
+                )
+        libs = fetch_jars(self.cache_dir)
+        self._write_config()
+        self._format(libs)
+        log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+        command = self._java(libs, "kafka.Kafka", str(self.properties_path))
+        started = time.monotonic()
+        proc = _process.spawn(command, log_path=self.out_file, cwd=self.state_dir)
+        _process.write_pid(self.pid_file, proc.pid)
+        logger.info("started Kafka (pid %d) on %s; waiting for readiness", proc.pid, self.bootstrap)
+        self._wait_ready(proc.pid, log_offset, started + timeout)
+        logger.info("Kafka ready at %s after %.1fs", self.bootstrap, time.monotonic() - started)
+
+    def _wait_ready(self, pid: int, log_offset: int, deadline: float) -> None:
+        """Step 4: the log line and a successful admin call, while the JVM stays alive."""
+        seen_started = False
+        while True:
+            if not _process.pid_alive(pid):
+                self.pid_file.unlink(missing_ok=True)
+                raise ServiceError(
+                    "Kafka exited during start-up (a port clash or bad state dir?). "
+                    f"{self._errors_since(log_offset)}\n{self._tails()}"
+                )
+            if not seen_started:
+                seen_started = self._log_has_started_line(log_offset)
+            if seen_started and _process.port_open(self.host, self.port) and self._admin_ready():
+                return
+            if time.monotonic() >= deadline:
+                self.kill()
+                raise ServiceError(
+                    f"Kafka did not become ready at {self.bootstrap} in time and was killed "
+                    f"(saw '{_STARTED_LINE}': {seen_started}). {self._errors_since(log_offset)}\n"
+                    f"{self._tails()}"
+                )
+            time.sleep(_READY_POLL_SECONDS)
+
+    def _log_has_started_line(self, offset: int) -> bool:
+        """True when the log written since this start contains ``Kafka Server started``."""
+        try:
+            with open(self.log_file, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                handle.seek(offset if size >= offset else 0)  # rolled over: read the new file
+                return _STARTED_LINE.encode() in handle.read()
+        except FileNotFoundError:
+            return False
+
+    def _errors_since(self, offset: int) -> str:
+        """ERROR/FATAL and 'Caused by' lines logged since ``offset``: the cause, not the stack."""
+        try:
+            with open(self.log_file, "rb") as handle:
+                handle.seek(offset)
+                lines = handle.read().decode("utf-8", "replace").splitlines()
+        except FileNotFoundError:
+            return ""
+        causes = [
+            line.strip()
+            for line in lines
+            if " ERROR " in line or " FATAL " in line or line.startswith("Caused by:")
+        ]
+        return ("Errors logged:\n" + "\n".join(causes[-6:])) if causes else ""
+
+    def _admin_ready(self) -> bool:
+        """True when an admin client can list topics: the broker serves metadata requests."""
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.bootstrap,
+                client_id="driftwatch-readiness",
+                request_timeout_ms=5000,
+            )
+        except (KafkaError, OSError):
+            return False
+        try:
+            admin.list_topics()
+        except (KafkaError, OSError):
+            return False
+        finally:
+            admin.close()
+        return True
+
+    def _tails(self) -> str:
+        """The end of both logs, for error messages."""
+        return (
+            f"--- last lines of {self.log_file} ---\n{_process.tail(self.log_file)}\n"
+            f"--- last lines of {self.out_file} ---\n{_process.tail(self.out_file)}"
+        )
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Shut down cleanly (SIGTERM to the recorded pid), SIGKILL after ``timeout`` seconds."""
+        pid = self.pid
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return
+        logger.info("stopping Kafka (pid %d)", pid)
+        _process.stop_pid(pid, timeout, "Kafka")
+        if _process.pid_alive(pid):
+            raise ServiceError(f"Kafka (pid {pid}) did not exit even after SIGKILL.")
+        self.pid_file.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL the broker, as a crash would; the next ``start`` recovers its logs."""
+        pid = self.pid
+        if pid is None:
+            return
+        logger.info("killing Kafka (pid %d) with SIGKILL", pid)
+        _process.signal_pid(pid, signal.SIGKILL)
+        if not _process.wait_exit(pid, 10.0):
+            raise ServiceError(f"Kafka (pid {pid}) did not exit after SIGKILL.")
+        self.pid_file.unlink(missing_ok=True)

@@ -1,0 +1,60 @@
+-- Apply one batch's effects and its partition's next offset atomically (monitor/store/checkpoint.py).
+-- KEYS[1] offset key, KEYS[2] epoch key
+-- ARGV[1] epoch, ARGV[2] first offset (-1: sweep only), ARGV[3] next offset, ARGV[4] JSON changes
+-- Returns {status, expired_predictions, orphan_outcomes[, conflicting key]}:
+--   status 1 applied, 0 already applied (replay), -1 fenced (stale epoch), -2 join conflict
+-- Step 1: fence.
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0, 0} end
+-- Step 2: skip a batch whose first record is already behind the stored offset.
+local first = tonumber(ARGV[2])
+if first >= 0 then
+  local stored = tonumber(redis.call('GET', KEYS[1]) or '-1')
+  if stored > first then return {0, 0, 0} end
+end
+local c = cjson.decode(ARGV[4])
+-- Step 3: the join was planned on a snapshot; refuse if another partition changed it since.
+for _, e in ipairs(c.expect) do
+  local v = redis.call('GET', e[1])
+  local state = ''
+  if v then state = string.sub(v, 1, 1) end
+  if state ~= e[2] then return {-2, 0, 0, e[1]} end
+end
+-- Step 4: apply the effects.
+for _, h in ipairs(c.incr) do
+  for i = 2, #h, 2 do redis.call('HINCRBY', h[1], h[i], h[i + 1]) end
+end
+for _, h in ipairs(c.fincr) do
+  for i = 2, #h, 2 do redis.call('HINCRBYFLOAT', h[1], h[i], h[i + 1]) end
+end
+for _, h in ipairs(c.hmax) do
+  for i = 2, #h, 2 do
+    local cur = tonumber(redis.call('HGET', h[1], h[i]) or '-inf')
+    if tonumber(h[i + 1]) > cur then redis.call('HSET', h[1], h[i], h[i + 1]) end
+  end
+end
+for _, p in ipairs(c.put) do
+  redis.call('SET', p[1], p[2], 'PX', p[3])
+  redis.call('ZADD', p[4], p[6], p[5])
+end
+for _, k in ipairs(c.mark) do redis.call('SET', k, 'J', 'KEEPTTL') end
+for _, m in ipairs(c.markpx) do redis.call('SET', m[1], 'J', 'PX', m[2]) end
+-- Step 5: sweep pending records whose label horizon passed; count the unpaired ones once.
+local swept = {0, 0}
+for i, z in ipairs({c.sweep.pexp, c.sweep.oexp}) do
+  local due = redis.call('ZRANGEBYSCORE', z, '-inf', c.sweep.now, 'LIMIT', 0, c.sweep.limit)
+  for _, member in ipairs(due) do
+    local sep = string.find(member, '\31', 1, true)
+    local model = string.sub(member, 1, sep - 1)
+    local key = string.sub(member, sep + 1)
+    local v = redis.call('GET', key)
+    if v and string.sub(v, 1, 1) ~= 'J' then
+      redis.call('DEL', key)
+      redis.call('HINCRBY', c.sweep.counters .. model, c.sweep.fields[i], 1)
+      swept[i] = swept[i] + 1
+    end
+    redis.call('ZREM', z, member)
+  end
+end
+-- Step 6: the checkpoint itself.
+if first >= 0 then redis.call('SET', KEYS[1], ARGV[3]) end
+return {1, swept[1], swept[2]}

@@ -1,0 +1,174 @@
+"""Exactly-once effects on at-least-once Kafka: one Lua script per batch, epoch-fenced.
+
+The protocol (design §2), numbered as in ``apply_batch.lua``:
+
+0. On assignment an instance *claims* the partition: ``INCR`` its epoch key and keeps the value,
+   then seeks the consumer to the offset stored in Redis (Kafka's committed offset is advisory).
+1. Every batch passes the epoch; the script refuses a stale one, so an instance that lost the
+   partition (paused, partitioned, a zombie) can never write the new owner's state.
+2. If the stored next offset is beyond the batch's first offset, the batch was applied already:
+   a replay after a crash changes nothing.
+3. The late-label join was planned in Python from a snapshot of the pending records; the script
+   checks the snapshot still holds, otherwise the caller plans again (optimistic concurrency,
+   needed only when a prediction and its outcome arrive on two partitions at the same moment).
+4. Counters, pending records and joined markers are applied.
+5. Pending records past their label horizon are swept and counted, exactly once.
+6. The next offset is stored — in the same atomic step as the effects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+
+import orjson
+import redis
+
+from monitor.errors import FencedError, StoreUnavailableError
+from monitor.store.keys import Keys, PartitionKeys
+
+log = logging.getLogger(__name__)
+
+#: Pending records swept per script call: bounds one script's run time (Redis is single-threaded).
+SWEEP_LIMIT = 1000
+EXPIRED_PREDICTIONS = "expired_predictions"
+ORPHAN_OUTCOMES = "orphan_outcomes"
+
+_SCRIPT = resources.files("monitor.store").joinpath("apply_batch.lua").read_text()
+
+
+@dataclass(slots=True)
+class Changes:
+    """Everything one batch changes in Redis; built by the join and the statistics stages."""
+
+    expect: list[tuple[str, str]] = field(default_factory=list)
+    incr: defaultdict[str, defaultdict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+    fincr: defaultdict[str, defaultdict[str, float]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(float))
+    )
+    hmax: defaultdict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    #: (key, value, ttl ms, expiry zset, zset member, expiry time ms)
+    put: list[tuple[str, str, int, str, str, int]] = field(default_factory=list)
+    #: Pending records that became joined: keep their TTL, keep them for duplicate detection.
+    mark: list[str] = field(default_factory=list)
+    #: New joined markers with their own TTL (ms).
+    markpx: list[tuple[str, int]] = field(default_factory=list)
+
+    def maximum(self, key: str, name: str, value: float) -> None:
+        current = self.hmax[key].get(name)
+        if current is None or value > current:
+            self.hmax[key][name] = value
+
+    def encode(self, sweep: dict[str, object]) -> bytes:
+        return orjson.dumps(
+            {
+                "expect": self.expect,
+                "incr": [[k, *_flat(v)] for k, v in self.incr.items()],
+                "fincr": [[k, *_flat(v, repr)] for k, v in self.fincr.items()],
+                "hmax": [[k, *_flat(v, repr)] for k, v in self.hmax.items()],
+                "put": self.put,
+                "mark": self.mark,
+                "markpx": self.markpx,
+                "sweep": sweep,
+            }
+        )
+
+
+def _flat(fields: dict[str, float], fmt: object = None) -> list[object]:
+    out: list[object] = []
+    for name, value in fields.items():
+        out.append(name)
+        out.append(fmt(value) if callable(fmt) else value)
+    return out
+
+
+class Status(Enum):
+    APPLIED = 1
+    ALREADY_APPLIED = 0
+    CONFLICT = -2
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """This instance's ownership of one partition: the epoch it must present."""
+
+    topic: str
+    partition: int
+    epoch: int
+    next_offset: int | None
+    keys: PartitionKeys
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    status: Status
+    expired_predictions: int = 0
+    orphan_outcomes: int = 0
+
+
+class Checkpoint:
+    """Claims partitions and applies batches; the only writer of per-partition state."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, group: str) -> None:
+        self._redis = client
+        self._keys = keys
+        self._group = group
+        self._script = client.register_script(_SCRIPT)
+
+    def claim(self, topic: str, partition: int) -> Claim:
+        """Step 0: take ownership with a new epoch and read where to resume."""
+        tag = self._keys.tag(self._group, topic, partition)
+        pkeys = self._keys.partition(tag)
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.incr(pkeys.epoch)
+            pipe.get(pkeys.offset)
+            pipe.sadd(self._keys.parts, tag)
+            epoch, offset, _ = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailableError(f"claiming {topic}[{partition}]: {exc}") from exc
+        return Claim(topic, partition, int(epoch), None if offset is None else int(offset), pkeys)
+
+    def apply(
+        self,
+        claim: Claim,
+        first_offset: int,
+        next_offset: int,
+        changes: Changes,
+        now_ms: int,
+    ) -> ApplyResult:
+        """Steps 1–6 for one batch; ``first_offset=-1`` only sweeps (idle partitions).
+
+        Raises :class:`FencedError` when a newer owner holds the partition and
+        :class:`StoreUnavailableError` when Redis cannot be reached (nothing was applied, or the
+        whole batch was: the caller retries and step 2 makes the retry safe).
+        """
+        pkeys = claim.keys
+        sweep = {
+            "now": now_ms,
+            "limit": SWEEP_LIMIT,
+            "pexp": pkeys.pending_predictions,
+            "oexp": pkeys.pending_outcomes,
+            "counters": pkeys.counters_prefix,
+            "fields": [EXPIRED_PREDICTIONS, ORPHAN_OUTCOMES],
+        }
+        try:
+            reply = self._script(
+                keys=[pkeys.offset, pkeys.epoch],
+                args=[claim.epoch, first_offset, next_offset, changes.encode(sweep)],
+            )
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailableError(f"applying batch of {pkeys.tag}: {exc}") from exc
+        status = int(reply[0])
+        if status == -1:
+            raise FencedError(
+                f"{claim.topic}[{claim.partition}] is owned by a newer epoch than {claim.epoch}"
+            )
+        if status == Status.CONFLICT.value:
+            log.debug("join snapshot changed at %s; replanning", reply[3])
+        return ApplyResult(Status(status), int(reply[1]), int(reply[2]))

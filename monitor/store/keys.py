@@ -1,0 +1,69 @@
+"""Every Redis key name Driftwatch uses, and nowhere else.
+
+State is kept per input partition (design §2): all keys of one partition share the hash tag
+``{<group>:<topic>:<partition>}`` so one Lua script can touch them atomically, also on Redis
+Cluster. The late-label join's pending records are keyed by model and id instead, because an
+outcome must find its prediction whichever partition it came from; that works on one Redis
+primary (with replicas or Sentinel). On Redis Cluster the topics must be co-partitioned
+(docs/operations.md).
+
+Layout (``P`` = the configured prefix)::
+
+    P:parts                               set of partition tags that hold state (read-time merge)
+    P:{g:t:p}:offset                      next Kafka offset to process (the checkpoint)
+    P:{g:t:p}:epoch                       owner epoch, incremented on every assignment (fencing)
+    P:{g:t:p}:c:<model>                   counters of this partition for a model (hash)
+    P:{g:t:p}:pexp / :oexp                pending predictions / outcomes by expiry time (zset)
+    P:pp:<model>:<id>                     pending prediction ('P' + JSON) or joined marker 'J'
+    P:po:<model>:<id>                     pending outcome ('O' + JSON) or joined marker 'J'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Separates model from key in expiry-zset members; model names never contain it.
+MEMBER_SEP = "\x1f"
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionKeys:
+    """The keys of one input partition's state."""
+
+    tag: str
+    offset: str
+    epoch: str
+    counters_prefix: str
+    pending_predictions: str
+    pending_outcomes: str
+
+    def counters(self, model: str) -> str:
+        return self.counters_prefix + model
+
+
+class Keys:
+    """Key names under one prefix; the only place that formats them."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.parts = f"{prefix}:parts"
+
+    def tag(self, group: str, topic: str, partition: int) -> str:
+        return f"{{{group}:{topic}:{partition}}}"
+
+    def partition(self, tag: str) -> PartitionKeys:
+        base = f"{self.prefix}:{tag}"
+        return PartitionKeys(
+            tag=tag,
+            offset=f"{base}:offset",
+            epoch=f"{base}:epoch",
+            counters_prefix=f"{base}:c:",
+            pending_predictions=f"{base}:pexp",
+            pending_outcomes=f"{base}:oexp",
+        )
+
+    def pending_prediction(self, model: str, event_id: str) -> str:
+        return f"{self.prefix}:pp:{model}:{event_id}"
+
+    def pending_outcome(self, model: str, event_id: str) -> str:
+        return f"{self.prefix}:po:{model}:{event_id}"

@@ -1,0 +1,126 @@
+"""Config loading: the example works, and every kind of mistake names its key and a fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor import config
+from monitor.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def example() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "config.toml").read_text())
+
+
+def test_example_config_loads() -> None:
+    settings = config.load(ROOT / "config.toml")
+    assert [m.name for m in settings.models] == ["fraud-detector", "delivery-eta", "churn"]
+    assert settings.model("churn").threshold == 0.4
+    assert settings.kafka.bootstrap_servers == ("127.0.0.1:9092",)
+    assert settings.simulate.faults[0].kind == "covariate_shift"
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "fix"),
+    [
+        (lambda d: d["kafka"].update(bootstrap="x"), "kafka.bootstrap", "bootstrap_servers"),
+        (lambda d: d["kafka"].update(max_poll_records="many"), "kafka.max_poll_records", "type"),
+        (lambda d: d["kafka"].update(max_poll_records=0), "kafka.max_poll_records", "above 0"),
+        (lambda d: d["models"][0].pop("owner"), "models[0].owner", "add owner"),
+        (lambda d: d["models"][1].update(task="ranking"), "models[1].task", "'regression'"),
+        (
+            lambda d: d["models"][0]["features"].update(amount="float"),
+            "models[0].features.amount",
+            "'numeric'",
+        ),
+        (lambda d: d["models"][0].update(threshold=2), "models[0].threshold", "0.5"),
+        (lambda d: d["models"][2].update(name="delivery-eta"), "models[2].name", "merge"),
+        (lambda d: d["models"].clear(), "models", "[[models]]"),
+        (lambda d: d.update(fields={"predictions": {"uid": "x"}}), "fields.predictions.uid", "id"),
+        (
+            lambda d: d["redis"].update(password_env="DW_NO_SUCH_VAR_X"),
+            "redis.password_env",
+            "export",
+        ),
+        (
+            lambda d: d["kafka"].update(security_protocol="SASL_SSL"),
+            "kafka.sasl_password_env",
+            "name",
+        ),
+        (
+            lambda d: d["simulate"]["faults"][0].update(feature="nope"),
+            "simulate.faults[0].feature",
+            "",
+        ),
+        (
+            lambda d: d["kafka"].update(dead_letter_topic="predictions"),
+            "kafka.dead_letter_topic",
+            "",
+        ),
+    ],
+)
+def test_mistakes_name_the_key_and_the_fix(edit: Any, key: str, fix: str) -> None:
+    raw = example()
+    edit(raw)
+    with pytest.raises(ConfigError) as info:
+        config.parse(raw)
+    assert info.value.key == key
+    assert fix in str(info.value)
+
+
+def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[kafka\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        config.load(bad)
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.load(tmp_path / "missing.toml")
+
+
+def test_secrets_come_from_env_and_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DW_TEST_SASL", "s3cret-value")
+    raw = example()
+    raw["kafka"].update(
+        security_protocol="SASL_PLAINTEXT", sasl_password_env="DW_TEST_SASL", sasl_username_env="U"
+    )
+    monkeypatch.setenv("U", "alice")
+    settings = config.parse(raw)
+    kwargs = settings.kafka.client_kwargs()
+    assert kwargs["sasl_plain_password"] == "s3cret-value"
+    assert kwargs["sasl_plain_username"] == "alice"
+    assert "s3cret-value" not in repr(settings)
+    assert "s3cret-value" not in repr(settings.kafka.sasl_password)
+
+
+def test_secret_from_file(tmp_path: Path) -> None:
+    secret_file = tmp_path / "pw"
+    secret_file.write_text("from-file\n")
+    raw = example()
+    raw["redis"]["password_file"] = str(secret_file)
+    assert config.parse(raw).redis.password.reveal() == "from-file"
+
+
+def _leaf_keys(cls: type, prefix: str) -> list[str]:
+    keys = []
+    for f in dataclasses.fields(cls):
+        tp = cls.__annotations__.get(f.name, "")
+        inner = getattr(config, re.sub(r"tuple\[(\w+), \.\.\.\]", r"\1", str(tp)), None)
+        if isinstance(inner, type) and dataclasses.is_dataclass(inner):
+            keys += _leaf_keys(inner, f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def test_docs_config_md_documents_every_key() -> None:
+    text = (ROOT / "docs" / "config.md").read_text()
+    missing = [key for key in _leaf_keys(config.Settings, "") if f"`{key}`" not in text]
+    assert not missing, f"docs/config.md lacks: {missing}"

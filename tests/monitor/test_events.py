@@ -1,0 +1,206 @@
+"""The event contract: valid events decode exactly, every kind of bad input gets its reason."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor import config
+from monitor.events import (
+    DeadLetter,
+    Decoder,
+    InvalidReason,
+    Outcome,
+    Prediction,
+    decode_many,
+    parse_ts,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = 1_800_000_000.0
+SETTINGS = config.load(ROOT / "config.toml")
+
+
+def decoder(settings: config.Settings = SETTINGS) -> Decoder:
+    return Decoder(settings, clock=lambda: NOW)
+
+
+def pred(**overrides: Any) -> dict[str, Any]:
+    event = {
+        "id": "p-1",
+        "model": "fraud-detector",
+        "version": "v3",
+        "ts": "2026-11-23T17:00:00Z",
+        "features": {"amount": 12.5, "country": "DE", "hour": None},
+        "prediction": 1,
+        "score": 0.83,
+        "tags": {"region": "eu"},
+    }
+    event.update(overrides)
+    return event
+
+
+def encode(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def test_valid_prediction_decodes_exactly() -> None:
+    event = decoder().prediction(7, b"p-1", encode(pred()))
+    assert event == Prediction(
+        offset=7,
+        id="p-1",
+        model="fraud-detector",
+        version="v3",
+        ts=1_795_453_200.0,
+        features={"amount": 12.5, "country": "DE", "hour": None},
+        prediction=1.0,
+        score=0.83,
+        tags={"region": "eu"},
+    )
+
+
+def test_valid_outcome_and_epoch_millis() -> None:
+    raw = {"id": "p-1", "model": "delivery-eta", "ts": 1_700_000_000_123, "label": 31.5}
+    event = decoder().outcome(3, b"p-1", encode(raw))
+    assert event == Outcome(3, "p-1", "delivery-eta", 1_700_000_000.123, 31.5)
+
+
+def test_version_defaults_and_bool_targets() -> None:
+    raw = pred(prediction=True)
+    del raw["version"]
+    event = decoder().prediction(0, None, encode(raw))
+    assert isinstance(event, Prediction)
+    assert (event.version, event.prediction) == ("unversioned", 1.0)
+
+
+BAD: list[tuple[bytes | None, InvalidReason]] = [
+    (b"", InvalidReason.EMPTY),
+    (None, InvalidReason.EMPTY),
+    (b"x" * 300_000, InvalidReason.TOO_LARGE),
+    (b"\xff\xfe{}", InvalidReason.NOT_UTF8),
+    (b'{"id": "a", ', InvalidReason.BAD_JSON),
+    (b'{"id":"a","model":"fraud-detector","ts":1.8e9,"features":{"amount":NaN},"prediction":1}',
+     InvalidReason.NON_FINITE),
+    (b'{"id":"a","model":"fraud-detector","ts":1.8e9,"features":{"amount":Infinity},"prediction":1}',
+     InvalidReason.NON_FINITE),
+    (b"[1, 2]", InvalidReason.NOT_OBJECT),
+    (encode({k: v for k, v in pred().items() if k != "id"}), InvalidReason.MISSING_FIELD),
+    (encode({k: v for k, v in pred().items() if k != "model"}), InvalidReason.MISSING_FIELD),
+    (encode({k: v for k, v in pred().items() if k != "features"}), InvalidReason.MISSING_FIELD),
+    (encode(pred(features=[1, 2])), InvalidReason.WRONG_TYPE),
+    (encode(pred(id={"x": 1})), InvalidReason.WRONG_TYPE),
+    (encode(pred(prediction="yes")), InvalidReason.WRONG_TYPE),
+    (encode(pred(tags={"region": 3})), InvalidReason.WRONG_TYPE),
+    (encode(pred(model="nobody")), InvalidReason.UNKNOWN_MODEL),
+    (encode(pred(ts="yesterday")), InvalidReason.BAD_TIMESTAMP),
+    (encode(pred(ts="2026-11-23T17:00:00")), InvalidReason.BAD_TIMESTAMP),  # no zone
+    (encode(pred(ts=0)), InvalidReason.BAD_TIMESTAMP),
+    (encode(pred(ts=NOW + 10 * 86400)), InvalidReason.BAD_TIMESTAMP),
+    (encode(pred(score=1.5)), InvalidReason.BAD_SCORE),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "reason"), BAD)
+def test_bad_predictions_get_their_reason(value: bytes | None, reason: InvalidReason) -> None:
+    event = decoder().prediction(5, b"k", value)
+    assert isinstance(event, DeadLetter)
+    assert event.reason is reason
+    assert (event.offset, event.key, event.value) == (5, b"k", value)
+    assert event.detail
+
+
+def test_dead_letter_keeps_model_when_known() -> None:
+    event = decoder().prediction(0, None, encode(pred(score="high")))
+    assert isinstance(event, DeadLetter)
+    assert event.model == "fraud-detector"
+
+
+def test_regression_label_must_be_numeric() -> None:
+    raw = {"id": "p", "model": "delivery-eta", "ts": NOW, "label": "late"}
+    event = decoder().outcome(0, None, encode(raw))
+    assert isinstance(event, DeadLetter)
+    assert event.reason is InvalidReason.WRONG_TYPE
+
+
+def test_field_mapping_reads_user_paths() -> None:
+    mapped = dataclasses.replace(
+        SETTINGS,
+        fields=config.FieldMapping(
+            predictions={"id": "request.uuid", "features": "inputs", "prediction": "out.y"},
+            outcomes={"label": "truth"},
+        ),
+    )
+    raw = pred(request={"uuid": "u-9"}, inputs={"amount": 1.0}, out={"y": 0})
+    for name in ("id", "features", "prediction"):
+        del raw[name]
+    event = decoder(mapped).prediction(0, None, encode(raw))
+    assert isinstance(event, Prediction)
+    assert (event.id, event.features, event.prediction) == ("u-9", {"amount": 1.0}, 0.0)
+    outcome = decoder(mapped).outcome(
+        0, None, encode({"id": "u-9", "model": "churn", "ts": NOW, "truth": 1})
+    )
+    assert isinstance(outcome, Outcome)
+    assert outcome.label == 1.0
+
+
+def test_decode_many_keeps_order_and_splits() -> None:
+    records = [(0, None, encode(pred(id="a"))), (1, None, b"{"), (2, None, encode(pred(id="b")))]
+    valid, dead = decode_many(decoder().prediction, records)
+    assert [e.id for e in valid] == ["a", "b"]
+    assert [d.offset for d in dead] == [1]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-11-23T17:00:00Z", 1_795_453_200.0),
+        ("2026-11-23T18:00:00+01:00", 1_795_453_200.0),
+        (1_795_453_200, 1_795_453_200.0),
+        (1_795_453_200_500, 1_795_453_200.5),
+        ("2026-11-23 17:00:00", None),
+        (True, None),
+        ([1], None),
+    ],
+)
+def test_parse_ts(raw: Any, expected: float | None) -> None:
+    assert parse_ts(raw) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.binary(max_size=300), st.none()))
+def test_decode_never_raises_on_arbitrary_bytes(value: bytes | None) -> None:
+    for decode in (decoder().prediction, decoder().outcome):
+        event = decode(0, None, value)
+        assert isinstance(event, Prediction | Outcome | DeadLetter)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["id", "model", "ts", "features", "prediction", "score", "tags", "version", "label"]
+        ),
+        json_values,
+    )
+)
+def test_decode_never_raises_on_arbitrary_objects(obj: dict[str, Any]) -> None:
+    obj.setdefault("model", "fraud-detector")
+    value = json.dumps(obj).encode()
+    for decode in (decoder().prediction, decoder().outcome):
+        assert isinstance(decode(0, None, value), Prediction | Outcome | DeadLetter)
