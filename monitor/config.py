@@ -74,6 +74,9 @@ class KafkaSettings:
     #: Records per poll: large enough to amortise Redis round trips, small enough that one
     #: batch's work stays far below max_poll_interval.
     max_poll_records: int = 2000
+    #: How long the group waits for a silent member before moving its partitions elsewhere:
+    #: the pause a crashed instance causes. Heartbeats go out at a third of it.
+    session_timeout_ms: int = 10_000
     security_protocol: SecurityProtocol = "PLAINTEXT"
     sasl_mechanism: SaslMechanism = "PLAIN"
     sasl_username_env: str = ""

@@ -50,6 +50,8 @@ SIGNAL_STD = 2.0
 MODEL_NOISE_STD = 0.8
 #: Irreducible regression noise: R² of the true function is about 0.8.
 REGRESSION_NOISE_STD = 1.0
+#: Regression targets spread about 15 % around their typical value, so they stay positive.
+REGRESSION_SPREAD = 0.15
 #: Predictions generated per model at once: amortises numpy's per-call overhead while keeping
 #: the first event of a paced run and the memory of an endless run small.
 CHUNK_PER_MODEL = 512
@@ -131,8 +133,16 @@ class _Numeric:
     kind: Literal["normal", "lognormal", "count", "hour"]
     loc: float
     scale: float
+    #: Reference mean and standard deviation of the emitted values (what faults shift by).
     mean: float = 0.0
     std: float = 1.0
+    #: Reference mean and standard deviation of :meth:`model_scale` values.
+    center: float = 0.0
+    spread: float = 1.0
+
+    @property
+    def skewed(self) -> bool:
+        return self.kind in ("lognormal", "count")
 
     def draw(self, z: np.ndarray) -> np.ndarray:
         x = self.loc + self.scale * z
@@ -141,6 +151,14 @@ class _Numeric:
         if self.kind == "hour":
             return np.clip(np.rint(x), 0, 23)
         return np.exp(x) if self.kind == "lognormal" else np.floor(np.exp(x))
+
+    def model_scale(self, x: np.ndarray) -> np.ndarray:
+        """Skewed features enter the label function on a log scale, as a modeller would use."""
+        return np.log1p(np.maximum(x, 0.0)) if self.skewed else x
+
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        """Clipped z-scores: extreme (out-of-range) values move outputs, but boundedly."""
+        return np.clip((self.model_scale(x) - self.center) / self.spread, -4.0, 4.0)
 
     def encode(self, x: np.ndarray) -> list[Any]:
         """JSON-ready values: integers for counts and hours, a few decimals otherwise."""
@@ -162,7 +180,14 @@ def _numeric(name: str) -> _Numeric:
         mean = rng.uniform(1, 100)
         spec = _Numeric(name, "normal", mean, mean * rng.uniform(0.1, 0.4))
     sample = spec.draw(rng.standard_normal(PROFILE_SAMPLE))
-    return replace(spec, mean=float(sample.mean()), std=float(sample.std()) or 1.0)
+    scaled = spec.model_scale(sample)
+    return replace(
+        spec,
+        mean=float(sample.mean()),
+        std=float(sample.std()) or 1.0,
+        center=float(scaled.mean()),
+        spread=float(scaled.std()) or 1.0,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +296,7 @@ def _profile(model: ModelSettings) -> _Profile:
         tuple(alt_effects),
         bias,
         y0,
-        0.2 * y0 / SIGNAL_STD,
+        REGRESSION_SPREAD * y0 / SIGNAL_STD,
     )
 
 
@@ -469,10 +494,10 @@ class _ModelStream:
     ) -> tuple[list[Any], list[Any] | None, list[Any]]:
         """(predictions, scores or None, true labels) as JSON-ready lists."""
         p, model = self.profile, self.model
-        means = np.array([f.mean for f in p.numeric])
-        stds = np.array([f.std for f in p.numeric])
-        # The model sees standardised, clipped features and imputes nulls with the mean.
-        u = np.where(c.nulls, 0.0, np.clip((c.x - means) / stds, -5.0, 5.0))
+        # The model sees standardised features and imputes nulls with the mean.
+        u = np.empty_like(c.x)
+        for j, spec in enumerate(p.numeric):
+            u[:, j] = np.where(c.nulls[:, j], 0.0, spec.standardise(c.x[:, j]))
         signal = p.signal(u, c.codes)
         true = signal
         if c.drifts:
@@ -572,7 +597,8 @@ class Simulator:
     ``start + i / rate`` on the simulated clock. Each prediction gets an outcome with probability
     ``label_rate``, due an exponentially distributed delay (mean ``label_delay_seconds``) later.
     Arguments left as ``None`` come from ``settings.simulate``; ``start`` defaults to now, and a
-    reproducible run must pass it. Prediction ids are unique per (seed, start).
+    reproducible run must pass it. Prediction ids read ``MODEL-RUNTAG-NUMBER``, where the run tag
+    hashes seed and start: unique per run, so a second run never collides as ``duplicate_id``.
 
     Examples
     --------

@@ -118,6 +118,7 @@ def deployment_factory(
                 "outcomes_topic": topic_factory("out", partitions),
                 "dead_letter_topic": topic_factory("dlq", 1),
                 "max_poll_records": 500,
+                "session_timeout_ms": 3000,
             },
             "redis": {"url": redis_url, "key_prefix": key_prefix},
             "runtime": {"http_port": 0, "log_format": "json", "log_level": "INFO"},

@@ -1,0 +1,134 @@
+"""No event lost, none counted twice: kill -9, scale-out, Redis and Kafka restarts mid-stream.
+
+Each test produces a stream with the simulator while daemons consume it, breaks something on
+purpose, and then requires the per-model totals in Redis to equal the produced counts exactly.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from test_ingest import Expected, assert_exact, reached
+
+from monitor.simulate import SimEvent, Simulator, produce
+
+pytestmark = pytest.mark.slow
+
+
+class Stream:
+    """Produces ``events`` in a background thread at ``rate`` events/s (None = flat out)."""
+
+    def __init__(self, settings: Any, events: list[SimEvent], rate: float | None) -> None:
+        self.report: Any = None
+        self._thread = threading.Thread(
+            target=lambda: setattr(self, "report", produce(settings, events, realtime_rate=rate)),
+            daemon=True,
+        )
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join(timeout=300)
+        assert self.report is not None and self.report.n_failed == 0
+
+
+def simulated(dep: Any, n_predictions: int, seed: int) -> tuple[list[SimEvent], Expected]:
+    events = list(Simulator(dep.settings, seed=seed, start=time.time() - 3600).events(n_predictions))
+    return events, Expected.of(events)
+
+
+FAULTS = {
+    "rate": 1000.0,
+    "label_delay_seconds": 2.0,
+    "faults": [{"kind": "malformed_json", "model": "delivery-eta", "magnitude": 0.001}],
+}
+
+
+def test_kill_9_at_random_points_loses_and_duplicates_nothing(
+    deployment_factory: Any, daemon_factory: Any, wait_for: Callable[..., None]
+) -> None:
+    dep = deployment_factory(partitions=3, simulate=FAULTS)
+    events, expected = simulated(dep, 106_000, seed=11)
+    assert len(events) >= 200_000
+    stream = Stream(dep.settings, events, rate=40_000)
+    rng = random.Random(2026)
+    daemon = daemon_factory(dep)
+    done = reached(dep, expected)
+    kills = 0
+    while kills < 5 and not done():
+        time.sleep(rng.uniform(1.0, 4.0))
+        daemon.kill9()
+        kills += 1
+        daemon = daemon_factory(dep)
+    assert kills == 5, "the stream finished before five kills; lower the rate"
+    stream.join()
+    wait_for(done, 240, "every event counted after the last restart")
+    time.sleep(1)  # anything counted twice would show up now
+    assert_exact(dep, expected)
+
+
+def test_two_instances_share_partitions_and_survive_losing_one(
+    deployment_factory: Any, daemon_factory: Any, wait_for: Callable[..., None]
+) -> None:
+    dep = deployment_factory(partitions=6, simulate=FAULTS)
+    events, expected = simulated(dep, 40_000, seed=12)
+    first, second = daemon_factory(dep), daemon_factory(dep)
+    wait_for(
+        lambda: "claimed" in first.log_text() and "claimed" in second.log_text(),
+        60,
+        "both instances to claim partitions",
+    )
+    stream = Stream(dep.settings, events, rate=15_000)
+    time.sleep(2.5)
+    first.kill9()
+    stream.join()
+    wait_for(reached(dep, expected), 180, "the survivor to finish the stream")
+    time.sleep(1)
+    assert_exact(dep, expected)
+    assert second.alive()
+    assert second.terminate() == 0
+
+
+def test_redis_crash_pauses_then_resumes_exactly(
+    services: Any, deployment_factory: Any, daemon_factory: Any, wait_for: Callable[..., None]
+) -> None:
+    _, redis_server = services.require_handles()
+    dep = deployment_factory(partitions=3, simulate=FAULTS)
+    events, expected = simulated(dep, 40_000, seed=13)
+    daemon = daemon_factory(dep)
+    stream = Stream(dep.settings, events, rate=10_000)
+    time.sleep(2.0)
+    redis_server.kill()
+    time.sleep(3.0)
+    redis_server.start()
+    stream.join()
+    wait_for(reached(dep, expected), 180, "every event counted after the Redis restart")
+    time.sleep(1)
+    assert_exact(dep, expected)
+    assert daemon.alive(), daemon.log_text()[-2000:]
+    assert "redis unavailable" in daemon.log_text()
+
+
+def test_kafka_restart_reconnects_and_resumes_exactly(
+    services: Any, deployment_factory: Any, daemon_factory: Any, wait_for: Callable[..., None]
+) -> None:
+    kafka_broker, _ = services.require_handles()
+    dep = deployment_factory(partitions=3, simulate=FAULTS)
+    events, expected = simulated(dep, 60_000, seed=14)
+    produce(dep.settings, events, realtime_rate=None)
+    daemon = daemon_factory(dep)
+    wait_for(
+        lambda: sum(c.predictions for c in dep.counts().values()) > 1000, 60, "consumption starts"
+    )
+    kafka_broker.stop()
+    time.sleep(2.0)
+    kafka_broker.start()
+    wait_for(reached(dep, expected), 240, "every event counted after the broker restart")
+    time.sleep(1)
+    assert_exact(dep, expected)
+    assert daemon.alive(), daemon.log_text()[-2000:]
+    assert daemon.terminate() == 0
