@@ -156,6 +156,100 @@ def status_command(config_path: Path, models: tuple[str, ...], as_json: bool) ->
         )
 
 
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder holding the services' data, logs and pid files [default: .driftwatch/services].",
+)
+
+
+@main.group("services")
+def services_group() -> None:
+    """Local Kafka (KRaft, from Maven Central jars) and Redis for development: no Docker needed."""
+
+
+@services_group.command("up")
+@state_dir_option
+@click.option("--kafka-port", default=9092, show_default=True)
+@click.option("--controller-port", default=9093, show_default=True)
+@click.option("--redis-port", default=6379, show_default=True)
+@friendly_errors
+def services_up(
+    state_dir: Path | None, kafka_port: int, controller_port: int, redis_port: int
+) -> None:
+    """Start Redis and a single-node Kafka on 127.0.0.1 (reuses them when already running)."""
+    from monitor import services
+
+    endpoints = services.up(
+        state_dir or services.DEFAULT_STATE_DIR,
+        kafka_port=kafka_port,
+        controller_port=controller_port,
+        redis_port=redis_port,
+        progress=lambda line: click.echo(line, err=True),
+    )
+    click.echo(f"kafka {endpoints.kafka_bootstrap}\nredis {endpoints.redis_url}")
+
+
+@services_group.command("down")
+@state_dir_option
+@friendly_errors
+def services_down(state_dir: Path | None) -> None:
+    """Stop the services started from this folder (by recorded pid; data is kept)."""
+    from monitor import services
+
+    services.down(state_dir or services.DEFAULT_STATE_DIR)
+    click.echo("services stopped")
+
+
+@services_group.command("status")
+@state_dir_option
+@friendly_errors
+def services_status(state_dir: Path | None) -> None:
+    """Show whether Kafka and Redis from this folder are running; exit 1 if one is not."""
+    from monitor import services
+
+    report = services.status(state_dir or services.DEFAULT_STATE_DIR)
+    for name, st in report.items():
+        state = f"running pid {st.pid}" if st.running else "stopped"
+        click.echo(f"{name:<6} {state:<20} {st.address or '-':<28} log {st.log_file or '-'}")
+    if not all(st.running for st in report.values()):
+        sys.exit(1)
+
+
+@services_group.command("fetch")
+@friendly_errors
+def services_fetch() -> None:
+    """Download the Kafka broker jars from Maven Central into the cache (needs mvn)."""
+    from monitor import services
+
+    click.echo(f"Kafka {services.KAFKA_VERSION} jars in {services.fetch_jars()}")
+
+
+@main.group("topics")
+def topics_group() -> None:
+    """Manage the Kafka topics named in the config."""
+
+
+@topics_group.command("create")
+@config_option
+@click.option(
+    "--partitions",
+    default=6,
+    show_default=True,
+    help="Partitions of the predictions and outcomes topics (equal counts keep joins local).",
+)
+@click.option("--replication-factor", default=1, show_default=True)
+@friendly_errors
+def topics_create(config_path: Path, partitions: int, replication_factor: int) -> None:
+    """Create the predictions, outcomes and dead-letter topics; existing ones are left alone."""
+    from monitor.ingest.topics import ensure_topics
+
+    settings = config_module.load(config_path)
+    for topic, created in ensure_topics(settings.kafka, partitions, replication_factor).items():
+        click.echo(f"{topic}: {'created' if created else 'exists'}")
+
+
 #: How often an endless ``simulate`` run prints its one-line rate report.
 SIMULATE_REPORT_SECONDS = 10.0
 

@@ -12,16 +12,18 @@ Decoding never raises on input: every record becomes exactly one of :class:`Pred
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-import orjson
+import msgspec
 
 from monitor.config import ModelSettings, Settings
 
@@ -53,9 +55,10 @@ class InvalidReason(StrEnum):
 
 
 Scalar = float | str
+_W = TypeVar("_W", bound=msgspec.Struct)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen __init__ costs ~1 µs per event
 class Prediction:
     """A validated prediction; ``offset`` is its position in the source partition."""
 
@@ -70,7 +73,7 @@ class Prediction:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen __init__ costs ~1 µs per event
 class Outcome:
     """A validated outcome (ground-truth label) for prediction ``id``."""
 
@@ -100,11 +103,39 @@ class _Invalid(Exception):
         self.model = model
 
 
+class _WirePrediction(msgspec.Struct):
+    """Prediction v1 as it travels: the types JSON allows; unknown fields are ignored."""
+
+    id: str | int
+    model: str
+    ts: str | float
+    features: dict[str, Any]
+    prediction: str | int | float | bool
+    version: str | int | None = None
+    score: float | dict[str, float] | None = None
+    tags: dict[str, str] = {}
+
+
+class _WireOutcome(msgspec.Struct):
+    """Outcome v1 as it travels."""
+
+    id: str | int
+    model: str
+    ts: str | float
+    label: str | int | float | bool
+
+
+_MISSING = re.compile(r"missing required field `(\w+)`")
+_AT = re.compile(r"- at `\$\.?(\w*)")
+
+
 class Decoder:
     """Turns raw record values of one topic kind into events, applying the field mapping.
 
-    Built once per daemon from the settings: field paths are pre-split so the per-event cost is a
-    few dictionary look-ups.
+    Without a mapping, msgspec decodes and type-checks an event into a struct in one pass (about
+    4x faster than loading a dict and checking it in Python); with one, the event is loaded as a
+    dict, its fields are picked by path, and the same struct type checks them. Either way the
+    rules that need the model's settings (task, classes, score range) and the clock follow.
     """
 
     def __init__(self, settings: Settings, *, clock: Any = time.time) -> None:
@@ -114,39 +145,27 @@ class Decoder:
         self._clock = clock
         self._pred_paths = _paths(settings.fields.predictions)
         self._out_paths = _paths(settings.fields.outcomes)
+        self._pred_decoder = msgspec.json.Decoder(_WirePrediction)
+        self._out_decoder = msgspec.json.Decoder(_WireOutcome)
 
     def prediction(
         self, offset: int, key: bytes | None, value: bytes | None
     ) -> Prediction | DeadLetter:
         """Decode one prediction record."""
         try:
-            obj = self._load(value)
-            paths = self._pred_paths
-            model = self._model(obj, paths)
-            event_id = _id(obj, paths, model.name)
-            features = _get(obj, paths, "features")
-            if features is None:
-                raise _Invalid(InvalidReason.MISSING_FIELD, "features", model.name)
-            if not isinstance(features, dict):
-                raise _Invalid(InvalidReason.WRONG_TYPE, "features must be an object", model.name)
-            version = _get(obj, paths, "version")
-            if version is None:
-                version = UNVERSIONED
-            elif not isinstance(version, str | int) or isinstance(version, bool):
-                raise _Invalid(InvalidReason.WRONG_TYPE, "version must be a string", model.name)
-            tags = _get(obj, paths, "tags") or {}
-            if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-                raise _Invalid(InvalidReason.WRONG_TYPE, "tags must map to strings", model.name)
+            wire = self._wire(value, self._pred_decoder, _WirePrediction, self._pred_paths)
+            model = self._model(wire.model)
+            version = UNVERSIONED if wire.version is None else str(wire.version)
             return Prediction(
                 offset=offset,
-                id=event_id,
+                id=_id(wire.id, model.name),
                 model=model.name,
-                version=str(version),
-                ts=self._ts(obj, paths, model.name),
-                features=features,
-                prediction=_target(model, _get(obj, paths, "prediction"), "prediction"),
-                score=_score(model, _get(obj, paths, "score")),
-                tags=tags,
+                version=version,
+                ts=self._ts(wire.ts, model.name),
+                features=wire.features,
+                prediction=_target(model, wire.prediction, "prediction"),
+                score=_score(model, wire.score),
+                tags=wire.tags,
             )
         except _Invalid as exc:
             return DeadLetter(offset, exc.reason, exc.detail, exc.model, key, value)
@@ -154,47 +173,66 @@ class Decoder:
     def outcome(self, offset: int, key: bytes | None, value: bytes | None) -> Outcome | DeadLetter:
         """Decode one outcome record."""
         try:
-            obj = self._load(value)
-            paths = self._out_paths
-            model = self._model(obj, paths)
+            wire = self._wire(value, self._out_decoder, _WireOutcome, self._out_paths)
+            model = self._model(wire.model)
             return Outcome(
                 offset=offset,
-                id=_id(obj, paths, model.name),
+                id=_id(wire.id, model.name),
                 model=model.name,
-                ts=self._ts(obj, paths, model.name),
-                label=_target(model, _get(obj, paths, "label"), "label"),
+                ts=self._ts(wire.ts, model.name),
+                label=_target(model, wire.label, "label"),
             )
         except _Invalid as exc:
             return DeadLetter(offset, exc.reason, exc.detail, exc.model, key, value)
 
-    def _load(self, value: bytes | None) -> dict[str, Any]:
+    def _wire(self, value: bytes | None, decoder: Any, wire_type: type[_W], paths: _Paths) -> _W:
         if not value:
             raise _Invalid(InvalidReason.EMPTY, "empty record value")
         if len(value) > self._max_bytes:
             raise _Invalid(InvalidReason.TOO_LARGE, f"{len(value)} bytes > {self._max_bytes}")
         try:
-            obj = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
+            if not paths:
+                return decoder.decode(value)  # type: ignore[no-any-return]
+            obj = msgspec.json.decode(value)
+            if isinstance(obj, dict):
+                obj = {name: _get(obj, paths, name) for name in wire_type.__struct_fields__}
+                obj = {name: v for name, v in obj.items() if v is not None}
+            return msgspec.convert(obj, wire_type)
+        except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
+            raise self._classify_validation_error(value, str(exc), paths) from None
+        except msgspec.DecodeError as exc:
             raise _classify_json_error(value, exc) from None
-        if not isinstance(obj, dict):
-            raise _Invalid(InvalidReason.NOT_OBJECT, f"top level is {type(obj).__name__}")
-        return obj
 
-    def _model(self, obj: dict[str, Any], paths: _Paths) -> ModelSettings:
-        name = _get(obj, paths, "model")
-        if name is None:
-            raise _Invalid(InvalidReason.MISSING_FIELD, "model")
-        if not isinstance(name, str):
-            raise _Invalid(InvalidReason.WRONG_TYPE, "model must be a string")
+    def _classify_validation_error(self, value: bytes, message: str, paths: _Paths) -> _Invalid:
+        """Name the reason, and the model when the event still says which (off the hot path)."""
+        missing = _MISSING.search(message)
+        at = _AT.search(message)
+        field_name = missing.group(1) if missing else at.group(1) if at else ""
+        if missing:
+            reason = InvalidReason.MISSING_FIELD
+        elif message.startswith("Number out of range"):
+            reason = InvalidReason.NON_FINITE
+        elif not field_name:
+            reason = InvalidReason.NOT_OBJECT
+        elif field_name == "score":
+            reason = InvalidReason.BAD_SCORE
+        else:
+            reason = InvalidReason.WRONG_TYPE
+        model = UNKNOWN_MODEL
+        with contextlib.suppress(msgspec.DecodeError):
+            obj = msgspec.json.decode(value)
+            name = _get(obj, paths, "model") if isinstance(obj, dict) else None
+            if isinstance(name, str) and name in self._models:
+                model = name
+        return _Invalid(reason, message[:160], model)
+
+    def _model(self, name: str) -> ModelSettings:
         model = self._models.get(name)
         if model is None:
             raise _Invalid(InvalidReason.UNKNOWN_MODEL, f"model {name[:64]!r} is not configured")
         return model
 
-    def _ts(self, obj: dict[str, Any], paths: _Paths, model: str) -> float:
-        raw = _get(obj, paths, "ts")
-        if raw is None:
-            raise _Invalid(InvalidReason.MISSING_FIELD, "ts", model)
+    def _ts(self, raw: str | float, model: str) -> float:
         ts = parse_ts(raw)
         if ts is None:
             raise _Invalid(InvalidReason.BAD_TIMESTAMP, f"unreadable ts {str(raw)[:40]!r}", model)
@@ -239,13 +277,10 @@ def _get(obj: dict[str, Any], paths: _Paths, name: str) -> Any:
     return value
 
 
-def _id(obj: dict[str, Any], paths: _Paths, model: str) -> str:
-    raw = _get(obj, paths, "id")
-    if raw is None or raw == "":
-        raise _Invalid(InvalidReason.MISSING_FIELD, "id", model)
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise _Invalid(InvalidReason.WRONG_TYPE, "id must be a string", model)
-    event_id = str(raw)
+def _id(raw: str | int, model: str) -> str:
+    event_id = raw if isinstance(raw, str) else str(raw)
+    if not event_id:
+        raise _Invalid(InvalidReason.MISSING_FIELD, "id is empty", model)
     if len(event_id) > MAX_ID_LENGTH:
         raise _Invalid(InvalidReason.WRONG_TYPE, f"id longer than {MAX_ID_LENGTH}", model)
     return event_id
@@ -292,14 +327,14 @@ def _score(model: ModelSettings, raw: Any) -> float | dict[str, float] | None:
     )
 
 
-def _classify_json_error(value: bytes, exc: orjson.JSONDecodeError) -> _Invalid:
+def _classify_json_error(value: bytes, exc: msgspec.DecodeError) -> _Invalid:
     """Tell non-UTF-8 and NaN/Infinity apart from other broken JSON (off the hot path)."""
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as err:
         return _Invalid(InvalidReason.NOT_UTF8, f"invalid UTF-8 at byte {err.start}")
     try:
-        json.loads(text)  # the stdlib accepts NaN, Infinity and 1e999, which orjson rejects
+        json.loads(text)  # the stdlib accepts NaN and Infinity, which JSON (and msgspec) reject
     except (ValueError, RecursionError):
         return _Invalid(InvalidReason.BAD_JSON, str(exc)[:120])
     return _Invalid(InvalidReason.NON_FINITE, "NaN or Infinity is not valid JSON")

@@ -58,66 +58,68 @@ class JoinPlan:
 
 
 class Joiner:
-    """Plans the join for one batch of predictions or of outcomes."""
+    """Plans the join for one batch of predictions or of outcomes.
+
+    One record per (model, id) holds the join's state: ``'P'`` + JSON while a prediction waits,
+    ``'O'`` + JSON while an early outcome waits, ``'J'`` once paired. Each side arriving reads it:
+    the other side waiting means a pair, its own side or ``'J'`` means a duplicate id.
+    """
 
     def __init__(self, client: redis.Redis, keys: Keys, horizon_seconds: int) -> None:
         self._redis = client
         self._keys = keys
         self._horizon_ms = horizon_seconds * 1000
+        #: Expiry is bucketed so a batch adds its pending records with one command; a bucket is
+        #: a thousandth of the horizon (at least a second), which bounds the expiry's error.
+        self._bucket_ms = max(1000, self._horizon_ms // 1000)
 
     def plan_predictions(
         self, predictions: Sequence[Prediction], pkeys: PartitionKeys, changes: Changes, now_ms: int
     ) -> JoinPlan:
         """Predictions pair with early outcomes or wait; a repeated id is a duplicate."""
-        own = [self._keys.pending_prediction(p.model, p.id) for p in predictions]
-        other = [self._keys.pending_outcome(p.model, p.id) for p in predictions]
-        state = self._snapshot(own + other, changes)
+        keys = [self._keys.join_record(p.model, p.id) for p in predictions]
+        state = self._snapshot(keys, changes)
         plan = JoinPlan()
-        for p, own_key, other_key in zip(predictions, own, other, strict=True):
-            mine, theirs = state[own_key], state[other_key]
-            if mine or theirs == JOINED:
-                plan.duplicates.append(p)
-            elif theirs.startswith(EARLY_OUTCOME):
-                outcome = orjson.loads(theirs[1:])
+        for p, key in zip(predictions, keys, strict=True):
+            current = state[key]
+            if current.startswith(EARLY_OUTCOME):
+                outcome = orjson.loads(current[1:])
                 plan.pairs.append(
                     Pair(
                         p.model, p.version, p.ts, p.prediction, p.score, outcome["l"], outcome["t"]
                     )
                 )
-                changes.mark.append(other_key)
-                changes.markpx.append((own_key, self._horizon_ms + MARKER_GRACE_MS))
-                state[own_key] = state[other_key] = JOINED
+                changes.mark.append(key)
+                state[key] = JOINED
+            elif current:
+                plan.duplicates.append(p)
             else:
                 record = {"v": p.version, "t": p.ts, "p": p.prediction, "s": p.score}
-                value = PENDING + orjson.dumps(record).decode()
-                self._put(changes, own_key, value, pkeys.pending_predictions, p.model, now_ms)
-                state[own_key] = value
+                state[key] = PENDING + orjson.dumps(record).decode()
+                self._wait(changes, pkeys, key, state[key], p.model, now_ms)
         return plan
 
     def plan_outcomes(
         self, outcomes: Sequence[Outcome], pkeys: PartitionKeys, changes: Changes, now_ms: int
     ) -> JoinPlan:
         """Outcomes pair with pending predictions or wait; a second label for an id is refused."""
-        own = [self._keys.pending_outcome(o.model, o.id) for o in outcomes]
-        other = [self._keys.pending_prediction(o.model, o.id) for o in outcomes]
-        state = self._snapshot(own + other, changes)
+        keys = [self._keys.join_record(o.model, o.id) for o in outcomes]
+        state = self._snapshot(keys, changes)
         plan = JoinPlan()
-        for o, own_key, other_key in zip(outcomes, own, other, strict=True):
-            mine, theirs = state[own_key], state[other_key]
-            if mine or theirs == JOINED:
-                plan.duplicates.append(o)
-            elif theirs.startswith(PENDING):
-                pred = orjson.loads(theirs[1:])
+        for o, key in zip(outcomes, keys, strict=True):
+            current = state[key]
+            if current.startswith(PENDING):
+                pred = orjson.loads(current[1:])
                 plan.pairs.append(
                     Pair(o.model, pred["v"], pred["t"], pred["p"], pred["s"], o.label, o.ts)
                 )
-                changes.mark.append(other_key)
-                changes.markpx.append((own_key, self._horizon_ms + MARKER_GRACE_MS))
-                state[own_key] = state[other_key] = JOINED
+                changes.mark.append(key)
+                state[key] = JOINED
+            elif current:
+                plan.duplicates.append(o)
             else:
-                value = EARLY_OUTCOME + orjson.dumps({"t": o.ts, "l": o.label}).decode()
-                self._put(changes, own_key, value, pkeys.pending_outcomes, o.model, now_ms)
-                state[own_key] = value
+                state[key] = EARLY_OUTCOME + orjson.dumps({"t": o.ts, "l": o.label}).decode()
+                self._wait(changes, pkeys, key, state[key], o.model, now_ms)
         return plan
 
     def _snapshot(self, keys: list[str], changes: Changes) -> dict[str, str]:
@@ -136,9 +138,11 @@ class Joiner:
                 changes.expect.append((key, text[:1]))
         return state
 
-    def _put(
-        self, changes: Changes, key: str, value: str, zset: str, model: str, now_ms: int
+    def _wait(
+        self, changes: Changes, pkeys: PartitionKeys, key: str, value: str, model: str, now_ms: int
     ) -> None:
+        """Leave a record pending, in the expiry bucket of this partition that covers it."""
         expires = now_ms + self._horizon_ms
-        ttl = self._horizon_ms + MARKER_GRACE_MS
-        changes.put.append((key, value, ttl, zset, model + MEMBER_SEP + key, expires))
+        bucket = -(-expires // self._bucket_ms) * self._bucket_ms
+        changes.put.append((key, value, self._horizon_ms + MARKER_GRACE_MS))
+        changes.expiry[pkeys.expiry_bucket(bucket), bucket].append(model + MEMBER_SEP + key)

@@ -2,19 +2,23 @@
 
 The demo, the tests and the benchmarks all drive Driftwatch with this module, so it is
 deterministic: the same settings, seed, ``start``, rate and number of predictions give
-byte-identical events in the same order. How a run works:
+byte-identical events in the same order.
 
-1. Every model gets a *profile* — feature distributions, category lists, label-function
-   weights — derived from its name and feature names only, never from the seed. Runs with
-   different seeds therefore sample the same populations, and a reference built from one run
-   shows no drift against another.
-2. Predictions are generated in fixed-size chunks per model, vectorised with numpy. Each model
-   samples from its own ``Generator`` (PCG64, seeded from a stable hash of seed and model name)
-   and each fault from its own, so adding a fault changes only the events it targets, and a
-   shorter run is a prefix of a longer one.
-3. Faults act on the simulated clock (``start_seconds <= t - start < end_seconds``).
-4. Outcomes wait on a heap and are emitted when the simulated clock passes their due time; a
-   bounded run flushes the rest at its end, so outcome counts are predictable.
+- Every model gets a *profile* — feature distributions, category lists, label-function
+  weights — derived from its name and feature names only, never from the seed. Runs with
+  different seeds therefore sample the same populations, and a reference built from one run
+  shows no drift against another.
+- The truth is a fixed random linear function of the standardised features (skewed ones on a log
+  scale): through a logistic for binary models, a softmax for multiclass, plus noise for
+  regression. The model's own output is the same function with extra noise, so it is good but
+  not perfect (binary AUC about 0.85).
+- Predictions are generated in fixed-size chunks per model, vectorised with numpy. Each model
+  samples from its own ``Generator`` (PCG64, seeded from a stable hash of seed and model name)
+  and each fault from its own, so adding a fault changes only the events it targets, and a
+  shorter run is a prefix of a longer one.
+- Faults act on the simulated clock, ``start_seconds <= t - start < end_seconds``.
+- Outcomes wait on a heap and are emitted when the simulated clock passes their due time; a
+  bounded run flushes the rest at its end, so outcome counts are predictable.
 """
 
 from __future__ import annotations
@@ -413,8 +417,10 @@ class _ModelStream:
     def chunk(self, first: int, t: np.ndarray, rel: np.ndarray, seq: np.ndarray) -> list[_Pair]:
         """This model's events number ``first`` on, at times ``t`` (``rel`` after the start).
 
-        Returns (prediction, outcome heap entry or None) pairs; ``seq``, the events' global
-        positions, breaks ties between outcomes due at the same time.
+        Step 1 draws the base randomness, step 2 applies the faults, step 3 computes the model's
+        output and the true label, step 4 encodes JSON. Returns (prediction, outcome heap entry
+        or None) pairs; ``seq``, the events' global positions, breaks ties between outcomes due
+        at the same time.
         """
         n, p, rng, task = len(t), self.profile, self.rng, self.model.task
         # Step 1: base draws, always in the same order, so that faults never shift the stream.
@@ -725,7 +731,8 @@ def produce(
     With ``realtime_rate``, predictions are paced at that many per second (outcomes go out as
     soon as they are due); otherwise events go out as fast as the broker takes them.
     ``progress`` receives the number of predictions sent since its previous call, a few times a
-    second. Setting ``stop`` ends the run early; what was sent is still flushed.
+    second. Setting ``stop`` ends the run early; what was sent is still flushed. Any exception
+    (a Kafka error, a ``KeyboardInterrupt``) aborts without waiting for buffered records.
 
     Raises ``kafka.errors.KafkaError`` when the brokers cannot be reached.
     """
@@ -746,13 +753,16 @@ def produce(
     n_sent = n_unreported = 0
     try:
         for event in events:
-            if event.topic_kind == "prediction":
-                wait = started + n_sent / realtime_rate - time.monotonic() if realtime_rate else 0
-                if stop is not None and (stop.wait(wait) if wait > 0 else stop.is_set()):
-                    report.interrupted = True
-                    break
-                if wait > 0 and stop is None:
+            if event.topic_kind == "prediction" and realtime_rate:
+                wait = started + n_sent / realtime_rate - time.monotonic()
+                if wait > 0 and stop is not None:
+                    stop.wait(wait)  # returns early when stopped
+                elif wait > 0:
                     time.sleep(wait)
+            if stop is not None and stop.is_set():
+                report.interrupted = True
+                break
+            if event.topic_kind == "prediction":
                 n_sent += 1
                 n_unreported += 1
             future = producer.send(topics[event.topic_kind], key=event.key, value=event.value)
@@ -765,9 +775,11 @@ def produce(
             ):
                 progress(n_unreported)
                 n_unreported, last_progress = 0, time.monotonic()
-    finally:
-        producer.flush()
-        producer.close()
+    except BaseException:  # a Kafka error or a second Ctrl-C: drop what is still buffered
+        producer.close(timeout=0)
+        raise
+    producer.flush()
+    producer.close()
     report.elapsed_seconds = time.monotonic() - started
     report.n_failed = len(errors)
     report.first_error = repr(errors[0]) if errors else ""

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -41,6 +42,8 @@ MAINTENANCE_SECONDS = 5.0
 #: Backoff after an outage, doubling up to the maximum: gentle on a restarting Redis or broker.
 BACKOFF_INITIAL_SECONDS = 0.2
 BACKOFF_MAX_SECONDS = 10.0
+#: Partition batches processed at once: enough to keep Redis and the Python thread both busy.
+PARALLEL_BATCHES = 4
 
 
 @dataclass(slots=True)
@@ -92,6 +95,7 @@ class Ingestor:
         self._processor = processor
         self._metrics = metrics
         self._rebalance = RebalanceLog()
+        self._pool = ThreadPoolExecutor(PARALLEL_BATCHES, thread_name_prefix="batch")
         self._backoff = Backoff()
         self.state = LoopState()
         k = settings.kafka
@@ -124,6 +128,7 @@ class Ingestor:
 
     def close(self) -> None:
         """Leave the group promptly so the partitions move to another instance."""
+        self._pool.shutdown(wait=True)
         try:
             self._consumer.close(autocommit=False)
         except KafkaError as exc:
@@ -195,6 +200,7 @@ class Ingestor:
             self._outage("kafka", exc)
             time.sleep(self._backoff.delay)
             return
+        work: list[tuple[TopicPartition, list[Record]]] = []
         for tp, messages in polled.items():
             records: list[Record] = [(m.offset, m.key, m.value) for m in messages]
             if tp not in self.state.claims or tp in self.state.blocked or self.state.outage:
@@ -202,29 +208,41 @@ class Ingestor:
                     # Fetched while paused or blocked: rewind so none is skipped.
                     self._consumer.seek(tp, records[0][0])
                 continue
-            if not self._run_batch(tp, records) and tp in self.state.claims:
+            work.append((tp, records))
+        # Partitions are independent (all shared state goes through the checkpoint script), so
+        # their batches run side by side: one batch's Python work overlaps another's Redis time.
+        claims = [self.state.claims[tp] for tp, _ in work]
+        outcomes = self._pool.map(self._attempt, claims, [records for _, records in work])
+        for (tp, records), error in zip(work, outcomes, strict=True):
+            if not self._settle(tp, records, error) and tp in self.state.claims:
                 self.state.blocked[tp] = records
-            if stop.is_set():
-                break
+
+    def _attempt(self, claim: Claim, records: list[Record]) -> Exception | None:
+        """Run in a worker thread; the loop thread settles the result."""
+        try:
+            self._processor.process(claim, records)
+        except (FencedError, StoreUnavailableError, SinkUnavailableError) as exc:
+            return exc
+        return None
 
     def _run_batch(self, tp: TopicPartition, records: list[Record]) -> bool:
-        """Process one batch; False when it must be retried after an outage."""
+        """Process one batch in the loop thread; False when it must be retried later."""
         claim = self.state.claims.get(tp)
         if claim is None:
             return True
-        try:
-            self._processor.process(claim, records)
-        except FencedError as exc:
-            log.warning("%s; dropping the partition (its new owner continues exactly)", exc)
+        return self._settle(tp, records, self._attempt(claim, records))
+
+    def _settle(self, tp: TopicPartition, records: list[Record], error: Exception | None) -> bool:
+        """Record a batch's result; False when it must be retried after an outage."""
+        if isinstance(error, FencedError):
+            log.warning("%s; dropping the partition (its new owner continues exactly)", error)
             self._metrics.fenced.inc()
             self._consumer.pause(tp)
             self._drop(tp)
             return True
-        except StoreUnavailableError as exc:
-            self._outage("redis", exc)
-            return False
-        except SinkUnavailableError as exc:
-            self._outage("kafka", exc)
+        if error is not None:
+            dependency = "redis" if isinstance(error, StoreUnavailableError) else "kafka"
+            self._outage(dependency, error)
             return False
         self.state.next_offsets[tp] = records[-1][0] + 1
         self.state.last_batch[tp] = time.monotonic()

@@ -1,5 +1,5 @@
 -- Apply one batch's effects and its partition's next offset atomically (monitor/store/checkpoint.py).
--- KEYS[1] offset key, KEYS[2] epoch key
+-- KEYS[1] offset key, KEYS[2] epoch key, KEYS[3] expiry index of the partition
 -- ARGV[1] epoch, ARGV[2] first offset (-1: sweep only), ARGV[3] next offset, ARGV[4] JSON changes
 -- Returns {status, expired_predictions, orphan_outcomes[, conflicting key]}:
 --   status 1 applied, 0 already applied (replay), -1 fenced (stale epoch), -2 join conflict
@@ -32,28 +32,39 @@ for _, h in ipairs(c.hmax) do
     if tonumber(h[i + 1]) > cur then redis.call('HSET', h[1], h[i], h[i + 1]) end
   end
 end
-for _, p in ipairs(c.put) do
-  redis.call('SET', p[1], p[2], 'PX', p[3])
-  redis.call('ZADD', p[4], p[6], p[5])
-end
+for _, p in ipairs(c.put) do redis.call('SET', p[1], p[2], 'PX', p[3]) end
 for _, k in ipairs(c.mark) do redis.call('SET', k, 'J', 'KEEPTTL') end
-for _, m in ipairs(c.markpx) do redis.call('SET', m[1], 'J', 'PX', m[2]) end
--- Step 5: sweep pending records whose label horizon passed; count the unpaired ones once.
-local swept = {0, 0}
-for i, z in ipairs({c.sweep.pexp, c.sweep.oexp}) do
-  local due = redis.call('ZRANGEBYSCORE', z, '-inf', c.sweep.now, 'LIMIT', 0, c.sweep.limit)
-  for _, member in ipairs(due) do
-    local sep = string.find(member, '\31', 1, true)
-    local model = string.sub(member, 1, sep - 1)
-    local key = string.sub(member, sep + 1)
-    local v = redis.call('GET', key)
-    if v and string.sub(v, 1, 1) ~= 'J' then
-      redis.call('DEL', key)
-      redis.call('HINCRBY', c.sweep.counters .. model, c.sweep.fields[i], 1)
-      swept[i] = swept[i] + 1
-    end
-    redis.call('ZREM', z, member)
+local CHUNK = 500  -- stay far below Lua's limit on unpack()ed arguments
+for _, b in ipairs(c.expiry) do
+  for i = 3, #b, CHUNK do
+    redis.call('RPUSH', b[1], unpack(b, i, math.min(i + CHUNK - 1, #b)))
   end
+  redis.call('ZADD', KEYS[3], b[2], b[1])
+end
+-- Step 5: sweep records whose label horizon passed; count the still-pending ones exactly once.
+local swept = {0, 0}
+local budget = c.sweep.limit
+local buckets = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', c.sweep.now, 'LIMIT', 0, 16)
+for _, bucket in ipairs(buckets) do
+  if budget <= 0 then break end
+  local members = redis.call('LPOP', bucket, budget)
+  if members then
+    budget = budget - #members
+    for _, member in ipairs(members) do
+      local sep = string.find(member, '\31', 1, true)
+      local key = string.sub(member, sep + 1)
+      local v = redis.call('GET', key)
+      local state = v and string.sub(v, 1, 1) or 'J'
+      if state ~= 'J' then
+        local i = 1
+        if state == 'O' then i = 2 end
+        redis.call('DEL', key)
+        redis.call('HINCRBY', c.sweep.counters .. string.sub(member, 1, sep - 1), c.sweep.fields[i], 1)
+        swept[i] = swept[i] + 1
+      end
+    end
+  end
+  if redis.call('EXISTS', bucket) == 0 then redis.call('ZREM', KEYS[3], bucket) end
 end
 -- Step 6: the checkpoint itself.
 if first >= 0 then redis.call('SET', KEYS[1], ARGV[3]) end

@@ -32,8 +32,9 @@ from monitor.store.keys import Keys, PartitionKeys
 
 log = logging.getLogger(__name__)
 
-#: Pending records swept per script call: bounds one script's run time (Redis is single-threaded).
-SWEEP_LIMIT = 1000
+#: Pending records swept per script call at least: bounds one script's run time (Redis is
+#: single-threaded). A batch sweeps twice its own size, so sweeping keeps pace with traffic.
+SWEEP_MIN = 1000
 EXPIRED_PREDICTIONS = "expired_predictions"
 ORPHAN_OUTCOMES = "orphan_outcomes"
 
@@ -52,12 +53,14 @@ class Changes:
         default_factory=lambda: defaultdict(lambda: defaultdict(float))
     )
     hmax: defaultdict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
-    #: (key, value, ttl ms, expiry zset, zset member, expiry time ms)
-    put: list[tuple[str, str, int, str, str, int]] = field(default_factory=list)
-    #: Pending records that became joined: keep their TTL, keep them for duplicate detection.
+    #: New pending join records: (key, value, ttl ms).
+    put: list[tuple[str, str, int]] = field(default_factory=list)
+    #: (expiry bucket key, its end in ms) → members ("model<SEP>record key") it gains.
+    expiry: defaultdict[tuple[str, int], list[str]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    #: Join records that became pairs: marked 'J' (TTL kept) so a repeated id is a duplicate.
     mark: list[str] = field(default_factory=list)
-    #: New joined markers with their own TTL (ms).
-    markpx: list[tuple[str, int]] = field(default_factory=list)
 
     def maximum(self, key: str, name: str, value: float) -> None:
         current = self.hmax[key].get(name)
@@ -72,8 +75,8 @@ class Changes:
                 "fincr": [[k, *_flat(v, repr)] for k, v in self.fincr.items()],
                 "hmax": [[k, *_flat(v, repr)] for k, v in self.hmax.items()],
                 "put": self.put,
+                "expiry": [[k, end, *v] for (k, end), v in self.expiry.items()],
                 "mark": self.mark,
-                "markpx": self.markpx,
                 "sweep": sweep,
             }
         )
@@ -151,15 +154,13 @@ class Checkpoint:
         pkeys = claim.keys
         sweep = {
             "now": now_ms,
-            "limit": SWEEP_LIMIT,
-            "pexp": pkeys.pending_predictions,
-            "oexp": pkeys.pending_outcomes,
+            "limit": max(SWEEP_MIN, 2 * len(changes.put)),
             "counters": pkeys.counters_prefix,
             "fields": [EXPIRED_PREDICTIONS, ORPHAN_OUTCOMES],
         }
         try:
             reply = self._script(
-                keys=[pkeys.offset, pkeys.epoch],
+                keys=[pkeys.offset, pkeys.epoch, pkeys.expiry_index],
                 args=[claim.epoch, first_offset, next_offset, changes.encode(sweep)],
             )
         except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -13,9 +13,10 @@ Layout (``P`` = the configured prefix)::
     P:{g:t:p}:offset                      next Kafka offset to process (the checkpoint)
     P:{g:t:p}:epoch                       owner epoch, incremented on every assignment (fencing)
     P:{g:t:p}:c:<model>                   counters of this partition for a model (hash)
-    P:{g:t:p}:pexp / :oexp                pending predictions / outcomes by expiry time (zset)
-    P:pp:<model>:<id>                     pending prediction ('P' + JSON) or joined marker 'J'
-    P:po:<model>:<id>                     pending outcome ('O' + JSON) or joined marker 'J'
+    P:{g:t:p}:expidx                      expiry buckets of records this partition left pending
+    P:{g:t:p}:exp:<ms>                    one bucket: pending records expiring by <ms> (list)
+    P:j:<model>:<id>                      join record: pending prediction 'P' + JSON, early
+                                          outcome 'O' + JSON, or joined marker 'J'
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ class PartitionKeys:
     offset: str
     epoch: str
     counters_prefix: str
-    pending_predictions: str
-    pending_outcomes: str
+    expiry_index: str
+    expiry_prefix: str
 
     def counters(self, model: str) -> str:
         return self.counters_prefix + model
+
+    def expiry_bucket(self, bucket_ms: int) -> str:
+        return f"{self.expiry_prefix}{bucket_ms}"
 
 
 class Keys:
@@ -58,12 +62,9 @@ class Keys:
             offset=f"{base}:offset",
             epoch=f"{base}:epoch",
             counters_prefix=f"{base}:c:",
-            pending_predictions=f"{base}:pexp",
-            pending_outcomes=f"{base}:oexp",
+            expiry_index=f"{base}:expidx",
+            expiry_prefix=f"{base}:exp:",
         )
 
-    def pending_prediction(self, model: str, event_id: str) -> str:
-        return f"{self.prefix}:pp:{model}:{event_id}"
-
-    def pending_outcome(self, model: str, event_id: str) -> str:
-        return f"{self.prefix}:po:{model}:{event_id}"
+    def join_record(self, model: str, event_id: str) -> str:
+        return f"{self.prefix}:j:{model}:{event_id}"

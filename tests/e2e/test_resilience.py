@@ -37,7 +37,9 @@ class Stream:
 
 
 def simulated(dep: Any, n_predictions: int, seed: int) -> tuple[list[SimEvent], Expected]:
-    events = list(Simulator(dep.settings, seed=seed, start=time.time() - 3600).events(n_predictions))
+    events = list(
+        Simulator(dep.settings, seed=seed, start=time.time() - 3600).events(n_predictions)
+    )
     return events, Expected.of(events)
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -150,8 +154,37 @@ def test_models_restricts_the_run_without_changing_a_models_values() -> None:
     only = [e for e in run(300, models=["eta"]) if e.topic_kind == "prediction"]
     assert {e.model for e in only} == {"eta"}
     mixed = [e for e in run(900) if e.topic_kind == "prediction" and e.model == "eta"]
-    strip = lambda e: {k: v for k, v in orjson.loads(e.value).items() if k != "ts"}  # noqa: E731
-    assert [strip(e) for e in only] == [strip(e) for e in mixed]
+
+    def without_ts(e: SimEvent) -> dict[str, Any]:
+        return {k: v for k, v in orjson.loads(e.value).items() if k != "ts"}
+
+    assert [without_ts(e) for e in only] == [without_ts(e) for e in mixed]
+
+
+def digest(events: list[SimEvent]) -> str:
+    h = hashlib.sha256()
+    for e in events:
+        h.update(f"{e.topic_kind}|{e.model}|{e.ts!r}|{e.valid}|".encode() + e.key + b"|" + e.value)
+    return h.hexdigest()
+
+
+def test_events_do_not_depend_on_the_process_hash_seed() -> None:
+    script = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_simulate import digest, run\n"
+        "print(digest(run(900)))\n"
+    )
+    for hash_seed in ("1", "2"):
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
+        assert result.stdout.strip() == digest(run(900))
 
 
 # --- realism and the contract -------------------------------------------------------------------

@@ -1,0 +1,255 @@
+"""Ingestion benchmark: the daemon against a bare kafka-python consumer, in the same run.
+
+    .venv/bin/python benchmarks/ingest.py --events 1000000
+
+1. Starts (or reuses) local Kafka and Redis under ``.driftwatch/bench`` and creates fresh topics.
+2. Produces N events (predictions + outcomes, one model with 30 features) with the simulator.
+3. (a) Bare consumer: kafka-python reads every record and does nothing with it.
+4. (b) The daemon (``driftwatch run`` as a subprocess) from Kafka through to Redis; its rate is
+   measured between the first and the last counted event, its RSS sampled throughout.
+5. Freshness: a second run at a fixed rate (default 10k events/s) measures how old the newest
+   event visible in Redis is, sampled every 100 ms: p50/p99.
+
+Prints rates, the ratio (b)/(a), freshness and peak RSS. Figures depend on the machine; both
+rates come from the same run so the ratio is comparable across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import redis
+from kafka import KafkaConsumer
+
+from monitor import config, services
+from monitor.ingest.topics import ensure_topics
+from monitor.simulate import Simulator, produce
+from monitor.store.query import Query
+
+ROOT = Path(__file__).resolve().parents[1]
+N_NUMERIC, N_CATEGORICAL = 25, 5
+
+
+def bench_settings(bootstrap: str, redis_url: str, run_id: str) -> config.Settings:
+    features = {f"num_{i:02d}": "numeric" for i in range(N_NUMERIC)}
+    features |= {f"cat_{i}": "categorical" for i in range(N_CATEGORICAL)}
+    return config.parse(
+        {
+            "kafka": {
+                "bootstrap_servers": [bootstrap],
+                "group_id": f"bench-{run_id}",
+                "predictions_topic": f"bench-pred-{run_id}",
+                "outcomes_topic": f"bench-out-{run_id}",
+                "dead_letter_topic": f"bench-dlq-{run_id}",
+            },
+            "redis": {"url": redis_url, "key_prefix": f"bench:{run_id}"},
+            "runtime": {"http_port": 0, "log_format": "text"},
+            "models": [{"name": "bench", "owner": "bench", "task": "binary", "features": features}],
+            "simulate": {"label_delay_seconds": 5.0, "label_rate": 0.9},
+        }
+    )
+
+
+def write_config(settings: config.Settings, path: Path) -> None:
+    """The daemon subprocess reads a file; write the few keys that differ from the defaults."""
+    k, r, m = settings.kafka, settings.redis, settings.models[0]
+    feats = ", ".join(f'{name} = "{kind}"' for name, kind in m.features.items())
+    path.write_text(
+        f"""[kafka]
+bootstrap_servers = ["{k.bootstrap_servers[0]}"]
+group_id = "{k.group_id}"
+predictions_topic = "{k.predictions_topic}"
+outcomes_topic = "{k.outcomes_topic}"
+dead_letter_topic = "{k.dead_letter_topic}"
+[redis]
+url = "{r.url}"
+key_prefix = "{r.key_prefix}"
+[runtime]
+http_port = 0
+log_format = "text"
+log_level = "WARNING"
+[[models]]
+name = "bench"
+owner = "bench"
+task = "binary"
+features = {{ {feats} }}
+"""
+    )
+
+
+def produce_events(settings: config.Settings, n_predictions: int, rate: float | None) -> int:
+    start = time.time() - (n_predictions / 1000.0 if rate is None else 0.0)
+    sim = Simulator(settings, seed=1, start=start, rate=rate or 1000.0)
+    report = produce(settings, sim.events(n_predictions), realtime_rate=rate)
+    if report.n_failed:
+        sys.exit(f"producer failed: {report.first_error}")
+    return report.n_predictions + report.n_outcomes
+
+
+def bare_consumer(settings: config.Settings, total: int) -> float:
+    consumer = KafkaConsumer(
+        settings.kafka.predictions_topic,
+        settings.kafka.outcomes_topic,
+        bootstrap_servers=list(settings.kafka.bootstrap_servers),
+        group_id=f"bare-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=2000,
+    )
+    seen, started = 0, None
+    while seen < total:
+        for batch in consumer.poll(timeout_ms=1000).values():
+            if started is None:
+                started = time.perf_counter()
+            seen += len(batch)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return seen / elapsed
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def counted(query: Query) -> tuple[int, float]:
+    rows = query.ingest()
+    c = rows[0].counts
+    return c.predictions + c.outcomes + c.dead, c.last_event_ts or 0.0
+
+
+class Daemon:
+    def __init__(self, settings: config.Settings, workdir: Path) -> None:
+        path = workdir / f"{settings.kafka.group_id}.toml"
+        write_config(settings, path)
+        self.log = (workdir / f"{settings.kafka.group_id}.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "--config", str(path)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        self.rss: list[int] = []
+
+    def sample_rss(self) -> None:
+        self.rss.append(rss_kib(self.proc.pid))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
+def daemon_throughput(settings: config.Settings, total: int, workdir: Path) -> tuple[float, Daemon]:
+    query = Query(redis.Redis.from_url(settings.redis.url), settings)
+    daemon = Daemon(settings, workdir)
+    first_t = first_n = None
+    n = 0
+    while n < total:
+        time.sleep(0.1)
+        daemon.sample_rss()
+        n, _ = counted(query)
+        if first_t is None and n > 0:
+            first_t, first_n = time.perf_counter(), n
+        if daemon.proc.poll() is not None:
+            sys.exit(f"daemon exited early; see {daemon.log.name}")
+    rate = (n - first_n) / (time.perf_counter() - first_t)
+    daemon.stop()
+    return rate, daemon
+
+
+def freshness(settings: config.Settings, rate: float, seconds: float, workdir: Path) -> list[float]:
+    query = Query(redis.Redis.from_url(settings.redis.url), settings)
+    daemon = Daemon(settings, workdir)
+    time.sleep(3)  # join the group before traffic starts
+    producer = threading.Thread(
+        target=produce_events, args=(settings, int(rate * seconds), rate), daemon=True
+    )
+    producer.start()
+    ages: list[float] = []
+    time.sleep(2)  # let the producer reach its pace
+    while producer.is_alive():
+        _, newest = counted(query)
+        if newest:
+            ages.append(max(0.0, time.time() - newest))
+        time.sleep(0.1)
+    daemon.stop()
+    return ages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000, help="predictions + outcomes")
+    parser.add_argument("--fresh-rate", type=float, default=10_000.0, help="events/s for freshness")
+    parser.add_argument("--fresh-seconds", type=float, default=30.0)
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".driftwatch" / "bench")
+    args = parser.parse_args()
+
+    endpoints = services.up(
+        args.state_dir, kafka_port=49092, controller_port=49093, redis_port=46380
+    )
+    run_id = uuid.uuid4().hex[:8]
+    settings = bench_settings(endpoints.kafka_bootstrap, endpoints.redis_url, run_id)
+    ensure_topics(settings.kafka, partitions=6)
+    n_predictions = int(args.events / (1 + settings.simulate.label_rate))
+    print(
+        f"producing ~{args.events:,} events ({N_NUMERIC + N_CATEGORICAL} features) ...", flush=True
+    )
+    t = time.perf_counter()
+    total = produce_events(settings, n_predictions, None)
+    print(f"  produced {total:,} in {time.perf_counter() - t:.1f}s", flush=True)
+
+    print("(a) bare kafka-python consumer ...", flush=True)
+    bare = bare_consumer(settings, total)
+    print(f"  {bare:,.0f} events/s", flush=True)
+    print("(b) driftwatch daemon, Kafka -> Redis ...", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        rate, daemon = daemon_throughput(settings, total, Path(tmp))
+        print(f"  {rate:,.0f} events/s", flush=True)
+        quarter = max(1, len(daemon.rss) // 4)
+        rss_early = statistics.mean(daemon.rss[quarter : 2 * quarter]) / 1024
+        rss_late = statistics.mean(daemon.rss[-quarter:]) / 1024
+        print(f"freshness at {args.fresh_rate:,.0f} events/s ...", flush=True)
+        fresh_settings = dataclasses.replace(
+            settings,
+            kafka=dataclasses.replace(
+                settings.kafka,
+                group_id=f"fresh-{run_id}",
+                predictions_topic=f"fresh-pred-{run_id}",
+                outcomes_topic=f"fresh-out-{run_id}",
+            ),
+            redis=dataclasses.replace(settings.redis, key_prefix=f"bench:fresh:{run_id}"),
+        )
+        ensure_topics(fresh_settings.kafka, partitions=6)
+        ages = freshness(fresh_settings, args.fresh_rate, args.fresh_seconds, Path(tmp))
+    ages.sort()
+    p50 = ages[len(ages) // 2]
+    p99 = ages[min(len(ages) - 1, int(len(ages) * 0.99))]
+    print()
+    print(f"events                      {total:,} ({N_NUMERIC + N_CATEGORICAL} features)")
+    print(f"bare kafka-python consumer  {bare:,.0f} events/s")
+    print(f"driftwatch daemon           {rate:,.0f} events/s")
+    print(f"ratio daemon / bare         {rate / bare:.2f}  (target >= 0.60)")
+    print(
+        f"freshness p50 / p99         {p50:.2f} s / {p99:.2f} s at {args.fresh_rate:,.0f} events/s"
+    )
+    print(f"daemon RSS peak             {max(daemon.rss) / 1024:.0f} MiB")
+    print(
+        f"daemon RSS 2nd quarter/last {rss_early:.0f} MiB / {rss_late:.0f} MiB (flat = no growth)"
+    )
+
+
+if __name__ == "__main__":
+    main()
