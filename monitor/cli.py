@@ -112,7 +112,7 @@ def run_command(config_path: Path, http_port: int | None) -> None:
 @friendly_errors
 def status_command(config_path: Path, models: tuple[str, ...], as_json: bool) -> None:
     """Show each model's ingestion totals, label coverage and dead letters."""
-    import orjson
+    import msgspec
 
     from monitor.store.client import connect
     from monitor.store.query import Query
@@ -145,7 +145,7 @@ def status_command(config_path: Path, models: tuple[str, ...], as_json: bool) ->
             ],
             "unknown_model_dead_letters": query.unknown_model_counts().dead_by_reason,
         }
-        click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        click.echo(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
         return
     click.echo(f"{'model':<20} {'predictions':>12} {'outcomes':>10} {'coverage':>9} {'dead':>7}")
     for row in rows:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import orjson
+import msgspec
 import redis
 
 from monitor.errors import StoreUnavailableError
@@ -83,7 +83,7 @@ class Joiner:
         for p, key in zip(predictions, keys, strict=True):
             current = state[key]
             if current.startswith(EARLY_OUTCOME):
-                outcome = orjson.loads(current[1:])
+                outcome = msgspec.json.decode(current[1:])
                 plan.pairs.append(
                     Pair(
                         p.model, p.version, p.ts, p.prediction, p.score, outcome["l"], outcome["t"]
@@ -95,7 +95,7 @@ class Joiner:
                 plan.duplicates.append(p)
             else:
                 record = {"v": p.version, "t": p.ts, "p": p.prediction, "s": p.score}
-                state[key] = PENDING + orjson.dumps(record).decode()
+                state[key] = PENDING + msgspec.json.encode(record).decode()
                 self._wait(changes, pkeys, key, state[key], p.model, now_ms)
         return plan
 
@@ -109,7 +109,7 @@ class Joiner:
         for o, key in zip(outcomes, keys, strict=True):
             current = state[key]
             if current.startswith(PENDING):
-                pred = orjson.loads(current[1:])
+                pred = msgspec.json.decode(current[1:])
                 plan.pairs.append(
                     Pair(o.model, pred["v"], pred["t"], pred["p"], pred["s"], o.label, o.ts)
                 )
@@ -118,7 +118,7 @@ class Joiner:
             elif current:
                 plan.duplicates.append(o)
             else:
-                state[key] = EARLY_OUTCOME + orjson.dumps({"t": o.ts, "l": o.label}).decode()
+                state[key] = EARLY_OUTCOME + msgspec.json.encode({"t": o.ts, "l": o.label}).decode()
                 self._wait(changes, pkeys, key, state[key], o.model, now_ms)
         return plan
 

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
+import msgspec
 import numpy as np
-import orjson
 from kafka import KafkaProducer
 
 from monitor.config import FaultKind, FaultSettings, ModelSettings, Settings
@@ -592,8 +592,8 @@ class _ModelStream:
     @staticmethod
     def _dump(docs: list[dict[str, Any]], paths: Mapping[str, str]) -> list[bytes]:
         if paths:
-            return [orjson.dumps(_remap(doc, paths)) for doc in docs]
-        return [orjson.dumps(doc) for doc in docs]
+            return [msgspec.json.encode(_remap(doc, paths)) for doc in docs]
+        return [msgspec.json.encode(doc) for doc in docs]
 
 
 class Simulator:

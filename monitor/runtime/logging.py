@@ -10,7 +10,7 @@ import logging
 import logging.config
 from typing import Any
 
-import orjson
+import msgspec
 
 #: Attributes every LogRecord has; anything else on a record was passed as ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return msgspec.json.encode(entry, enc_hook=str).decode()
 
 
 def configure(level: str = "INFO", fmt: str = "text") -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from importlib import resources
 
-import orjson
+import msgspec
 import redis
 
 from monitor.errors import FencedError, StoreUnavailableError
@@ -68,7 +68,7 @@ class Changes:
             self.hmax[key][name] = value
 
     def encode(self, sweep: dict[str, object]) -> bytes:
-        return orjson.dumps(
+        return msgspec.json.encode(
             {
                 "expect": self.expect,
                 "incr": [[k, *_flat(v)] for k, v in self.incr.items()],

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import msgspec
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -132,7 +132,7 @@ def test_every_kind_of_bad_input_is_dead_lettered_with_its_reason(
     deployment_factory: Any, daemon_factory: Any, wait_for: Any, kafka_bootstrap: str
 ) -> None:
     dep = deployment_factory(partitions=1, ingest={"max_event_bytes": 4096})
-    good = orjson.dumps
+    good = msgspec.json.encode
     bad: list[tuple[bytes | None, str]] = [
         (b'{"id": "x", "model": ', "bad_json"),
         (b"\xff\xfe\x00garbage", "not_utf8"),
@@ -140,8 +140,8 @@ def test_every_kind_of_bad_input_is_dead_lettered_with_its_reason(
         (good({k: v for k, v in _pred("m2").items() if k != "model"}), "missing_field"),
         (good(_pred("w1", features="not-an-object")), "wrong_type"),
         (good(_pred("w2", prediction="maybe")), "wrong_type"),
-        (orjson.dumps(_pred("n1")).replace(b"10.0", b"NaN"), "non_finite"),
-        (orjson.dumps(_pred("n2")).replace(b"10.0", b"Infinity"), "non_finite"),
+        (msgspec.json.encode(_pred("n1")).replace(b"10.0", b"NaN"), "non_finite"),
+        (msgspec.json.encode(_pred("n2")).replace(b"10.0", b"Infinity"), "non_finite"),
         (good(_pred("big", pad="x" * 5000)), "too_large"),
         (good(_pred("u1", model="nobody")), "unknown_model"),
         (good(_pred("t1", ts="last tuesday")), "bad_timestamp"),
@@ -186,7 +186,7 @@ def test_late_label_join_in_either_order_with_expiry_and_duplicates(
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
 
     def send(topic: str, event: dict[str, Any]) -> None:
-        producer.send(topic, key=event["id"].encode(), value=orjson.dumps(event))
+        producer.send(topic, key=event["id"].encode(), value=msgspec.json.encode(event))
         producer.flush()
 
     def outcome(event_id: str, label: int = 1) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -48,7 +48,7 @@ def pred(**overrides: Any) -> dict[str, Any]:
 
 
 def encode(obj: Any) -> bytes:
-    return orjson.dumps(obj)
+    return msgspec.json.encode(obj)
 
 
 def test_valid_prediction_decodes_exactly() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import msgspec
 import numpy as np
-import orjson
 import pytest
 
 from monitor import config
@@ -84,7 +84,7 @@ def fault(kind: str, model: str = "fraud", feature: str = "", magnitude: float =
 def predictions(events: list[SimEvent], model: str) -> list[tuple[float, dict[str, Any]]]:
     """(seconds after start, decoded event) of a model's valid predictions."""
     return [
-        (e.ts - START, orjson.loads(e.value))
+        (e.ts - START, msgspec.json.decode(e.value))
         for e in events
         if e.topic_kind == "prediction" and e.model == model and e.valid
     ]
@@ -105,7 +105,9 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def joined(events: list[SimEvent], model: str) -> list[tuple[float, dict[str, Any], Any]]:
     """(seconds after start, prediction, label) for the model's labelled predictions."""
-    labels = {e.key: orjson.loads(e.value)["label"] for e in events if e.topic_kind == "outcome"}
+    labels = {
+        e.key: msgspec.json.decode(e.value)["label"] for e in events if e.topic_kind == "outcome"
+    }
     return [
         (rel, p, labels[p["id"].encode()])
         for rel, p in predictions(events, model)
@@ -145,7 +147,7 @@ def test_prediction_clock_is_start_plus_index_over_rate_with_models_taking_turns
     preds = [e for e in run(30) if e.topic_kind == "prediction"]
     assert [e.ts for e in preds] == [START + i / RATE for i in range(30)]
     assert [e.model for e in preds[:6]] == ["fraud", "eta", "intent"] * 2
-    first = orjson.loads(preds[0].value)
+    first = msgspec.json.decode(preds[0].value)
     assert first["ts"] == "2027-01-15T08:00:00.000Z"
     assert preds[0].key == first["id"].encode()
 
@@ -156,7 +158,7 @@ def test_models_restricts_the_run_without_changing_a_models_values() -> None:
     mixed = [e for e in run(900) if e.topic_kind == "prediction" and e.model == "eta"]
 
     def without_ts(e: SimEvent) -> dict[str, Any]:
-        return {k: v for k, v in orjson.loads(e.value).items() if k != "ts"}
+        return {k: v for k, v in msgspec.json.decode(e.value).items() if k != "ts"}
 
     assert [without_ts(e) for e in only] == [without_ts(e) for e in mixed]
 
@@ -199,7 +201,7 @@ def test_every_valid_event_validates_against_the_json_schemas() -> None:
     }
     for event in run(faults=[fault("nulls", feature="country", magnitude=0.2)]):
         if event.valid:
-            schemas[event.topic_kind].validate(orjson.loads(event.value))
+            schemas[event.topic_kind].validate(msgspec.json.decode(event.value))
 
 
 def test_every_valid_event_decodes_and_every_malformed_one_is_dead_lettered_as_bad_json() -> None:
@@ -266,7 +268,7 @@ def test_outcomes_follow_their_prediction_and_their_count_is_label_rate_of_predi
         later = next((x for x in events[i:] if x.topic_kind == "prediction"), None)
         assert later is None or later.ts >= e.ts  # emitted once the clock passed its due time
     assert n_outcomes == pytest.approx(0.7 * 3 * N, abs=4 * np.sqrt(3 * N * 0.21))
-    delays = [orjson.loads(e.value) for e in events if e.topic_kind == "outcome"]
+    delays = [msgspec.json.decode(e.value) for e in events if e.topic_kind == "outcome"]
     assert len({d["id"] for d in delays}) == n_outcomes
 
 
@@ -274,7 +276,7 @@ def test_field_mapping_moves_fields_to_the_users_paths() -> None:
     paths = {"id": "request.uuid", "features": "inputs", "prediction": "output.label"}
     mapped = dataclasses.replace(SETTINGS, fields=config.FieldMapping(predictions=paths))
     event = next(iter(Simulator(mapped, seed=0, start=START).events(1)))
-    doc = orjson.loads(event.value)
+    doc = msgspec.json.decode(event.value)
     assert doc["request"]["uuid"].encode() == event.key
     assert set(doc["inputs"]) == set(SETTINGS.models[0].features)
     assert doc["output"]["label"] in (0, 1)
@@ -388,8 +390,8 @@ def test_malformed_json_is_invalid_flagged_and_never_gets_an_outcome() -> None:
     assert len(bad) == pytest.approx(0.2 * n, abs=4 * np.sqrt(n * 0.16))
     for e in bad:
         assert e.topic_kind == "prediction" and e.model == "eta" and in_window(e.ts - START)
-        with pytest.raises(orjson.JSONDecodeError):
-            orjson.loads(e.value)
+        with pytest.raises(msgspec.DecodeError):
+            msgspec.json.decode(e.value)
     outcome_keys = {e.key for e in events if e.topic_kind == "outcome"}
     assert outcome_keys.isdisjoint({e.key for e in bad})
 
