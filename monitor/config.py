@@ -165,6 +165,32 @@ class WindowSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DriftSettings:
+    """How drift verdicts are reached (docs/statistics.md)."""
+
+    #: "calibrated": thresholds from the statistic's null distribution for the window's size,
+    #: bootstrapped from the reference; "fixed": the familiar PSI 0.1 / 0.25 and p < 0.05.
+    method: Literal["calibrated", "fixed"] = "calibrated"
+    #: No verdict on fewer rows: small windows make every statistic noisy.
+    min_samples: int = 200
+    #: Per-feature false-alarm rate of the calibrated test on a window without drift.
+    alpha: float = 0.01
+    #: Benjamini–Hochberg false discovery rate across a model's features.
+    fdr: float = 0.05
+    #: Effect-size floor: below this PSI a statistically significant change is not drift
+    #: (protects huge windows from flagging trivia).
+    min_psi: float = 0.05
+    #: Familiar fixed thresholds (method = "fixed", and the "major" level for critical).
+    psi_warning: float = 0.1
+    psi_critical: float = 0.25
+    p_value: float = 0.05
+    #: Weighted share of drifted features at which the model-level verdict is critical.
+    critical_share: float = 0.5
+    #: Bootstrap draws per calibrated threshold (cached per reference, feature and size).
+    bootstrap_draws: int = 500
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSettings:
     """One monitored model."""
 
@@ -264,6 +290,7 @@ class Settings:
     fields: FieldMapping = FieldMapping()
     ingest: IngestSettings = IngestSettings()
     windows: WindowSettings = WindowSettings()
+    drift: DriftSettings = DriftSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     dashboard: DashboardSettings = DashboardSettings()
     alerting: AlertingSettings = AlertingSettings()
@@ -350,6 +377,12 @@ def _check(s: Settings) -> None:
             f"security_protocol {k.security_protocol} needs a password",
             "name the environment variable holding it (or set sasl_password_file)",
         )
+    d = s.drift
+    if d.min_samples < 30:
+        raise ConfigError("drift.min_samples", "below 30 rows no statistic is usable", "use >= 30")
+    for key, prob in (("drift.alpha", d.alpha), ("drift.fdr", d.fdr), ("drift.p_value", d.p_value)):
+        if not 0.0 < prob < 1.0:
+            raise ConfigError(key, f"{prob} is not a probability", "use a value in (0, 1)")
     for key, value in (
         ("kafka.max_poll_records", k.max_poll_records),
         ("windows.size_seconds", s.windows.size_seconds),
