@@ -122,38 +122,132 @@ def status_command(config_path: Path, models: tuple[str, ...], as_json: bool) ->
         if settings.model(name) is None:
             raise ConfigError("--model", f"no model named {name!r}", "see config check")
     query = Query(connect(settings.redis), settings)
-    rows = query.ingest(list(models) or None)
+    rows = query.status(list(models) or None)
     if as_json:
         doc = {
-            "models": [
-                {
-                    "model": row.model.name,
-                    "owner": row.model.owner,
-                    "task": row.model.task,
-                    "predictions": row.counts.predictions,
-                    "outcomes": row.counts.outcomes,
-                    "joined": row.counts.joined,
-                    "label_coverage": row.counts.label_coverage,
-                    "mean_label_delay_seconds": row.counts.mean_label_delay_seconds,
-                    "expired_predictions": row.counts.expired_predictions,
-                    "orphan_outcomes": row.counts.orphan_outcomes,
-                    "dead_letters": row.counts.dead,
-                    "dead_by_reason": row.counts.dead_by_reason,
-                    "last_event_ts": row.counts.last_event_ts,
-                }
-                for row in rows
-            ],
+            "models": [_status_doc(row) for row in rows],
             "unknown_model_dead_letters": query.unknown_model_counts().dead_by_reason,
         }
         click.echo(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
         return
-    click.echo(f"{'model':<20} {'predictions':>12} {'outcomes':>10} {'coverage':>9} {'dead':>7}")
+    click.echo(
+        f"{'model':<20} {'health':<18} {'predictions':>12} {'outcomes':>10} {'coverage':>9} "
+        f"{'dead':>7}"
+    )
     for row in rows:
         c = row.counts
         coverage = "-" if c.label_coverage is None else f"{c.label_coverage:.1%}"
+        status = row.health.status if row.health else "NOT EVALUATED"
         click.echo(
-            f"{row.model.name:<20} {c.predictions:>12} {c.outcomes:>10} {coverage:>9} {c.dead:>7}"
+            f"{row.model.name:<20} {status:<18} {c.predictions:>12} {c.outcomes:>10} "
+            f"{coverage:>9} {c.dead:>7}"
         )
+        for reason in row.health.reasons if row.health else []:
+            click.echo(f"{'':<21}- {reason}")
+
+
+def _status_doc(row: Any) -> dict[str, Any]:
+    """The JSON shape of one model's status (stable: scripts and alerting read it)."""
+    c = row.counts
+    latest = row.latest
+    return {
+        "model": row.model.name,
+        "owner": row.model.owner,
+        "task": row.model.task,
+        "health": row.health.status if row.health else None,
+        "reasons": row.health.reasons if row.health else [],
+        "predictions": c.predictions,
+        "outcomes": c.outcomes,
+        "joined": c.joined,
+        "label_coverage": c.label_coverage,
+        "mean_label_delay_seconds": c.mean_label_delay_seconds,
+        "expired_predictions": c.expired_predictions,
+        "orphan_outcomes": c.orphan_outcomes,
+        "dead_letters": c.dead,
+        "dead_by_reason": c.dead_by_reason,
+        "last_event_ts": c.last_event_ts,
+        "latest_window": None
+        if latest is None
+        else {
+            "window_start": latest.window_start,
+            "version": latest.version,
+            "reference": latest.reference,
+            "n": latest.n,
+            "n_labelled": latest.n_labelled,
+            "drifted": [
+                {
+                    "feature": v.feature,
+                    "statistic": v.statistic,
+                    "value": v.value,
+                    "threshold": v.threshold,
+                    "p_value": v.p_value,
+                    "severity": v.severity,
+                    "expected_false_alarm_rate": v.expected_false_alarm_rate,
+                }
+                for v in latest.verdicts
+                if v.status == "drift" and v.feature != "__model__"
+            ],
+            "performance": latest.performance,
+            "reference_performance": latest.reference_performance,
+        },
+    }
+
+
+@main.group("baseline")
+def baseline_group() -> None:
+    """Reference profiles: what each model's inputs and outputs looked like when it was good."""
+
+
+@baseline_group.command("set")
+@config_option
+@click.option("--model", "model_name", required=True, help="A configured model.")
+@click.option(
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Training or validation data: .csv (header row) or .parquet, one column per feature.",
+)
+@click.option("--prediction-column", default="prediction", show_default=True)
+@click.option("--score-column", default=None, help="Binary: probability of the positive class.")
+@click.option("--label-column", default=None, help="Ground truth, for reference performance.")
+@click.option("--version", "ref_version", default=None, help="Reference version [default: time].")
+@friendly_errors
+def baseline_set(
+    config_path: Path,
+    model_name: str,
+    path: Path,
+    prediction_column: str,
+    score_column: str | None,
+    label_column: str | None,
+    ref_version: str | None,
+) -> None:
+    """Compute a model's reference profile from a file and make it current.
+
+    Windows binned from then on use it; earlier windows keep the reference they were binned on.
+    """
+    from monitor.baseline import profile_from_file
+    from monitor.store.client import connect
+    from monitor.store.keys import Keys
+    from monitor.store.references import ReferenceStore
+
+    settings = config_module.load(config_path)
+    model = settings.model(model_name)
+    if model is None:
+        raise ConfigError("--model", f"no model named {model_name!r}", "see config check")
+    profile = profile_from_file(
+        model,
+        path,
+        prediction_column=prediction_column,
+        score_column=score_column,
+        label_column=label_column,
+        version=ref_version,
+    )
+    ReferenceStore(connect(settings.redis), Keys(settings.redis.key_prefix)).put(profile)
+    click.echo(
+        f"{model_name}: reference {profile.version} from {profile.n:,} rows "
+        f"({len(profile.features)} features) is now current"
+    )
 
 
 state_dir_option = click.option(
@@ -464,3 +558,38 @@ def simulate_command(
             err=True,
         )
         sys.exit(1)
+
+
+@main.command("dashboard")
+@config_option
+@click.option("--host", help="Address to listen on.  [default: dashboard.host]")
+@click.option("--port", type=int, help="Port to listen on.  [default: dashboard.port]")
+@friendly_errors
+def dashboard_command(config_path: Path, host: str | None, port: int | None) -> None:
+    """Start the read-only Streamlit dashboard for this config (beside the daemon).
+
+    Replaces this process with ``streamlit run``, so signals reach Streamlit directly and its exit
+    code is this command's. The config path reaches the app through DRIFTWATCH_CONFIG.
+    """
+    import os
+
+    import dashboard
+
+    settings = config_module.load(config_path)  # a broken config fails here, in one line
+    host = host or settings.dashboard.host
+    port = settings.dashboard.port if port is None else port
+    app = Path(dashboard.__file__).with_name("streamlit_app.py")
+    argv = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", host,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "viewer",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    click.echo(f"dashboard: http://{shown}:{port}")
+    sys.stdout.flush()
+    env = {**os.environ, dashboard.ENV_CONFIG: str(config_path.resolve())}
+    os.execve(sys.executable, argv, env)

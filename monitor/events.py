@@ -156,6 +156,8 @@ class Decoder:
             wire = self._wire(value, self._pred_decoder, _WirePrediction, self._pred_paths)
             model = self._model(wire.model)
             version = UNVERSIONED if wire.version is None else str(wire.version)
+            if "|" in version:  # "|" separates the parts of a window id (store/keys.py)
+                raise _Invalid(InvalidReason.WRONG_TYPE, "version must not contain '|'", model.name)
             return Prediction(
                 offset=offset,
                 id=_id(wire.id, model.name),

@@ -2,7 +2,7 @@
 
 The stages run in the one direction of the data path::
 
-    decode + validate → join plan → statistics deltas → dead letters → checkpoint script
+    decode + validate → join plan → counters and window increments → dead letters → checkpoint
 
 Dead letters are produced before the checkpoint (a crash repeats them, never loses them). When the
 checkpoint reports a join conflict the batch is planned again from a fresh snapshot, keeping the
@@ -26,8 +26,10 @@ from monitor.ingest.deadletter import DeadLetterSink
 from monitor.join import Joiner, JoinPlan
 from monitor.runtime.metrics import Metrics
 from monitor.stats.counters import count_batch
+from monitor.stats.window import WindowAggregator
 from monitor.store.checkpoint import ApplyResult, Changes, Checkpoint, Claim, Status
 from monitor.store.keys import Keys
+from monitor.store.references import ReferenceCache, ReferenceStore
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,10 @@ class BatchProcessor:
     ) -> None:
         keys = Keys(settings.redis.key_prefix)
         self.checkpoint = Checkpoint(client, keys, settings.kafka.group_id)
+        self.references = ReferenceCache(
+            ReferenceStore(client, keys), [m.name for m in settings.models]
+        )
+        self._windows = WindowAggregator(settings, keys, self.references.current)
         self._joiner = Joiner(client, keys, settings.ingest.label_horizon_seconds)
         self._decoder = Decoder(settings, clock=clock)
         self._sink = sink
@@ -97,6 +103,9 @@ class BatchProcessor:
             dup_offsets = {e.offset for e in plan.duplicates}
             counted = [e for e in accepted if e.offset not in dup_offsets]
             count_batch(changes, claim.keys, counted, letters, plan.pairs)
+            if kind == "prediction":
+                self._windows.predictions(changes, claim.keys, counted, now_ms)  # type: ignore[arg-type]
+            self._windows.pairs(changes, claim.keys, plan.pairs, now_ms)
             fresh = [d for d in letters if d.offset not in published]
             self._sink.send(claim.topic, claim.partition, fresh)
             published.update((d.offset, d) for d in fresh)

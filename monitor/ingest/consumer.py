@@ -223,6 +223,12 @@ class Ingestor:
             self._processor.process(claim, records)
         except (FencedError, StoreUnavailableError, SinkUnavailableError) as exc:
             return exc
+        except Exception as exc:  # a bug, not bad input: keep the batch, log, back off, retry
+            log.exception(
+                "batch of %s[%d] at offset %d failed; it is retried, nothing is skipped",
+                claim.topic, claim.partition, records[0][0],
+            )  # fmt: skip
+            return exc
         return None
 
     def _run_batch(self, tp: TopicPartition, records: list[Record]) -> bool:
@@ -241,8 +247,7 @@ class Ingestor:
             self._drop(tp)
             return True
         if error is not None:
-            dependency = "redis" if isinstance(error, StoreUnavailableError) else "kafka"
-            self._outage(dependency, error)
+            self._outage(_dependency(error), error)
             return False
         self.state.next_offsets[tp] = records[-1][0] + 1
         self.state.last_batch[tp] = time.monotonic()
@@ -304,6 +309,15 @@ class Ingestor:
                 self._consumer.commit_async(offsets)
         except KafkaError as exc:
             log.info("advisory offset commit failed (%s); Redis holds the checkpoint", exc)
+
+
+def _dependency(error: Exception) -> str:
+    """The metric label of what failed: a dependency, or our own code."""
+    if isinstance(error, StoreUnavailableError):
+        return "redis"
+    if isinstance(error, SinkUnavailableError):
+        return "kafka"
+    return "internal"
 
 
 def _names(partitions: tuple[TopicPartition, ...]) -> str:

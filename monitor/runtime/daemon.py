@@ -1,7 +1,7 @@
 """The daemon's lifecycle: start, loop, drain, stop.
 
 1. Connect to Redis and Kafka, failing at start-up with a message that says what to check.
-2. Serve ``/healthz``, ``/readyz`` and ``/metrics``.
+2. Serve ``/healthz``, ``/readyz`` and ``/metrics``; start the window evaluator thread.
 3. Run the poll loop until SIGTERM or SIGINT.
 4. Drain: the batch in hand is checkpointed, offsets are copied to Kafka, the consumer leaves its
    group (so its partitions move at once), the dead-letter producer flushes. A second SIGINT, or
@@ -26,6 +26,7 @@ from monitor.errors import DriftwatchError
 from monitor.ingest.batch import BatchProcessor
 from monitor.ingest.consumer import Ingestor
 from monitor.ingest.deadletter import DeadLetterSink
+from monitor.runtime.evaluator import WindowEvaluator
 from monitor.runtime.health import HealthServer
 from monitor.runtime.metrics import Metrics
 from monitor.store.client import connect
@@ -59,6 +60,10 @@ class Daemon:
                 f"no Kafka broker at {servers} answered ({exc}); start it or fix "
                 "kafka.bootstrap_servers (and the security settings)"
             ) from exc
+        self.evaluator = WindowEvaluator(settings, self._redis)
+        self._evaluator_thread = threading.Thread(
+            target=self.evaluator.run, args=(self.stop_event,), name="evaluator", daemon=True
+        )
         rt = settings.runtime
         self.health = HealthServer(
             rt.http_host,
@@ -71,6 +76,7 @@ class Daemon:
     def run(self) -> int:
         """Steps 2–4; returns the process exit code."""
         self.health.start()  # Step 2
+        self._evaluator_thread.start()
         log.info(
             "driftwatch started: group=%s topics=%s,%s",
             self.settings.kafka.group_id,
@@ -106,6 +112,8 @@ class Daemon:
         os._exit(1)
 
     def _drain(self) -> None:
+        self.stop_event.set()
+        self._evaluator_thread.join(timeout=10)
         self.ingestor.close()
         self._sink.close()
         self.health.stop()

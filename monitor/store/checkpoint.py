@@ -61,6 +61,10 @@ class Changes:
     )
     #: Join records that became pairs: marked 'J' (TTL kept) so a repeated id is a duplicate.
     mark: list[str] = field(default_factory=list)
+    #: Sorted-set members to add or refresh: (key, score, member); idempotent across partitions.
+    zadd: list[tuple[str, float, str]] = field(default_factory=list)
+    #: Retention: key → absolute expiry in ms (PEXPIREAT).
+    expire_at: dict[str, int] = field(default_factory=dict)
 
     def maximum(self, key: str, name: str, value: float) -> None:
         current = self.hmax[key].get(name)
@@ -77,6 +81,8 @@ class Changes:
                 "put": self.put,
                 "expiry": [[k, end, *v] for (k, end), v in self.expiry.items()],
                 "mark": self.mark,
+                "zadd": self.zadd,
+                "expire_at": list(self.expire_at.items()),
                 "sweep": sweep,
             }
         )

@@ -17,6 +17,19 @@ Layout (``P`` = the configured prefix)::
     P:{g:t:p}:exp:<ms>                    one bucket: pending records expiring by <ms> (list)
     P:j:<model>:<id>                      join record: pending prediction 'P' + JSON, early
                                           outcome 'O' + JSON, or joined marker 'J'
+    P:{g:t:p}:w:<model>:<window id>       this partition's aggregate of one window (hash)
+    P:wi:<model>                          window ids by window start (zset)
+    P:dirty                               "<model>:<window id>" changed since evaluated (zset)
+    P:ref:<model>:<ref>                   a reference profile (msgspec blob)
+    P:refs:<model>                        reference versions by creation time (zset)
+    P:refcur:<model>                      the current reference version
+    P:ev:<model>:<window id>              a window's evaluation: verdicts, quality, performance
+    P:evi:<model>                         evaluated window ids by window start (zset)
+    P:health:<model>                      the model's latest health summary
+    P:lease:evaluator                     the instance that evaluates windows (SET NX PX)
+
+A *window id* is ``<window start>|<model version>|<reference version>``: windows are per model
+version, and counts binned on one reference are never mixed with another's.
 """
 
 from __future__ import annotations
@@ -37,12 +50,16 @@ class PartitionKeys:
     counters_prefix: str
     expiry_index: str
     expiry_prefix: str
+    windows_prefix: str
 
     def counters(self, model: str) -> str:
         return self.counters_prefix + model
 
     def expiry_bucket(self, bucket_ms: int) -> str:
         return f"{self.expiry_prefix}{bucket_ms}"
+
+    def window(self, model: str, wid: str) -> str:
+        return f"{self.windows_prefix}{model}:{wid}"
 
 
 class Keys:
@@ -64,7 +81,47 @@ class Keys:
             counters_prefix=f"{base}:c:",
             expiry_index=f"{base}:expidx",
             expiry_prefix=f"{base}:exp:",
+            windows_prefix=f"{base}:w:",
         )
 
     def join_record(self, model: str, event_id: str) -> str:
         return f"{self.prefix}:j:{model}:{event_id}"
+
+    def window_index(self, model: str) -> str:
+        return f"{self.prefix}:wi:{model}"
+
+    @property
+    def dirty(self) -> str:
+        return f"{self.prefix}:dirty"
+
+    def reference(self, model: str, ref: str) -> str:
+        return f"{self.prefix}:ref:{model}:{ref}"
+
+    def references(self, model: str) -> str:
+        return f"{self.prefix}:refs:{model}"
+
+    def current_reference(self, model: str) -> str:
+        return f"{self.prefix}:refcur:{model}"
+
+    def evaluation(self, model: str, window_id: str) -> str:
+        return f"{self.prefix}:ev:{model}:{window_id}"
+
+    def evaluation_index(self, model: str) -> str:
+        return f"{self.prefix}:evi:{model}"
+
+    def health(self, model: str) -> str:
+        return f"{self.prefix}:health:{model}"
+
+    @property
+    def evaluator_lease(self) -> str:
+        return f"{self.prefix}:lease:evaluator"
+
+
+def window_id(start: int, version: str, ref: str) -> str:
+    """The id of one window of one model version binned on one reference."""
+    return f"{start}|{version}|{ref}"
+
+
+def parse_window_id(wid: str) -> tuple[int, str, str]:
+    start, version, ref = wid.split("|", 2)
+    return int(start), version, ref

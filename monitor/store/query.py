@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
 import redis
 
 from monitor.config import ModelSettings, Settings
 from monitor.events import UNKNOWN_MODEL
 from monitor.stats.counters import IngestCounts
+from monitor.stats.health import Health, WindowCounts, WindowEvaluation
 from monitor.store.keys import Keys
+from monitor.store.references import ReferenceStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,16 @@ class ModelIngest:
 
     model: ModelSettings
     counts: IngestCounts
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatus:
+    """Everything ``driftwatch status`` shows of a model: totals, health, newest evaluation."""
+
+    model: ModelSettings
+    counts: IngestCounts
+    health: Health | None
+    latest: WindowEvaluation | None
 
 
 class Query:
@@ -59,3 +72,119 @@ class Query:
         for tag in self.partition_tags():
             pipe.hgetall(self._keys.partition(tag).counters(UNKNOWN_MODEL))
         return IngestCounts.merge(pipe.execute())
+
+    # --- windows, evaluations, health ---------------------------------------------------------
+
+    def window_ids(self, model: str, last: int | None = None) -> list[str]:
+        """Window ids of a model, oldest first (``last``: only the newest ones)."""
+        start = -last if last else 0
+        return [w.decode() for w in self._redis.zrange(self._keys.window_index(model), start, -1)]
+
+    def window_counts(self, model: str, wid: str) -> WindowCounts:
+        """One window's counts, summed over every partition that wrote part of it."""
+        pipe = self._redis.pipeline(transaction=False)
+        for tag in self.partition_tags():
+            pipe.hgetall(self._keys.partition(tag).window(model, wid))
+        fields: dict[str, float] = {}
+        for h in pipe.execute():
+            for name, value in h.items():
+                key = name.decode()
+                fields[key] = fields.get(key, 0.0) + float(value)
+        return WindowCounts(int(fields.get("n", 0)), fields)
+
+    def evaluations(self, model: str, last: int | None = None) -> list[WindowEvaluation]:
+        """Evaluated windows of a model, oldest first (``last``: only the newest ones)."""
+        index = self._keys.evaluation_index(model)
+        start = -last if last else 0
+        wids = [w.decode() for w in self._redis.zrange(index, start, -1)]
+        if not wids:
+            return []
+        blobs = self._redis.mget([self._keys.evaluation(model, w) for w in wids])
+        return [_evaluation.decode(b) for b in blobs if b is not None]
+
+    def health(self, models: list[str] | None = None) -> dict[str, Health | None]:
+        """Each model's latest health summary (None before its first evaluation)."""
+        names = models or [m.name for m in self._settings.models]
+        blobs = self._redis.mget([self._keys.health(m) for m in names])
+        return {m: (_health.decode(b) if b else None) for m, b in zip(names, blobs, strict=True)}
+
+    def status(self, models: list[str] | None = None) -> list[ModelStatus]:
+        """Totals, health and the newest evaluated window of each model."""
+        rows = self.ingest(models)
+        health = self.health([row.model.name for row in rows])
+        out = []
+        for row in rows:
+            latest = self.evaluations(row.model.name, last=1)
+            out.append(
+                ModelStatus(
+                    row.model, row.counts, health[row.model.name], latest[-1] if latest else None
+                )
+            )
+        return out
+
+    def references(self) -> ReferenceStore:
+        return ReferenceStore(self._redis, self._keys)
+
+    # --- dashboard reads: few round trips whatever the number of models or windows ----------
+
+    def overview(self, models: list[str] | None = None) -> list[ModelStatus]:
+        """What :meth:`status` returns, in five round trips instead of one per model.
+
+        The dashboard's overview lists hundreds of models on every refresh; a round trip per model
+        would dominate its render time.
+        """
+        rows = self.ingest(models)
+        names = [row.model.name for row in rows]
+        health = self.health(names) if names else {}
+        pipe = self._redis.pipeline(transaction=False)
+        for name in names:
+            pipe.zrange(self._keys.evaluation_index(name), -1, -1)
+        newest = [ids[0].decode() if ids else None for ids in pipe.execute()] if names else []
+        keys = [self._keys.evaluation(n, w) for n, w in zip(names, newest, strict=True) if w]
+        blobs = iter(self._redis.mget(keys) if keys else [])
+        out = []
+        for row, wid in zip(rows, newest, strict=True):
+            blob = next(blobs) if wid else None
+            latest = _evaluation.decode(blob) if blob is not None else None
+            out.append(ModelStatus(row.model, row.counts, health[row.model.name], latest))
+        return out
+
+    def evaluations_by_window(
+        self, model: str, last: int | None = None
+    ) -> dict[str, WindowEvaluation]:
+        """Like :meth:`evaluations`, keyed by window id, so a window's counts can be read too."""
+        index = self._keys.evaluation_index(model)
+        wids = [w.decode() for w in self._redis.zrange(index, -last if last else 0, -1)]
+        if not wids:
+            return {}
+        blobs = self._redis.mget([self._keys.evaluation(model, w) for w in wids])
+        return {w: _evaluation.decode(b) for w, b in zip(wids, blobs, strict=True) if b is not None}
+
+    def feature_bins(
+        self, model: str, wids: list[str], feature: str, n_bins: int
+    ) -> dict[str, list[int]]:
+        """One feature's reference-bin counts in each window, merged over partitions.
+
+        Reads only that feature's fields (``b:<feature>:<bin>``, see ``stats/window.py``), so
+        comparing two periods of many windows stays one cheap round trip.
+        """
+        tags = self.partition_tags()
+        fields = [f"b:{feature}:{i}" for i in range(n_bins)]
+        pipe = self._redis.pipeline(transaction=False)
+        for wid in wids:
+            for tag in tags:
+                pipe.hmget(self._keys.partition(tag).window(model, wid), fields)
+        replies = pipe.execute() if wids and tags else []
+        out: dict[str, list[int]] = {}
+        for i, wid in enumerate(wids):
+            merged = [0] * n_bins
+            for reply in replies[i * len(tags) : (i + 1) * len(tags)]:
+                for b, value in enumerate(reply):
+                    if value is not None:
+                        merged[b] += int(value)
+            out[wid] = merged
+        return out
+
+
+_evaluation = msgspec.json.Decoder(WindowEvaluation)
+_health = msgspec.json.Decoder(Health)

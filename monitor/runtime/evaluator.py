@@ -1,0 +1,108 @@
+"""The window evaluator: a background job that turns changed windows into verdicts and health.
+
+1. Every few seconds, take (or renew) the evaluator lease; only its holder evaluates, so verdicts
+   are computed once per deployment however many daemons run.
+2. Read the oldest changed ("dirty") windows, merge each over partitions and evaluate it against
+   the reference it was binned on.
+3. Store the evaluation; clear the dirty mark only if no batch changed the window meanwhile.
+4. Recompute the health of every model touched from its newest evaluations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+
+import redis
+
+from monitor.config import Settings
+from monitor.stats.health import evaluate_window, health
+from monitor.stats.reference import ReferenceProfile
+from monitor.stats.verdict import NullCalibrator
+from monitor.store.evaluations import EvaluationStore
+from monitor.store.keys import Keys, parse_window_id
+from monitor.store.lease import Lease
+from monitor.store.query import Query
+from monitor.store.references import ReferenceStore
+
+log = logging.getLogger(__name__)
+
+#: How often changed windows are evaluated: the delay between an event and its verdict.
+EVALUATE_SECONDS = 5.0
+#: Lease lifetime: a dead evaluator is replaced after this long.
+LEASE_MS = 30_000
+#: Windows evaluated per round: bounds one round's time so the lease is renewed in time.
+WINDOWS_PER_ROUND = 200
+#: Evaluations a model's health looks back over.
+HEALTH_WINDOWS = 3
+
+
+class WindowEvaluator:
+    """Evaluates changed windows while it holds the lease."""
+
+    def __init__(self, settings: Settings, client: redis.Redis) -> None:
+        self._settings = settings
+        keys = Keys(settings.redis.key_prefix)
+        self._query = Query(client, settings)
+        self._references = ReferenceStore(client, keys)
+        retention_ms = settings.windows.retention_days * 86_400_000
+        self._store = EvaluationStore(client, keys, retention_ms)
+        self._lease = Lease(client, keys.evaluator_lease, uuid.uuid4().hex, LEASE_MS)
+        self._calibrator = NullCalibrator(draws=settings.drift.bootstrap_draws)
+        self._models = {m.name: m for m in settings.models}
+        self._profiles: dict[tuple[str, str], ReferenceProfile | None] = {}
+
+    def run(self, stop: threading.Event) -> None:
+        """Evaluate every few seconds until ``stop``; errors are logged, never fatal."""
+        while not stop.wait(EVALUATE_SECONDS):
+            try:
+                self.run_once()
+            except redis.RedisError as exc:
+                log.warning(
+                    "window evaluation skipped (%s); retrying in %.0fs", exc, EVALUATE_SECONDS
+                )
+        with contextlib.suppress(redis.RedisError):  # else the lease expires by itself
+            self._lease.release()
+
+    def run_once(self, now: float | None = None) -> int:
+        """Steps 1–4 once; returns the number of windows evaluated."""
+        if not self._lease.hold():  # Step 1
+            return 0
+        now = time.time() if now is None else now
+        touched: set[str] = set()
+        dirty = self._store.dirty(WINDOWS_PER_ROUND)  # Step 2
+        for member, score in dirty:
+            model_name, wid = member.split(":", 1)
+            model = self._models.get(model_name)
+            if model is None:
+                continue  # a model removed from the config: its windows age out
+            start, version, ref_version = parse_window_id(wid)
+            counts = self._query.window_counts(model_name, wid)
+            evaluation = evaluate_window(
+                model,
+                self._profile(model_name, ref_version),
+                counts,
+                window_start=start,
+                version=version,
+                settings=self._settings.drift,
+                calibrator=self._calibrator,
+                now=now,
+            )
+            self._store.save(evaluation, wid, member, score)  # Step 3
+            touched.add(model_name)
+        for name in touched:  # Step 4
+            recent = self._query.evaluations(name, last=HEALTH_WINDOWS)
+            self._store.save_health(health(self._models[name], recent, now))
+        if dirty:
+            log.debug("evaluated %d windows of %d models", len(dirty), len(touched))
+        return len(dirty)
+
+    def _profile(self, model: str, version: str) -> ReferenceProfile | None:
+        """References are immutable once stored, so each is read once."""
+        key = (model, version)
+        if key not in self._profiles:
+            self._profiles[key] = self._references.get(model, version)
+        return self._profiles[key]

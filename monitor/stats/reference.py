@@ -1,0 +1,386 @@
+"""The reference profile: the bins every window counts into.
+
+A profile is computed once from a reference data set (the training or a validation sample) and
+stored as a msgspec blob. Windows count their events into the *reference's* bins, so the
+statistics of :mod:`monitor.stats.distance` follow exactly from integer counts that add across
+partitions — no raw values are ever kept per window.
+
+Bin layouts (the last bin is always *missing*):
+
+- numeric: ``[below, in-range bins..., above, missing]``. In-range bins are the reference's
+  quantile bins (:data:`N_QUANTILE_BINS`, fewer when ties merge quantiles), left-closed
+  ``[e[i-1], e[i])`` with the last one closed on both sides so the reference maximum is inside.
+  ``below``/``above`` catch values outside the reference's range, which the reference itself
+  never has.
+- categorical: ``[top categories..., other, unseen, missing]``. The :data:`MAX_CATEGORIES` most
+  frequent reference categories get a bin each; the rest of the reference's vocabulary (its
+  :data:`MAX_VOCABULARY` most frequent) is *other*; anything the reference never showed is
+  *unseen*.
+
+Missing means ``None`` (and NaN) everywhere; for a numeric feature it also means a value that is
+not a real number (a string, a list, ±inf): the event is still valid, the feature is not.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import zlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from monitor.config import ModelSettings
+from monitor.stats import performance
+
+#: Numeric features: quantile bins of the reference (ties merge neighbouring quantiles).
+N_QUANTILE_BINS = 20
+#: Categorical features: categories with their own bin; the rest of the vocabulary is "other".
+MAX_CATEGORIES = 50
+#: Categories remembered beyond the top ones, to tell "other" (seen in the reference) from
+#: "unseen". A reference with more distinct values counts its rarest ones as "other" while a
+#: window counts them as "unseen" — a slight overstatement of unseen values by design.
+MAX_VOCABULARY = 10_000
+#: Bounded sample of reference values per numeric feature (documentation, plots, re-calibration).
+SAMPLE_SIZE = 5_000
+
+
+def numeric_values(values: Sequence[object] | np.ndarray) -> NDArray[np.float64]:
+    """Values of a numeric feature as float64, NaN where missing or not a finite real number.
+
+    Use it on both sides (reference and windows) so they agree on what counts as missing. bools
+    count as 0/1; strings — even ``"1.5"`` — are not numbers.
+
+    Examples
+    --------
+    >>> numeric_values([1, 2.5, None, "3", True, float("inf")]).tolist()
+    [1.0, 2.5, nan, nan, 1.0, nan]
+    """
+    try:  # fast path: an all-numeric column becomes a numeric array in C
+        array: np.ndarray | None = np.asarray(values)
+    except ValueError:  # ragged nested sequences
+        array = None
+    if array is not None and array.ndim == 1 and array.dtype.kind in "biuf":
+        x = array.astype(np.float64)
+    else:  # the original values: np.asarray would have turned True into "True" next to a string
+        x = np.array(
+            [float(v) if isinstance(v, numbers.Real) else math.nan for v in values],
+            dtype=np.float64,
+        )
+    x[~np.isfinite(x)] = math.nan
+    return x
+
+
+def _category(value: object) -> str | None:
+    """The category of a value: None for missing (None or NaN), else its string form."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value if type(value) is str else str(value)  # plain str, also for numpy.str_
+
+
+class NumericProfile(msgspec.Struct, frozen=True, tag="numeric", dict=True):
+    """Quantile bins and summary of one numeric feature in the reference.
+
+    ``counts`` follows the layout ``[below, in-range bins..., above, missing]`` and sums to ``n``
+    (all reference rows, missing included); ``mean`` and ``std`` (population) describe the
+    non-missing values and scale the Wasserstein distance.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> profile = build_numeric(rng.normal(size=1000), seed=0)
+    >>> profile.n_bins, sum(profile.counts), profile.counts[:2], profile.counts[-2:]
+    (23, 1000, [0, 50], [0, 0])
+    >>> profile.bin_index(np.array([-99.0, profile.edges[0], profile.edges[-1], 99.0, np.nan]))
+    array([ 0,  1, 20, 21, 22])
+    """
+
+    edges: list[float]
+    counts: list[int]
+    mean: float
+    std: float
+    n: int
+    n_missing: int
+    sample: list[float]
+
+    @property
+    def n_bins(self) -> int:
+        """Number of bins, missing included: in-range bins + below + above + missing."""
+        return len(self.edges) + 2
+
+    @functools.cached_property
+    def _edge_array(self) -> NDArray[np.float64]:
+        return np.asarray(self.edges, dtype=np.float64)
+
+    def bin_index(self, values: np.ndarray) -> NDArray[np.int64]:
+        """Bin id of each value (float64 array, NaN = missing), vectorised with searchsorted."""
+        x = np.asarray(values, dtype=np.float64)
+        edges = self._edge_array
+        last = len(edges) - 1
+        index = np.searchsorted(edges, x, side="right").astype(np.int64)
+        index[x == edges[-1]] = last
+        index[np.isnan(x)] = last + 2
+        return index
+
+    def centers(self) -> NDArray[np.float64]:
+        """One value per non-missing bin: in-range midpoints, the range's ends for below/above.
+
+        Examples
+        --------
+        >>> build_numeric([0.0, 1.0, 2.0, 3.0, 4.0], seed=0).centers().tolist()[:3]
+        [0.0, 0.1, 0.30000000000000004]
+        """
+        edges = self._edge_array
+        return np.concatenate(([edges[0]], (edges[:-1] + edges[1:]) / 2, [edges[-1]]))
+
+
+class CategoricalProfile(msgspec.Struct, frozen=True, tag="categorical", dict=True):
+    """Category frequencies of one categorical feature in the reference.
+
+    ``counts`` follows ``[each of categories..., other, unseen, missing]``; ``vocabulary`` holds
+    the reference's other categories (most frequent first) that count as "other" rather than
+    "unseen". Values are compared as strings (``str(value)`` for non-strings), so ``1`` and
+    ``"1"`` are the same category and ``1.0`` is another.
+
+    Examples
+    --------
+    >>> profile = build_categorical(["a", "b", "a", None, "c"], max_categories=2)
+    >>> profile.categories, profile.vocabulary, profile.counts
+    (['a', 'b'], ['c'], [2, 1, 1, 0, 1])
+    >>> profile.bin_index(["b", "c", "zzz", None]).tolist()
+    [1, 2, 3, 4]
+    """
+
+    categories: list[str]
+    vocabulary: list[str]
+    counts: list[int]
+    n: int
+    n_missing: int
+
+    @property
+    def n_bins(self) -> int:
+        """Number of bins: one per category + other + unseen + missing."""
+        return len(self.categories) + 3
+
+    @functools.cached_property
+    def _lookup(self) -> dict[str | None, int]:
+        other = len(self.categories)
+        lookup: dict[str | None, int] = dict.fromkeys(self.vocabulary, other)
+        lookup.update((name, i) for i, name in enumerate(self.categories))
+        lookup[None] = other + 2
+        return lookup
+
+    def bin_index(self, values: Sequence[object]) -> NDArray[np.int64]:
+        """Bin id of each value: its category, other, unseen, or missing for None/NaN."""
+        lookup = self._lookup
+        unseen = len(self.categories) + 1
+        return np.fromiter(
+            (lookup.get(_category(v), unseen) for v in values), dtype=np.int64, count=len(values)
+        )
+
+
+Profile = NumericProfile | CategoricalProfile
+
+
+class ReferenceProfile(msgspec.Struct, frozen=True):
+    """Everything a window is compared with: feature, prediction and label profiles, metrics.
+
+    ``prediction`` profiles what the model emits: the score (numeric) of a binary model that
+    has scores, else its predicted class (categorical); a regression model's prediction
+    (numeric); a multiclass model's class (categorical). Binary predictions and labels are
+    profiled as the event decoder delivers them, 0.0/1.0 floats, so their categories are ``"0.0"``
+    and ``"1.0"``. ``performance`` holds the reference metrics (:mod:`monitor.stats.performance`)
+    when labels were given, else ``{}``.
+
+    Examples
+    --------
+    >>> from monitor.config import ModelSettings
+    >>> model = ModelSettings(name="churn", owner="ml", task="binary",
+    ...                       features={"age": "numeric", "plan": "categorical"})
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, size=500)
+    >>> profile = build_profile(
+    ...     model,
+    ...     {"age": rng.normal(40, 10, size=500), "plan": rng.choice(["free", "pro"], size=500)},
+    ...     predictions=y, scores=np.clip(0.3 * y + rng.uniform(0, 0.7, size=500), 0, 1),
+    ...     labels=y, version="v1", source="train.parquet", created_at=0.0)
+    >>> type(profile.prediction).__name__, profile.label.categories
+    ('NumericProfile', ['1.0', '0.0'])
+    >>> round(profile.performance["roc_auc"], 3)
+    0.846
+    >>> blob = msgspec.msgpack.encode(profile)
+    >>> msgspec.msgpack.decode(blob, type=ReferenceProfile) == profile
+    True
+    """
+
+    model: str
+    version: str
+    created_at: float
+    source: str
+    n: int
+    features: dict[str, Profile]
+    prediction: Profile
+    label: Profile | None
+    performance: dict[str, float]
+
+
+def _feature_seed(seed: int, name: str) -> int:
+    """A seed per (seed, feature): samples differ between features and ignore their order."""
+    return zlib.crc32(name.encode(), seed & 0xFFFFFFFF)
+
+
+def build_numeric(values: Sequence[object] | np.ndarray, *, seed: int = 0) -> NumericProfile:
+    """Profile one numeric feature (see :class:`NumericProfile`).
+
+    Edges are the reference's ``N_QUANTILE_BINS`` quantiles with ties removed; a constant feature
+    gets one bin ``[v, nextafter(v)]``. A feature without a single number cannot be a baseline.
+    """
+    x = numeric_values(values)
+    present = x[~np.isnan(x)]
+    if present.size == 0:
+        raise ValueError("no numeric value in the reference: a drift baseline needs values")
+    edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, N_QUANTILE_BINS + 1)))
+    if edges.size == 1:
+        edges = np.array([edges[0], np.nextafter(edges[0], np.inf)])
+    profile = NumericProfile(
+        edges=edges.tolist(),
+        counts=[],
+        mean=float(present.mean()),
+        std=float(present.std()),
+        n=int(x.size),
+        n_missing=int(x.size - present.size),
+        sample=np.random.default_rng(seed)
+        .choice(present, size=min(SAMPLE_SIZE, present.size), replace=False)
+        .tolist(),
+    )
+    counts = np.bincount(profile.bin_index(x), minlength=profile.n_bins)
+    return msgspec.structs.replace(profile, counts=counts.tolist())
+
+
+def build_categorical(
+    values: Sequence[object] | np.ndarray, *, max_categories: int = MAX_CATEGORIES
+) -> CategoricalProfile:
+    """Profile one categorical feature (see :class:`CategoricalProfile`).
+
+    Categories are ranked by frequency, ties by name, so the profile is deterministic.
+    """
+    keys = [_category(v) for v in values]
+    frequency = Counter(k for k in keys if k is not None)
+    if not frequency:
+        raise ValueError("no category in the reference: a drift baseline needs values")
+    ranked = sorted(frequency.items(), key=lambda item: (-item[1], item[0]))
+    top = [name for name, _ in ranked[:max_categories]]
+    rest = ranked[max_categories:]
+    n_missing = len(keys) - sum(frequency.values())
+    return CategoricalProfile(
+        categories=top,
+        vocabulary=[name for name, _ in rest[:MAX_VOCABULARY]],
+        counts=[frequency[name] for name in top] + [sum(c for _, c in rest), 0, n_missing],
+        n=len(keys),
+        n_missing=n_missing,
+    )
+
+
+def _labelled(labels: Sequence[object]) -> NDArray[np.bool_]:
+    return np.array([_category(v) is not None for v in labels], dtype=bool)
+
+
+def _reference_metrics(
+    model: ModelSettings,
+    predictions: Sequence[object],
+    scores: Sequence[float] | None,
+    labels: Sequence[object],
+) -> dict[str, float]:
+    """Reference performance on the rows that have a label."""
+    keep = _labelled(labels)
+    pred = [p for p, k in zip(predictions, keep, strict=True) if k]
+    true = [y for y, k in zip(labels, keep, strict=True) if k]
+    if model.task == "binary":
+        s = None if scores is None else numeric_values(scores)[keep]
+        sums = performance.binary_sums(s, pred, true, model.threshold)
+    elif model.task == "multiclass":
+        sums = performance.multiclass_sums(pred, true, model.classes)
+    else:
+        sums = performance.regression_sums(numeric_values(pred), numeric_values(true))
+    return performance.metrics_for(model.task, sums, model.classes)
+
+
+def _target_profile(
+    model: ModelSettings, values: Sequence[object], *, numeric: bool, seed: int
+) -> Profile:
+    if numeric:
+        return build_numeric(values, seed=seed)
+    if model.task == "binary":
+        return build_categorical(performance.binary_values(values))
+    return build_categorical(values)
+
+
+def build_profile(
+    model: ModelSettings,
+    features: Mapping[str, Sequence[object] | np.ndarray],
+    *,
+    predictions: Sequence[object],
+    scores: Sequence[float] | None = None,
+    labels: Sequence[object] | None = None,
+    version: str,
+    source: str,
+    created_at: float,
+    seed: int = 0,
+) -> ReferenceProfile:
+    """Build the reference profile of ``model`` from column-wise reference data.
+
+    ``features`` maps each of the model's features to its column (extra columns, such as ids,
+    are ignored); every column, ``predictions``, ``scores`` and ``labels`` have one value per
+    row. Rows without a label (None/NaN) are left out of the reference metrics. ``seed`` fixes the
+    bounded value samples.
+    """
+    n = len(predictions)
+    columns: dict[str, Sequence[object] | np.ndarray] = {}
+    for name in model.features:
+        if name not in features:
+            raise ValueError(f"reference data has no column for feature {name!r}")
+        columns[name] = features[name]
+    for name, column in (*columns.items(), ("scores", scores), ("labels", labels)):
+        if column is not None and len(column) != n:
+            raise ValueError(f"{name!r} has {len(column)} values for {n} predictions")
+    profiles: dict[str, Profile] = {}
+    for name, kind in model.features.items():
+        try:
+            if kind == "numeric":
+                profiles[name] = build_numeric(columns[name], seed=_feature_seed(seed, name))
+            else:
+                profiles[name] = build_categorical(columns[name])
+        except ValueError as exc:
+            raise ValueError(f"feature {name!r}: {exc}") from None
+    regression = model.task == "regression"
+    prediction_seed = _feature_seed(seed, "__prediction__")
+    if model.task == "binary" and scores is not None:
+        prediction = build_numeric(scores, seed=prediction_seed)
+    else:
+        prediction = _target_profile(model, predictions, numeric=regression, seed=prediction_seed)
+    label = None
+    metrics: dict[str, float] = {}
+    if labels is not None:
+        keep = _labelled(labels)
+        label = _target_profile(
+            model,
+            [y for y, k in zip(labels, keep, strict=True) if k],
+            numeric=regression,
+            seed=_feature_seed(seed, "__label__"),
+        )
+        metrics = _reference_metrics(model, predictions, scores, labels)
+    return ReferenceProfile(
+        model=model.name,
+        version=version,
+        created_at=created_at,
+        source=source,
+        n=n,
+        features=profiles,
+        prediction=prediction,
+        label=label,
+        performance=metrics,
+    )

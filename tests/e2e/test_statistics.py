@@ -1,0 +1,155 @@
+"""Statistics end to end: reference from a file, a backfilled stream with injected drift, verdicts.
+
+The simulator's ground truth says which feature drifts from when; the daemon, fed through real
+Kafka and Redis, must flag exactly that feature within two windows of the change, nothing on the
+stable windows, and compute performance equal to scikit-learn's on the same joined pairs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from sklearn.metrics import mean_absolute_error, roc_auc_score
+
+from monitor.config import FaultSettings
+from monitor.events import parse_ts
+from monitor.simulate import Simulator, produce
+
+pytestmark = pytest.mark.slow
+
+WINDOW = 60
+SHIFT_AT = 600  # simulated seconds after the start: window 10 of 20
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def reference_csv(dep: Any, path: Path, model: str) -> None:
+    """Stable traffic of ``model`` (another seed) written as a training file."""
+    sim = Simulator(dep.settings, seed=99, start=time.time() - 86400, faults=[], models=[model])
+    rows: dict[bytes, dict[str, Any]] = {}
+    for e in sim.events(6000):
+        doc = msgspec.json.decode(e.value)
+        if e.topic_kind == "prediction":
+            rows[e.key] = {**doc["features"], "prediction": doc["prediction"]}
+            if "score" in doc:
+                rows[e.key]["score"] = doc["score"]
+        elif e.key in rows:
+            rows[e.key]["label"] = doc["label"]
+    labelled = [r for r in rows.values() if "label" in r]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(labelled[0]))
+        writer.writeheader()
+        writer.writerows(labelled)
+
+
+def cli(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
+    deployment_factory: Any, daemon_factory: Any, wait_for: Any, tmp_path: Path
+) -> None:
+    dep = deployment_factory(
+        partitions=3,
+        windows={"size_seconds": WINDOW, "allowed_lateness_seconds": 10},
+        simulate={"rate": 20.0, "label_delay_seconds": 5.0},
+    )
+    for model, score in (("fraud-detector", "score"), ("delivery-eta", None)):
+        path = tmp_path / f"{model}.csv"
+        reference_csv(dep, path, model)
+        args = ["baseline", "set", "--config", str(dep.path), "--model", model, "--file", str(path)]
+        args += ["--label-column", "label"] + (["--score-column", score] if score else [])
+        assert "is now current" in cli(*args)
+
+    start = (int(time.time()) // WINDOW - 25) * WINDOW  # 20 simulated minutes, aligned to windows
+    fault = {"kind": "covariate_shift", "model": "fraud-detector", "feature": "amount"}
+    events = list(
+        Simulator(
+            dep.settings,
+            seed=5,
+            start=start,
+            faults=[FaultSettings(**fault, start_seconds=SHIFT_AT, magnitude=1.5)],
+        ).events(24_000)
+    )
+    produce(dep.settings, events, realtime_rate=None)
+    daemon_factory(dep)
+    total = sum(1 for e in events)
+    wait_for(
+        lambda: sum(c.predictions + c.outcomes for c in dep.counts().values()) >= total,
+        120,
+        "every event counted",
+    )
+    query = dep.query()
+    wait_for(lambda: query._redis.zcard(query._keys.dirty) == 0, 60, "every window evaluated")
+
+    evaluations = {e.window_start: e for e in query.evaluations("fraud-detector")}
+    shift_window = start + SHIFT_AT
+    stable = [e for s, e in evaluations.items() if s < shift_window]
+    drifted = [e for s, e in evaluations.items() if s >= shift_window + WINDOW]  # full windows
+    assert len(stable) >= 8 and len(drifted) >= 8
+
+    def flagged(ev: Any) -> set[str]:
+        return {v.feature for v in ev.verdicts if v.status == "drift" and v.feature != "__model__"}
+
+    assert all(not flagged(e) for e in stable), [flagged(e) for e in stable]
+    first_two = [evaluations[shift_window + i * WINDOW] for i in range(2)]
+    assert any("amount" in flagged(e) for e in first_two)
+    assert all("amount" in flagged(e) for e in drifted)
+    assert all(flagged(e) <= {"amount", "__prediction__"} for e in drifted)
+
+    status = json.loads(cli("status", "--config", str(dep.path), "--json"))
+    fraud = next(m for m in status["models"] if m["model"] == "fraud-detector")
+    assert fraud["health"] in ("WARN", "CRITICAL")
+    assert any("amount" in reason for reason in fraud["reasons"])
+    assert "amount" in {d["feature"] for d in fraud["latest_window"]["drifted"]}
+
+    # Performance per window equals scikit-learn's on the same joined pairs (AUC on binned scores).
+    truth = joined_pairs(events)
+    for model, metric in (("fraud-detector", "roc_auc"), ("delivery-eta", "mae")):
+        checked = 0
+        for ev in query.evaluations(model):
+            pairs = truth[model].get(ev.window_start, [])
+            assert ev.n_labelled == len(pairs), (model, ev.window_start)
+            if len(pairs) < 50:
+                continue
+            checked += 1
+            preds, scores, labels = zip(*pairs, strict=True)
+            if metric == "mae":
+                assert ev.performance["mae"] == pytest.approx(
+                    mean_absolute_error(labels, preds), rel=1e-9
+                )
+            elif len(set(labels)) == 2:
+                binned = [min(int(s * 100), 99) for s in scores]
+                assert ev.performance["roc_auc"] == pytest.approx(
+                    roc_auc_score(labels, binned), abs=1e-12
+                )
+        assert checked >= 15, f"only {checked} windows of {model} had enough labels"
+
+
+def joined_pairs(events: list[Any]) -> dict[str, dict[int, list[tuple[Any, Any, Any]]]]:
+    """(prediction, score, label) per model and window of the prediction, from the ground truth."""
+    preds: dict[bytes, dict[str, Any]] = {}
+    out: dict[str, dict[int, list[tuple[Any, Any, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for e in events:
+        if not e.valid:
+            continue
+        doc = msgspec.json.decode(e.value)
+        if e.topic_kind == "prediction":
+            preds[e.key] = doc
+        elif e.key in preds:
+            p = preds[e.key]
+            window = int(parse_ts(p["ts"]) // WINDOW) * WINDOW
+            out[e.model][window].append((p["prediction"], p.get("score"), doc["label"]))
+    return out

@@ -1,0 +1,121 @@
+"""The checkpoint script on a real Redis: fencing, replay, join conflicts, expiry, retention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+import redis
+
+from monitor.errors import FencedError
+from monitor.store.checkpoint import Changes, Checkpoint, Status
+from monitor.store.keys import MEMBER_SEP, Keys
+from monitor.store.lease import Lease
+
+
+@pytest.fixture
+def checkpoint(redis_client: redis.Redis, key_prefix: str) -> Checkpoint:
+    return Checkpoint(redis_client, Keys(key_prefix), "g")
+
+
+def counted(changes: Changes, key: str, n: int = 1) -> Changes:
+    changes.incr[key]["n"] += n
+    return changes
+
+
+def test_claims_increase_the_epoch_and_fence_the_previous_owner(checkpoint: Checkpoint) -> None:
+    old = checkpoint.claim("t", 0)
+    new = checkpoint.claim("t", 0)
+    assert new.epoch == old.epoch + 1
+    key = new.keys.counters("m")
+    assert checkpoint.apply(new, 0, 5, counted(Changes(), key), 0).status is Status.APPLIED
+    with pytest.raises(FencedError):
+        checkpoint.apply(old, 5, 9, counted(Changes(), key), 0)
+    assert checkpoint.claim("t", 0).next_offset == 5
+
+
+def test_a_replayed_batch_changes_nothing(
+    checkpoint: Checkpoint, redis_client: redis.Redis
+) -> None:
+    claim = checkpoint.claim("t", 1)
+    key = claim.keys.counters("m")
+    assert checkpoint.apply(claim, 10, 20, counted(Changes(), key, 10), 0).status is Status.APPLIED
+    replay = checkpoint.apply(claim, 10, 20, counted(Changes(), key, 10), 0)
+    assert replay.status is Status.ALREADY_APPLIED
+    partial = checkpoint.apply(claim, 15, 25, counted(Changes(), key, 10), 0)
+    assert partial.status is Status.ALREADY_APPLIED  # starts inside what was applied
+    assert int(redis_client.hget(key, "n")) == 10
+    assert checkpoint.apply(claim, 20, 30, counted(Changes(), key, 10), 0).status is Status.APPLIED
+    assert int(redis_client.hget(key, "n")) == 20
+
+
+def test_a_changed_join_snapshot_is_a_conflict_and_applies_nothing(
+    checkpoint: Checkpoint, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    claim = checkpoint.claim("t", 2)
+    record = Keys(key_prefix).join_record("m", "id-1")
+    changes = counted(Changes(), claim.keys.counters("m"))
+    changes.expect.append((record, ""))  # planned while the record was absent
+    redis_client.set(record, "O{}")  # meanwhile an outcome arrived elsewhere
+    assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.CONFLICT
+    assert redis_client.hget(claim.keys.counters("m"), "n") is None
+    assert claim.next_offset is None and checkpoint.claim("t", 2).next_offset is None
+
+
+def test_pending_records_expire_once_and_joined_ones_silently(
+    checkpoint: Checkpoint, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    claim = checkpoint.claim("t", 3)
+    changes = Changes()
+    bucket = claim.keys.expiry_bucket(1000)
+    for i, value in enumerate(["P{}", "O{}", "P{}"]):
+        record = keys.join_record("m", f"r{i}")
+        changes.put.append((record, value, 60_000))
+        changes.expiry[bucket, 1000].append("m" + MEMBER_SEP + record)
+    changes.mark.append(keys.join_record("m", "r2"))  # r2 got paired in the same batch
+    assert checkpoint.apply(claim, 0, 1, changes, now_ms=0).status is Status.APPLIED
+    result = checkpoint.apply(claim, -1, -1, Changes(), now_ms=2000)
+    assert (result.expired_predictions, result.orphan_outcomes) == (1, 1)
+    again = checkpoint.apply(claim, -1, -1, Changes(), now_ms=3000)
+    assert (again.expired_predictions, again.orphan_outcomes) == (0, 0)
+    counters = redis_client.hgetall(claim.keys.counters("m"))
+    assert counters == {b"expired_predictions": b"1", b"orphan_outcomes": b"1"}
+    assert redis_client.get(keys.join_record("m", "r2")) == b"J"
+    assert redis_client.exists(bucket) == 0
+
+
+def test_retention_and_sorted_set_effects(
+    checkpoint: Checkpoint, redis_client: redis.Redis
+) -> None:
+    claim = checkpoint.claim("t", 4)
+    changes = counted(Changes(), claim.keys.counters("m"))
+    changes.expire_at[claim.keys.counters("m")] = 4_102_444_800_000  # 2100-01-01
+    changes.zadd.append((claim.keys.counters("m") + ":idx", 7, "member"))
+    changes.maximum(claim.keys.counters("m"), "last", 5.5)
+    checkpoint.apply(claim, 0, 1, changes, 0)
+    assert redis_client.pexpiretime(claim.keys.counters("m")) == 4_102_444_800_000
+    assert redis_client.zscore(claim.keys.counters("m") + ":idx", "member") == 7
+    lower = Changes()
+    lower.maximum(claim.keys.counters("m"), "last", 1.0)
+    checkpoint.apply(claim, 1, 2, lower, 0)
+    assert float(redis_client.hget(claim.keys.counters("m"), "last")) == 5.5
+
+
+def test_lease_has_one_holder_at_a_time(redis_client: redis.Redis, key_prefix: str) -> None:
+    key = f"{key_prefix}:lease"
+    a, b = Lease(redis_client, key, "a", 10_000), Lease(redis_client, key, "b", 10_000)
+    assert a.hold() and a.hold()
+    assert not b.hold()
+    b.release()  # not the holder: no effect
+    assert not b.hold()
+    a.release()
+    assert b.hold()
+
+
+def test_changes_encode_floats_exactly() -> None:
+    changes = Changes()
+    changes.fincr["k"]["x"] += 0.1 + 0.2
+    payload: Any = msgspec.json.decode(changes.encode({}))
+    assert float(payload["fincr"][0][2]) == 0.1 + 0.2
