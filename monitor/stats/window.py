@@ -30,14 +30,16 @@ from monitor.config import ModelSettings, Settings
 from monitor.events import Prediction
 from monitor.join import Pair
 from monitor.stats import performance
-from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile
+from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile, numeric_values
 from monitor.store.checkpoint import Changes
 from monitor.store.keys import Keys, PartitionKeys, window_id
 
 PREDICTION = "__prediction__"
 #: Window ids binned without a reference carry this reference version.
 NO_REFERENCE = "none"
-_NUMBER_TYPES = {int, float, type(None)}
+#: Value types of a numeric feature that are not type errors (bools count as 0/1, as in the
+#: reference: ``stats.reference.numeric_values``).
+_NUMBER_TYPES = {int, float, bool, type(None)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,8 @@ class WindowAggregator:
                 else:
                     _categorical(fields, name, column, profile)
             if ref is not None:
-                _bins(fields, PREDICTION, ref.prediction, _prediction_column(ref, events))
+                column = _prediction_column(self._models[group.model], ref, events)
+                _bins(fields, PREDICTION, ref.prediction, column)
 
     def pairs(
         self, changes: Changes, pkeys: PartitionKeys, pairs: Sequence[Pair], now_ms: int
@@ -127,10 +130,8 @@ def _numeric(
         values = np.array(column, dtype=np.float64)  # None becomes NaN
         n_wrong = 0
     else:  # slow path, only for batches holding a value of the wrong type
-        values = np.array(
-            [v if type(v) in (int, float) else math.nan for v in column], dtype=np.float64
-        )
-        n_wrong = sum(1 for v in column if v is not None and type(v) not in (int, float))
+        values = numeric_values(column)
+        n_wrong = sum(1 for v in column if v is not None and type(v) not in _NUMBER_TYPES)
     missing = int(np.isnan(values).sum()) - n_wrong
     if missing:
         fields["miss:" + name] += missing
@@ -163,12 +164,17 @@ def _bins(fields: Any, name: str, profile: Profile, values: Any) -> None:
         fields[f"b:{name}:{b}"] += int(counts[b])
 
 
-def _prediction_column(ref: ReferenceProfile, events: Sequence[Prediction]) -> Any:
+def _prediction_column(
+    model: ModelSettings, ref: ReferenceProfile, events: Sequence[Prediction]
+) -> Any:
     """The values the reference's prediction profile was built on: scores, numbers or classes."""
-    if isinstance(ref.prediction, NumericProfile):
-        values = [e.score if isinstance(e.score, float) else e.prediction for e in events]
-        return np.array([v if isinstance(v, float) else math.nan for v in values], dtype=np.float64)
-    return [str(e.prediction) for e in events]
+    if not isinstance(ref.prediction, NumericProfile):
+        return [str(e.prediction) for e in events]
+    if model.task == "binary":  # a numeric binary profile is one of scores; no score = missing
+        return np.array(
+            [e.score if isinstance(e.score, float) else math.nan for e in events], dtype=np.float64
+        )
+    return np.array([e.prediction for e in events], dtype=np.float64)
 
 
 def _performance_sums(model: ModelSettings, pairs: Sequence[Pair]) -> dict[str, float]:
@@ -181,9 +187,9 @@ def _performance_sums(model: ModelSettings, pairs: Sequence[Pair]) -> dict[str, 
         return performance.multiclass_sums(
             [str(p.prediction) for p in pairs], [str(p.label) for p in pairs], model.classes
         )
-    scored = all(isinstance(p.score, float) for p in pairs)
+    scores = [p.score if isinstance(p.score, float) else math.nan for p in pairs]
     return performance.binary_sums(
-        np.array([p.score for p in pairs], dtype=np.float64) if scored else None,
+        np.array(scores, dtype=np.float64),  # NaN: this pair has no score
         np.array([p.prediction for p in pairs], dtype=np.float64),
         np.array([p.label for p in pairs], dtype=np.float64),
         model.threshold,

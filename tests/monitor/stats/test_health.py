@@ -1,0 +1,62 @@
+"""A model's health: the worst signal of its newest window with enough data, with reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor import config
+from monitor.stats.health import FeatureQuality, WindowEvaluation, health
+from monitor.stats.verdict import Verdict
+
+ROOT = Path(__file__).resolve().parents[3]
+MODEL = config.load(ROOT / "config.toml").model("fraud-detector")
+
+
+def model_verdict(start: int, status: str, severity: str, reasons: tuple[str, ...] = ()) -> Verdict:
+    return Verdict(
+        MODEL.name, "__model__", "drifted_share", 0.0, 0.0, None, 500, status, severity,  # type: ignore[arg-type]
+        start, "r1", 0.01, reasons,
+    )  # fmt: skip
+
+
+def evaluation(start: int, verdict: Verdict, **extra: object) -> WindowEvaluation:
+    return WindowEvaluation(
+        model=MODEL.name, window_start=start, version="v1", reference="r1", n=500,
+        n_labelled=extra.pop("n_labelled", 0), evaluated_at=0.0, verdicts=[verdict], **extra,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_no_evaluation_or_only_small_windows_is_insufficient_data() -> None:
+    assert health(MODEL, [], now=1).status == "INSUFFICIENT DATA"
+    small = evaluation(0, model_verdict(0, "insufficient", "insufficient"))
+    assert health(MODEL, [small], now=1).status == "INSUFFICIENT DATA"
+
+
+def test_newest_sufficient_window_decides_and_reasons_say_why() -> None:
+    old = evaluation(0, model_verdict(0, "drift", "critical", ("amount: psi 0.4 > 0.1",)))
+    new = evaluation(300, model_verdict(300, "ok", "ok"))
+    newer_small = evaluation(600, model_verdict(600, "insufficient", "insufficient"))
+    result = health(MODEL, [old, new, newer_small], now=1)
+    assert (result.status, result.window_start) == ("OK", 300)
+    result = health(MODEL, [old], now=1)
+    assert result.status == "CRITICAL"
+    assert result.reasons == ["amount: psi 0.4 > 0.1"]
+
+
+def test_performance_drop_and_data_quality_raise_the_status() -> None:
+    perf = evaluation(
+        0,
+        model_verdict(0, "ok", "ok"),
+        n_labelled=400,
+        performance={"roc_auc": 0.70},
+        reference_performance={"roc_auc": 0.85},
+    )
+    result = health(MODEL, [perf], now=1)
+    assert result.status == "CRITICAL"
+    assert "roc_auc" in result.reasons[0]
+    quality = evaluation(
+        0, model_verdict(0, "ok", "ok"), quality={"amount": FeatureQuality(0.2, 0.0)}
+    )
+    result = health(MODEL, [quality], now=1)
+    assert result.status == "WARN"
+    assert result.reasons == ["amount: 20.0% missing or wrong type"]

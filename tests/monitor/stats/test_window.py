@@ -1,0 +1,136 @@
+"""Window increments: exact bin counts per event-time window, mergeable across partitions."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor import config
+from monitor.events import Prediction
+from monitor.join import Pair
+from monitor.stats.reference import build_profile
+from monitor.stats.window import PREDICTION, WindowAggregator
+from monitor.store.checkpoint import Changes
+from monitor.store.keys import Keys, window_id
+
+ROOT = Path(__file__).resolve().parents[3]
+SETTINGS = config.load(ROOT / "config.toml")  # fraud-detector: binary, 5-minute windows
+MODEL = SETTINGS.model("fraud-detector")
+KEYS = Keys("t")
+PKEYS = KEYS.partition(KEYS.tag("g", "pred", 0))
+SIZE = SETTINGS.windows.size_seconds
+
+
+def reference(rng: np.random.Generator):
+    n = 2000
+    features = {
+        "amount": rng.lognormal(3, 1, n),
+        "account_age_days": rng.integers(0, 900, n).astype(float),
+        "n_items": rng.poisson(3, n).astype(float),
+        "hour": rng.integers(0, 24, n).astype(float),
+        "country": rng.choice(["US", "DE", "FR", "GB"], n).tolist(),
+        "channel": rng.choice(["web", "app"], n).tolist(),
+    }
+    scores = rng.uniform(0, 1, n)
+    return build_profile(
+        MODEL,
+        features,
+        predictions=(scores >= 0.5).astype(float).tolist(),
+        scores=scores.tolist(),
+        version="r1",
+        source="test",
+        created_at=0.0,
+    )
+
+
+def predictions(rng: np.random.Generator, n: int, t0: float) -> list[Prediction]:
+    out = []
+    for i in range(n):
+        features: dict[str, object] = {
+            "amount": float(rng.lognormal(3, 1)),
+            "account_age_days": int(rng.integers(0, 900)),
+            "n_items": None if i % 17 == 0 else int(rng.poisson(3)),
+            "hour": "noon" if i % 29 == 0 else int(rng.integers(0, 24)),
+            "country": str(rng.choice(["US", "DE", "XX"])),
+        }  # channel absent: missing
+        score = float(rng.uniform())
+        out.append(
+            Prediction(i, f"id{i}", MODEL.name, "v1", t0 + i, features, float(score >= 0.5), score)
+        )
+    return out
+
+
+def test_counts_land_in_event_time_windows_and_equal_numpy() -> None:
+    rng = np.random.default_rng(0)
+    ref = reference(rng)
+    events = predictions(rng, 900, t0=1_800_000_000.0)  # 900 s: three 5-minute windows
+    changes = Changes()
+    WindowAggregator(SETTINGS, KEYS, lambda _: ref).predictions(changes, PKEYS, events, 0)
+    by_window: dict[int, list[Prediction]] = {}
+    for e in events:
+        by_window.setdefault(math.floor(e.ts / SIZE) * SIZE, []).append(e)
+    assert len(by_window) >= 3
+    for start, group in by_window.items():
+        key = PKEYS.window(MODEL.name, window_id(start, "v1", "r1"))
+        fields = changes.incr[key]
+        assert fields["n"] == len(group)
+        amounts = np.array([e.features["amount"] for e in group])
+        profile = ref.features["amount"]
+        expected = np.bincount(profile.bin_index(amounts), minlength=profile.n_bins)
+        got = [fields.get(f"b:amount:{b}", 0) for b in range(ref.features["amount"].n_bins)]
+        assert got == expected.tolist()
+        assert fields["miss:n_items"] == sum(e.features["n_items"] is None for e in group)
+        assert fields["terr:hour"] == sum(e.features["hour"] == "noon" for e in group)
+        assert fields["miss:channel"] == len(group)
+        unseen = ref.features["country"].n_bins - 2
+        assert fields[f"b:country:{unseen}"] == sum(e.features["country"] == "XX" for e in group)
+        assert changes.fincr[key]["sum:amount"] == pytest.approx(amounts.sum(), rel=1e-12)
+        scores = np.array([e.score for e in group])
+        pred_bins = np.bincount(ref.prediction.bin_index(scores), minlength=ref.prediction.n_bins)
+        assert [fields.get(f"b:{PREDICTION}:{b}", 0) for b in range(len(pred_bins))] == list(
+            pred_bins
+        )
+        retention = SETTINGS.windows.retention_days * 86_400_000
+        assert changes.expire_at[key] == (start + SIZE) * 1000 + retention
+
+
+def test_partial_windows_of_two_partitions_add_up_to_the_whole() -> None:
+    rng = np.random.default_rng(1)
+    ref = reference(rng)
+    events = predictions(rng, 600, t0=1_800_000_000.0)
+    agg = WindowAggregator(SETTINGS, KEYS, lambda _: ref)
+    whole, left, right = Changes(), Changes(), Changes()
+    agg.predictions(whole, PKEYS, events, 0)
+    agg.predictions(left, PKEYS, events[::2], 0)
+    agg.predictions(right, PKEYS, events[1::2], 0)
+    for key, fields in whole.incr.items():
+        merged = Counter(left.incr.get(key, {})) + Counter(right.incr.get(key, {}))
+        assert dict(merged) == {k: v for k, v in fields.items() if v}
+
+
+def test_without_a_reference_quality_is_still_counted() -> None:
+    rng = np.random.default_rng(2)
+    events = predictions(rng, 100, t0=1_800_000_000.0)
+    changes = Changes()
+    WindowAggregator(SETTINGS, KEYS, lambda _: None).predictions(changes, PKEYS, events, 0)
+    start = math.floor(events[0].ts / SIZE) * SIZE
+    fields = changes.incr[PKEYS.window(MODEL.name, window_id(start, "v1", "none"))]
+    assert fields["n"] == sum(1 for e in events if math.floor(e.ts / SIZE) * SIZE == start)
+    assert not any(name.startswith("b:") for name in fields)
+
+
+def test_pairs_add_performance_to_the_prediction_window() -> None:
+    pairs = [
+        Pair(MODEL.name, "v1", 1_800_000_010.0, 1.0, 0.9, 1.0, 1_800_090_000.0),
+        Pair(MODEL.name, "v1", 1_800_000_020.0, 0.0, None, 1.0, 1_800_090_000.0),
+    ]
+    changes = Changes()
+    WindowAggregator(SETTINGS, KEYS, lambda _: None).pairs(changes, PKEYS, pairs, 0)
+    start = math.floor(1_800_000_010.0 / SIZE) * SIZE
+    floats = changes.fincr[PKEYS.window(MODEL.name, window_id(start, "v1", "none"))]
+    assert floats["perf:n"] == 2
+    assert floats["perf:tp"] == 1 and floats["perf:fn"] == 1
