@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/ingest.py --events 1000000
 
-1. Starts (or reuses) local Kafka and Redis under ``.driftwatch/bench`` and creates fresh topics.
+1. Starts (or reuses) local Kafka and Redis under ``.driftwatch/bench``, creates fresh topics and
+   sets a reference profile, so the daemon bins all 30 features into windows as in production.
 2. Produces N events (predictions + outcomes, one model with 30 features) with the simulator.
 3. (a) Bare consumer: kafka-python reads every record and does nothing with it.
 4. (b) The daemon (``driftwatch run`` as a subprocess) from Kafka through to Redis; its rate is
@@ -27,13 +28,17 @@ import time
 import uuid
 from pathlib import Path
 
+import msgspec
 import redis
 from kafka import KafkaConsumer
 
 from monitor import config, services
 from monitor.ingest.topics import ensure_topics
 from monitor.simulate import Simulator, produce
+from monitor.stats.reference import build_profile
+from monitor.store.keys import Keys
 from monitor.store.query import Query
+from monitor.store.references import ReferenceStore
 
 ROOT = Path(__file__).resolve().parents[1]
 N_NUMERIC, N_CATEGORICAL = 25, 5
@@ -93,6 +98,27 @@ def produce_events(settings: config.Settings, n_predictions: int, rate: float | 
     if report.n_failed:
         sys.exit(f"producer failed: {report.first_error}")
     return report.n_predictions + report.n_outcomes
+
+
+def set_reference(settings: config.Settings) -> None:
+    """A reference profile from stable simulated traffic, so windows bin every feature."""
+    model = settings.models[0]
+    columns: dict[str, list[object]] = {name: [] for name in model.features}
+    predictions, scores = [], []
+    sim = Simulator(settings, seed=2, start=time.time() - 86_400, faults=[])
+    for event in sim.events(5000):
+        if event.topic_kind == "prediction":
+            doc = msgspec.json.decode(event.value)
+            for name in model.features:
+                columns[name].append(doc["features"].get(name))
+            predictions.append(doc["prediction"])
+            scores.append(doc.get("score"))
+    profile = build_profile(
+        model, columns, predictions=predictions, scores=scores, version="bench",
+        source="benchmark", created_at=time.time(),
+    )  # fmt: skip
+    client = redis.Redis.from_url(settings.redis.url)
+    ReferenceStore(client, Keys(settings.redis.key_prefix)).put(profile)
 
 
 def bare_consumer(settings: config.Settings, total: int) -> float:
@@ -203,6 +229,7 @@ def main() -> None:
     run_id = uuid.uuid4().hex[:8]
     settings = bench_settings(endpoints.kafka_bootstrap, endpoints.redis_url, run_id)
     ensure_topics(settings.kafka, partitions=6)
+    set_reference(settings)
     n_predictions = int(args.events / (1 + settings.simulate.label_rate))
     print(
         f"producing ~{args.events:,} events ({N_NUMERIC + N_CATEGORICAL} features) ...", flush=True
@@ -233,6 +260,7 @@ def main() -> None:
             redis=dataclasses.replace(settings.redis, key_prefix=f"bench:fresh:{run_id}"),
         )
         ensure_topics(fresh_settings.kafka, partitions=6)
+        set_reference(fresh_settings)
         ages = freshness(fresh_settings, args.fresh_rate, args.fresh_seconds, Path(tmp))
     ages.sort()
     p50 = ages[len(ages) // 2]

@@ -188,6 +188,8 @@ class DriftSettings:
     critical_share: float = 0.5
     #: Bootstrap draws per calibrated threshold (cached per reference, feature and size).
     bootstrap_draws: int = 500
+    #: Online change detector on each model's error and prediction streams (river).
+    detector: Literal["adwin", "page_hinkley", "kswin", "ddm"] = "adwin"
 
 
 @dataclass(frozen=True, slots=True)

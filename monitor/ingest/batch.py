@@ -20,12 +20,13 @@ from typing import Literal
 import redis
 
 from monitor.config import Settings
-from monitor.errors import DriftwatchError
+from monitor.errors import DriftwatchError, StoreUnavailableError
 from monitor.events import DeadLetter, Decoder, InvalidReason, Outcome, Prediction, decode_many
 from monitor.ingest.deadletter import DeadLetterSink
 from monitor.join import Joiner, JoinPlan
 from monitor.runtime.metrics import Metrics
 from monitor.stats.counters import count_batch
+from monitor.stats.detectors import DetectorBank
 from monitor.stats.window import WindowAggregator
 from monitor.store.checkpoint import ApplyResult, Changes, Checkpoint, Claim, Status
 from monitor.store.keys import Keys
@@ -67,6 +68,8 @@ class BatchProcessor:
             ReferenceStore(client, keys), [m.name for m in settings.models]
         )
         self._windows = WindowAggregator(settings, keys, self.references.current)
+        self.detectors = DetectorBank(settings, keys, self.references.current, self._read)
+        self._redis = client
         self._joiner = Joiner(client, keys, settings.ingest.label_horizon_seconds)
         self._decoder = Decoder(settings, clock=clock)
         self._sink = sink
@@ -105,7 +108,9 @@ class BatchProcessor:
             count_batch(changes, claim.keys, counted, letters, plan.pairs)
             if kind == "prediction":
                 self._windows.predictions(changes, claim.keys, counted, now_ms)  # type: ignore[arg-type]
+                self.detectors.predictions(changes, claim.keys, counted)  # type: ignore[arg-type]
             self._windows.pairs(changes, claim.keys, plan.pairs, now_ms)
+            self.detectors.pairs(changes, claim.keys, plan.pairs)
             fresh = [d for d in letters if d.offset not in published]
             self._sink.send(claim.topic, claim.partition, fresh)
             published.update((d.offset, d) for d in fresh)
@@ -114,6 +119,8 @@ class BatchProcessor:
                 claim, records[0][0], records[-1][0] + 1, changes, now_ms
             )
             self._metrics.redis_write.observe(time.perf_counter() - written)
+            if result.status is Status.APPLIED:
+                self.detectors.committed(changes)
             if result.status is not Status.CONFLICT:
                 break
             self._metrics.batches.labels("conflict").inc()
@@ -125,6 +132,12 @@ class BatchProcessor:
         self._observe(kind, result, counted, letters, plan)
         self._metrics.batch_duration.observe(time.perf_counter() - started)
         return BatchResult(result.status, len(counted), len(letters), len(plan.pairs))
+
+    def _read(self, keys: list[str]) -> list[bytes | None]:
+        try:
+            return self._redis.mget(keys)  # type: ignore[no-any-return]
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailableError(f"reading detector state: {exc}") from exc
 
     def sweep(self, claim: Claim) -> ApplyResult:
         """Expire pending records of an idle partition (no records, no offset change)."""

@@ -148,7 +148,9 @@ class Ingestor:
         self._metrics.partitions_owned.set(len(self.state.claims))
 
     def _drop(self, tp: TopicPartition) -> None:
-        self.state.claims.pop(tp, None)
+        claim = self.state.claims.pop(tp, None)
+        if claim is not None:
+            self._processor.detectors.forget(claim.keys)
         self.state.unclaimed.discard(tp)
         self.state.blocked.pop(tp, None)
         self.state.next_offsets.pop(tp, None)
@@ -173,6 +175,7 @@ class Ingestor:
             else:
                 self._consumer.seek(tp, claim.next_offset)
                 self.state.next_offsets[tp] = claim.next_offset
+            self._processor.detectors.forget(claim.keys)  # reload what the last owner left
             self.state.claims[tp] = claim
             log.info(
                 "claimed %s[%d] epoch=%d offset=%s",

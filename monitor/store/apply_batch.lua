@@ -34,6 +34,7 @@ for _, h in ipairs(c.hmax) do
 end
 for _, p in ipairs(c.put) do redis.call('SET', p[1], p[2], 'PX', p[3]) end
 for _, k in ipairs(c.mark) do redis.call('SET', k, 'J', 'KEEPTTL') end
+for _, kv in ipairs(c.set) do redis.call('SET', kv[1], kv[2]) end
 for _, z in ipairs(c.zadd) do redis.call('ZADD', z[1], z[2], z[3]) end
 for _, e in ipairs(c.expire_at) do redis.call('PEXPIREAT', e[1], e[2]) end
 local CHUNK = 500  -- stay far below Lua's limit on unpack()ed arguments

@@ -63,6 +63,8 @@ class Changes:
     mark: list[str] = field(default_factory=list)
     #: Sorted-set members to add or refresh: (key, score, member); idempotent across partitions.
     zadd: list[tuple[str, float, str]] = field(default_factory=list)
+    #: Opaque state replaced whole (detectors): key → text value.
+    set: dict[str, str] = field(default_factory=dict)
     #: Retention: key → absolute expiry in ms (PEXPIREAT).
     expire_at: dict[str, int] = field(default_factory=dict)
 
@@ -82,6 +84,7 @@ class Changes:
                 "expiry": [[k, end, *v] for (k, end), v in self.expiry.items()],
                 "mark": self.mark,
                 "zadd": self.zadd,
+                "set": list(self.set.items()),
                 "expire_at": list(self.expire_at.items()),
                 "sweep": sweep,
             }

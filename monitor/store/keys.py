@@ -27,6 +27,8 @@ Layout (``P`` = the configured prefix)::
     P:evi:<model>                         evaluated window ids by window start (zset)
     P:health:<model>                      the model's latest health summary
     P:lease:evaluator                     the instance that evaluates windows (SET NX PX)
+    P:{g:t:p}:det:<model>:<stream>        river detector state of this partition (pickle)
+    P:cp:<model>                          change points "<stream>|<ts>|<tag>" by event time (zset)
 
 A *window id* is ``<window start>|<model version>|<reference version>``: windows are per model
 version, and counts binned on one reference are never mixed with another's.
@@ -51,6 +53,7 @@ class PartitionKeys:
     expiry_index: str
     expiry_prefix: str
     windows_prefix: str
+    detector_prefix: str
 
     def counters(self, model: str) -> str:
         return self.counters_prefix + model
@@ -60,6 +63,9 @@ class PartitionKeys:
 
     def window(self, model: str, wid: str) -> str:
         return f"{self.windows_prefix}{model}:{wid}"
+
+    def detector(self, model: str, stream: str) -> str:
+        return f"{self.detector_prefix}{model}:{stream}"
 
 
 class Keys:
@@ -82,6 +88,7 @@ class Keys:
             expiry_index=f"{base}:expidx",
             expiry_prefix=f"{base}:exp:",
             windows_prefix=f"{base}:w:",
+            detector_prefix=f"{base}:det:",
         )
 
     def join_record(self, model: str, event_id: str) -> str:
@@ -111,6 +118,9 @@ class Keys:
 
     def health(self, model: str) -> str:
         return f"{self.prefix}:health:{model}"
+
+    def change_points(self, model: str) -> str:
+        return f"{self.prefix}:cp:{model}"
 
     @property
     def evaluator_lease(self) -> str:

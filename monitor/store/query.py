@@ -122,6 +122,17 @@ class Query:
             )
         return out
 
+    def change_points(
+        self, model: str, since: float = float("-inf"), until: float = float("inf")
+    ) -> list[tuple[str, float]]:
+        """(stream, event time) where the model's online detectors fired, oldest first."""
+        rows = self._redis.zrangebyscore(self._keys.change_points(model), since, until)
+        out = []
+        for row in rows:
+            stream, ts, _tag = row.decode().split("|", 2)
+            out.append((stream, float(ts)))
+        return out
+
     def references(self) -> ReferenceStore:
         return ReferenceStore(self._redis, self._keys)
 

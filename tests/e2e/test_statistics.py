@@ -80,7 +80,10 @@ def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
             dep.settings,
             seed=5,
             start=start,
-            faults=[FaultSettings(**fault, start_seconds=SHIFT_AT, magnitude=1.5)],
+            faults=[
+                FaultSettings(**fault, start_seconds=SHIFT_AT, magnitude=1.5),
+                FaultSettings("concept_drift", "delivery-eta", start_seconds=SHIFT_AT),
+            ],
         ).events(24_000)
     )
     produce(dep.settings, events, realtime_rate=None)
@@ -114,6 +117,14 @@ def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
     assert fraud["health"] in ("WARN", "CRITICAL")
     assert any("amount" in reason for reason in fraud["reasons"])
     assert "amount" in {d["feature"] for d in fraud["latest_window"]["drifted"]}
+
+    # The concept drift changes delivery-eta's errors: its error detector fires after the change
+    # (allowing for labels that arrive up to a minute late), never before it.
+    points = query.change_points("delivery-eta")
+    error_points = [ts for stream, ts in points if stream == "error"]
+    assert error_points, points
+    assert min(error_points) >= start + SHIFT_AT
+    assert not [ts for _, ts in query.change_points("fraud-detector") if ts < start + SHIFT_AT]
 
     # Performance per window equals scikit-learn's on the same joined pairs (AUC on binned scores).
     truth = joined_pairs(events)
