@@ -23,7 +23,7 @@ from monitor.stats.health import evaluate_window, health
 from monitor.stats.reference import ReferenceProfile
 from monitor.stats.verdict import NullCalibrator
 from monitor.store.evaluations import EvaluationStore
-from monitor.store.keys import Keys, parse_window_id
+from monitor.store.keys import Keys, parse_window_id, window_id
 from monitor.store.lease import Lease
 from monitor.store.query import Query
 from monitor.store.references import ReferenceStore
@@ -81,6 +81,7 @@ class WindowEvaluator:
                 continue  # a model removed from the config: its windows age out
             start, version, ref_version = parse_window_id(wid)
             counts = self._query.window_counts(model_name, wid)
+            before = window_id(start - self._settings.windows.size_seconds, version, ref_version)
             evaluation = evaluate_window(
                 model,
                 self._profile(model_name, ref_version),
@@ -90,6 +91,7 @@ class WindowEvaluator:
                 settings=self._settings.drift,
                 calibrator=self._calibrator,
                 now=now,
+                previous=self._query.evaluation(model_name, before),
             )
             self._store.save(evaluation, wid, member, score)  # Step 3
             touched.add(model_name)

@@ -8,6 +8,7 @@ reasons spelled out, so an on-call engineer sees *why* in one line.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -28,6 +29,8 @@ PERFORMANCE_WARNING_DROP = 0.05
 PERFORMANCE_CRITICAL_DROP = 0.15
 #: Missing or wrong-typed share of a feature above which data quality warns.
 QUALITY_WARNING_RATE = 0.05
+#: Reason of a critical-sized verdict that waits for the next window to confirm it.
+AWAITING_CONFIRMATION = "critical if the next window confirms it"
 #: The metric that stands for a task's performance (higher is better, except errors).
 HEADLINE_METRIC = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "mae"}
 
@@ -97,13 +100,15 @@ def evaluate_window(
     settings: DriftSettings,
     calibrator: NullCalibrator,
     now: float,
+    previous: WindowEvaluation | None = None,
 ) -> WindowEvaluation:
-    """Verdicts, quality and performance of one window."""
+    """Verdicts, quality and performance of one window (``previous``: the window before it)."""
     verdicts: list[Verdict] = []
     if reference is not None:
         current = {f: counts.bins(f, p.n_bins) for f, p in reference.features.items()}
         current[PREDICTION] = counts.bins(PREDICTION, reference.prediction.n_bins)
         verdicts = evaluate(model, reference, current, counts.n, window_start, settings, calibrator)
+        verdicts = confirm_critical(verdicts, previous)
     sums = counts.performance_sums
     n_labelled = int(sums.get("n", 0))
     return WindowEvaluation(
@@ -119,6 +124,30 @@ def evaluate_window(
         performance=performance.metrics_for(model.task, sums, model.classes) if n_labelled else {},
         reference_performance=dict(reference.performance) if reference is not None else {},
     )
+
+
+def confirm_critical(verdicts: list[Verdict], previous: WindowEvaluation | None) -> list[Verdict]:
+    """A critical verdict stands only if the window before it was critical-sized too.
+
+    One window can look critical by chance: across thousands of stable windows of a hundred rows
+    a few do. Requiring two consecutive windows (hysteresis, as Alertmanager's ``for``) makes a
+    chance critical on stable traffic practically impossible while delaying a real one by a
+    single window; until then the verdict is a warning that says it awaits confirmation.
+    """
+    before = {v.feature: v for v in previous.verdicts} if previous is not None else {}
+    out = []
+    for v in verdicts:
+        prior = before.get(v.feature)
+        if v.severity == "critical" and not (prior is not None and _critical_sized(prior)):
+            v = dataclasses.replace(
+                v, severity="warning", reasons=(*v.reasons, AWAITING_CONFIRMATION)
+            )
+        out.append(v)
+    return out
+
+
+def _critical_sized(v: Verdict) -> bool:
+    return v.severity == "critical" or AWAITING_CONFIRMATION in v.reasons
 
 
 def _quality(

@@ -102,6 +102,11 @@ class Query:
         blobs = self._redis.mget([self._keys.evaluation(model, w) for w in wids])
         return [_evaluation.decode(b) for b in blobs if b is not None]
 
+    def evaluation(self, model: str, wid: str) -> WindowEvaluation | None:
+        """One window's evaluation, if it has one."""
+        blob = self._redis.get(self._keys.evaluation(model, wid))
+        return None if blob is None else _evaluation.decode(blob)
+
     def health(self, models: list[str] | None = None) -> dict[str, Health | None]:
         """Each model's latest health summary (None before its first evaluation)."""
         names = models or [m.name for m in self._settings.models]

@@ -1,0 +1,187 @@
+"""False alarms on stable traffic: 5 models × 30 days at 100-event and 100k-event windows.
+
+Small windows run the daemon's own code on simulated events: decode (``events.Decoder``), window
+counts (``stats.window.WindowAggregator``), evaluation (``stats.health.evaluate_window``), one
+window per hour for 30 days. Large windows of 100k events per day would need 15M simulated events;
+instead each day's window is a multinomial draw of 100k events from the bin distribution of 300k
+simulated stable events per model — the same i.i.d. traffic, resampled. Requirements: no critical
+verdict at all, and windows with any drift no more often than the stated rate (2 × FDR plus
+three binomial standard deviations; docs/statistics.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from monitor import config
+from monitor.events import Decoder, Prediction
+from monitor.simulate import Simulator
+from monitor.stats.health import WindowCounts, WindowEvaluation, evaluate_window
+from monitor.stats.reference import ReferenceProfile, build_profile
+from monitor.stats.verdict import NullCalibrator
+from monitor.stats.window import PREDICTION, WindowAggregator
+from monitor.store.checkpoint import Changes
+from monitor.store.keys import Keys, parse_window_id
+
+pytestmark = pytest.mark.slow
+
+DAY = 86_400
+T0 = 1_789_999_200.0  # a whole hour: 30 × 24 windows exactly
+NUMERIC = [
+    ["amount", "age_days", "n_items"],
+    ["distance_km", "prep_minutes"],
+    ["tenure_months", "monthly_spend", "tickets"],
+    ["temperature", "pressure", "vibration"],
+    ["clicks", "dwell_seconds", "hour"],
+]
+CATEGORICAL = ["country", "weather", "plan", "site", "device"]
+FEATURES = [
+    {**{f: "numeric" for f in numeric}, category: "categorical"}
+    for numeric, category in zip(NUMERIC, CATEGORICAL, strict=True)
+]
+TASKS = ["binary", "regression", "binary", "regression", "binary"]
+
+
+def settings(min_samples: int) -> config.Settings:
+    return config.parse(
+        {
+            "models": [
+                {"name": f"m{i}", "owner": "o", "task": TASKS[i], "features": FEATURES[i]}
+                for i in range(5)
+            ],
+            "windows": {"size_seconds": 3600, "retention_days": 30},
+            "drift": {"min_samples": min_samples},
+            "ingest": {"max_future_seconds": 10 * 365 * DAY},
+        }
+    )
+
+
+def predictions(
+    s: config.Settings, model: str, seed: int, n: int, rate: float
+) -> Iterator[Prediction]:
+    decoder = Decoder(s, clock=lambda: T0 + 400 * DAY)
+    sim = Simulator(s, seed=seed, start=T0, rate=rate, faults=[], models=[model])
+    for i, event in enumerate(sim.events(n)):
+        if event.topic_kind == "prediction":
+            decoded = decoder.prediction(i, event.key, event.value)
+            assert isinstance(decoded, Prediction)
+            yield decoded
+
+
+def reference(s: config.Settings, model: str) -> ReferenceProfile:
+    events = list(predictions(s, model, seed=1000, n=10_000, rate=100.0))
+    m = s.model(model)
+    columns = {f: [e.features.get(f) for e in events] for f in m.features}
+    return build_profile(
+        m,
+        columns,
+        predictions=[e.prediction for e in events],
+        scores=[e.score for e in events] if m.task == "binary" else None,
+        version="ref",
+        source="test",
+        created_at=0.0,
+    )
+
+
+def evaluate_all(
+    s: config.Settings, model: str, ref: ReferenceProfile, windows: dict[str, dict[str, float]]
+) -> list[WindowEvaluation]:
+    calibrator = NullCalibrator(draws=s.drift.bootstrap_draws)
+    out: list[WindowEvaluation] = []
+    for wid, fields in sorted(windows.items(), key=lambda kv: parse_window_id(kv[0])[0]):
+        start, version, _ = parse_window_id(wid)
+        out.append(
+            evaluate_window(
+                s.model(model),
+                ref,
+                WindowCounts(int(fields.get("n", 0)), fields),
+                window_start=start,
+                version=version,
+                settings=s.drift,
+                calibrator=calibrator,
+                now=0.0,
+                previous=out[-1] if out else None,
+            )
+        )
+    return out
+
+
+def summarise(evaluations: list[WindowEvaluation]) -> tuple[int, int, int]:
+    """(windows with a verdict, windows with any drift, critical verdicts)."""
+    judged = [e for e in evaluations if any(v.status != "insufficient" for v in e.verdicts)]
+    drifted = [e for e in judged if any(v.status == "drift" for v in e.verdicts)]
+    critical = sum(v.severity == "critical" for e in evaluations for v in e.verdicts)
+    return len(judged), len(drifted), critical
+
+
+def allowed(n_windows: int, fdr: float) -> float:
+    rate = 2 * fdr
+    return n_windows * rate + 3 * math.sqrt(n_windows * rate * (1 - rate))
+
+
+def test_hourly_100_event_windows_for_30_days_raise_no_critical_and_few_warnings() -> None:
+    s = settings(min_samples=100)
+    keys = Keys("t")
+    pkeys = keys.partition(keys.tag("g", "p", 0))
+    totals = [0, 0, 0]
+    for m in s.models:
+        ref = reference(s, m.name)
+        changes = Changes()
+        aggregator = WindowAggregator(s, keys, lambda _, ref=ref: ref)
+        events = list(predictions(s, m.name, seed=7, n=30 * 24 * 100, rate=100 / 3600))
+        aggregator.predictions(changes, pkeys, events, now_ms=0)
+        windows = {
+            key.rsplit(":", 1)[1]: {**changes.incr[key], **changes.fincr[key]}
+            for key in changes.incr
+        }
+        assert len(windows) == 30 * 24
+        judged, drifted, critical = summarise(evaluate_all(s, m.name, ref, windows))
+        assert judged == len(windows)
+        totals = [totals[0] + judged, totals[1] + drifted, totals[2] + critical]
+    judged, drifted, critical = totals
+    assert critical == 0
+    assert drifted <= allowed(judged, s.drift.fdr), (drifted, judged)
+
+
+def test_daily_100k_event_windows_for_30_days_raise_no_critical_and_few_warnings() -> None:
+    s = settings(min_samples=200)
+    keys = Keys("t")
+    pkeys = keys.partition(keys.tag("g", "p", 0))
+    rng = np.random.default_rng(11)
+    totals = [0, 0, 0]
+    for m in s.models:
+        ref = reference(s, m.name)
+        population = Changes()
+        aggregator = WindowAggregator(
+            dataclass_replace_size(s, 10 * 365 * DAY), keys, lambda _, ref=ref: ref
+        )
+        aggregator.predictions(
+            population, pkeys, list(predictions(s, m.name, seed=8, n=300_000, rate=100.0)), 0
+        )
+        (fields,) = population.incr.values()
+        windows: dict[str, dict[str, float]] = {}
+        for day in range(30):
+            window: dict[str, float] = {"n": 100_000}
+            for feature, profile in [*ref.features.items(), (PREDICTION, ref.prediction)]:
+                counts = np.array(
+                    [fields.get(f"b:{feature}:{b}", 0) for b in range(profile.n_bins)]
+                )
+                draw = rng.multinomial(100_000, counts / counts.sum())
+                window |= {f"b:{feature}:{b}": float(c) for b, c in enumerate(draw) if c}
+            windows[f"{int(T0) + day * DAY}|v|ref"] = window
+        judged, drifted, critical = summarise(evaluate_all(s, m.name, ref, windows))
+        assert judged == 30
+        totals = [totals[0] + judged, totals[1] + drifted, totals[2] + critical]
+    judged, drifted, critical = totals
+    assert critical == 0
+    assert drifted <= allowed(judged, s.drift.fdr), (drifted, judged)
+
+
+def dataclass_replace_size(s: config.Settings, size: int) -> config.Settings:
+    """One window spanning the whole population sample."""
+    return dataclasses.replace(s, windows=dataclasses.replace(s.windows, size_seconds=size))
