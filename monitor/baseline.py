@@ -1,9 +1,16 @@
-"""Reading a training or validation file into the columns a reference profile is built from.
+"""Building a reference profile from a training file or from a period of the stream.
 
-CSV (header row) and Parquet files are read; each configured feature is a column of the same name,
-and the prediction, score and label come from columns named by the caller. Empty CSV cells are
-missing values; numeric features are parsed as numbers (a cell that is not one counts as missing,
-exactly as the daemon counts a wrong-typed value).
+From a file: CSV (header row) and Parquet are read; each configured feature is a column of the
+same name, and the prediction, score and label come from columns named by the caller. Empty CSV
+cells are missing values; numeric features are parsed as numbers (a cell that is not one counts
+as missing, exactly as the daemon counts a wrong-typed value).
+
+From the stream: the predictions (and outcomes) topics are read again from the offsets Kafka
+finds for the period's start, through the same decoder as the daemon, keeping the model's events
+whose *event time* falls in the period; outcomes found for them give the reference performance.
+Kafka locates the period by *record* timestamps, which equal event time when producers send in
+real time (the normal case); a topic filled by a later backfill has newer record timestamps, and
+its period cannot be found this way — build that reference from a file instead.
 """
 
 from __future__ import annotations
@@ -11,12 +18,15 @@ from __future__ import annotations
 import csv
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from monitor.config import ModelSettings
+from kafka import KafkaConsumer, TopicPartition
+
+from monitor.config import KafkaSettings, ModelSettings, Settings
 from monitor.errors import DriftwatchError
+from monitor.events import Decoder, Outcome, Prediction
 from monitor.stats.reference import ReferenceProfile, build_profile
 
 
@@ -71,6 +81,88 @@ def profile_from_file(
         source=str(path),
         created_at=now,
     )
+
+
+#: Outcomes can arrive after the period's end; read this much further for them.
+LABEL_SLACK_SECONDS = 3600.0
+#: Give up waiting for more records after this long without any (the end of the topic).
+IDLE_POLL_MS = 2000
+
+
+def profile_from_stream(
+    settings: Settings,
+    model: ModelSettings,
+    start: float,
+    end: float,
+    *,
+    version: str | None = None,
+    progress: Callable[[int], None] = lambda n: None,
+) -> ReferenceProfile:
+    """Build the model's reference from its events with ``start <= ts < end`` in Kafka."""
+    decoder = Decoder(settings)
+    kafka = settings.kafka
+    predictions: dict[str, Prediction] = {}
+    for value in _read_topic(kafka, kafka.predictions_topic, start, end, progress):
+        event = decoder.prediction(0, None, value)
+        if isinstance(event, Prediction) and event.model == model.name and start <= event.ts < end:
+            predictions[event.id] = event
+    if not predictions:
+        raise DriftwatchError(
+            f"no valid {model.name} prediction with event time in the period; check --start/--end"
+        )
+    labels: dict[str, Any] = {}
+    for value in _read_topic(
+        kafka, kafka.outcomes_topic, start, end + LABEL_SLACK_SECONDS, progress
+    ):
+        outcome = decoder.outcome(0, None, value)
+        if isinstance(outcome, Outcome) and outcome.id in predictions:
+            labels[outcome.id] = outcome.label
+    events = list(predictions.values())
+    labelled = len(labels) >= len(events) // 2  # reference performance needs most labels
+    now = time.time()
+    return build_profile(
+        model,
+        {name: [e.features.get(name) for e in events] for name in model.features},
+        predictions=[e.prediction for e in events],
+        scores=[e.score for e in events] if model.task == "binary" else None,
+        labels=[labels.get(e.id) for e in events] if labelled else None,
+        version=version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)),
+        source=f"stream {kafka.predictions_topic} {start:.0f}..{end:.0f}",
+        created_at=now,
+    )
+
+
+def _read_topic(
+    kafka: KafkaSettings, topic: str, start: float, end: float, progress: Callable[[int], None]
+) -> Iterator[bytes]:
+    """Values of ``topic`` from the offsets of ``start`` until records are newer than ``end``."""
+    consumer = KafkaConsumer(**kafka.client_kwargs(), enable_auto_commit=False, group_id=None)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            raise DriftwatchError(f"topic {topic} does not exist")
+        consumer.assign(partitions)
+        found = consumer.offsets_for_times({tp: int(start * 1000) for tp in partitions})
+        open_partitions = set()
+        for tp, offset in found.items():
+            if offset is not None:
+                consumer.seek(tp, offset.offset)
+                open_partitions.add(tp)
+        while open_partitions:
+            polled = consumer.poll(timeout_ms=IDLE_POLL_MS)
+            if not polled:
+                break
+            for tp, records in polled.items():
+                for record in records:
+                    if record.timestamp > end * 1000:
+                        open_partitions.discard(tp)
+                        consumer.pause(tp)
+                        break
+                    if record.value is not None:
+                        yield record.value
+                progress(len(records))
+    finally:
+        consumer.close()
 
 
 def _numbers(values: Sequence[Any]) -> list[float | None]:

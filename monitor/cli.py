@@ -204,10 +204,14 @@ def baseline_group() -> None:
 @click.option(
     "--file",
     "path",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Training or validation data: .csv (header row) or .parquet, one column per feature.",
 )
+@click.option(
+    "--from-stream", is_flag=True, help="Use the model's events of a period, read again from Kafka."
+)
+@click.option("--start", "start_text", help="Period start for --from-stream (ISO 8601 or now-7d).")
+@click.option("--end", "end_text", help="Period end for --from-stream [default: now].")
 @click.option("--prediction-column", default="prediction", show_default=True)
 @click.option("--score-column", default=None, help="Binary: probability of the positive class.")
 @click.option("--label-column", default=None, help="Ground truth, for reference performance.")
@@ -216,17 +220,29 @@ def baseline_group() -> None:
 def baseline_set(
     config_path: Path,
     model_name: str,
-    path: Path,
+    path: Path | None,
+    from_stream: bool,
+    start_text: str | None,
+    end_text: str | None,
     prediction_column: str,
     score_column: str | None,
     label_column: str | None,
     ref_version: str | None,
 ) -> None:
-    """Compute a model's reference profile from a file and make it current.
+    """Compute a model's reference profile and make it current.
 
+    From a file (--file) or from a period of the stream (--from-stream --start T1 [--end T2]).
     Windows binned from then on use it; earlier windows keep the reference they were binned on.
+
+    \b
+    Examples:
+      driftwatch baseline set --model churn --file train.csv --label-column churned
+      driftwatch baseline set --model churn --from-stream --start now-14d --end now-7d
     """
-    from monitor.baseline import profile_from_file
+    import time
+
+    from monitor.baseline import profile_from_file, profile_from_stream
+    from monitor.simulate import parse_start
     from monitor.store.client import connect
     from monitor.store.keys import Keys
     from monitor.store.references import ReferenceStore
@@ -235,19 +251,60 @@ def baseline_set(
     model = settings.model(model_name)
     if model is None:
         raise ConfigError("--model", f"no model named {model_name!r}", "see config check")
-    profile = profile_from_file(
-        model,
-        path,
-        prediction_column=prediction_column,
-        score_column=score_column,
-        label_column=label_column,
-        version=ref_version,
-    )
+    if (path is None) == (not from_stream):
+        raise click.UsageError("give either --file or --from-stream (with --start)")
+    if path is not None:
+        profile = profile_from_file(
+            model,
+            path,
+            prediction_column=prediction_column,
+            score_column=score_column,
+            label_column=label_column,
+            version=ref_version,
+        )
+    else:
+        if not start_text:
+            raise click.UsageError("--from-stream needs --start")
+        now = time.time()
+        try:
+            start = parse_start(start_text, now)
+            end = parse_start(end_text, now) if end_text else now
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        read = [0]
+
+        def progress(n: int) -> None:
+            read[0] += n
+            if read[0] // 100_000 != (read[0] - n) // 100_000:
+                click.echo(f"  {read[0]:,} records read", err=True)
+
+        profile = profile_from_stream(
+            settings, model, start, end, version=ref_version, progress=progress
+        )
     ReferenceStore(connect(settings.redis), Keys(settings.redis.key_prefix)).put(profile)
     click.echo(
         f"{model_name}: reference {profile.version} from {profile.n:,} rows "
         f"({len(profile.features)} features) is now current"
     )
+
+
+@baseline_group.command("list")
+@config_option
+@click.option("--model", "model_name", required=True, help="A configured model.")
+@friendly_errors
+def baseline_list(config_path: Path, model_name: str) -> None:
+    """Show a model's reference versions, oldest first; the current one is marked."""
+    from datetime import UTC, datetime
+
+    from monitor.store.client import connect
+    from monitor.store.query import Query
+
+    settings = config_module.load(config_path)
+    store = Query(connect(settings.redis), settings).references()
+    current = store.current_versions([model_name])[model_name]
+    for version, created in store.history(model_name):
+        mark = "*" if version == current else " "
+        click.echo(f"{mark} {version:<24} {datetime.fromtimestamp(created, UTC):%Y-%m-%d %H:%M}Z")
 
 
 state_dir_option = click.option(

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from kafka import KafkaProducer
 from sklearn.metrics import mean_absolute_error, roc_auc_score
 
 from monitor.config import FaultSettings
@@ -164,3 +165,32 @@ def joined_pairs(events: list[Any]) -> dict[str, dict[int, list[tuple[Any, Any, 
             window = int(parse_ts(p["ts"]) // WINDOW) * WINDOW
             out[e.model][window].append((p["prediction"], p.get("score"), doc["label"]))
     return out
+
+
+def test_baseline_from_a_period_of_the_stream(
+    deployment_factory: Any, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    dep = deployment_factory(partitions=2)
+    now = time.time()
+    period = (now - 3 * 3600, now - 2 * 3600)
+    sim = Simulator(dep.settings, seed=3, start=now - 4 * 3600, rate=2.0, faults=[])
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    inside = 0
+    topics = {"prediction": dep.settings.kafka.predictions_topic}
+    topics["outcome"] = dep.settings.kafka.outcomes_topic
+    for e in sim.events(4 * 3600 * 2):  # four hours at 2 predictions/s, record time = event time
+        producer.send(topics[e.topic_kind], key=e.key, value=e.value, timestamp_ms=int(e.ts * 1000))
+        in_period = period[0] <= e.ts < period[1]
+        inside += e.topic_kind == "prediction" and e.model == "fraud-detector" and in_period
+    producer.flush()
+    producer.close()
+    out = cli(
+        "baseline", "set", "--config", str(dep.path), "--model", "fraud-detector",
+        "--from-stream", "--start", "now-3h", "--end", "now-2h", "--version", "from-stream",
+    )  # fmt: skip
+    assert f"from {inside:,} rows" in out
+    reference = dep.query().references().current("fraud-detector")
+    assert reference is not None and reference.version == "from-stream"
+    assert reference.performance  # the outcomes of the period were found and joined
+    listing = cli("baseline", "list", "--config", str(dep.path), "--model", "fraud-detector")
+    assert listing.startswith("* from-stream")

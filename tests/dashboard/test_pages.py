@@ -1,0 +1,288 @@
+"""Every page through AppTest on a real Redis: what the pipeline stored is what the pages show, an
+empty or partly-filled Redis shows what to do, and deep links select model, feature and window.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from streamlit.testing.v1 import AppTest
+
+from dashboard import info
+from monitor.stats.health import WindowEvaluation
+from tests.dashboard.conftest import BAD_SCORES, WINDOW, Deployment, base_doc, write_config
+
+PAGES = ("overview", "model", "feature", "alerts", "retraining")
+
+
+def texts(at: AppTest) -> str:
+    """Every piece of prose on the page, joined (titles, markdown, captions, notices)."""
+    parts: list[str] = []
+    for kind in (
+        "title",
+        "subheader",
+        "markdown",
+        "caption",
+        "info",
+        "warning",
+        "error",
+        "success",
+    ):
+        parts += [str(element.value) for element in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def figure(at: AppTest, key: str) -> dict[str, Any]:
+    """The Plotly figure drawn with ``key``, as the browser receives it."""
+    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id]
+    assert charts, f"no chart {key!r}"
+    return json.loads(charts[0].proto.spec)
+
+
+def links(at: AppTest) -> list[tuple[str, str, dict[str, str]]]:
+    """(label, page, query parameters) of every page link."""
+    out = []
+    for link in at.get("page_link"):
+        params = dict(p.split("=", 1) for p in link.proto.query_string.split("&") if p)
+        out.append((link.proto.label, link.proto.page, params))
+    return out
+
+
+def table(at: AppTest, key: str) -> Any:
+    frames = [d for d in at.dataframe if key in d.proto.id]
+    assert frames, f"no table {key!r}"
+    return frames[0].value
+
+
+def stored_window(dep: Deployment, model: str, start: int) -> tuple[str, WindowEvaluation]:
+    evaluated = dep.query().evaluations_by_window(model)
+    wid = info.windows_by_start(evaluated)[start]
+    return wid, evaluated[wid]
+
+
+# --- empty, partial, unavailable ----------------------------------------------------------------
+
+
+def test_an_empty_redis_shows_what_to_do_on_every_page(empty: Deployment, app_factory: Any) -> None:
+    pages = {page: app_factory(empty, page) for page in PAGES}
+    for page, at in pages.items():
+        assert not at.exception, (page, at.exception)
+
+    overview = pages["overview"]
+    assert "No predictions have arrived yet" in texts(overview)
+    rows = table(overview, "overview_table").set_index("model")
+    assert list(rows.index) == ["churn", "delivery-eta", "fraud-detector"]
+    assert (rows["predictions"] == 0).all()
+    assert set(rows["health"]) == {"INSUFFICIENT DATA"}
+    assert "driftwatch baseline set --model churn --file train.csv" in rows.loc["churn", "reasons"]
+
+    model = texts(pages["model"])
+    assert "driftwatch baseline set --model fraud-detector --file train.csv" in model
+    assert "No predictions for fraud-detector yet" in model
+    assert "No evaluated window for fraud-detector yet" in texts(pages["feature"])
+    assert "arrive with Driftwatch's alerting capability" in texts(pages["alerts"])
+    assert "arrive with Driftwatch's retraining capability" in texts(pages["retraining"])
+
+
+def test_a_reference_without_traffic_says_traffic_is_missing(
+    partial: Deployment, app_factory: Any
+) -> None:
+    at = app_factory(partial, "model", model="fraud-detector")
+    assert not at.exception
+    shown = texts(at)
+    assert "baseline set" not in shown  # the reference exists
+    assert "No predictions for fraud-detector yet" in shown
+    assert "reference 20" in shown  # its version (a timestamp) is in the caption
+    other = app_factory(partial, "model", model="delivery-eta")
+    assert "driftwatch baseline set --model delivery-eta" in texts(other)
+
+
+def test_an_unreachable_redis_shows_how_to_fix_it(
+    tmp_path: Path, app_factory: Any, free_port_factory: Any
+) -> None:
+    down = f"redis://127.0.0.1:{free_port_factory(1)[0]}/0"
+    path = tmp_path / "down.toml"
+    doc = base_doc("127.0.0.1:9", down, "dwtest:down", ["p", "o", "d"])
+    dep = Deployment(path, write_config(path, doc), down)
+    for page in ("overview", "model", "feature"):
+        at = app_factory(dep, page)
+        assert not at.exception
+        assert "Redis does not answer" in texts(at) and "driftwatch services up" in texts(at)
+
+
+# --- filled by the pipeline ---------------------------------------------------------------------
+
+
+def test_overview_shows_the_stored_totals_and_health(
+    pipeline: Deployment, app_factory: Any
+) -> None:
+    at = app_factory(pipeline)
+    assert not at.exception
+    rows = table(at, "overview_table").set_index("model")
+    stored = pipeline.query().overview()
+    assert set(rows.index) == {s.model.name for s in stored}
+    for s in stored:
+        row, c = rows.loc[s.model.name], s.counts
+        assert row["health"] == s.health.status
+        assert row["predictions"] == c.predictions > 0
+        assert row["dead_letters"] == c.dead
+        assert row["label_coverage"] == pytest.approx(c.label_coverage)
+        assert row["mean_label_delay_seconds"] == pytest.approx(c.mean_label_delay_seconds)
+        assert row["version"] == s.latest.version and row["last_window_rows"] == s.latest.n
+        assert row["owner"] == s.model.owner
+    assert rows.loc["fraud-detector", "dead_letters"] == BAD_SCORES
+    assert rows.loc["fraud-detector", "health"] in ("WARN", "CRITICAL")
+    assert "amount" in rows.loc["fraud-detector", "reasons"]
+
+    counts = {s.health.status: 0 for s in stored}
+    for s in stored:
+        counts[s.health.status] += 1
+    bar = figure(at, "health_bar")["data"][0]
+    assert {y: x for x, y in zip(bar["x"], bar["y"], strict=True) if x} == counts
+    first_click = [(page, q) for _, page, q in links(at) if q.get("model") == "fraud-detector"]
+    assert first_click == [("model", {"model": "fraud-detector"})]
+
+
+def test_overview_filters_and_search(pipeline: Deployment, app_factory: Any) -> None:
+    at = app_factory(pipeline)
+    at.text_input(key="search").input("eta").run()
+    assert list(table(at, "overview_table")["model"]) == ["delivery-eta"]
+    at.text_input(key="search").input("").run()
+    at.multiselect(key="owner_filter").select("growth@example.com").run()
+    assert list(table(at, "overview_table")["model"]) == ["churn"]
+
+
+def test_model_page_shows_the_stored_verdicts_and_links_to_the_drifting_feature(
+    pipeline: Deployment, app_factory: Any
+) -> None:
+    start = pipeline.shift_window + 2 * WINDOW
+    _, ev = stored_window(pipeline, "fraud-detector", start)
+    at = app_factory(pipeline, "model", model="fraud-detector", window=str(start))
+    assert not at.exception
+    assert at.query_params["window"] in (str(start), [str(start)])  # the link stays shareable
+
+    verdicts = table(at, "verdicts").set_index("feature")
+    assert set(verdicts.index) == {v.feature for v in ev.verdicts}
+    for v in ev.verdicts:
+        row = verdicts.loc[v.feature]
+        assert (row["statistic"], row["severity"], row["n"]) == (v.statistic, v.severity, v.n)
+        assert row["value"] == pytest.approx(v.value) and row["threshold"] == pytest.approx(
+            v.threshold
+        )
+
+    second_click = [q for _, page, q in links(at) if page == "feature" and q["feature"] == "amount"]
+    assert second_click == [{"model": "fraud-detector", "feature": "amount", "window": str(start)}]
+
+    heat = figure(at, "heatmap")["data"][0]
+    column = heat["customdata"][0].index(f"__model__|{start}")
+    for row, feature_start in zip(heat["z"], heat["customdata"], strict=True):
+        feature = feature_start[column].split("|")[0]
+        v = info.verdict_of(ev, feature)
+        assert row[column] == info.SEVERITIES.index(v.severity if v else "none"), feature
+
+    stored = pipeline.query().overview()
+    health = next(s.health for s in stored if s.model.name == "fraud-detector")
+    assert health.status in texts(at)
+    counts = next(s.counts for s in stored if s.model.name == "fraud-detector")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Label coverage"] == f"{counts.label_coverage:.1%}"
+    assert metrics["Waiting for a label"] == f"{counts.pending_predictions:,}"
+
+    traces = {t.get("name"): t for t in figure(at, "performance_chart")["data"]}
+    evaluations = pipeline.query().evaluations("fraud-detector")
+    labelled = [e for e in info.newest_per_window(evaluations) if e.n_labelled]
+    assert traces["roc_auc"]["y"] == pytest.approx(
+        [e.performance["roc_auc"] for e in labelled], nan_ok=True
+    )
+    since = min(e.window_start for e in evaluations)
+    stored_changes = pipeline.query().change_points("fraud-detector", since=since)
+    marked = traces.get("detector change point", {}).get("customdata", [])
+    assert marked == [stream for stream, _ in stored_changes]
+    dead = figure(at, "dead_letters")["data"][0]
+    assert dict(zip(dead["x"], dead["y"], strict=True)) == counts.dead_by_reason
+
+
+def test_period_comparison_sees_the_shift(pipeline: Deployment, app_factory: Any) -> None:
+    at = app_factory(pipeline, "model", model="fraud-detector")
+    at.select_slider(key="cmp_boundary").set_value(pipeline.shift_window).run()
+    assert not at.exception
+    rows = table(at, "cmp_table").set_index("feature")
+    assert rows.loc["amount", "drift_share_a"] == 0.0
+    assert rows.loc["amount", "drift_share_b"] > 0.5
+    assert figure(at, "cmp_distribution")["data"]
+
+
+def test_feature_deep_link_shows_the_stored_evidence(
+    pipeline: Deployment, app_factory: Any
+) -> None:
+    start = pipeline.shift_window + 3 * WINDOW
+    wid, ev = stored_window(pipeline, "fraud-detector", start)
+    iso = datetime.fromtimestamp(start + 5, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = app_factory(pipeline, "feature", model="fraud-detector", feature="amount", window=iso)
+    assert not at.exception
+    v = info.verdict_of(ev, "amount")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[v.statistic] == f"{v.value:.4g}"
+    assert metrics["threshold"] == f"{v.threshold:.4g}"
+    assert metrics["rows (n)"] == f"{v.n:,}"
+    assert v.status == "drift"
+
+    query = pipeline.query()
+    profile = query.references().get("fraud-detector", ev.reference).features["amount"]
+    bars = figure(at, "dist_amount")["data"]
+    assert bars[0]["customdata"] == profile.counts
+    stored_bins = query.window_counts("fraud-detector", wid).bins("amount", profile.n_bins)
+    assert bars[1]["customdata"] == stored_bins.tolist()
+    series = figure(at, "feature_statistic")["data"][1]
+    assert len(series["y"]) == sum(
+        1 for e in info.newest_per_window(query.evaluations("fraud-detector"))
+        if info.verdict_of(e, "amount") is not None
+    )  # fmt: skip
+
+
+def test_prediction_drift_and_a_model_without_reference(
+    pipeline: Deployment, app_factory: Any
+) -> None:
+    at = app_factory(pipeline, "feature", model="fraud-detector", feature="__prediction__")
+    assert not at.exception
+    assert "prediction (model output)" in texts(at)
+    assert figure(at, "dist___prediction__")["data"]
+    churn = app_factory(pipeline, "model", model="churn")
+    assert not churn.exception
+    assert "driftwatch baseline set --model churn" in texts(churn)
+    assert "No verdicts in this window" in texts(churn)
+    churn_feature = app_factory(pipeline, "feature", model="churn", feature="plan")
+    assert not churn_feature.exception
+    assert "driftwatch baseline set --model churn" in texts(churn_feature)
+
+
+def test_a_link_to_a_window_not_shown_says_so(pipeline: Deployment, app_factory: Any) -> None:
+    at = app_factory(pipeline, "feature", model="fraud-detector", feature="amount", window="12")
+    assert not at.exception
+    assert "Windows shown" in texts(at)
+
+
+def test_a_root_link_forwards_to_the_evidence(pipeline: Deployment, app_factory: Any) -> None:
+    at = app_factory(pipeline, "overview", model="delivery-eta", feature="city")
+    assert not at.exception
+    assert "delivery-eta · city" in texts(at)
+
+
+def test_the_dashboard_never_writes(
+    pipeline: Deployment, app_factory: Any, redis_client: redis.Redis
+) -> None:
+    prefix = pipeline.settings.redis.key_prefix
+
+    def snapshot() -> dict[bytes, bytes]:
+        keys = sorted(redis_client.scan_iter(match=f"{prefix}*", count=1000))
+        return dict(zip(keys, [redis_client.dump(k) for k in keys], strict=True))
+
+    before = snapshot()
+    for page in PAGES:
+        assert not app_factory(pipeline, page, model="fraud-detector").exception
+    assert snapshot() == before
