@@ -110,6 +110,7 @@ class BatchProcessor:
                 self._windows.predictions(changes, claim.keys, counted, now_ms)  # type: ignore[arg-type]
                 self.detectors.predictions(changes, claim.keys, counted)  # type: ignore[arg-type]
             self._windows.pairs(changes, claim.keys, plan.pairs, now_ms)
+            self._windows.dead_letters(changes, claim.keys, letters, now_ms)
             self.detectors.pairs(changes, claim.keys, plan.pairs)
             fresh = [d for d in letters if d.offset not in published]
             self._sink.send(claim.topic, claim.partition, fresh)

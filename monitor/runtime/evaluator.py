@@ -92,6 +92,7 @@ class WindowEvaluator:
                 calibrator=self._calibrator,
                 now=now,
                 previous=self._query.evaluation(model_name, before),
+                dead_letters=self._query.dead_letters(model_name, start),
             )
             self._store.save(evaluation, wid, member, score)  # Step 3
             touched.add(model_name)

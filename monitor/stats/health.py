@@ -80,6 +80,8 @@ class WindowEvaluation(msgspec.Struct, frozen=True):
     quality: dict[str, FeatureQuality] = {}
     performance: dict[str, float] = {}
     reference_performance: dict[str, float] = {}
+    #: Dead letters by reason that arrived during this window (by arrival, not event time).
+    dead_letters: dict[str, int] = {}
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -101,6 +103,7 @@ def evaluate_window(
     calibrator: NullCalibrator,
     now: float,
     previous: WindowEvaluation | None = None,
+    dead_letters: Mapping[str, int] | None = None,
 ) -> WindowEvaluation:
     """Verdicts, quality and performance of one window (``previous``: the window before it)."""
     verdicts: list[Verdict] = []
@@ -123,6 +126,7 @@ def evaluate_window(
         quality=_quality(model, reference, counts),
         performance=performance.metrics_for(model.task, sums, model.classes) if n_labelled else {},
         reference_performance=dict(reference.performance) if reference is not None else {},
+        dead_letters=dict(dead_letters or {}),
     )
 
 

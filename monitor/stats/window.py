@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from monitor.config import ModelSettings, Settings
-from monitor.events import Prediction
+from monitor.events import DeadLetter, Prediction
 from monitor.join import Pair
 from monitor.stats import performance
 from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile, numeric_values
@@ -99,6 +99,17 @@ class WindowAggregator:
             _, floats = self._window(changes, pkeys, group, ref, now_ms)
             for name, value in _performance_sums(self._models[group.model], items).items():
                 floats["perf:" + name] += value
+
+    def dead_letters(
+        self, changes: Changes, pkeys: PartitionKeys, letters: Sequence[DeadLetter], now_ms: int
+    ) -> None:
+        """Count dead letters by reason in the window of their *arrival*: an invalid event's own
+        timestamp cannot be trusted (it may be what made it invalid)."""
+        start = self._start(now_ms / 1000)
+        for letter in letters:
+            key = pkeys.dead_letters(letter.model, start)
+            changes.incr[key][letter.reason.value] += 1
+            changes.expire_at[key] = (start + self._size) * 1000 + self._retention_ms
 
     def _start(self, ts: float) -> int:
         return math.floor(ts / self._size) * self._size

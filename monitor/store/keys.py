@@ -28,6 +28,7 @@ Layout (``P`` = the configured prefix)::
     P:health:<model>                      the model's latest health summary
     P:lease:evaluator                     the instance that evaluates windows (SET NX PX)
     P:{g:t:p}:det:<model>:<stream>        river detector state of this partition (pickle)
+    P:{g:t:p}:dl:<model>:<start>          dead letters by reason, by window of *arrival* (hash)
     P:cp:<model>                          change points "<stream>|<ts>|<tag>" by event time (zset)
 
 A *window id* is ``<window start>|<model version>|<reference version>``: windows are per model
@@ -54,6 +55,7 @@ class PartitionKeys:
     expiry_prefix: str
     windows_prefix: str
     detector_prefix: str
+    dead_letters_prefix: str
 
     def counters(self, model: str) -> str:
         return self.counters_prefix + model
@@ -63,6 +65,9 @@ class PartitionKeys:
 
     def window(self, model: str, wid: str) -> str:
         return f"{self.windows_prefix}{model}:{wid}"
+
+    def dead_letters(self, model: str, start: int) -> str:
+        return f"{self.dead_letters_prefix}{model}:{start}"
 
     def detector(self, model: str, stream: str) -> str:
         return f"{self.detector_prefix}{model}:{stream}"
@@ -89,6 +94,7 @@ class Keys:
             expiry_prefix=f"{base}:exp:",
             windows_prefix=f"{base}:w:",
             detector_prefix=f"{base}:det:",
+            dead_letters_prefix=f"{base}:dl:",
         )
 
     def join_record(self, model: str, event_id: str) -> str:

@@ -102,6 +102,17 @@ class Query:
         blobs = self._redis.mget([self._keys.evaluation(model, w) for w in wids])
         return [_evaluation.decode(b) for b in blobs if b is not None]
 
+    def dead_letters(self, model: str, window_start: int) -> dict[str, int]:
+        """Dead letters of a model by reason that *arrived* in the window starting then."""
+        pipe = self._redis.pipeline(transaction=False)
+        for tag in self.partition_tags():
+            pipe.hgetall(self._keys.partition(tag).dead_letters(model, window_start))
+        totals: dict[str, int] = {}
+        for h in pipe.execute():
+            for reason, n in h.items():
+                totals[reason.decode()] = totals.get(reason.decode(), 0) + int(n)
+        return totals
+
     def evaluation(self, model: str, wid: str) -> WindowEvaluation | None:
         """One window's evaluation, if it has one."""
         blob = self._redis.get(self._keys.evaluation(model, wid))

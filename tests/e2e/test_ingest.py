@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections import Counter
@@ -174,6 +175,13 @@ def test_every_kind_of_bad_input_is_dead_lettered_with_its_reason(
     unknown = dep.unknown()
     by_reason = Counter(fraud.dead_by_reason) + Counter(unknown.dead_by_reason)
     assert by_reason == Counter(reason for _, reason in bad)
+    # The same dead letters, by window of arrival (the data-quality view per window).
+    size = dep.settings.windows.size_seconds
+    starts = {math.floor(t / size) * size for t in (time.time(), time.time() - 120)}
+    per_window: Counter[str] = Counter()
+    for start in starts:
+        per_window.update(dep.query().dead_letters("fraud-detector", start))
+    assert per_window == Counter(fraud.dead_by_reason)
     for letter in letters:
         assert dict(letter.headers)["dw-topic"] == topic.encode()
 
