@@ -190,6 +190,19 @@ def _status_doc(row: Any) -> dict[str, Any]:
             "performance": latest.performance,
             "reference_performance": latest.reference_performance,
         },
+        "rolling": None
+        if row.rolling is None
+        else {
+            "since": row.rolling.window_start,
+            "n": row.rolling.n,
+            "n_labelled": row.rolling.n_labelled,
+            "drifted": [
+                v.feature
+                for v in row.rolling.verdicts
+                if v.status == "drift" and v.feature != "__model__"
+            ],
+            "performance": row.rolling.performance,
+        },
     }
 
 

@@ -5,7 +5,8 @@
 2. Read the oldest changed ("dirty") windows, merge each over partitions and evaluate it against
    the reference it was binned on.
 3. Store the evaluation; clear the dirty mark only if no batch changed the window meanwhile.
-4. Recompute the health of every model touched from its newest evaluations.
+4. Recompute the health of every model touched from its newest evaluations, and its rolling
+   view: the last ``windows.rolling_windows`` windows merged and evaluated as one.
 """
 
 from __future__ import annotations
@@ -99,9 +100,30 @@ class WindowEvaluator:
         for name in touched:  # Step 4
             recent = self._query.evaluations(name, last=HEALTH_WINDOWS)
             self._store.save_health(health(self._models[name], recent, now))
+            self._evaluate_rolling(name, now)
         if dirty:
             log.debug("evaluated %d windows of %d models", len(dirty), len(touched))
         return len(dirty)
+
+    def _evaluate_rolling(self, model_name: str, now: float) -> None:
+        """The rolling view: the last N windows of the newest version merged and evaluated."""
+        merged = self._query.rolling_counts(model_name, self._settings.windows.rolling_windows)
+        if merged is None:
+            return
+        first, counts = merged
+        start, version, ref_version = parse_window_id(first)
+        self._store.save_rolling(
+            evaluate_window(
+                self._models[model_name],
+                self._profile(model_name, ref_version),
+                counts,
+                window_start=start,
+                version=version,
+                settings=self._settings.drift,
+                calibrator=self._calibrator,
+                now=now,
+            )
+        )
 
     def _profile(self, model: str, version: str) -> ReferenceProfile | None:
         """References are immutable once stored, so each is read once."""

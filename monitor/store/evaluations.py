@@ -45,5 +45,8 @@ class EvaluationStore:
         pipe.execute()
         self._clear(keys=[self._keys.dirty], args=[dirty_member, repr(dirty_score)])
 
+    def save_rolling(self, ev: WindowEvaluation) -> None:
+        self._redis.set(self._keys.rolling(ev.model), msgspec.json.encode(ev))
+
     def save_health(self, health: Health) -> None:
         self._redis.set(self._keys.health(health.model), msgspec.json.encode(health))

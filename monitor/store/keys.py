@@ -26,6 +26,7 @@ Layout (``P`` = the configured prefix)::
     P:ev:<model>:<window id>              a window's evaluation: verdicts, quality, performance
     P:evi:<model>                         evaluated window ids by window start (zset)
     P:health:<model>                      the model's latest health summary
+    P:roll:<model>                        evaluation of the last N windows merged (rolling view)
     P:lease:evaluator                     the instance that evaluates windows (SET NX PX)
     P:{g:t:p}:det:<model>:<stream>        river detector state of this partition (pickle)
     P:{g:t:p}:dl:<model>:<start>          dead letters by reason, by window of *arrival* (hash)
@@ -124,6 +125,9 @@ class Keys:
 
     def health(self, model: str) -> str:
         return f"{self.prefix}:health:{model}"
+
+    def rolling(self, model: str) -> str:
+        return f"{self.prefix}:roll:{model}"
 
     def change_points(self, model: str) -> str:
         return f"{self.prefix}:cp:{model}"

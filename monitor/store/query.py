@@ -15,7 +15,7 @@ from monitor.config import ModelSettings, Settings
 from monitor.events import UNKNOWN_MODEL
 from monitor.stats.counters import IngestCounts
 from monitor.stats.health import Health, WindowCounts, WindowEvaluation
-from monitor.store.keys import Keys
+from monitor.store.keys import Keys, parse_window_id
 from monitor.store.references import ReferenceStore
 
 
@@ -35,6 +35,7 @@ class ModelStatus:
     counts: IngestCounts
     health: Health | None
     latest: WindowEvaluation | None
+    rolling: WindowEvaluation | None
 
 
 class Query:
@@ -113,6 +114,25 @@ class Query:
                 totals[reason.decode()] = totals.get(reason.decode(), 0) + int(n)
         return totals
 
+    def rolling(self, model: str) -> WindowEvaluation | None:
+        """The evaluation of the model's last ``windows.rolling_windows`` windows merged."""
+        blob = self._redis.get(self._keys.rolling(model))
+        return None if blob is None else _evaluation.decode(blob)
+
+    def rolling_counts(self, model: str, last: int) -> tuple[str, WindowCounts] | None:
+        """The newest window's id and the counts of up to ``last`` windows of the same model
+        version and reference, merged (counts add: that is what makes windows mergeable)."""
+        wids = self.window_ids(model, last=last * 4)  # other versions may be interleaved
+        if not wids:
+            return None
+        _, version, ref = parse_window_id(wids[-1])
+        same = [w for w in wids if parse_window_id(w)[1:] == (version, ref)][-last:]
+        fields: dict[str, float] = {}
+        for wid in same:
+            for name, value in self.window_counts(model, wid).fields.items():
+                fields[name] = fields.get(name, 0.0) + value
+        return same[0], WindowCounts(int(fields.get("n", 0)), fields)
+
     def evaluation(self, model: str, wid: str) -> WindowEvaluation | None:
         """One window's evaluation, if it has one."""
         blob = self._redis.get(self._keys.evaluation(model, wid))
@@ -133,7 +153,11 @@ class Query:
             latest = self.evaluations(row.model.name, last=1)
             out.append(
                 ModelStatus(
-                    row.model, row.counts, health[row.model.name], latest[-1] if latest else None
+                    row.model,
+                    row.counts,
+                    health[row.model.name],
+                    latest[-1] if latest else None,
+                    self.rolling(row.model.name),
                 )
             )
         return out

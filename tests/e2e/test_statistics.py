@@ -118,6 +118,10 @@ def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
     assert fraud["health"] in ("WARN", "CRITICAL")
     assert any("amount" in reason for reason in fraud["reasons"])
     assert "amount" in {d["feature"] for d in fraud["latest_window"]["drifted"]}
+    rolling_windows = dep.settings.windows.rolling_windows
+    newest = sorted(evaluations.values(), key=lambda e: e.window_start)[-rolling_windows:]
+    assert fraud["rolling"]["n"] == sum(e.n for e in newest)
+    assert "amount" in fraud["rolling"]["drifted"]
 
     # The concept drift changes delivery-eta's errors: its error detector fires after the change
     # (allowing for labels that arrive up to a minute late), never before it.
