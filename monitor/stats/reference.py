@@ -131,8 +131,8 @@ class NumericProfile(msgspec.Struct, frozen=True, tag="numeric", dict=True):
 
         Examples
         --------
-        >>> build_numeric([0.0, 1.0, 2.0, 3.0, 4.0], seed=0).centers().tolist()[:3]
-        [0.0, 0.1, 0.30000000000000004]
+        >>> build_numeric([float(i) for i in range(41)], seed=0).centers().tolist()[:3]
+        [0.0, 1.0, 3.0]
         """
         edges = self._edge_array
         return np.concatenate(([edges[0]], (edges[:-1] + edges[1:]) / 2, [edges[-1]]))
@@ -236,16 +236,28 @@ def _feature_seed(seed: int, name: str) -> int:
 def build_numeric(values: Sequence[object] | np.ndarray, *, seed: int = 0) -> NumericProfile:
     """Profile one numeric feature (see :class:`NumericProfile`).
 
-    Edges are the reference's ``N_QUANTILE_BINS`` quantiles with ties removed; a constant feature
-    gets one bin ``[v, nextafter(v)]``. A feature without a single number cannot be a baseline.
+    Edges are the reference's ``N_QUANTILE_BINS`` quantiles with ties removed. A feature with at
+    most that many distinct values (a flag, a count, an hour) gets one bin per value instead, with
+    edges half-way between them: quantile edges would put 0 and 1 of a 0/1 flag in one bin and
+    hide any change of its rate. A constant feature gets one bin ``[v, nextafter(v)]``. A feature
+    without a single number cannot be a baseline.
+
+    Examples
+    --------
+    >>> build_numeric([0, 1, 1, 0, 1]).edges
+    [0.0, 0.5, 1.0]
     """
     x = numeric_values(values)
     present = x[~np.isnan(x)]
     if present.size == 0:
         raise ValueError("no numeric value in the reference: a drift baseline needs values")
-    edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, N_QUANTILE_BINS + 1)))
-    if edges.size == 1:
-        edges = np.array([edges[0], np.nextafter(edges[0], np.inf)])
+    distinct = np.unique(present)
+    if distinct.size == 1:
+        edges = np.array([distinct[0], np.nextafter(distinct[0], np.inf)])
+    elif distinct.size <= N_QUANTILE_BINS:
+        edges = np.concatenate(([distinct[0]], (distinct[:-1] + distinct[1:]) / 2, [distinct[-1]]))
+    else:
+        edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, N_QUANTILE_BINS + 1)))
     profile = NumericProfile(
         edges=edges.tolist(),
         counts=[],

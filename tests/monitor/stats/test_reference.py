@@ -248,3 +248,16 @@ def test_decoded_profiles_bin_like_the_originals() -> None:
     decoded = msgspec.msgpack.decode(msgspec.msgpack.encode(profile), type=NumericProfile)
     x = np.linspace(-4, 4, 101)
     assert decoded.bin_index(x).tolist() == profile.bin_index(x).tolist()
+
+
+def test_a_flag_gets_one_bin_per_value_so_a_rate_change_shows() -> None:
+    from monitor.stats.distance import psi
+    from monitor.stats.reference import build_numeric
+
+    rng = np.random.default_rng(5)
+    profile = build_numeric((rng.uniform(size=10_000) < 0.30).astype(float))
+    assert profile.edges == [0.0, 0.5, 1.0]
+    current = (rng.uniform(size=10_000) < 0.45).astype(float)
+    counts = np.bincount(profile.bin_index(current), minlength=profile.n_bins)
+    assert counts[1] == (current == 0).sum() and counts[2] == (current == 1).sum()
+    assert psi(np.array(profile.counts), counts) > 0.05
