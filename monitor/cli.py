@@ -111,7 +111,7 @@ def run_command(config_path: Path, http_port: int | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @friendly_errors
 def status_command(config_path: Path, models: tuple[str, ...], as_json: bool) -> None:
-    """Show each model's ingestion totals, label coverage and dead letters."""
+    """Show each model's health and why, drifted features, performance, totals, dead letters."""
     import msgspec
 
     from monitor.store.client import connect

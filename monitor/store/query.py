@@ -179,25 +179,35 @@ class Query:
     # --- dashboard reads: few round trips whatever the number of models or windows ----------
 
     def overview(self, models: list[str] | None = None) -> list[ModelStatus]:
-        """What :meth:`status` returns, in five round trips instead of one per model.
+        """What :meth:`status` returns, in five round trips instead of several per model.
 
-        The dashboard's overview lists hundreds of models on every refresh; a round trip per model
+        The dashboard's overview lists hundreds of models on every refresh; round trips per model
         would dominate its render time.
         """
         rows = self.ingest(models)
         names = [row.model.name for row in rows]
-        health = self.health(names) if names else {}
+        if not names:
+            return []
+        health = self.health(names)
         pipe = self._redis.pipeline(transaction=False)
         for name in names:
             pipe.zrange(self._keys.evaluation_index(name), -1, -1)
-        newest = [ids[0].decode() if ids else None for ids in pipe.execute()] if names else []
-        keys = [self._keys.evaluation(n, w) for n, w in zip(names, newest, strict=True) if w]
-        blobs = iter(self._redis.mget(keys) if keys else [])
+        newest = [ids[0].decode() if ids else None for ids in pipe.execute()]
+        latest_keys = [self._keys.evaluation(n, w) for n, w in zip(names, newest, strict=True) if w]
+        blobs = self._redis.mget([*latest_keys, *(self._keys.rolling(n) for n in names)])
+        latest_blobs = iter(blobs[: len(latest_keys)])
         out = []
-        for row, wid in zip(rows, newest, strict=True):
-            blob = next(blobs) if wid else None
-            latest = _evaluation.decode(blob) if blob is not None else None
-            out.append(ModelStatus(row.model, row.counts, health[row.model.name], latest))
+        for row, wid, rolling in zip(rows, newest, blobs[len(latest_keys) :], strict=True):
+            latest = next(latest_blobs) if wid else None
+            out.append(
+                ModelStatus(
+                    row.model,
+                    row.counts,
+                    health[row.model.name],
+                    _evaluation.decode(latest) if latest is not None else None,
+                    _evaluation.decode(rolling) if rolling is not None else None,
+                )
+            )
         return out
 
     def evaluations_by_window(
