@@ -16,11 +16,12 @@ import logging
 import threading
 import time
 import uuid
+from typing import Any
 
 import redis
 
 from monitor.config import Settings
-from monitor.stats.health import evaluate_window, health
+from monitor.stats.health import WindowCounts, WindowEvaluation, evaluate_window, health
 from monitor.stats.reference import ReferenceProfile
 from monitor.stats.verdict import NullCalibrator
 from monitor.store.evaluations import EvaluationStore
@@ -76,53 +77,51 @@ class WindowEvaluator:
         touched: set[str] = set()
         dirty = self._store.dirty(WINDOWS_PER_ROUND)  # Step 2
         for member, score in dirty:
-            model_name, wid = member.split(":", 1)
-            model = self._models.get(model_name)
-            if model is None:
+            model, wid = member.split(":", 1)
+            if model not in self._models:
                 continue  # a model removed from the config: its windows age out
             start, version, ref_version = parse_window_id(wid)
-            counts = self._query.window_counts(model_name, wid)
             before = window_id(start - self._settings.windows.size_seconds, version, ref_version)
-            evaluation = evaluate_window(
+            evaluation = self._evaluate(
                 model,
-                self._profile(model_name, ref_version),
-                counts,
-                window_start=start,
-                version=version,
-                settings=self._settings.drift,
-                calibrator=self._calibrator,
-                now=now,
-                previous=self._query.evaluation(model_name, before),
-                dead_letters=self._query.dead_letters(model_name, start),
+                wid,
+                self._query.window_counts(model, wid),
+                now,
+                previous=self._query.evaluation(model, before),
+                dead_letters=self._query.dead_letters(model, start),
             )
             self._store.save(evaluation, wid, member, score)  # Step 3
-            touched.add(model_name)
-        for name in touched:  # Step 4
-            recent = self._query.evaluations(name, last=HEALTH_WINDOWS)
-            self._store.save_health(health(self._models[name], recent, now))
-            self._evaluate_rolling(name, now)
+            touched.add(model)
+        for model in touched:  # Step 4
+            recent = self._query.evaluations(model, last=HEALTH_WINDOWS)
+            self._store.save_health(health(self._models[model], recent, now))
+            merged = self._query.rolling_counts(model, self._settings.windows.rolling_windows)
+            if merged is not None:
+                self._store.save_rolling(self._evaluate(model, *merged, now))
         if dirty:
             log.debug("evaluated %d windows of %d models", len(dirty), len(touched))
         return len(dirty)
 
-    def _evaluate_rolling(self, model_name: str, now: float) -> None:
-        """The rolling view: the last N windows of the newest version merged and evaluated."""
-        merged = self._query.rolling_counts(model_name, self._settings.windows.rolling_windows)
-        if merged is None:
-            return
-        first, counts = merged
-        start, version, ref_version = parse_window_id(first)
-        self._store.save_rolling(
-            evaluate_window(
-                self._models[model_name],
-                self._profile(model_name, ref_version),
-                counts,
-                window_start=start,
-                version=version,
-                settings=self._settings.drift,
-                calibrator=self._calibrator,
-                now=now,
-            )
+    def _evaluate(
+        self,
+        model: str,
+        wid: str,
+        counts: WindowCounts,
+        now: float,
+        **context: Any,
+    ) -> WindowEvaluation:
+        """Evaluate ``counts`` as window ``wid`` against the reference they were binned on."""
+        start, version, ref_version = parse_window_id(wid)
+        return evaluate_window(
+            self._models[model],
+            self._profile(model, ref_version),
+            counts,
+            window_start=start,
+            version=version,
+            settings=self._settings.drift,
+            calibrator=self._calibrator,
+            now=now,
+            **context,
         )
 
     def _profile(self, model: str, version: str) -> ReferenceProfile | None:

@@ -192,3 +192,31 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class PidFileProcess:
+    """A service process found through its pid file, and only if it is still visibly ours."""
+
+    pid_file: Path
+
+    @property
+    def pid(self) -> int | None:
+        """The running process's pid, or None when it is not running."""
+        pid = read_pid(self.pid_file)
+        if pid is None or not pid_alive(pid) or not self._owns_cmdline(pid):
+            return None
+        return pid
+
+    def is_running(self) -> bool:
+        """True while the process recorded in the pid file is alive."""
+        return self.pid is not None
+
+    def _owns_cmdline(self, pid: int) -> bool:
+        """True unless ``pid`` is visibly some other process (a pid reused after a crash)."""
+        cmdline = command_line(pid)
+        if cmdline is None:  # no /proc (macOS): trust the pid file
+            return True
+        return self._owns(cmdline)
+
+    def _owns(self, cmdline: str) -> bool:
+        raise NotImplementedError

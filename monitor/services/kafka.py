@@ -241,7 +241,7 @@ def fetch_jars(cache_dir: Path | None = None) -> Path:
     return libs
 
 
-class KafkaBroker:
+class KafkaBroker(_process.PidFileProcess):
     """One combined broker+controller KRaft node, listening on 127.0.0.1 only.
 
     Everything it owns lives under ``state_dir``: ``server.properties``, ``log4j2.xml``, ``data/``
@@ -312,23 +312,7 @@ class KafkaBroker:
         """The ``bootstrap_servers`` string clients use."""
         return f"{self.host}:{self.port}"
 
-    @property
-    def pid(self) -> int | None:
-        """The running broker's pid, or None when it is not running."""
-        pid = _process.read_pid(self.pid_file)
-        if pid is None or not _process.pid_alive(pid) or not self._owns(pid):
-            return None
-        return pid
-
-    def is_running(self) -> bool:
-        """True while the broker process recorded in the pid file is alive."""
-        return self.pid is not None
-
-    def _owns(self, pid: int) -> bool:
-        """True unless ``pid`` is visibly some other process (a pid reused after a crash)."""
-        cmdline = _process.command_line(pid)
-        if cmdline is None:  # no /proc (macOS): trust the pid file
-            return True
+    def _owns(self, cmdline: str) -> bool:
         return "kafka.Kafka" in cmdline and str(self.properties_path) in cmdline
 
     # -- files -------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class RedisServer:
+class RedisServer(_process.PidFileProcess):
     """One ``redis-server`` process on 127.0.0.1, with its files under ``state_dir``.
 
     ``state_dir`` holds ``redis.conf``, ``redis.log`` (server log and its stdout/stderr),
@@ -166,23 +166,7 @@ class RedisServer:
         """The URL for ``redis.Redis.from_url``."""
         return f"redis://{self.host}:{self.port}/0"
 
-    @property
-    def pid(self) -> int | None:
-        """The running server's pid, or None when it is not running."""
-        pid = _process.read_pid(self.pid_file)
-        if pid is None or not _process.pid_alive(pid) or not self._owns(pid):
-            return None
-        return pid
-
-    def is_running(self) -> bool:
-        """True while the server recorded in the pid file is alive."""
-        return self.pid is not None
-
-    def _owns(self, pid: int) -> bool:
-        """True unless ``pid`` is visibly some other process (a pid reused after a crash)."""
-        cmdline = _process.command_line(pid)
-        if cmdline is None:  # no /proc (macOS): trust the pid file
-            return True
+    def _owns(self, cmdline: str) -> bool:
         # Redis rewrites its process title to "redis-server 127.0.0.1:<port>" once running.
         return "redis-server" in cmdline and (
             f":{self.port}" in cmdline or str(self.config_path) in cmdline
