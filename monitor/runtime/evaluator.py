@@ -3,7 +3,8 @@
 1. Every few seconds, take (or renew) the evaluator lease; only its holder evaluates, so verdicts
    are computed once per deployment however many daemons run.
 2. Read the oldest changed ("dirty") windows, merge each over partitions and evaluate it against
-   the reference it was binned on.
+   the reference it was binned on — a window still open at most every ``OPEN_WINDOW_SECONDS``,
+   a final one (the model's event time passed its end plus the allowed lateness) at once.
 3. Store the evaluation; clear the dirty mark only if no batch changed the window meanwhile.
 4. Recompute the health of every model touched from its newest evaluations, and its rolling
    view: the last ``windows.rolling_windows`` windows merged and evaluated as one.
@@ -40,6 +41,12 @@ LEASE_MS = 30_000
 WINDOWS_PER_ROUND = 200
 #: Evaluations a model's health looks back over.
 HEALTH_WINDOWS = 3
+#: An open window still filling is re-evaluated at most this often (a final one at once): its
+#: verdicts change little between batches, and each evaluation costs bootstrap time.
+OPEN_WINDOW_SECONDS = 30.0
+#: Calibrated null distributions kept in memory (about 8 KB each): models × features × the
+#: window sizes they are evaluated at.
+CALIBRATION_CACHE_ENTRIES = 16_384
 
 
 class WindowEvaluator:
@@ -53,7 +60,10 @@ class WindowEvaluator:
         retention_ms = settings.windows.retention_days * 86_400_000
         self._store = EvaluationStore(client, keys, retention_ms)
         self._lease = Lease(client, keys.evaluator_lease, uuid.uuid4().hex, LEASE_MS)
-        self._calibrator = NullCalibrator(draws=settings.drift.bootstrap_draws)
+        self._calibrator = NullCalibrator(
+            draws=settings.drift.bootstrap_draws, max_entries=CALIBRATION_CACHE_ENTRIES
+        )
+        self._evaluated_at: dict[str, float] = {}
         self._models = {m.name: m for m in settings.models}
         self._profiles: dict[tuple[str, str], ReferenceProfile | None] = {}
 
@@ -75,12 +85,27 @@ class WindowEvaluator:
             return 0
         now = time.time() if now is None else now
         touched: set[str] = set()
+        evaluated = 0
         dirty = self._store.dirty(WINDOWS_PER_ROUND)  # Step 2
+        watermarks = {
+            row.model.name: row.counts.last_event_ts or 0.0
+            for row in self._query.ingest(sorted({m.split(":", 1)[0] for m, _ in dirty}))
+        }
+        windows = self._settings.windows
         for member, score in dirty:
             model, wid = member.split(":", 1)
             if model not in self._models:
                 continue  # a model removed from the config: its windows age out
             start, version, ref_version = parse_window_id(wid)
+            end = start + windows.size_seconds
+            final = watermarks.get(model, 0.0) >= end + windows.allowed_lateness_seconds
+            if not final and now - self._evaluated_at.get(member, 0.0) < OPEN_WINDOW_SECONDS:
+                continue  # stays dirty: evaluated again once the interval has passed
+            if final:
+                self._evaluated_at.pop(member, None)
+            else:
+                self._evaluated_at[member] = now
+            evaluated += 1
             before = window_id(start - self._settings.windows.size_seconds, version, ref_version)
             evaluation = self._evaluate(
                 model,
@@ -89,6 +114,7 @@ class WindowEvaluator:
                 now,
                 previous=self._query.evaluation(model, before),
                 dead_letters=self._query.dead_letters(model, start),
+                final=final,
             )
             self._store.save(evaluation, wid, member, score)  # Step 3
             touched.add(model)
@@ -98,9 +124,9 @@ class WindowEvaluator:
             merged = self._query.rolling_counts(model, self._settings.windows.rolling_windows)
             if merged is not None:
                 self._store.save_rolling(self._evaluate(model, *merged, now))
-        if dirty:
-            log.debug("evaluated %d windows of %d models", len(dirty), len(touched))
-        return len(dirty)
+        if evaluated:
+            log.debug("evaluated %d windows of %d models", evaluated, len(touched))
+        return evaluated
 
     def _evaluate(
         self,

@@ -82,6 +82,9 @@ class WindowEvaluation(msgspec.Struct, frozen=True):
     reference_performance: dict[str, float] = {}
     #: Dead letters by reason that arrived during this window (by arrival, not event time).
     dead_letters: dict[str, int] = {}
+    #: True once the model's newest event time passed the window's end plus the allowed
+    #: lateness: later events still count, but the window is not expected to change.
+    final: bool = False
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -104,6 +107,7 @@ def evaluate_window(
     now: float,
     previous: WindowEvaluation | None = None,
     dead_letters: Mapping[str, int] | None = None,
+    final: bool = False,
 ) -> WindowEvaluation:
     """Verdicts, quality and performance of one window (``previous``: the window before it)."""
     verdicts: list[Verdict] = []
@@ -127,6 +131,7 @@ def evaluate_window(
         performance=performance.metrics_for(model.task, sums, model.classes) if n_labelled else {},
         reference_performance=dict(reference.performance) if reference is not None else {},
         dead_letters=dict(dead_letters or {}),
+        final=final,
     )
 
 

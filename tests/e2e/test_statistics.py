@@ -108,6 +108,7 @@ def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
         return {v.feature for v in ev.verdicts if v.status == "drift" and v.feature != "__model__"}
 
     assert all(not flagged(e) for e in stable), [flagged(e) for e in stable]
+    assert all(e.final for e in stable)  # the newest event time is far past their end
     first_two = [evaluations[shift_window + i * WINDOW] for i in range(2)]
     assert any("amount" in flagged(e) for e in first_two)
     assert all("amount" in flagged(e) for e in drifted)

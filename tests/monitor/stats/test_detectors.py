@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+from river.datasets import synth
 from river.drift import ADWIN
 
 from monitor import config
@@ -79,3 +80,24 @@ def test_page_hinkley_is_selectable() -> None:
     changes = Changes()
     bank.pairs(changes, PKEYS, pairs(error_stream(), 0.0))
     assert changes.zadd, "Page-Hinkley detects the jump from 10 % to 40 % errors"
+
+
+def test_river_concept_drift_stream_is_detected_after_its_known_drift_point() -> None:
+    """SEA concept 0 becomes concept 3 around position 5000; the model keeps concept 0's rule."""
+    stream = synth.ConceptDriftStream(
+        stream=synth.SEA(variant=0, seed=1),
+        drift_stream=synth.SEA(variant=3, seed=2),
+        position=5000,
+        width=100,
+        seed=3,
+    )
+    items = []
+    for i, (x, y) in enumerate(stream.take(10_000)):
+        predicted = x[0] + x[1] <= 8.0  # SEA concept 0's rule
+        items.append(Pair("fraud-detector", "v1", float(i), predicted, None, bool(y), float(i)))
+    bank = DetectorBank(SETTINGS, KEYS, lambda _: None, lambda keys: [None for _ in keys])
+    changes = Changes()
+    bank.pairs(changes, PKEYS, items)
+    detections = sorted(ts for _, ts, _ in changes.zadd)
+    assert detections, "ADWIN misses the concept change"
+    assert 4900 <= detections[0] <= 6500  # after the drift point (width 100), within 1500 pairs
