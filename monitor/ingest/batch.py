@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import redis
 
@@ -92,26 +92,10 @@ class BatchProcessor:
         published: dict[int, DeadLetter] = {}
         for _attempt in range(MAX_CONFLICT_RETRIES):
             now_ms = int(self._clock() * 1000)
-            changes = Changes()
             accepted = [e for e in valid if e.offset not in published]
-            plan = self._plan(kind, accepted, claim, changes, now_ms)
-            duplicates = [
-                DeadLetter(e.offset, InvalidReason.DUPLICATE_ID, f"id {e.id[:64]!r} seen before",
-                           e.model, *_raw(records, e.offset))
-                for e in plan.duplicates
-            ]  # fmt: skip
-            letters = list(
-                {d.offset: d for d in (*dead, *published.values(), *duplicates)}.values()
+            changes, plan, counted, letters = self._stages(
+                kind, claim, records, accepted, [*dead, *published.values()], now_ms
             )
-            dup_offsets = {e.offset for e in plan.duplicates}
-            counted = [e for e in accepted if e.offset not in dup_offsets]
-            count_batch(changes, claim.keys, counted, letters, plan.pairs)
-            if kind == "prediction":
-                self._windows.predictions(changes, claim.keys, counted, now_ms)  # type: ignore[arg-type]
-                self.detectors.predictions(changes, claim.keys, counted)  # type: ignore[arg-type]
-            self._windows.pairs(changes, claim.keys, plan.pairs, now_ms)
-            self._windows.dead_letters(changes, claim.keys, letters, now_ms)
-            self.detectors.pairs(changes, claim.keys, plan.pairs)
             fresh = [d for d in letters if d.offset not in published]
             self._sink.send(claim.topic, claim.partition, fresh)
             published.update((d.offset, d) for d in fresh)
@@ -133,6 +117,35 @@ class BatchProcessor:
         self._observe(kind, result, counted, letters, plan)
         self._metrics.batch_duration.observe(time.perf_counter() - started)
         return BatchResult(result.status, len(counted), len(letters), len(plan.pairs))
+
+    def _stages(
+        self,
+        kind: Kind,
+        claim: Claim,
+        records: Sequence[Record],
+        accepted: Sequence[Prediction] | Sequence[Outcome],
+        dead: Sequence[DeadLetter],
+        now_ms: int,
+    ) -> tuple[Changes, JoinPlan, list[Any], list[DeadLetter]]:
+        """Join, counters, windows, detectors: everything the batch changes, not yet applied."""
+        changes = Changes()
+        plan = self._plan(kind, accepted, claim, changes, now_ms)
+        duplicates = [
+            DeadLetter(e.offset, InvalidReason.DUPLICATE_ID, f"id {e.id[:64]!r} seen before",
+                       e.model, *_raw(records, e.offset))
+            for e in plan.duplicates
+        ]  # fmt: skip
+        letters = list({d.offset: d for d in (*dead, *duplicates)}.values())
+        dup_offsets = {e.offset for e in plan.duplicates}
+        counted = [e for e in accepted if e.offset not in dup_offsets]
+        count_batch(changes, claim.keys, counted, letters, plan.pairs)
+        if kind == "prediction":
+            self._windows.predictions(changes, claim.keys, counted, now_ms)
+            self.detectors.predictions(changes, claim.keys, counted)
+        self._windows.pairs(changes, claim.keys, plan.pairs, now_ms)
+        self._windows.dead_letters(changes, claim.keys, letters, now_ms)
+        self.detectors.pairs(changes, claim.keys, plan.pairs)
+        return changes, plan, counted, letters
 
     def _read(self, keys: list[str]) -> list[bytes | None]:
         try:
