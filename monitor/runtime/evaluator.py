@@ -76,6 +76,8 @@ class WindowEvaluator:
                 log.warning(
                     "window evaluation skipped (%s); retrying in %.0fs", exc, EVALUATE_SECONDS
                 )
+            except Exception:  # a bug must not end evaluation for good: log it, try again
+                log.exception("window evaluation failed; retrying in %.0fs", EVALUATE_SECONDS)
         with contextlib.suppress(redis.RedisError):  # else the lease expires by itself
             self._lease.release()
 

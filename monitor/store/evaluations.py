@@ -1,4 +1,8 @@
-"""Writes window evaluations and model health; the evaluator is their only writer."""
+"""Writes window evaluations and model health; the evaluator is their only writer.
+
+Blobs are MessagePack (msgspec): a verdict on a window too small to judge carries NaN, which JSON
+cannot hold but MessagePack stores exactly; it is also smaller and faster to read.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ class EvaluationStore:
     def save(self, ev: WindowEvaluation, wid: str, dirty_member: str, dirty_score: float) -> None:
         key = self._keys.evaluation(ev.model, wid)
         pipe = self._redis.pipeline(transaction=True)
-        pipe.set(key, msgspec.json.encode(ev), pxat=ev.window_start * 1000 + self._retention_ms)
+        pipe.set(key, msgspec.msgpack.encode(ev), pxat=ev.window_start * 1000 + self._retention_ms)
         pipe.zadd(self._keys.evaluation_index(ev.model), {wid: ev.window_start})
         pipe.zremrangebyscore(
             self._keys.evaluation_index(ev.model),
@@ -46,7 +50,7 @@ class EvaluationStore:
         self._clear(keys=[self._keys.dirty], args=[dirty_member, repr(dirty_score)])
 
     def save_rolling(self, ev: WindowEvaluation) -> None:
-        self._redis.set(self._keys.rolling(ev.model), msgspec.json.encode(ev))
+        self._redis.set(self._keys.rolling(ev.model), msgspec.msgpack.encode(ev))
 
     def save_health(self, health: Health) -> None:
-        self._redis.set(self._keys.health(health.model), msgspec.json.encode(health))
+        self._redis.set(self._keys.health(health.model), msgspec.msgpack.encode(health))

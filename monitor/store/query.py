@@ -247,5 +247,5 @@ class Query:
         return out
 
 
-_evaluation = msgspec.json.Decoder(WindowEvaluation)
-_health = msgspec.json.Decoder(Health)
+_evaluation = msgspec.msgpack.Decoder(WindowEvaluation)
+_health = msgspec.msgpack.Decoder(Health)

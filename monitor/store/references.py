@@ -23,7 +23,7 @@ from monitor.store.keys import Keys
 #: within this delay by every instance.
 REFRESH_SECONDS = 15.0
 
-_decoder = msgspec.json.Decoder(ReferenceProfile)
+_decoder = msgspec.msgpack.Decoder(ReferenceProfile)
 
 
 class ReferenceStore:
@@ -36,7 +36,9 @@ class ReferenceStore:
     def put(self, profile: ReferenceProfile) -> None:
         """Store ``profile`` and make it the model's current reference, atomically."""
         pipe = self._redis.pipeline(transaction=True)
-        pipe.set(self._keys.reference(profile.model, profile.version), msgspec.json.encode(profile))
+        pipe.set(
+            self._keys.reference(profile.model, profile.version), msgspec.msgpack.encode(profile)
+        )
         pipe.zadd(self._keys.references(profile.model), {profile.version: profile.created_at})
         pipe.set(self._keys.current_reference(profile.model), profile.version)
         pipe.execute()

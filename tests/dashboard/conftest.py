@@ -34,9 +34,10 @@ from tests.e2e.conftest import MODELS, DaemonProcess, to_toml
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "streamlit_app.py"
 WINDOW = 60
-#: Simulated seconds after the start when ``amount`` shifts: window 7 of about 13.
+#: Simulated seconds after the start when ``amount`` shifts: window 7 of 15.
 SHIFT_AT = 420
-PREDICTIONS = 16_000
+#: 15 full windows at 20 predictions/s: about 400 rows per model and window, above min_samples.
+PREDICTIONS = 18_000
 #: Predictions with an out-of-range score: dead letters attributed to fraud-detector.
 BAD_SCORES = 5
 CHURN = {

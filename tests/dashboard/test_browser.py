@@ -145,3 +145,14 @@ def test_two_clicks_from_the_overview_to_the_drifting_feature(
     settle(page, charts=True)
     assert page.get_by_text("Reference vs this window").is_visible()
     shoot(page, "two-clicks")
+
+
+def test_clicking_a_heatmap_cell_opens_its_evidence(dashboard_url: str, page: Page) -> None:
+    page.goto(dashboard_url + "/model?model=fraud-detector")
+    settle(page, charts=True)
+    cells = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
+    assert cells is not None
+    page.mouse.click(cells["x"] + cells["width"] * 0.8, cells["y"] + cells["height"] * 0.5)
+    page.wait_for_url("**/feature?*model=fraud-detector*", timeout=RENDER_MS)
+    settle(page, charts=True)
+    assert page.get_by_text("Reference vs this window").is_visible()

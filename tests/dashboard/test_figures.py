@@ -63,7 +63,7 @@ def status(name: str, health: str | None, predictions: int, owner: str = "o") ->
         last_event_ts=T0 if predictions else None,
     )
     h = Health(name, health, [f"{name} reason"], T0, T0) if health else None  # type: ignore[arg-type]
-    return ModelStatus(model(name, owner), counts, h, None)
+    return ModelStatus(model(name, owner), counts, h, None, None)
 
 
 def test_overview_rows_explain_what_the_daemon_cannot_know() -> None:
@@ -138,7 +138,9 @@ def test_heatmap_rows_codes_and_hover_follow_the_stored_verdicts() -> None:
     fig = figures.drift_heatmap(heat)
     trace = fig.data[0]
     assert [list(r) for r in trace.z] == [list(r) for r in heat.codes]
-    assert trace.customdata[2][1] == f"b|{T0 + HOUR}"
+    cells = fig.data[1]  # the invisible, clickable markers, row by row
+    assert cells.customdata[2 * 3 + 1] == f"b|{T0 + HOUR}"
+    assert cells.text[2 * 3 + 1] == heat.hover[2][1] and cells.y[2 * 3 + 1] == "b"
     colours = dict(fig.data[0].colorscale)
     for i, severity in enumerate(info.SEVERITIES):
         assert colours[i / len(info.SEVERITIES)] == figures.SEVERITY_COLORS[severity]
@@ -186,6 +188,15 @@ def test_statistic_series_keeps_the_newest_statistic_and_its_thresholds() -> Non
     assert list(values.marker.color) == [figures.SEVERITY_COLORS[s] for s in series.severities]
     assert fig.layout.yaxis.title.text == "psi (unitless)"
     assert fig.layout.xaxis.title.text == "window start (Asia/Tokyo)"
+    assert fig.layout.yaxis.type is None
+
+
+def test_a_statistic_far_above_its_threshold_gets_a_log_axis() -> None:
+    evs = [window(T0, {"a": "ok"}), window(T0 + HOUR, {"a": "critical"})]
+    evs[1].verdicts[0] = verdict("a", "critical", value=5.0, start=T0 + HOUR)
+    fig = figures.statistic_over_time(info.statistic_series(evs, "a", UTC_ZONE))
+    assert fig.layout.yaxis.type == "log"
+    assert fig.layout.yaxis.title.text == "psi (unitless), log scale"
 
 
 @pytest.mark.parametrize(

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 import redis
 
+from monitor import config
 from monitor.errors import FencedError
+from monitor.stats.health import WindowCounts, evaluate_window
+from monitor.stats.reference import build_profile
+from monitor.stats.verdict import NullCalibrator
 from monitor.store.checkpoint import Changes, Checkpoint, Status
+from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import MEMBER_SEP, Keys
 from monitor.store.lease import Lease
+from monitor.store.query import Query
 
 
 @pytest.fixture
@@ -119,3 +128,42 @@ def test_changes_encode_floats_exactly() -> None:
     changes.fincr["k"]["x"] += 0.1 + 0.2
     payload: Any = msgspec.json.decode(changes.encode({}))
     assert float(payload["fincr"][0][2]) == 0.1 + 0.2
+
+
+def test_an_insufficient_window_evaluation_round_trips_through_the_store(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """A verdict on a tiny window carries NaN; stored and read back it must stay readable."""
+    settings = config.parse(
+        {
+            "models": [{"name": "m", "owner": "o", "task": "regression",
+                        "features": {"x": "numeric"}}],
+            "redis": {"key_prefix": key_prefix},
+        }
+    )  # fmt: skip
+    model = settings.models[0]
+    start = int(time.time()) // 3600 * 3600  # a live window: its evaluation has not expired
+    rng = np.random.default_rng(0)
+    reference = build_profile(
+        model,
+        {"x": rng.normal(size=500)},
+        predictions=rng.normal(size=500).tolist(),
+        version="r",
+        source="t",
+        created_at=0,
+    )
+    evaluation = evaluate_window(
+        model,
+        reference,
+        WindowCounts(10, {"n": 10.0, "b:x:3": 10.0}),
+        window_start=start,
+        version="v",
+        settings=settings.drift,
+        calibrator=NullCalibrator(draws=50),
+        now=0.0,
+    )
+    assert any(math.isnan(v.value) for v in evaluation.verdicts)
+    store = EvaluationStore(redis_client, Keys(key_prefix), 86_400_000)
+    store.save(evaluation, f"{start}|v|r", "m:x", 0)
+    (stored,) = Query(redis_client, settings).evaluations("m")
+    assert [v.status for v in stored.verdicts] == [v.status for v in evaluation.verdicts]

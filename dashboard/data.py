@@ -1,0 +1,146 @@
+"""The dashboard's only data access: cached reads through ``monitor.store.query.Query``.
+
+The Redis client and ``Query`` are resources (``st.cache_resource``: one per config, shared by
+every session); reads are data (``st.cache_data``) kept for :data:`TTL_SECONDS`, so a wall of
+open tabs costs Redis one read per page per few seconds. Every function takes the config path as
+its first cached argument, so two configs in one process (tests) never share results.
+
+The dashboard never names a Redis key and never writes: ``Query`` is read-only. The alerting and
+retraining capabilities will add their reads here (firing alerts, silences, webhook deliveries)
+once ``Query`` serves them; their pages already have a place in the navigation.
+
+The config path comes from ``--config PATH`` after ``--`` on the ``streamlit run`` command line,
+else from the ``DRIFTWATCH_CONFIG`` environment variable (what ``driftwatch dashboard`` sets),
+else ``config.toml`` in the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import ENV_CONFIG
+from monitor import config
+from monitor.stats.counters import IngestCounts
+from monitor.stats.health import WindowEvaluation
+from monitor.stats.reference import ReferenceProfile
+from monitor.store.client import connect
+from monitor.store.query import ModelStatus, Query
+
+#: How stale a page may be: short enough to watch drift happen, long enough that every open tab
+#: and every rerun within it share one read.
+TTL_SECONDS = 5.0
+
+
+def config_path() -> str:
+    """The config file this dashboard reads, as an absolute path."""
+    args = sys.argv[1:]
+    if "--config" in args[:-1]:
+        chosen = args[args.index("--config") + 1]
+    else:
+        chosen = os.environ.get(ENV_CONFIG, "config.toml")
+    return str(Path(chosen).resolve())
+
+
+@st.cache_resource(show_spinner=False)
+def _settings(path: str) -> config.Settings:
+    return config.load(path)
+
+
+@st.cache_resource(show_spinner=False)
+def _query(path: str) -> Query:
+    settings = _settings(path)
+    return Query(connect(settings.redis), settings)
+
+
+def settings() -> config.Settings:
+    """The loaded config (raises ``ConfigError`` naming the key when it is invalid)."""
+    return _settings(config_path())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _overview(path: str) -> list[ModelStatus]:
+    return _query(path).overview()
+
+
+def overview() -> list[ModelStatus]:
+    """Every configured model: totals, health and newest evaluation."""
+    return _overview(config_path())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _status(path: str, model: str) -> ModelStatus:
+    return _query(path).overview([model])[0]
+
+
+def status(model: str) -> ModelStatus:
+    """One model's totals, health and newest evaluation (a configured model)."""
+    return _status(config_path(), model)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _current_references(path: str) -> dict[str, str | None]:
+    query = _query(path)
+    return query.references().current_versions(m.name for m in _settings(path).models)
+
+
+def current_references() -> dict[str, str | None]:
+    """Each model's current reference version (None before ``driftwatch baseline set``)."""
+    return _current_references(config_path())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _evaluations(path: str, model: str, last: int) -> dict[str, WindowEvaluation]:
+    return _query(path).evaluations_by_window(model, last=last)
+
+
+def evaluations(model: str, last: int) -> dict[str, WindowEvaluation]:
+    """The newest ``last`` evaluated windows of a model, by window id, oldest first."""
+    return _evaluations(config_path(), model, last)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _ingest(path: str, model: str) -> IngestCounts:
+    rows = _query(path).ingest([model])
+    return rows[0].counts if rows else IngestCounts()
+
+
+def ingest(model: str) -> IngestCounts:
+    """A model's ingestion totals (traffic, labels, dead letters)."""
+    return _ingest(config_path(), model)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _change_points(path: str, model: str, since: float) -> list[tuple[str, float]]:
+    return _query(path).change_points(model, since=since)
+
+
+def change_points(model: str, since: float) -> list[tuple[str, float]]:
+    """(stream, event time) where the model's online detectors fired since ``since``."""
+    return _change_points(config_path(), model, since)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _reference(path: str, model: str, version: str) -> ReferenceProfile | None:
+    return _query(path).references().get(model, version)
+
+
+def reference(model: str, version: str) -> ReferenceProfile | None:
+    """A stored reference profile; versions are immutable, so they are cached without expiry."""
+    return _reference(config_path(), model, version) if version else None
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _feature_bins(
+    path: str, model: str, wids: tuple[str, ...], feature: str, n_bins: int
+) -> dict[str, list[int]]:
+    return _query(path).feature_bins(model, list(wids), feature, n_bins)
+
+
+def feature_bins(model: str, wids: tuple[str, ...], feature: str, n_bins: int) -> list[int]:
+    """One feature's reference-bin counts summed over windows (binned on the same reference)."""
+    per_window = _feature_bins(config_path(), model, wids, feature, n_bins)
+    return [sum(column) for column in zip(*per_window.values(), strict=True)] or [0] * n_bins

@@ -1,0 +1,130 @@
+"""Driftwatch dashboard: the ``st.navigation`` router and the frame every page shares.
+
+Started by ``driftwatch dashboard --config config.toml`` (or ``streamlit run`` on this file with
+``DRIFTWATCH_CONFIG`` set). The frame does what every page needs once: optional login, the
+sidebar (auto-refresh, windows shown, config in use) and one error boundary, so a Redis outage or
+a broken config shows what to do instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+import redis
+import streamlit as st
+
+from dashboard import data, widgets
+from monitor.errors import DriftwatchError
+
+REFRESH_CHOICES = (0, 5, 10, 15, 30, 60, 300)
+WINDOW_CHOICES = (24, 48, 168, 336, 720)
+#: Session flag set by a full run, so the refresh fragment's first (drawing) run does not rerun.
+_FULL_RUN = "_refresh_full_run"
+
+
+def _auth_configured() -> bool:
+    """OIDC login is on when ``.streamlit/secrets.toml`` has an ``[auth]`` section."""
+    try:
+        return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+    except FileNotFoundError:
+        return False
+
+
+def _signed_in() -> bool:
+    """True when the viewer may see the app: no login configured, or logged in."""
+    if not _auth_configured():
+        proxy_user = st.context.headers.get("X-Forwarded-User") or st.context.headers.get(
+            "X-Forwarded-Email"
+        )
+        if proxy_user:
+            st.sidebar.caption(f"signed in as {proxy_user} (reverse proxy)")
+        return True
+    if st.user.is_logged_in:
+        st.sidebar.caption(f"signed in as {st.user.get('email') or st.user.get('name')}")
+        st.sidebar.button("Log out", on_click=st.logout)
+        return True
+    st.title("Driftwatch")
+    st.write("This dashboard requires signing in.")
+    st.button("Log in", on_click=st.login, type="primary")
+    return False
+
+
+def _auto_refresh(seconds: int) -> None:
+    """Rerun the whole app every ``seconds``: a timed fragment whose timed runs call st.rerun."""
+
+    def tick() -> None:
+        if st.session_state.pop(_FULL_RUN, False):
+            return
+        st.rerun()
+
+    st.session_state[_FULL_RUN] = True
+    st.fragment(run_every=seconds)(tick)()
+
+
+def _sidebar(default_refresh: int) -> None:
+    choices = sorted({*REFRESH_CHOICES, default_refresh})
+    refresh = st.sidebar.selectbox(
+        "Auto-refresh",
+        choices,
+        index=choices.index(default_refresh),
+        format_func=lambda s: "off" if s == 0 else f"every {s} s",
+        key="refresh_seconds",
+    )
+    st.sidebar.selectbox(
+        "Windows shown",
+        WINDOW_CHOICES,
+        index=WINDOW_CHOICES.index(widgets.DEFAULT_WINDOWS_SHOWN),
+        help="How many of each model's newest evaluated windows the model and feature pages read.",
+        key=widgets.WINDOWS_SHOWN,
+    )
+    if st.sidebar.button("Refresh now", icon=":material/refresh:"):
+        st.cache_data.clear()
+    zone = widgets.viewer_zone()
+    st.sidebar.caption(
+        f"config `{data.config_path()}` · read-only · times in {zone} · "
+        f"drawn {datetime.now(zone):%H:%M:%S}"
+    )
+    if refresh:
+        _auto_refresh(refresh)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Driftwatch", page_icon=":material/monitoring:", layout="wide")
+    pages = {
+        "Monitor": [
+            st.Page(
+                "app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True
+            ),
+            st.Page("app_pages/model.py", title="Model", icon=":material/model_training:"),
+            st.Page("app_pages/feature.py", title="Feature", icon=":material/query_stats:"),
+        ],
+        "Act": [
+            st.Page("app_pages/alerts.py", title="Alerts", icon=":material/notifications:"),
+            st.Page("app_pages/retraining.py", title="Retraining", icon=":material/autorenew:"),
+        ],
+    }
+    page = st.navigation(pages)
+    if not _signed_in():
+        return
+    try:
+        settings = data.settings()
+    except DriftwatchError as exc:
+        st.error(f"The dashboard cannot read its config: {exc}")
+        return
+    _sidebar(settings.dashboard.refresh_seconds)
+    try:
+        page.run()
+    except redis.RedisError as exc:
+        st.error(
+            f"Redis does not answer ({type(exc).__name__}: {exc}). Start it (`driftwatch services "
+            f"up`) or fix `redis.url` in `{data.config_path()}`; this page retries on refresh."
+        )
+    except msgspec.ValidationError as exc:
+        st.error(
+            f"Stored data does not match this dashboard's format ({exc}). Run the dashboard from "
+            "the same Driftwatch version as the daemon."
+        )
+
+
+main()
