@@ -135,31 +135,37 @@ def profile_from_stream(
 def _read_topic(
     kafka: KafkaSettings, topic: str, start: float, end: float, progress: Callable[[int], None]
 ) -> Iterator[bytes]:
-    """Values of ``topic`` from the offsets of ``start`` until records are newer than ``end``."""
+    """Values of ``topic`` from the offsets of ``start`` until records are newer than ``end`` or
+    the partition's end as it was when reading began (live traffic never ends the read)."""
     consumer = KafkaConsumer(**kafka.client_kwargs(), enable_auto_commit=False, group_id=None)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:
             raise DriftwatchError(f"topic {topic} does not exist")
         consumer.assign(partitions)
+        stop_at = consumer.end_offsets(partitions)
         found = consumer.offsets_for_times({tp: int(start * 1000) for tp in partitions})
         open_partitions = set()
-        for tp, offset in found.items():
-            if offset is not None:
+        for tp in partitions:
+            offset = found.get(tp)
+            if offset is not None and offset.offset < stop_at[tp]:
                 consumer.seek(tp, offset.offset)
                 open_partitions.add(tp)
+            else:
+                consumer.pause(tp)
         while open_partitions:
             polled = consumer.poll(timeout_ms=IDLE_POLL_MS)
             if not polled:
                 break
             for tp, records in polled.items():
                 for record in records:
-                    if record.timestamp > end * 1000:
+                    done = record.offset >= stop_at[tp] or record.timestamp > end * 1000
+                    if not done and record.value is not None:
+                        yield record.value
+                    if done or record.offset + 1 >= stop_at[tp]:
                         open_partitions.discard(tp)
                         consumer.pause(tp)
                         break
-                    if record.value is not None:
-                        yield record.value
                 progress(len(records))
     finally:
         consumer.close()
