@@ -34,10 +34,10 @@ import redis
 from monitor import config
 from monitor.services import RedisServer
 from monitor.stats import performance
+from monitor.stats.calibration import NullCalibrator
 from monitor.stats.counters import DEAD, DEAD_PREFIX, DELAY_SUM, JOINED, LAST_EVENT_TS, PREDICTIONS
 from monitor.stats.health import WindowCounts, evaluate_window, health
 from monitor.stats.reference import NumericProfile, ReferenceProfile, build_profile
-from monitor.stats.verdict import NullCalibrator
 from monitor.store.checkpoint import Changes, Checkpoint
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys, window_id

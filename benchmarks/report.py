@@ -96,9 +96,9 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from monitor.config import ModelSettings, Settings
     from monitor.events import Prediction
+    from monitor.stats.calibration import NullCalibrator
     from monitor.stats.health import WindowCounts, WindowEvaluation
     from monitor.stats.reference import ReferenceProfile
-    from monitor.stats.verdict import NullCalibrator
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EVIDENTLY_PYTHON = ROOT / ".driftwatch" / "bench-venv" / "bin" / "python"
@@ -383,7 +383,7 @@ def evaluate_counts(
 
 def new_calibrator(settings: Settings) -> NullCalibrator:
     """An empty cache of bootstrap nulls, built as the daemon's evaluator builds its own."""
-    from monitor.stats.verdict import NullCalibrator
+    from monitor.stats.calibration import NullCalibrator
 
     return NullCalibrator(draws=settings.drift.bootstrap_draws)
 

@@ -22,9 +22,9 @@ from typing import Any
 import redis
 
 from monitor.config import Settings
+from monitor.stats.calibration import NullCalibrator
 from monitor.stats.health import WindowCounts, WindowEvaluation, evaluate_window, health
 from monitor.stats.reference import ReferenceProfile
-from monitor.stats.verdict import NullCalibrator
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys, parse_window_id, window_id
 from monitor.store.lease import Lease

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from monitor.services import _process
 from monitor.services.errors import ServiceError
-from monitor.services.kafka import KAFKA_VERSION, KafkaBroker, fetch_jars, jars_cached
+from monitor.services.jars import KAFKA_VERSION, fetch_jars, jars_cached
+from monitor.services.kafka import KafkaBroker
 from monitor.services.redis import RedisServer, ensure_redis_installed
 
 __all__ = [

@@ -18,8 +18,9 @@ import numpy as np
 
 from monitor.config import DriftSettings, ModelSettings
 from monitor.stats import performance
+from monitor.stats.calibration import NullCalibrator
 from monitor.stats.reference import CategoricalProfile, NumericProfile, ReferenceProfile
-from monitor.stats.verdict import NullCalibrator, Verdict, evaluate
+from monitor.stats.verdict import Verdict, evaluate
 
 PREDICTION = "__prediction__"
 HealthStatus = Literal["OK", "WARN", "CRITICAL", "INSUFFICIENT DATA"]

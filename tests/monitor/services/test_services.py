@@ -32,7 +32,8 @@ from monitor.services import (
     status,
     up,
 )
-from monitor.services.kafka import fetch_jars, jars_cached, new_cluster_id
+from monitor.services.jars import fetch_jars, jars_cached
+from monitor.services.kafka import new_cluster_id
 
 #: Generous bounds for a loaded 2-core CI machine; a healthy run needs a few seconds each.
 _CONSUME_TIMEOUT_SECONDS = 30.0

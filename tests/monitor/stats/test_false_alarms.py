@@ -21,9 +21,9 @@ import pytest
 from monitor import config
 from monitor.events import Decoder, Prediction
 from monitor.simulate import Simulator
+from monitor.stats.calibration import NullCalibrator
 from monitor.stats.health import WindowCounts, WindowEvaluation, evaluate_window
 from monitor.stats.reference import ReferenceProfile, build_profile
-from monitor.stats.verdict import NullCalibrator
 from monitor.stats.window import PREDICTION, WindowAggregator
 from monitor.store.checkpoint import Changes
 from monitor.store.keys import Keys, parse_window_id

@@ -17,16 +17,10 @@ import pytest
 from scipy import stats as sps
 
 from monitor.config import DriftSettings, ModelSettings
+from monitor.stats.calibration import NullCalibrator, size_buckets
 from monitor.stats.distance import psi_rows
 from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile, build_profile
-from monitor.stats.verdict import (
-    MODEL,
-    PREDICTION,
-    NullCalibrator,
-    Verdict,
-    evaluate,
-    size_buckets,
-)
+from monitor.stats.verdict import MODEL, PREDICTION, Verdict, evaluate
 
 N_REF = 10_000
 MISSING = 0.01

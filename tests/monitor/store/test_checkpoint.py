@@ -13,9 +13,9 @@ import redis
 
 from monitor import config
 from monitor.errors import FencedError
+from monitor.stats.calibration import NullCalibrator
 from monitor.stats.health import WindowCounts, evaluate_window
 from monitor.stats.reference import build_profile
-from monitor.stats.verdict import NullCalibrator
 from monitor.store.checkpoint import Changes, Checkpoint, Status
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import MEMBER_SEP, Keys
