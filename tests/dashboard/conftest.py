@@ -10,9 +10,6 @@ page tests and the browser test read the same data, so the pipeline's cost is pa
 
 from __future__ import annotations
 
-import csv
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,6 +27,7 @@ from monitor.config import FaultSettings
 from monitor.simulate import SimEvent, Simulator, produce
 from monitor.store.query import Query
 from tests.e2e.conftest import MODELS, DaemonProcess, to_toml
+from tests.support import set_baseline
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "streamlit_app.py"
@@ -71,39 +69,6 @@ class Deployment:
 def write_config(path: Path, doc: dict[str, Any]) -> config.Settings:
     path.write_text(to_toml(doc))
     return config.load(path)
-
-
-def cli(*args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, cwd=ROOT
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def set_baseline(dep_path: Path, settings: config.Settings, model: str, folder: Path) -> None:
-    """``driftwatch baseline set`` from stable simulated traffic (another seed) as training data."""
-    sim = Simulator(settings, seed=99, start=time.time() - 86400, faults=[], models=[model])
-    rows: dict[bytes, dict[str, Any]] = {}
-    for e in sim.events(4000):
-        doc = msgspec.json.decode(e.value)
-        if e.topic_kind == "prediction":
-            rows[e.key] = {**doc["features"], "prediction": doc["prediction"]}
-            if "score" in doc:
-                rows[e.key]["score"] = doc["score"]
-        elif e.key in rows:
-            rows[e.key]["label"] = doc["label"]
-    labelled = [r for r in rows.values() if "label" in r]
-    path = folder / f"{model}.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(labelled[0]))
-        writer.writeheader()
-        writer.writerows(labelled)
-    args = ["baseline", "set", "--config", str(dep_path), "--model", model, "--file", str(path)]
-    args += ["--label-column", "label"]
-    if "score" in labelled[0]:
-        args += ["--score-column", "score"]
-    assert "is now current" in cli(*args)
 
 
 def bad_scores(start: float) -> list[SimEvent]:

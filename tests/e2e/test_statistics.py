@@ -7,10 +7,7 @@ stable windows, and compute performance equal to scikit-learn's on the same join
 
 from __future__ import annotations
 
-import csv
 import json
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -24,39 +21,13 @@ from sklearn.metrics import mean_absolute_error, roc_auc_score
 from monitor.config import FaultSettings
 from monitor.events import parse_ts
 from monitor.simulate import Simulator, produce
+from tests.support import cli, set_baseline
 
 pytestmark = pytest.mark.slow
 
 WINDOW = 60
 SHIFT_AT = 600  # simulated seconds after the start: window 10 of 20
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def reference_csv(dep: Any, path: Path, model: str) -> None:
-    """Stable traffic of ``model`` (another seed) written as a training file."""
-    sim = Simulator(dep.settings, seed=99, start=time.time() - 86400, faults=[], models=[model])
-    rows: dict[bytes, dict[str, Any]] = {}
-    for e in sim.events(6000):
-        doc = msgspec.json.decode(e.value)
-        if e.topic_kind == "prediction":
-            rows[e.key] = {**doc["features"], "prediction": doc["prediction"]}
-            if "score" in doc:
-                rows[e.key]["score"] = doc["score"]
-        elif e.key in rows:
-            rows[e.key]["label"] = doc["label"]
-    labelled = [r for r in rows.values() if "label" in r]
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(labelled[0]))
-        writer.writeheader()
-        writer.writerows(labelled)
-
-
-def cli(*args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, cwd=ROOT
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
@@ -67,12 +38,8 @@ def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
         windows={"size_seconds": WINDOW, "allowed_lateness_seconds": 10},
         simulate={"rate": 20.0, "label_delay_seconds": 5.0},
     )
-    for model, score in (("fraud-detector", "score"), ("delivery-eta", None)):
-        path = tmp_path / f"{model}.csv"
-        reference_csv(dep, path, model)
-        args = ["baseline", "set", "--config", str(dep.path), "--model", model, "--file", str(path)]
-        args += ["--label-column", "label"] + (["--score-column", score] if score else [])
-        assert "is now current" in cli(*args)
+    for model in ("fraud-detector", "delivery-eta"):
+        set_baseline(dep.path, dep.settings, model, tmp_path)
 
     start = (int(time.time()) // WINDOW - 25) * WINDOW  # 20 simulated minutes, aligned to windows
     fault = {"kind": "covariate_shift", "model": "fraud-detector", "feature": "amount"}
