@@ -27,7 +27,6 @@ pytestmark = pytest.mark.slow
 
 WINDOW = 60
 SHIFT_AT = 600  # simulated seconds after the start: window 10 of 20
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
