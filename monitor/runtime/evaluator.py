@@ -5,7 +5,8 @@
 2. Read the oldest changed ("dirty") windows, merge each over partitions and evaluate it against
    the reference it was binned on — a window still open at most every ``OPEN_WINDOW_SECONDS``,
    a final one (the model's event time passed its end plus the allowed lateness) at once.
-3. Store the evaluation; clear the dirty mark only if no batch changed the window meanwhile.
+3. Store the evaluation; clear the dirty mark only if no batch changed the window meanwhile. A
+   final window's per-partition hashes are then merged into one (memory ÷ partition count).
 4. Recompute the health of every model touched from its newest evaluations, and its rolling
    view: the last ``windows.rolling_windows`` windows merged and evaluated as one.
 """
@@ -119,6 +120,9 @@ class WindowEvaluator:
                 final=final,
             )
             self._store.save(evaluation, wid, member, score)  # Step 3
+            if final:
+                end_ms = (start + windows.size_seconds) * 1000
+                self._store.merge_window(self._query.window_keys(model, wid), end_ms)
             touched.add(model)
         for model in touched:  # Step 4
             recent = self._query.evaluations(model, last=HEALTH_WINDOWS)

@@ -22,6 +22,23 @@ return 0
 """
 
 
+#: Fold a final window's per-partition hashes into one (KEYS[1]); a late event afterwards writes a
+#: new partition hash, which readers add to the merged one, so nothing is counted twice or lost.
+_MERGE_WINDOW = """
+local moved = 0
+for i = 2, #KEYS do
+  local fields = redis.call('HGETALL', KEYS[i])
+  for j = 1, #fields, 2 do redis.call('HINCRBYFLOAT', KEYS[1], fields[j], fields[j + 1]) end
+  if #fields > 0 then
+    redis.call('DEL', KEYS[i])
+    moved = moved + 1
+  end
+end
+if moved > 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+return moved
+"""
+
+
 class EvaluationStore:
     """Stores evaluations (with the windows' retention) and health summaries."""
 
@@ -30,6 +47,7 @@ class EvaluationStore:
         self._keys = keys
         self._retention_ms = retention_ms
         self._clear = client.register_script(_CLEAR_IF_UNCHANGED)
+        self._merge = client.register_script(_MERGE_WINDOW)
 
     def dirty(self, limit: int) -> list[tuple[str, float]]:
         """The oldest changed windows: ("<model>:<window id>", the change time to compare)."""
@@ -48,6 +66,12 @@ class EvaluationStore:
         )
         pipe.execute()
         self._clear(keys=[self._keys.dirty], args=[dirty_member, repr(dirty_score)])
+
+    def merge_window(self, keys: list[str], end_ms: int) -> int:
+        """Fold a final window's partition hashes (``keys[1:]``) into ``keys[0]``: memory ÷
+        partitions; returns how many were folded. One script, so a checkpoint of any partition
+        runs wholly before or after it."""
+        return int(self._merge(keys=keys, args=[end_ms + self._retention_ms]))
 
     def save_rolling(self, ev: WindowEvaluation) -> None:
         self._redis.set(self._keys.rolling(ev.model), msgspec.msgpack.encode(ev))

@@ -19,6 +19,7 @@ Layout (``P`` = the configured prefix)::
                                           outcome 'O' + JSON, or joined marker 'J'
     P:{g:t:p}:w:<model>:<window id>       this partition's aggregate of one window (hash)
     P:wi:<model>                          window ids by window start (zset)
+    P:wm:<model>:<window id>              a final window's partition hashes, merged (hash)
     P:dirty                               "<model>:<window id>" changed since evaluated (zset)
     P:ref:<model>:<ref>                   a reference profile (msgspec blob)
     P:refs:<model>                        reference versions by creation time (zset)
@@ -100,6 +101,9 @@ class Keys:
 
     def join_record(self, model: str, event_id: str) -> str:
         return f"{self.prefix}:j:{model}:{event_id}"
+
+    def merged_window(self, model: str, wid: str) -> str:
+        return f"{self.prefix}:wm:{model}:{wid}"
 
     def window_index(self, model: str) -> str:
         return f"{self.prefix}:wi:{model}"

@@ -81,11 +81,17 @@ class Query:
         start = -last if last else 0
         return [w.decode() for w in self._redis.zrange(self._keys.window_index(model), start, -1)]
 
+    def window_keys(self, model: str, wid: str, tags: list[str] | None = None) -> list[str]:
+        """Every hash holding part of a window: the merged one and each partition's."""
+        tags = self.partition_tags() if tags is None else tags
+        parts = [self._keys.partition(tag).window(model, wid) for tag in tags]
+        return [self._keys.merged_window(model, wid), *parts]
+
     def window_counts(self, model: str, wid: str) -> WindowCounts:
         """One window's counts, summed over every partition that wrote part of it."""
         pipe = self._redis.pipeline(transaction=False)
-        for tag in self.partition_tags():
-            pipe.hgetall(self._keys.partition(tag).window(model, wid))
+        for key in self.window_keys(model, wid):
+            pipe.hgetall(key)
         fields: dict[str, float] = {}
         for h in pipe.execute():
             for name, value in h.items():
@@ -230,19 +236,20 @@ class Query:
         comparing two periods of many windows stays one cheap round trip.
         """
         tags = self.partition_tags()
+        per_window = len(tags) + 1  # the merged hash and each partition's
         fields = [f"b:{feature}:{i}" for i in range(n_bins)]
         pipe = self._redis.pipeline(transaction=False)
         for wid in wids:
-            for tag in tags:
-                pipe.hmget(self._keys.partition(tag).window(model, wid), fields)
-        replies = pipe.execute() if wids and tags else []
+            for key in self.window_keys(model, wid, tags):
+                pipe.hmget(key, fields)
+        replies = pipe.execute() if wids else []
         out: dict[str, list[int]] = {}
         for i, wid in enumerate(wids):
             merged = [0] * n_bins
-            for reply in replies[i * len(tags) : (i + 1) * len(tags)]:
+            for reply in replies[i * per_window : (i + 1) * per_window]:
                 for b, value in enumerate(reply):
                     if value is not None:
-                        merged[b] += int(value)
+                        merged[b] += int(float(value))
             out[wid] = merged
         return out
 

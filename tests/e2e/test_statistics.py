@@ -75,6 +75,12 @@ def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
 
     assert all(not flagged(e) for e in stable), [flagged(e) for e in stable]
     assert all(e.final for e in stable)  # the newest event time is far past their end
+    # Final windows were folded into one hash each; their counts read back unchanged.
+    for ev in stable:
+        wid = f"{ev.window_start}|{ev.version}|{ev.reference}"
+        merged, *parts = query.window_keys("fraud-detector", wid)
+        assert query._redis.exists(merged) and not query._redis.exists(*parts)
+        assert query.window_counts("fraud-detector", wid).n == ev.n
     first_two = [evaluations[shift_window + i * WINDOW] for i in range(2)]
     assert any("amount" in flagged(e) for e in first_two)
     assert all("amount" in flagged(e) for e in drifted)
