@@ -120,7 +120,7 @@ class Ingestor:
             if self._backoff.due(now):
                 self._claim_unclaimed()  # Step 2
                 self._retry_blocked()  # Step 3
-            self._poll_and_process(stop)  # Step 4
+            self._poll_and_process()  # Step 4
             if now >= next_maintenance:  # Step 5
                 self._maintain()
                 next_maintenance = now + MAINTENANCE_SECONDS
@@ -196,7 +196,7 @@ class Ingestor:
             self._consumer.resume(*self._consumer.paused())
 
     # Step 4 ------------------------------------------------------------------------------
-    def _poll_and_process(self, stop: threading.Event) -> None:
+    def _poll_and_process(self) -> None:
         try:
             polled = self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
         except KafkaError as exc:
