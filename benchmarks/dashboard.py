@@ -272,7 +272,7 @@ def report(settings: config.Settings, path: Path, repeat: int) -> None:
     profile = query.references().current(model)
     n_bins = profile.features[feature].n_bins if profile else 0
     reads = {
-        "overview()": lambda: query.overview(),
+        "status()": lambda: query.status(),
         "references().current_versions()": lambda: query.references().current_versions(
             m.name for m in settings.models
         ),

@@ -63,7 +63,7 @@ def settings() -> config.Settings:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _overview(path: str) -> list[ModelStatus]:
-    return _query(path).overview()
+    return _query(path).status()
 
 
 def overview() -> list[ModelStatus]:
@@ -73,7 +73,7 @@ def overview() -> list[ModelStatus]:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _status(path: str, model: str) -> ModelStatus:
-    return _query(path).overview([model])[0]
+    return _query(path).status([model])[0]
 
 
 def status(model: str) -> ModelStatus:

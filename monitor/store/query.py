@@ -101,13 +101,7 @@ class Query:
 
     def evaluations(self, model: str, last: int | None = None) -> list[WindowEvaluation]:
         """Evaluated windows of a model, oldest first (``last``: only the newest ones)."""
-        index = self._keys.evaluation_index(model)
-        start = -last if last else 0
-        wids = [w.decode() for w in self._redis.zrange(index, start, -1)]
-        if not wids:
-            return []
-        blobs = self._redis.mget([self._keys.evaluation(model, w) for w in wids])
-        return [_evaluation.decode(b) for b in blobs if b is not None]
+        return list(self.evaluations_by_window(model, last).values())
 
     def dead_letters(self, model: str, window_start: int) -> dict[str, int]:
         """Dead letters of a model by reason that *arrived* in the window starting then."""
@@ -151,44 +145,10 @@ class Query:
         return {m: (_health.decode(b) if b else None) for m, b in zip(names, blobs, strict=True)}
 
     def status(self, models: list[str] | None = None) -> list[ModelStatus]:
-        """Totals, health and the newest evaluated window of each model."""
-        rows = self.ingest(models)
-        health = self.health([row.model.name for row in rows])
-        out = []
-        for row in rows:
-            latest = self.evaluations(row.model.name, last=1)
-            out.append(
-                ModelStatus(
-                    row.model,
-                    row.counts,
-                    health[row.model.name],
-                    latest[-1] if latest else None,
-                    self.rolling(row.model.name),
-                )
-            )
-        return out
+        """Totals, health, newest evaluated window and rolling view of each model.
 
-    def change_points(
-        self, model: str, since: float = float("-inf"), until: float = float("inf")
-    ) -> list[tuple[str, float]]:
-        """(stream, event time) where the model's online detectors fired, oldest first."""
-        rows = self._redis.zrangebyscore(self._keys.change_points(model), since, until)
-        out = []
-        for row in rows:
-            stream, ts, _tag = row.decode().split("|", 2)
-            out.append((stream, float(ts)))
-        return out
-
-    def references(self) -> ReferenceStore:
-        return ReferenceStore(self._redis, self._keys)
-
-    # --- dashboard reads: few round trips whatever the number of models or windows ----------
-
-    def overview(self, models: list[str] | None = None) -> list[ModelStatus]:
-        """What :meth:`status` returns, in five round trips instead of several per model.
-
-        The dashboard's overview lists hundreds of models on every refresh; round trips per model
-        would dominate its render time.
+        Five round trips whatever the number of models: the dashboard's overview lists hundreds
+        of models on every refresh, and round trips per model would dominate its render time.
         """
         rows = self.ingest(models)
         names = [row.model.name for row in rows]
@@ -215,6 +175,22 @@ class Query:
                 )
             )
         return out
+
+    def change_points(
+        self, model: str, since: float = float("-inf"), until: float = float("inf")
+    ) -> list[tuple[str, float]]:
+        """(stream, event time) where the model's online detectors fired, oldest first."""
+        rows = self._redis.zrangebyscore(self._keys.change_points(model), since, until)
+        out = []
+        for row in rows:
+            stream, ts, _tag = row.decode().split("|", 2)
+            out.append((stream, float(ts)))
+        return out
+
+    def references(self) -> ReferenceStore:
+        return ReferenceStore(self._redis, self._keys)
+
+    # --- dashboard reads: few round trips whatever the number of models or windows ----------
 
     def evaluations_by_window(
         self, model: str, last: int | None = None

@@ -125,7 +125,7 @@ def test_overview_shows_the_stored_totals_and_health(
     at = app_factory(pipeline)
     assert not at.exception
     rows = table(at, "reasons").set_index("model")
-    stored = pipeline.query().overview()
+    stored = pipeline.query().status()
     assert set(rows.index) == {s.model.name for s in stored}
     for s in stored:
         row, c = rows.loc[s.model.name], s.counts
@@ -185,7 +185,7 @@ def test_model_page_shows_the_stored_verdicts_and_links_to_the_drifting_feature(
     for v in ev.verdicts:
         assert shown[f"{v.feature}|{start}"] == info.SEVERITIES.index(v.severity), v.feature
 
-    stored = pipeline.query().overview()
+    stored = pipeline.query().status()
     health = next(s.health for s in stored if s.model.name == "fraud-detector")
     assert health.status in texts(at)
     counts = next(s.counts for s in stored if s.model.name == "fraud-detector")

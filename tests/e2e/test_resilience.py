@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from test_ingest import Expected, assert_exact, reached
 
 from monitor.simulate import SimEvent, Simulator, produce
+from tests.e2e.test_ingest import Expected, assert_exact, reached
 
 pytestmark = pytest.mark.slow
 

@@ -59,14 +59,20 @@ def query(settings: config.Settings, redis_client: redis.Redis) -> Query:
     return Query(redis_client, settings)
 
 
-def test_overview_equals_status_in_a_few_round_trips(query: Query) -> None:
-    assert query.overview() == query.status()
-    rows = {row.model.name: row for row in query.overview()}
+def test_status_in_a_few_round_trips_equals_the_per_model_reads(query: Query) -> None:
+    for row in query.status():
+        name = row.model.name
+        newest = query.evaluations(name, last=1)
+        assert row.latest == (newest[-1] if newest else None)
+        assert row.rolling == query.rolling(name)
+        assert row.health == query.health([name])[name]
+        assert row.counts == query.ingest([name])[0].counts
+    rows = {row.model.name: row for row in query.status()}
     assert rows["m1"].counts.predictions == 7
     assert rows["m1"].latest == evaluation("m1", T0 + 3600, 9)
     assert rows["m3"].latest is None and rows["m3"].health is None
-    assert [row.model.name for row in query.overview(["m2"])] == ["m2"]
-    assert query.overview([]) == []
+    assert [row.model.name for row in query.status(["m2"])] == ["m2"]
+    assert query.status([]) == []
 
 
 def test_evaluations_by_window_are_keyed_by_window_id(query: Query) -> None:
