@@ -414,10 +414,6 @@ def topics_create(config_path: Path, partitions: int, replication_factor: int) -
         click.echo(f"{topic}: {'created' if created else 'exists'}")
 
 
-#: How often an endless ``simulate`` run prints its one-line rate report.
-SIMULATE_REPORT_SECONDS = 10.0
-
-
 @main.command("simulate")
 @config_option
 @click.option(
@@ -517,117 +513,20 @@ def simulate_command(
       driftwatch simulate --fault covariate_shift:churn:monthly_spend@10m-x2
       driftwatch simulate --no-config-faults --fault nulls:churn:plan@0-5mx0.3
     """
-    import dataclasses
-    import signal
-    import threading
-    import time
-    from datetime import UTC, datetime
+    from monitor.simulate import run_command
 
-    from kafka.errors import KafkaError
-
-    from monitor import simulate
-
-    settings = config_module.load(config_path)
-    if bootstrap:
-        servers = tuple(s.strip() for s in bootstrap.split(",") if s.strip())
-        kafka = dataclasses.replace(settings.kafka, bootstrap_servers=servers)
-        settings = dataclasses.replace(settings, kafka=kafka)
-    rate = rate or settings.simulate.rate
-    faults = [] if no_config_faults else list(settings.simulate.faults)
-    try:
-        faults += [simulate.parse_fault(spec) for spec in fault_specs]
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--fault") from None
-    now = time.time()
-    try:
-        start = simulate.parse_start(start_text, now) if start_text else now
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--start") from None
-    if start_text is None and fast and n_events is not None:
-        start = now - n_events / rate
-    simulator = simulate.Simulator(
-        settings, seed=seed, start=start, rate=rate, faults=faults, models=model_names or None
+    run_command(
+        config_module.load(config_path),
+        n_events=n_events,
+        rate=rate,
+        seed=seed,
+        fast=fast,
+        start_text=start_text,
+        fault_specs=fault_specs,
+        no_config_faults=no_config_faults,
+        model_names=model_names,
+        bootstrap=bootstrap,
     )
-    names = ", ".join(model_names or [m.name for m in settings.models])
-    click.echo(
-        f"simulating {names}: {n_events if n_events is not None else 'endless'} predictions at "
-        f"{rate:g}/s {'(fast)' if fast else '(real time)'} from "
-        f"{datetime.fromtimestamp(start, UTC):%Y-%m-%d %H:%M:%S}Z, seed {seed}, "
-        f"{len(faults)} fault(s) -> {','.join(settings.kafka.bootstrap_servers)}",
-        err=True,
-    )
-
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if stop.is_set():  # a second Ctrl-C gives up on flushing
-            raise KeyboardInterrupt
-        stop.set()
-        click.echo("\nstopping: flushing what was sent (Ctrl-C again to abort)", err=True)
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        events = simulator.events(n_events)
-        realtime_rate = None if fast else rate
-        if n_events is not None:
-            with click.progressbar(length=n_events, label="predictions", file=sys.stderr) as bar:
-                report = simulate.produce(
-                    settings, events, realtime_rate=realtime_rate, progress=bar.update, stop=stop
-                )
-        else:
-            sent, last = 0, time.monotonic()
-            started = last
-
-            def rate_report(n: int) -> None:
-                nonlocal sent, last
-                sent += n
-                if time.monotonic() - last >= SIMULATE_REPORT_SECONDS:
-                    last = time.monotonic()
-                    elapsed = last - started
-                    click.echo(
-                        f"{datetime.now():%H:%M:%S} {sent:,} predictions sent, "
-                        f"{sent / elapsed:,.0f}/s",
-                        err=True,
-                    )
-
-            report = simulate.produce(
-                settings, events, realtime_rate=realtime_rate, progress=rate_report, stop=stop
-            )
-    except KafkaError as exc:
-        click.secho(
-            f"error: Kafka at {','.join(settings.kafka.bootstrap_servers)}: {exc!r}. Fix: start "
-            "it (driftwatch services up) or pass --bootstrap HOST:PORT",
-            fg="red",
-            err=True,
-        )
-        sys.exit(1)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    topics = {
-        "prediction": settings.kafka.predictions_topic,
-        "outcome": settings.kafka.outcomes_topic,
-    }
-    click.echo(f"{'topic':<28} {'model':<24} {'events':>10}")
-    for (kind, model), count in sorted(report.counts.items()):
-        click.echo(f"{topics[kind]:<28} {model:<24} {count:>10,}")
-    elapsed = max(report.elapsed_seconds, 1e-9)
-    click.echo(f"malformed (injected, invalid): {report.n_invalid:,}")
-    click.echo(
-        f"{report.n_predictions:,} predictions and {report.n_outcomes:,} outcomes in "
-        f"{report.elapsed_seconds:.1f} s: {report.n_predictions / elapsed:,.0f} predictions/s, "
-        f"{(report.n_predictions + report.n_outcomes) / elapsed:,.0f} events/s"
-    )
-    if report.interrupted:
-        click.echo("stopped early; everything sent was flushed")
-    if report.n_failed:
-        click.secho(
-            f"error: {report.n_failed:,} records were not acknowledged ({report.first_error})",
-            fg="red",
-            err=True,
-        )
-        sys.exit(1)
 
 
 @main.command("dashboard")

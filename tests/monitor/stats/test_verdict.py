@@ -1,90 +1,37 @@
 """Verdicts: false alarms on stable windows, detection of a real shift, sample-size rules.
 
-The 30-feature model (24 numeric features with six different distributions, 6 categorical
-features with 3–80 Zipf-distributed categories, 1 % missing values everywhere) and its score
-prediction are profiled from 10 000 reference rows drawn from known distributions. Stable
-windows are drawn from the *same distributions* (not resampled from the reference), the situation
-in production: the reference is itself only a sample.
+The population, its reference and its exact bin probabilities are in
+``tests/monitor/stats/support.py``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 
 from monitor.config import DriftSettings, ModelSettings
-from monitor.stats.calibration import NullCalibrator, size_buckets
-from monitor.stats.distance import psi_rows
-from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile, build_profile
+from monitor.stats.calibration import NullCalibrator
+from monitor.stats.reference import NumericProfile, ReferenceProfile
 from monitor.stats.verdict import MODEL, PREDICTION, Verdict, evaluate
+from tests.monitor.stats.support import (
+    FEATURES,
+    MODEL_SETTINGS,
+    NUMERIC,
+    build_reference,
+    draw,
+    profile_of,
+    true_bin_probabilities,
+)
 
-N_REF = 10_000
-MISSING = 0.01
 WINDOWS = 200
-DISTRIBUTIONS = [
-    sps.norm(3, 2),
-    sps.lognorm(0.8),
-    sps.expon(scale=5),
-    sps.uniform(-1, 2),
-    sps.t(5),
-    sps.gamma(2),
-]
-CATEGORY_COUNTS = [3, 8, 20, 80, 5, 12]
-SCORE = sps.beta(2, 5)
-FEATURES = {f"num_{i}": "numeric" for i in range(24)} | {
-    f"cat_{j}": "categorical" for j in range(6)
-}
-MODEL_SETTINGS = ModelSettings(name="m", owner="o", task="binary", features=FEATURES)  # type: ignore[arg-type]
 TARGETS = [*FEATURES, PREDICTION]
-
-
-def zipf(k: int) -> np.ndarray:
-    w = 1.0 / np.arange(1, k + 1) ** 1.1
-    return w / w.sum()
-
-
-NUMERIC = {f"num_{i}": DISTRIBUTIONS[i % 6] for i in range(24)}
-CATEGORIES = {
-    f"cat_{j}": (np.array([f"c{j}_{i}" for i in range(k)]), zipf(k))
-    for j, k in enumerate(CATEGORY_COUNTS)
-}
-
-
-def draw(name: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Raw values of one target, with missing values for features."""
-    if name == PREDICTION:
-        return SCORE.rvs(size=size, random_state=rng)
-    if name in NUMERIC:
-        x = NUMERIC[name].rvs(size=size, random_state=rng)
-        x[rng.random(size) < MISSING] = np.nan
-        return x
-    names, p = CATEGORIES[name]
-    values = rng.choice(names, p=p, size=size).astype(object)
-    values[rng.random(size) < MISSING] = None
-    return values
 
 
 @pytest.fixture(scope="module")
 def reference() -> ReferenceProfile:
-    rng = np.random.default_rng(1)
-    scores = SCORE.rvs(size=N_REF, random_state=rng)
-    return build_profile(
-        MODEL_SETTINGS,
-        {name: draw(name, N_REF, rng) for name in FEATURES},
-        predictions=(scores >= 0.5).astype(float),
-        scores=scores,
-        version="v1",
-        source="test",
-        created_at=0.0,
-    )
-
-
-def profile_of(reference: ReferenceProfile, name: str) -> Profile:
-    return reference.prediction if name == PREDICTION else reference.features[name]
+    return build_reference()
 
 
 Counts = dict[str, np.ndarray]
@@ -108,21 +55,6 @@ def raw_windows(
         flat = ids.reshape(windows, n) + k * np.arange(windows)[:, None]
         out[name] = np.bincount(flat.ravel(), minlength=windows * k).reshape(windows, k)
     return out
-
-
-def true_bin_probabilities(reference: ReferenceProfile, name: str) -> np.ndarray:
-    """Exact probability of each of the profile's bins under the generating distribution."""
-    profile = profile_of(reference, name)
-    if isinstance(profile, NumericProfile):
-        dist = SCORE if name == PREDICTION else NUMERIC[name]
-        cdf = dist.cdf(np.asarray(profile.edges))
-        present = np.concatenate(([cdf[0]], np.diff(cdf), [1 - cdf[-1]]))
-    else:
-        names, p = CATEGORIES[name]
-        present = np.bincount(profile.bin_index(list(names)), weights=p, minlength=profile.n_bins)
-        present = present[:-1]
-    missing = 0.0 if name == PREDICTION else MISSING
-    return np.append(present * (1 - missing), missing)
 
 
 def multinomial_windows(reference: ReferenceProfile, windows: int, n: int, seed: int) -> Counts:
@@ -295,72 +227,3 @@ def test_importance_weights_decide_the_critical_share(reference: ReferenceProfil
         )
         verdicts = evaluate(model, reference, counts, 1000, 0, DriftSettings(), NullCalibrator())
         assert (verdicts[-1].value, verdicts[-1].severity) == (share, severity)
-
-
-# --- the calibrator -----------------------------------------------------------------------------
-
-
-def test_size_buckets_bracket_n_on_a_sqrt2_grid() -> None:
-    for n in [*range(1, 3000), 4095, 4096, 99_999, 100_000]:
-        lo, hi = size_buckets(n)
-        assert lo <= n <= hi
-        assert size_buckets(lo) == (lo, lo) and size_buckets(hi) == (hi, hi)
-        if n >= 30:  # the smallest min_samples; below, integer rounding coarsens the grid
-            assert hi <= (lo + 1) * math.sqrt(2)
-
-
-def test_calibrator_is_deterministic_and_cached(reference: ReferenceProfile) -> None:
-    profile = reference.features["num_0"]
-    one, two = NullCalibrator(seed=3), NullCalibrator(seed=3)
-    two.p_value(profile, "other", 0.1, 400, "v1")  # unrelated calls first do not matter
-    calls = []
-    simulate = one._simulate
-    one._simulate = lambda *a, **k: calls.append(a) or simulate(*a, **k)  # type: ignore[method-assign]
-    for _ in range(3):
-        assert one.p_value(profile, "num_0", 0.08, 300, "v1") == two.p_value(
-            profile, "num_0", 0.08, 300, "v1"
-        )
-    assert len(calls) == 2  # the two buckets around 300, simulated once each
-    assert NullCalibrator(seed=4).p_value(profile, "num_0", 0.08, 300, "v1") != pytest.approx(
-        one.p_value(profile, "num_0", 0.08, 300, "v1"), abs=0
-    )
-
-
-@pytest.mark.parametrize(("name", "n"), [("num_1", 300), ("cat_3", 300), ("num_4", 700)])
-def test_null_p_values_are_calibrated(reference: ReferenceProfile, name: str, n: int) -> None:
-    """P(p <= 0.05) on stable windows ≈ 0.05.
-
-    Tolerance 0.035: three standard deviations of the Monte Carlo error of a 500-draw null's
-    95 % quantile (≈ 0.01), plus 2000 windows' binomial error (≈ 0.005).
-    """
-    profile = profile_of(reference, name)
-    rng = np.random.default_rng(7)
-    present = true_bin_probabilities(reference, name)[:-1] / (1 - MISSING)
-    windows = rng.multinomial(n, present, size=2000)
-    ref = np.asarray(profile.counts[:-1])
-    observed = psi_rows(np.broadcast_to(ref, windows.shape), windows)
-    calibrator = NullCalibrator()
-    p = np.array([calibrator.p_value(profile, name, o, n, "v1") for o in observed])
-    assert abs(np.mean(p <= 0.05) - 0.05) <= 0.035
-
-
-def test_p_values_beyond_every_draw_are_refined(reference: ReferenceProfile) -> None:
-    profile = reference.features["cat_0"]
-    calibrator = NullCalibrator(draws=500, refine_draws=10_000)
-    p = calibrator.p_value(profile, "cat_0", 5.0, 1000, "v1")
-    assert 1 / 10_001 <= p < 1 / 501
-    with pytest.raises(ValueError, match="is nan"):
-        calibrator.p_value(profile, "cat_0", math.nan, 1000, "v1")
-
-
-@pytest.mark.parametrize("alpha", [0.05, 0.01, 0.001])
-def test_threshold_is_where_the_p_value_crosses_alpha(
-    reference: ReferenceProfile, alpha: float
-) -> None:
-    profile = reference.features["num_2"]
-    calibrator = NullCalibrator()
-    t = calibrator.threshold(profile, "num_2", 1000, alpha, "v1")
-    assert calibrator.p_value(profile, "num_2", t, 1000, "v1") > alpha
-    assert calibrator.p_value(profile, "num_2", float(np.nextafter(t, 1.0)), 1000, "v1") <= alpha
-    rate = calibrator.false_alarm_rate(profile, "num_2", t, 1000, "v1")
-    assert rate <= max(alpha, 1 / 500) * 501 / 500
