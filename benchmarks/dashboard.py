@@ -41,6 +41,7 @@ from monitor.stats.reference import NumericProfile, ReferenceProfile, build_prof
 from monitor.store.checkpoint import Changes, Checkpoint
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys, window_id
+from monitor.store.lease import Lease
 from monitor.store.query import Query
 from monitor.store.references import ReferenceStore
 
@@ -130,6 +131,11 @@ def fill(settings: config.Settings, client: redis.Redis, days: int) -> None:
     keys = Keys(settings.redis.key_prefix)
     references = ReferenceStore(client, keys)
     evaluations = EvaluationStore(client, keys, settings.windows.retention_days * 86_400_000)
+    # The store writes only for the evaluator lease's holder: the fill holds it, as a daemon would.
+    lease = Lease(client, keys.evaluator_lease, keys.evaluator_fence, "bench-fill", 3_600_000)
+    fence = lease.hold()
+    if fence is None:
+        raise SystemExit(f"a daemon's evaluator holds {keys.evaluator_lease}; stop it first")
     checkpoint = Checkpoint(client, keys, settings.kafka.group_id)
     claim = checkpoint.claim("bench", 0)
     calibrator = NullCalibrator(draws=settings.drift.bootstrap_draws)
@@ -162,7 +168,7 @@ def fill(settings: config.Settings, client: redis.Redis, days: int) -> None:
                 calibrator=calibrator,
                 now=now,
             )
-            evaluations.save(ev, wid, "", 0.0)
+            evaluations.save(fence, ev, wid, "", 0.0)
             recent = [*recent[-2:], ev]
             counters[PREDICTIONS] += int(fields["n"])
             counters[JOINED] += int(fields["perf:n"])
@@ -173,7 +179,8 @@ def fill(settings: config.Settings, client: redis.Redis, days: int) -> None:
         counters[DEAD_PREFIX + "bad_json"] += 12
         changes.maximum(claim.keys.counters(model.name), LAST_EVENT_TS, now - 60)
         checkpoint.apply(claim, i, i + 1, changes, int(now * 1000))  # one "batch" per model
-        evaluations.save_health(health(model, recent, now))
+        evaluations.save_health(fence, health(model, recent, now))
+    lease.release()
 
 
 def free_port() -> int:

@@ -8,7 +8,8 @@ print it as one line that says what to do, and the loop boundary can tell ours f
     ├── ServiceError           local Kafka/Redis could not be fetched, started or stopped
     ├── StoreUnavailableError  Redis unreachable: pause consumption, back off, resume
     ├── SinkUnavailableError   Kafka refused dead letters: pause, back off, resume
-    └── FencedError            another instance owns the partition now: drop it, never write
+    └── FencedError            another instance owns the partition or the evaluator lease now:
+                               drop it, never write
 """
 
 from __future__ import annotations
@@ -41,4 +42,5 @@ class SinkUnavailableError(DriftwatchError):
 
 
 class FencedError(DriftwatchError):
-    """A newer owner claimed the partition (higher epoch); this instance must drop it."""
+    """A newer owner claimed the partition (higher epoch) or the evaluator lease (higher fencing
+    token); this instance must drop it and write nothing more."""

@@ -1,7 +1,10 @@
 """The window evaluator: a background job that turns changed windows into verdicts and health.
 
 1. Every few seconds, take (or renew) the evaluator lease; only its holder evaluates, so verdicts
-   are computed once per deployment however many daemons run.
+   are computed once per deployment however many daemons run. Every write below presents the
+   lease's fencing token: if this instance was paused past the lease and another took over, the
+   write is refused and the round stops at once (one warning), so nothing stale overwrites the
+   successor's results; the next round tries to take the lease again.
 2. Read the oldest changed ("dirty") windows, merge each over partitions and evaluate it against
    the reference it was binned on — a window still open at most every ``OPEN_WINDOW_SECONDS``,
    a final one (the model's event time passed its end plus the allowed lateness) at once.
@@ -23,12 +26,13 @@ from typing import Any
 import redis
 
 from monitor.config import Settings
+from monitor.errors import FencedError
 from monitor.stats.calibration import NullCalibrator
 from monitor.stats.health import WindowCounts, WindowEvaluation, evaluate_window, health
 from monitor.stats.reference import ReferenceProfile
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys, parse_window_id, window_id
-from monitor.store.lease import Lease
+from monitor.store.lease import Fence, Lease
 from monitor.store.query import Query
 from monitor.store.references import ReferenceStore
 
@@ -60,7 +64,9 @@ class WindowEvaluator:
         self._references = ReferenceStore(client, keys)
         retention_ms = settings.windows.retention_days * 86_400_000
         self._store = EvaluationStore(client, keys, retention_ms)
-        self._lease = Lease(client, keys.evaluator_lease, uuid.uuid4().hex, LEASE_MS)
+        self._lease = Lease(
+            client, keys.evaluator_lease, keys.evaluator_fence, uuid.uuid4().hex, LEASE_MS
+        )
         self._calibrator = NullCalibrator(
             draws=settings.drift.bootstrap_draws, max_entries=CALIBRATION_CACHE_ENTRIES
         )
@@ -83,10 +89,22 @@ class WindowEvaluator:
             self._lease.release()
 
     def run_once(self, now: float | None = None) -> int:
-        """Steps 1–4 once; returns the number of windows evaluated."""
-        if not self._lease.hold():  # Step 1
+        """Steps 1–4 once; returns the number of windows evaluated (0 if the lease was lost)."""
+        fence = self._lease.hold()  # Step 1
+        if fence is None:
             return 0
-        now = time.time() if now is None else now
+        try:
+            return self._round(fence, time.time() if now is None else now)
+        except FencedError as exc:
+            log.warning(
+                "window evaluation stopped: %s (another instance took the evaluator lease); "
+                "trying to take it again next round",
+                exc,
+            )
+            return 0
+
+    def _round(self, fence: Fence, now: float) -> int:
+        """Steps 2–4 under ``fence``; a write refused as stale raises FencedError."""
         touched: set[str] = set()
         evaluated = 0
         dirty = self._store.dirty(WINDOWS_PER_ROUND)  # Step 2
@@ -119,17 +137,17 @@ class WindowEvaluator:
                 dead_letters=self._query.dead_letters(model, start),
                 final=final,
             )
-            self._store.save(evaluation, wid, member, score)  # Step 3
+            self._store.save(fence, evaluation, wid, member, score)  # Step 3
             if final:
                 end_ms = (start + windows.size_seconds) * 1000
-                self._store.merge_window(self._query.window_keys(model, wid), end_ms)
+                self._store.merge_window(fence, self._query.window_keys(model, wid), end_ms)
             touched.add(model)
         for model in touched:  # Step 4
             recent = self._query.evaluations(model, last=HEALTH_WINDOWS)
-            self._store.save_health(health(self._models[model], recent, now))
+            self._store.save_health(fence, health(self._models[model], recent, now))
             merged = self._query.rolling_counts(model, self._settings.windows.rolling_windows)
             if merged is not None:
-                self._store.save_rolling(self._evaluate(model, *merged, now))
+                self._store.save_rolling(fence, self._evaluate(model, *merged, now))
         if evaluated:
             log.debug("evaluated %d windows of %d models", evaluated, len(touched))
         return evaluated

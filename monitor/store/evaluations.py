@@ -2,79 +2,130 @@
 
 Blobs are MessagePack (msgspec): a verdict on a window too small to judge carries NaN, which JSON
 cannot hold but MessagePack stores exactly; it is also smaller and faster to read.
+
+Every write presents the evaluator lease's :class:`~monitor.store.lease.Fence` and is one Lua
+script that first checks it (``FENCE_CHECK``): an evaluator that lost the lease while paused must
+not overwrite what its successor wrote, so a stale fence writes nothing and raises
+:class:`~monitor.errors.FencedError`. One script per write also makes each write atomic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 import redis
+from redis.commands.core import Script
 
+from monitor.errors import FencedError
 from monitor.stats.health import Health, WindowEvaluation
 from monitor.store.keys import Keys
+from monitor.store.lease import FENCE_CHECK, FENCED, Fence
 
-#: Remove a dirty mark only if no batch touched the window while it was being evaluated.
-_CLEAR_IF_UNCHANGED = """
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score and tonumber(score) == tonumber(ARGV[2]) then
-  return redis.call('ZREM', KEYS[1], ARGV[1])
-end
-return 0
+#: KEYS[3] evaluation, KEYS[4] evaluation index, KEYS[5] dirty set; ARGV[3] blob, ARGV[4] its
+#: expiry (ms), ARGV[5] window id, ARGV[6] window start, ARGV[7] oldest start kept, ARGV[8] dirty
+#: member, ARGV[9] its change time when read. The dirty mark is removed only if no batch touched the
+#: window while it was being evaluated.
+_SAVE = (
+    FENCE_CHECK
+    + """
+redis.call('SET', KEYS[3], ARGV[3], 'PXAT', ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[7])
+local score = redis.call('ZSCORE', KEYS[5], ARGV[8])
+if score and tonumber(score) == tonumber(ARGV[9]) then redis.call('ZREM', KEYS[5], ARGV[8]) end
+return 1
 """
+)
 
-
-#: Fold a final window's per-partition hashes into one (KEYS[1]); a late event afterwards writes a
-#: new partition hash, which readers add to the merged one, so nothing is counted twice or lost.
-_MERGE_WINDOW = """
+#: Fold a final window's per-partition hashes (KEYS[4..]) into one (KEYS[3]); a late event
+#: afterwards writes a new partition hash, which readers add to the merged one, so nothing is
+#: counted twice or lost. ARGV[3]: the merged hash's expiry (ms).
+_MERGE_WINDOW = (
+    FENCE_CHECK
+    + """
 local moved = 0
-for i = 2, #KEYS do
+for i = 4, #KEYS do
   local fields = redis.call('HGETALL', KEYS[i])
-  for j = 1, #fields, 2 do redis.call('HINCRBYFLOAT', KEYS[1], fields[j], fields[j + 1]) end
+  for j = 1, #fields, 2 do redis.call('HINCRBYFLOAT', KEYS[3], fields[j], fields[j + 1]) end
   if #fields > 0 then
     redis.call('DEL', KEYS[i])
     moved = moved + 1
   end
 end
-if moved > 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+if moved > 0 then redis.call('PEXPIREAT', KEYS[3], ARGV[3]) end
 return moved
 """
+)
+
+#: KEYS[3] = ARGV[3]: the health summary or the rolling view.
+_SET = FENCE_CHECK + "redis.call('SET', KEYS[3], ARGV[3])\nreturn 1\n"
 
 
 class EvaluationStore:
-    """Stores evaluations (with the windows' retention) and health summaries."""
+    """Stores evaluations (with the windows' retention) and health summaries, fenced."""
 
     def __init__(self, client: redis.Redis, keys: Keys, retention_ms: int) -> None:
         self._redis = client
         self._keys = keys
         self._retention_ms = retention_ms
-        self._clear = client.register_script(_CLEAR_IF_UNCHANGED)
+        self._save = client.register_script(_SAVE)
         self._merge = client.register_script(_MERGE_WINDOW)
+        self._set = client.register_script(_SET)
 
     def dirty(self, limit: int) -> list[tuple[str, float]]:
         """The oldest changed windows: ("<model>:<window id>", the change time to compare)."""
         rows = self._redis.zrange(self._keys.dirty, 0, limit - 1, withscores=True)
         return [(m.decode(), score) for m, score in rows]
 
-    def save(self, ev: WindowEvaluation, wid: str, dirty_member: str, dirty_score: float) -> None:
-        key = self._keys.evaluation(ev.model, wid)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.set(key, msgspec.msgpack.encode(ev), pxat=ev.window_start * 1000 + self._retention_ms)
-        pipe.zadd(self._keys.evaluation_index(ev.model), {wid: ev.window_start})
-        pipe.zremrangebyscore(
+    def save(
+        self,
+        fence: Fence,
+        ev: WindowEvaluation,
+        wid: str,
+        dirty_member: str,
+        dirty_score: float,
+    ) -> None:
+        """Store ``ev``, index it, drop index entries past retention and clear the dirty mark."""
+        keys = [
+            self._keys.evaluation(ev.model, wid),
             self._keys.evaluation_index(ev.model),
-            "-inf",
+            self._keys.dirty,
+        ]
+        args: list[bytes | str | int | float] = [
+            msgspec.msgpack.encode(ev),
+            ev.window_start * 1000 + self._retention_ms,
+            wid,
+            ev.window_start,
             (ev.evaluated_at * 1000 - self._retention_ms) / 1000,
-        )
-        pipe.execute()
-        self._clear(keys=[self._keys.dirty], args=[dirty_member, repr(dirty_score)])
+            dirty_member,
+            repr(dirty_score),
+        ]
+        _run(self._save, fence, keys, args)
 
-    def merge_window(self, keys: list[str], end_ms: int) -> int:
+    def merge_window(self, fence: Fence, keys: list[str], end_ms: int) -> int:
         """Fold a final window's partition hashes (``keys[1:]``) into ``keys[0]``: memory ÷
         partitions; returns how many were folded. One script, so a checkpoint of any partition
         runs wholly before or after it."""
-        return int(self._merge(keys=keys, args=[end_ms + self._retention_ms]))
+        return _run(self._merge, fence, keys, [end_ms + self._retention_ms])
 
-    def save_rolling(self, ev: WindowEvaluation) -> None:
-        self._redis.set(self._keys.rolling(ev.model), msgspec.msgpack.encode(ev))
+    def save_rolling(self, fence: Fence, ev: WindowEvaluation) -> None:
+        _run(self._set, fence, [self._keys.rolling(ev.model)], [msgspec.msgpack.encode(ev)])
 
-    def save_health(self, health: Health) -> None:
-        self._redis.set(self._keys.health(health.model), msgspec.msgpack.encode(health))
+    def save_health(self, fence: Fence, health: Health) -> None:
+        _run(self._set, fence, [self._keys.health(health.model)], [msgspec.msgpack.encode(health)])
+
+
+def _run(
+    script: Script,
+    fence: Fence,
+    keys: Sequence[str],
+    args: Sequence[bytes | str | int | float],
+) -> int:
+    """Run a fenced script; its result, or FencedError if it wrote nothing for a stale fence."""
+    result = int(script(keys=[*fence.keys, *keys], args=[*fence.args, *args]))
+    if result == FENCED:
+        raise FencedError(
+            f"lease {fence.key} is no longer held by {fence.holder} with token {fence.token}"
+        )
+    return result

@@ -29,6 +29,8 @@ Layout (``P`` = the configured prefix)::
     P:health:<model>                      the model's latest health summary
     P:roll:<model>                        evaluation of the last N windows merged (rolling view)
     P:lease:evaluator                     the instance that evaluates windows (SET NX PX)
+    P:lease:evaluator:fence               the evaluator lease's fencing counter: INCR on every
+                                          acquisition, checked by every evaluator write
     P:{g:t:p}:det:<model>:<stream>        river detector state of this partition (pickle)
     P:{g:t:p}:dl:<model>:<start>          dead letters by reason, by window of *arrival* (hash)
     P:cp:<model>                          change points "<stream>|<ts>|<tag>" by event time (zset)
@@ -139,6 +141,10 @@ class Keys:
     @property
     def evaluator_lease(self) -> str:
         return f"{self.prefix}:lease:evaluator"
+
+    @property
+    def evaluator_fence(self) -> str:
+        return f"{self.prefix}:lease:evaluator:fence"
 
 
 def window_id(start: int, version: str, ref: str) -> str:

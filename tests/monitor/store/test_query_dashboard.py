@@ -10,6 +10,7 @@ from monitor.stats.health import Health, WindowEvaluation
 from monitor.store.checkpoint import Changes, Checkpoint
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys, window_id
+from monitor.store.lease import Lease
 from monitor.store.query import Query
 
 T0 = 1_800_000_000
@@ -53,9 +54,11 @@ def query(settings: config.Settings, redis_client: redis.Redis) -> Query:
             changes.incr[key]["b:b:1"] += 5  # another feature: never read with "a"
         checkpoint.apply(claim, 0, 1, changes, T0 * 1000)
     store = EvaluationStore(redis_client, keys, retention_ms=10**12)
+    fence = Lease(redis_client, keys.evaluator_lease, keys.evaluator_fence, "t", 60_000).hold()
+    assert fence is not None
     for model, start, n in (("m1", T0, 7), ("m1", T0 + 3600, 9), ("m2", T0, 2)):
-        store.save(evaluation(model, start, n), window_id(start, "v1", "r1"), "", 0.0)
-        store.save_health(Health(model, "OK", [], start, T0 + 7200))
+        store.save(fence, evaluation(model, start, n), window_id(start, "v1", "r1"), "", 0.0)
+        store.save_health(fence, Health(model, "OK", [], start, T0 + 7200))
     return Query(redis_client, settings)
 
 

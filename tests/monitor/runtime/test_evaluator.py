@@ -1,0 +1,104 @@
+"""The window evaluator on a real Redis when its lease is taken over in the middle of a round."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from monitor import config
+from monitor.runtime.evaluator import WindowEvaluator
+from monitor.stats.counters import LAST_EVENT_TS
+from monitor.stats.health import WindowEvaluation
+from monitor.store.checkpoint import Changes, Checkpoint
+from monitor.store.keys import Keys, window_id
+from monitor.store.lease import Lease
+
+T0 = 1_800_000_000
+WID = window_id(T0, "v1", "r1")
+#: Long after the window's end and allowed lateness: it is final.
+NOW = T0 + 10 * 3600
+
+
+class PausedEvaluator(WindowEvaluator):
+    """Runs ``pause`` in its first evaluation: a GC or VM stall in the middle of a round."""
+
+    def __init__(
+        self, settings: config.Settings, client: redis.Redis, pause: Callable[[], None]
+    ) -> None:
+        super().__init__(settings, client)
+        self._pause: Callable[[], None] | None = pause
+
+    def _evaluate(self, *args: Any, **kwargs: Any) -> WindowEvaluation:
+        if self._pause is not None:
+            pause, self._pause = self._pause, None
+            pause()
+        return super()._evaluate(*args, **kwargs)
+
+
+@pytest.fixture
+def settings(key_prefix: str, redis_url: str) -> config.Settings:
+    return config.parse(
+        {
+            "redis": {"url": redis_url, "key_prefix": key_prefix},
+            "models": [{"name": "m", "owner": "o", "task": "binary", "features": {"a": "numeric"}}],
+        }
+    )
+
+
+@pytest.fixture
+def keys(settings: config.Settings, redis_client: redis.Redis) -> Keys:
+    """One final, dirty window of model "m", counted by one partition."""
+    keys = Keys(settings.redis.key_prefix)
+    checkpoint = Checkpoint(redis_client, keys, settings.kafka.group_id)
+    claim = checkpoint.claim("t", 0)
+    changes = Changes()
+    changes.incr[claim.keys.window("m", WID)]["n"] += 5
+    changes.incr[claim.keys.counters("m")]["predictions"] += 5
+    changes.maximum(claim.keys.counters("m"), LAST_EVENT_TS, float(NOW))
+    changes.zadd.append((keys.window_index("m"), T0, WID))
+    changes.zadd.append((keys.dirty, T0 * 1000, f"m:{WID}"))
+    checkpoint.apply(claim, 0, 1, changes, T0 * 1000)
+    return keys
+
+
+def test_an_evaluator_that_lost_its_lease_mid_round_stops_and_takes_it_again_later(
+    settings: config.Settings,
+    redis_client: redis.Redis,
+    keys: Keys,
+    key_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    successor = Lease(redis_client, keys.evaluator_lease, keys.evaluator_fence, "b", 10_000)
+    during: dict[bytes, bytes | None] = {}
+
+    def pause() -> None:
+        """The lease runs out meanwhile and another instance takes it."""
+        redis_client.pexpire(keys.evaluator_lease, 1)
+        while redis_client.exists(keys.evaluator_lease):
+            time.sleep(0.005)
+        assert successor.hold() is not None
+        during.update({k: redis_client.dump(k) for k in redis_client.scan_iter(f"{key_prefix}:*")})
+
+    evaluator = PausedEvaluator(settings, redis_client, pause)
+    with caplog.at_level(logging.WARNING, logger="monitor.runtime.evaluator"):
+        assert evaluator.run_once(NOW) == 0
+        after = {k: redis_client.dump(k) for k in redis_client.scan_iter(f"{key_prefix}:*")}
+        assert after == during  # the stale round wrote nothing
+        assert not redis_client.exists(keys.evaluation("m", WID), keys.health("m"))
+        assert redis_client.zscore(keys.dirty, f"m:{WID}") is not None
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "lease" in warnings[0].getMessage()
+
+        assert evaluator.run_once(NOW) == 0  # the successor holds the lease: no round, no warning
+        assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+    successor.release()
+    assert evaluator.run_once(NOW) == 1  # the lease again, with a new token: evaluates
+    assert redis_client.zscore(keys.dirty, f"m:{WID}") is None
+    assert redis_client.exists(keys.evaluation("m", WID), keys.health("m")) == 2
+    assert int(redis_client.get(keys.evaluator_fence)) == 3  # a, then b, then a again
