@@ -5,7 +5,8 @@
 1. Starts (or reuses) local Kafka and Redis under ``.driftwatch/bench``, creates fresh topics and
    sets a reference profile, so the daemon bins all 30 features into windows as in production.
 2. Produces N events (predictions + outcomes, one model with 30 features) with the simulator.
-3. (a) Bare consumer: kafka-python reads every record and does nothing with it.
+3. (a) Bare consumer: kafka-python reads every record and does nothing with it; measured before
+   and again after (b), the better run is the baseline (a cold broker serves more slowly).
 4. (b) The daemon (``driftwatch run`` as a subprocess) from Kafka through to Redis; its rate is
    measured between the first and the last counted event, its RSS sampled throughout.
 5. Freshness: a second run at a fixed rate (default 10k events/s) measures how old the newest
@@ -195,11 +196,17 @@ def daemon_throughput(settings: config.Settings, total: int, workdir: Path) -> t
 
 
 def freshness(settings: config.Settings, rate: float, seconds: float, workdir: Path) -> list[float]:
+    """Ages of the newest counted event, sampled every 100 ms while ``rate`` events/s (predictions
+    and their outcomes together) are produced in real time. An age counts from the event's
+    scheduled time, so it includes any lag of the producer: an upper bound on the daemon's."""
     query = Query(redis.Redis.from_url(settings.redis.url), settings)
     daemon = Daemon(settings, workdir)
     time.sleep(3)  # join the group before traffic starts
+    prediction_rate = rate / (1 + settings.simulate.label_rate)
     producer = threading.Thread(
-        target=produce_events, args=(settings, int(rate * seconds), rate), daemon=True
+        target=produce_events,
+        args=(settings, int(prediction_rate * seconds), prediction_rate),
+        daemon=True,
     )
     producer.start()
     ages: list[float] = []
@@ -239,12 +246,18 @@ def main() -> None:
     print(f"  produced {total:,} in {time.perf_counter() - t:.1f}s", flush=True)
 
     print("(a) bare kafka-python consumer ...", flush=True)
-    bare = bare_consumer(settings, total)
-    print(f"  {bare:,.0f} events/s", flush=True)
+    bare_runs = [bare_consumer(settings, total)]
+    print(f"  {bare_runs[0]:,.0f} events/s", flush=True)
     print("(b) driftwatch daemon, Kafka -> Redis ...", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         rate, daemon = daemon_throughput(settings, total, Path(tmp))
         print(f"  {rate:,.0f} events/s", flush=True)
+        # The broker serves faster once warm (JIT, page cache): the baseline is the better of a
+        # run before and one after the daemon's, so a cold broker never flatters the ratio.
+        print("(a) bare kafka-python consumer, again ...", flush=True)
+        bare_runs.append(bare_consumer(settings, total))
+        print(f"  {bare_runs[1]:,.0f} events/s", flush=True)
+        bare = max(bare_runs)
         quarter = max(1, len(daemon.rss) // 4)
         rss_early = statistics.mean(daemon.rss[quarter : 2 * quarter]) / 1024
         rss_late = statistics.mean(daemon.rss[-quarter:]) / 1024
@@ -267,7 +280,10 @@ def main() -> None:
     p99 = ages[min(len(ages) - 1, int(len(ages) * 0.99))]
     print()
     print(f"events                      {total:,} ({N_NUMERIC + N_CATEGORICAL} features)")
-    print(f"bare kafka-python consumer  {bare:,.0f} events/s")
+    print(
+        f"bare kafka-python consumer  {bare:,.0f} events/s "
+        f"(best of {bare_runs[0]:,.0f} before, {bare_runs[1]:,.0f} after the daemon)"
+    )
     print(f"driftwatch daemon           {rate:,.0f} events/s")
     print(f"ratio daemon / bare         {rate / bare:.2f}  (target >= 0.60)")
     print(

@@ -15,17 +15,19 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import operator
 import re
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import msgspec
 
 from monitor.config import ModelSettings, Settings
+from monitor.features import FeatureError, FeatureRow, FeatureSchema
 
 #: Event times before this are certainly wrong (epoch 0, a seconds/ms mix-up): 2000-01-01.
 EARLIEST_TS = 946_684_800.0
@@ -56,25 +58,31 @@ class InvalidReason(StrEnum):
 
 Scalar = float | str
 _W = TypeVar("_W", bound=msgspec.Struct)
+_M = TypeVar("_M")
+_MODEL = operator.attrgetter("model")
+#: A Kafka record as the daemon passes it around: (offset, key, value).
+Record = tuple[int, bytes | None, bytes | None]
 
 
-@dataclass(slots=True)  # not frozen: frozen __init__ costs ~1 µs per event
-class Prediction:
-    """A validated prediction; ``offset`` is its position in the source partition."""
+class Prediction(msgspec.Struct, gc=False):
+    """A validated prediction; ``offset`` is its position in the source partition.
+
+    ``features`` is the model's typed row (:mod:`monitor.features`), or a plain dict when a value
+    has a type the row cannot hold; both read with ``features.get(name)``.
+    """
 
     offset: int
     id: str
     model: str
     version: str
     ts: float
-    features: Mapping[str, Any]
+    features: FeatureRow | Mapping[str, Any]
     prediction: Scalar
     score: float | Mapping[str, float] | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = {}
 
 
-@dataclass(slots=True)  # not frozen: frozen __init__ costs ~1 µs per event
-class Outcome:
+class Outcome(msgspec.Struct, gc=False):
     """A validated outcome (ground-truth label) for prediction ``id``."""
 
     offset: int
@@ -104,12 +112,15 @@ class _Invalid(Exception):
 
 
 class _WirePrediction(msgspec.Struct):
-    """Prediction v1 as it travels: the types JSON allows; unknown fields are ignored."""
+    """Prediction v1 as it travels: the types JSON allows; unknown fields are ignored.
+
+    ``features`` stays raw JSON until the model is known, then decodes into the model's row.
+    """
 
     id: str | int
     model: str
     ts: str | float
-    features: dict[str, Any]
+    features: msgspec.Raw
     prediction: str | int | float | bool
     version: str | int | None = None
     score: float | dict[str, float] | None = None
@@ -135,7 +146,8 @@ class Decoder:
     Without a mapping, msgspec decodes and type-checks an event into a struct in one pass (about
     4x faster than loading a dict and checking it in Python); with one, the event is loaded as a
     dict, its fields are picked by path, and the same struct type checks them. Either way the
-    rules that need the model's settings (task, classes, score range) and the clock follow.
+    rules that need the model's settings (task, classes, score range) and the clock follow, and
+    the features decode into the model's typed row once the model is known.
     """
 
     def __init__(self, settings: Settings, *, clock: Any = time.time) -> None:
@@ -145,47 +157,85 @@ class Decoder:
         self._clock = clock
         self._pred_paths = _paths(settings.fields.predictions)
         self._out_paths = _paths(settings.fields.outcomes)
+        self._schemas = {m.name: FeatureSchema(m) for m in settings.models}
         self._pred_decoder = msgspec.json.Decoder(_WirePrediction)
         self._out_decoder = msgspec.json.Decoder(_WireOutcome)
+
+    def predictions(self, records: Sequence[Record]) -> tuple[list[Prediction], list[DeadLetter]]:
+        """Decode a batch of prediction records into valid events and dead letters, in order."""
+        latest = self._clock() + self._max_future
+        valid: list[Prediction] = []
+        dead: list[DeadLetter] = []
+        for offset, key, value in records:
+            try:
+                valid.append(self._prediction(offset, value, latest))
+            except _Invalid as exc:
+                dead.append(DeadLetter(offset, exc.reason, exc.detail, exc.model, key, value))
+        return valid, dead
+
+    def outcomes(self, records: Sequence[Record]) -> tuple[list[Outcome], list[DeadLetter]]:
+        """Decode a batch of outcome records into valid events and dead letters, in order."""
+        latest = self._clock() + self._max_future
+        valid: list[Outcome] = []
+        dead: list[DeadLetter] = []
+        for offset, key, value in records:
+            try:
+                valid.append(self._outcome(offset, value, latest))
+            except _Invalid as exc:
+                dead.append(DeadLetter(offset, exc.reason, exc.detail, exc.model, key, value))
+        return valid, dead
 
     def prediction(
         self, offset: int, key: bytes | None, value: bytes | None
     ) -> Prediction | DeadLetter:
         """Decode one prediction record."""
-        try:
-            wire = self._wire(value, self._pred_decoder, _WirePrediction, self._pred_paths)
-            model = self._model(wire.model)
-            version = UNVERSIONED if wire.version is None else str(wire.version)
-            if "|" in version:  # "|" separates the parts of a window id (store/keys.py)
-                raise _Invalid(InvalidReason.WRONG_TYPE, "version must not contain '|'", model.name)
-            return Prediction(
-                offset=offset,
-                id=_id(wire.id, model.name),
-                model=model.name,
-                version=version,
-                ts=self._ts(wire.ts, model.name),
-                features=wire.features,
-                prediction=_target(model, wire.prediction, "prediction"),
-                score=_score(model, wire.score),
-                tags=wire.tags,
-            )
-        except _Invalid as exc:
-            return DeadLetter(offset, exc.reason, exc.detail, exc.model, key, value)
+        valid, dead = self.predictions([(offset, key, value)])
+        return valid[0] if valid else dead[0]
 
     def outcome(self, offset: int, key: bytes | None, value: bytes | None) -> Outcome | DeadLetter:
         """Decode one outcome record."""
+        valid, dead = self.outcomes([(offset, key, value)])
+        return valid[0] if valid else dead[0]
+
+    # The per-event work below is written for speed: the common case calls few functions.
+    def _prediction(self, offset: int, value: bytes | None, latest: float) -> Prediction:
+        wire = self._wire(value, self._pred_decoder, _WirePrediction, self._pred_paths)
+        model = self._models.get(wire.model) or self._unknown(wire.model)
+        name = model.name
+        version = wire.version
+        if type(version) is not str:
+            version = UNVERSIONED if version is None else str(version)
+        if "|" in version:  # "|" separates the parts of a window id (store/keys.py)
+            raise _Invalid(InvalidReason.WRONG_TYPE, "version must not contain '|'", name)
+        return Prediction(
+            offset,
+            _id(wire.id, name),
+            name,
+            version,
+            self._ts(wire.ts, name, latest),
+            self._features(name, wire.features),
+            _target(model, wire.prediction, "prediction"),
+            None if wire.score is None else _score(model, wire.score),
+            wire.tags,
+        )
+
+    def _outcome(self, offset: int, value: bytes | None, latest: float) -> Outcome:
+        wire = self._wire(value, self._out_decoder, _WireOutcome, self._out_paths)
+        model = self._models.get(wire.model) or self._unknown(wire.model)
+        return Outcome(
+            offset,
+            _id(wire.id, model.name),
+            model.name,
+            self._ts(wire.ts, model.name, latest),
+            _target(model, wire.label, "label"),
+        )
+
+    def _features(self, model: str, raw: msgspec.Raw) -> FeatureRow | dict[str, Any]:
         try:
-            wire = self._wire(value, self._out_decoder, _WireOutcome, self._out_paths)
-            model = self._model(wire.model)
-            return Outcome(
-                offset=offset,
-                id=_id(wire.id, model.name),
-                model=model.name,
-                ts=self._ts(wire.ts, model.name),
-                label=_target(model, wire.label, "label"),
-            )
-        except _Invalid as exc:
-            return DeadLetter(offset, exc.reason, exc.detail, exc.model, key, value)
+            return self._schemas[model].decode(raw)
+        except FeatureError as exc:
+            reason = InvalidReason.NON_FINITE if exc.out_of_range else InvalidReason.WRONG_TYPE
+            raise _Invalid(reason, f"features: {exc}"[:160], model) from None
 
     def _wire(self, value: bytes | None, decoder: Any, wire_type: type[_W], paths: _Paths) -> _W:
         if not value:
@@ -199,6 +249,8 @@ class Decoder:
             if isinstance(obj, dict):
                 obj = {name: _get(obj, paths, name) for name in wire_type.__struct_fields__}
                 obj = {name: v for name, v in obj.items() if v is not None}
+                if "features" in obj:  # raw, as without a mapping (Decoder._features reads it)
+                    obj["features"] = msgspec.Raw(msgspec.json.encode(obj["features"]))
             return msgspec.convert(obj, wire_type)
         except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
             raise self._classify_validation_error(value, str(exc), paths) from None
@@ -228,17 +280,16 @@ class Decoder:
                 model = name
         return _Invalid(reason, message[:160], model)
 
-    def _model(self, name: str) -> ModelSettings:
-        model = self._models.get(name)
-        if model is None:
-            raise _Invalid(InvalidReason.UNKNOWN_MODEL, f"model {name[:64]!r} is not configured")
-        return model
+    def _unknown(self, name: str) -> NoReturn:
+        raise _Invalid(InvalidReason.UNKNOWN_MODEL, f"model {name[:64]!r} is not configured")
 
-    def _ts(self, raw: str | float, model: str) -> float:
+    def _ts(self, raw: str | float, model: str, latest: float) -> float:
+        if type(raw) is float and EARLIEST_TS <= raw <= latest:
+            return raw  # epoch seconds in range: the common case of numeric timestamps
         ts = parse_ts(raw)
         if ts is None:
             raise _Invalid(InvalidReason.BAD_TIMESTAMP, f"unreadable ts {str(raw)[:40]!r}", model)
-        if ts < EARLIEST_TS or ts > self._clock() + self._max_future:
+        if ts < EARLIEST_TS or ts > latest:
             raise _Invalid(InvalidReason.BAD_TIMESTAMP, f"ts {ts:.0f} out of range", model)
         return ts
 
@@ -280,7 +331,9 @@ def _get(obj: dict[str, Any], paths: _Paths, name: str) -> Any:
 
 
 def _id(raw: str | int, model: str) -> str:
-    event_id = raw if isinstance(raw, str) else str(raw)
+    event_id = raw if type(raw) is str else str(raw)
+    if 0 < len(event_id) <= MAX_ID_LENGTH:
+        return event_id
     if not event_id:
         raise _Invalid(InvalidReason.MISSING_FIELD, "id is empty", model)
     if len(event_id) > MAX_ID_LENGTH:
@@ -342,13 +395,13 @@ def _classify_json_error(value: bytes, exc: msgspec.DecodeError) -> _Invalid:
     return _Invalid(InvalidReason.NON_FINITE, "NaN or Infinity is not valid JSON")
 
 
-def decode_many(
-    decode: Any, records: Sequence[tuple[int, bytes | None, bytes | None]]
-) -> tuple[list[Any], list[DeadLetter]]:
-    """Split ``(offset, key, value)`` records into valid events and dead letters, in order."""
-    valid: list[Any] = []
-    dead: list[DeadLetter] = []
-    for offset, key, value in records:
-        event = decode(offset, key, value)
-        (dead if isinstance(event, DeadLetter) else valid).append(event)
-    return valid, dead
+def by_model(items: Iterable[_M]) -> dict[str, list[_M]]:
+    """Events (or pairs) grouped by their ``model``, in arrival order."""
+    items = list(items)
+    models = set(map(_MODEL, items))
+    if len(models) == 1:  # the usual batch: found in C
+        return {models.pop(): items}
+    groups: dict[str, list[_M]] = {}
+    for item in items:
+        groups.setdefault(item.model, []).append(item)
+    return groups

@@ -6,15 +6,18 @@ stay until the horizon ends so a repeated id is recognised as a duplicate. Becau
 are keyed by model and id, not by partition, the join works when predictions and outcomes sit on
 different partitions or are consumed by different daemon instances.
 
-Planning reads a snapshot of the records (one ``MGET`` per batch) and records what it saw as
-expectations; the checkpoint script applies the plan only if the snapshot still holds (see
-``monitor/store/checkpoint.py``), so two instances can never both leave a pair unjoined.
+Planning reads a snapshot of the records (one ``MGET`` per batch; none for predictions while no
+outcome arrives first) and the checkpoint script re-checks every record the plan relies on as it
+writes it — a new record only if none exists, a pair only if the other side still waits — and
+applies nothing if one changed, so the batch is planned again (see ``monitor/store/checkpoint.py``).
+Two instances can therefore never both leave a pair unjoined.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import msgspec
 import redis
@@ -29,7 +32,7 @@ from monitor.store.keys import MEMBER_SEP, Keys, PartitionKeys
 MARKER_GRACE_MS = 3600_000
 PENDING = "P"
 EARLY_OUTCOME = "O"
-JOINED = "J"
+E = TypeVar("E", Prediction, Outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,24 @@ class JoinPlan:
 
     pairs: list[Pair] = field(default_factory=list)
     duplicates: list[Prediction | Outcome] = field(default_factory=list)
+    #: Records the snapshot found (0 without a snapshot): a sign outcomes arrive first.
+    found: int = 0
+
+
+class _PendingPrediction(msgspec.Struct):
+    """What a waiting prediction keeps for its pair: version, time, prediction, score."""
+
+    v: str
+    t: float
+    p: Scalar
+    s: float | dict[str, float] | None
+
+
+class _EarlyOutcome(msgspec.Struct):
+    """What a waiting outcome keeps: its time and label."""
+
+    t: float
+    l: Scalar  # noqa: E741 (the stored field name)
 
 
 class Joiner:
@@ -63,6 +84,11 @@ class Joiner:
     One record per (model, id) holds the join's state: ``'P'`` + JSON while a prediction waits,
     ``'O'`` + JSON while an early outcome waits, ``'J'`` once paired. Each side arriving reads it:
     the other side waiting means a pair, its own side or ``'J'`` means a duplicate id.
+
+    Predictions usually arrive first, so a batch of them may be planned *without* reading the
+    records (``snapshot=False``): every prediction is assumed new and the checkpoint script
+    creates its record only if none exists (``SET NX``); if one does, the batch is planned again
+    from a snapshot. Outcomes always read their records, since a pair needs the prediction.
     """
 
     def __init__(self, client: redis.Redis, keys: Keys, horizon_seconds: int) -> None:
@@ -72,77 +98,104 @@ class Joiner:
         #: Expiry is bucketed so a batch adds its pending records with one command; a bucket is
         #: a thousandth of the horizon (at least a second), which bounds the expiry's error.
         self._bucket_ms = max(1000, self._horizon_ms // 1000)
+        self._encode = msgspec.json.Encoder().encode
+        self._pending = msgspec.json.Decoder(_PendingPrediction)
+        self._early = msgspec.json.Decoder(_EarlyOutcome)
 
     def plan_predictions(
-        self, predictions: Sequence[Prediction], pkeys: PartitionKeys, changes: Changes, now_ms: int
+        self,
+        predictions: Sequence[Prediction],
+        pkeys: PartitionKeys,
+        changes: Changes,
+        now_ms: int,
+        *,
+        snapshot: bool = True,
     ) -> JoinPlan:
         """Predictions pair with early outcomes or wait; a repeated id is a duplicate."""
-        keys = [self._keys.join_record(p.model, p.id) for p in predictions]
-        state = self._snapshot(keys, changes)
-        plan = JoinPlan()
-        for p, key in zip(predictions, keys, strict=True):
-            current = state[key]
-            if current.startswith(EARLY_OUTCOME):
-                outcome = msgspec.json.decode(current[1:])
-                plan.pairs.append(
-                    Pair(
-                        p.model, p.version, p.ts, p.prediction, p.score, outcome["l"], outcome["t"]
-                    )
-                )
-                changes.mark.append(key)
-                state[key] = JOINED
-            elif current:
-                plan.duplicates.append(p)
-            else:
-                record = {"v": p.version, "t": p.ts, "p": p.prediction, "s": p.score}
-                state[key] = PENDING + msgspec.json.encode(record).decode()
-                self._wait(changes, pkeys, key, state[key], p.model, now_ms)
-        return plan
+
+        def pair(p: Prediction, waiting: bytes) -> Pair:
+            o = self._early.decode(waiting)
+            return Pair(p.model, p.version, p.ts, p.prediction, p.score, o.l, o.t)
+
+        def record(p: Prediction) -> msgspec.Struct:
+            return _PendingPrediction(p.version, p.ts, p.prediction, p.score)
+
+        return self._plan(predictions, pkeys, changes, now_ms, snapshot, PENDING, record, pair)
 
     def plan_outcomes(
         self, outcomes: Sequence[Outcome], pkeys: PartitionKeys, changes: Changes, now_ms: int
     ) -> JoinPlan:
         """Outcomes pair with pending predictions or wait; a second label for an id is refused."""
-        keys = [self._keys.join_record(o.model, o.id) for o in outcomes]
-        state = self._snapshot(keys, changes)
-        plan = JoinPlan()
-        for o, key in zip(outcomes, keys, strict=True):
-            current = state[key]
-            if current.startswith(PENDING):
-                pred = msgspec.json.decode(current[1:])
-                plan.pairs.append(
-                    Pair(o.model, pred["v"], pred["t"], pred["p"], pred["s"], o.label, o.ts)
-                )
-                changes.mark.append(key)
-                state[key] = JOINED
-            elif current:
-                plan.duplicates.append(o)
+
+        def pair(o: Outcome, waiting: bytes) -> Pair:
+            p = self._pending.decode(waiting)
+            return Pair(o.model, p.v, p.t, p.p, p.s, o.label, o.ts)
+
+        def record(o: Outcome) -> msgspec.Struct:
+            return _EarlyOutcome(o.ts, o.label)
+
+        return self._plan(outcomes, pkeys, changes, now_ms, True, EARLY_OUTCOME, record, pair)
+
+    def _plan(
+        self,
+        events: Sequence[E],
+        pkeys: PartitionKeys,
+        changes: Changes,
+        now_ms: int,
+        snapshot: bool,
+        side: str,
+        record: Callable[[E], msgspec.Struct],
+        pair: Callable[[E, bytes], Pair],
+    ) -> JoinPlan:
+        """Each event finds its record: none (it waits, as ``side``), the other side waiting (a
+        pair), or its own side or ``'J'`` (a duplicate). A key repeated in the batch is a
+        duplicate of its first occurrence."""
+        keys = [self._keys.join_record(e.model, e.id) for e in events]
+        found = self._snapshot(keys) if snapshot else {}
+        other = ord(EARLY_OUTCOME if side == PENDING else PENDING)
+        plan = JoinPlan(found=len(found))
+        planned: set[str] = set()
+        waiting: list[tuple[str, str, str]] = []
+        for event, key in zip(events, keys, strict=True):
+            current = found.get(key)
+            if key in planned:
+                plan.duplicates.append(event)
+            elif current is None:
+                waiting.append((key, side + self._encode(record(event)).decode(), event.model))
+            elif current[0] == other:
+                plan.pairs.append(pair(event, current[1:]))
+                changes.mark.append((key, chr(other)))
             else:
-                state[key] = EARLY_OUTCOME + msgspec.json.encode({"t": o.ts, "l": o.label}).decode()
-                self._wait(changes, pkeys, key, state[key], o.model, now_ms)
+                plan.duplicates.append(event)
+                changes.expect.append((key, chr(current[0])))
+            planned.add(key)
+        self._wait(changes, pkeys, waiting, now_ms)
         return plan
 
-    def _snapshot(self, keys: list[str], changes: Changes) -> dict[str, str]:
-        """Read the records once and expect each to be unchanged when the plan is applied."""
+    def _snapshot(self, keys: list[str]) -> dict[str, bytes]:
+        """The records that exist now, by key (the script re-checks each one it relies on)."""
         if not keys:
             return {}
         try:
             values = self._redis.mget(keys)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailableError(f"reading pending joins: {exc}") from exc
-        state: dict[str, str] = {}
-        for key, value in zip(keys, values, strict=True):
-            if key not in state:
-                text = value.decode() if value is not None else ""
-                state[key] = text
-                changes.expect.append((key, text[:1]))
-        return state
+        return {key: value for key, value in zip(keys, values, strict=True) if value is not None}
 
     def _wait(
-        self, changes: Changes, pkeys: PartitionKeys, key: str, value: str, model: str, now_ms: int
+        self,
+        changes: Changes,
+        pkeys: PartitionKeys,
+        waiting: list[tuple[str, str, str]],
+        now_ms: int,
     ) -> None:
-        """Leave a record pending, in the expiry bucket of this partition that covers it."""
+        """Leave records pending, in the expiry bucket of this partition that covers them."""
+        if not waiting:
+            return
         expires = now_ms + self._horizon_ms
         bucket = -(-expires // self._bucket_ms) * self._bucket_ms
-        changes.put.append((key, value, self._horizon_ms + MARKER_GRACE_MS))
-        changes.expiry[pkeys.expiry_bucket(bucket), bucket].append(model + MEMBER_SEP + key)
+        changes.put_ttl_ms = self._horizon_ms + MARKER_GRACE_MS
+        members = changes.expiry[pkeys.expiry_bucket(bucket), bucket]
+        for key, value, model in waiting:
+            changes.put.append((key, value))
+            members.append(model + MEMBER_SEP + key)

@@ -21,7 +21,15 @@ import redis
 
 from monitor.config import Settings
 from monitor.errors import DriftwatchError, StoreUnavailableError
-from monitor.events import DeadLetter, Decoder, InvalidReason, Outcome, Prediction, decode_many
+from monitor.events import (
+    DeadLetter,
+    Decoder,
+    InvalidReason,
+    Outcome,
+    Prediction,
+    Record,
+    by_model,
+)
 from monitor.ingest.deadletter import DeadLetterSink
 from monitor.join import Joiner, JoinPlan
 from monitor.runtime.metrics import Metrics
@@ -39,7 +47,6 @@ log = logging.getLogger(__name__)
 MAX_CONFLICT_RETRIES = 20
 
 Kind = Literal["prediction", "outcome"]
-Record = tuple[int, bytes | None, bytes | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,8 @@ class BatchProcessor:
         self._sink = sink
         self._metrics = metrics
         self._clock = clock
+        #: Partitions whose predictions are planned from a snapshot (outcomes came first there).
+        self._snapshot_first: set[str] = set()
         self._kinds: dict[str, Kind] = {
             settings.kafka.predictions_topic: "prediction",
             settings.kafka.outcomes_topic: "outcome",
@@ -87,14 +96,15 @@ class BatchProcessor:
         """Apply one batch exactly once; raises the errors of :meth:`Checkpoint.apply`."""
         started = time.perf_counter()
         kind = self.kind(claim.topic)
-        decode = self._decoder.prediction if kind == "prediction" else self._decoder.outcome
-        valid, dead = decode_many(decode, records)
+        decode = self._decoder.predictions if kind == "prediction" else self._decoder.outcomes
+        valid, dead = decode(records)
         published: dict[int, DeadLetter] = {}
-        for _attempt in range(MAX_CONFLICT_RETRIES):
+        for attempt in range(MAX_CONFLICT_RETRIES):
             now_ms = int(self._clock() * 1000)
-            accepted = [e for e in valid if e.offset not in published]
+            accepted = [e for e in valid if e.offset not in published] if published else valid
+            snapshot = attempt > 0 or claim.keys.tag in self._snapshot_first
             changes, plan, counted, letters = self._stages(
-                kind, claim, records, accepted, [*dead, *published.values()], now_ms
+                kind, claim, records, accepted, [*dead, *published.values()], now_ms, snapshot
             )
             fresh = [d for d in letters if d.offset not in published]
             self._sink.send(claim.topic, claim.partition, fresh)
@@ -107,6 +117,7 @@ class BatchProcessor:
             if result.status is Status.APPLIED:
                 self.detectors.committed(changes)
             if result.status is not Status.CONFLICT:
+                self._learn_order(claim, kind, snapshot, plan)
                 break
             self._metrics.batches.labels("conflict").inc()
         else:
@@ -126,18 +137,31 @@ class BatchProcessor:
         accepted: Sequence[Prediction] | Sequence[Outcome],
         dead: Sequence[DeadLetter],
         now_ms: int,
+        snapshot: bool,
     ) -> tuple[Changes, JoinPlan, list[Any], list[DeadLetter]]:
         """Join, counters, windows, detectors: everything the batch changes, not yet applied."""
         changes = Changes()
-        plan = self._plan(kind, accepted, claim, changes, now_ms)
+        if kind == "prediction":
+            plan = self._joiner.plan_predictions(
+                accepted,
+                claim.keys,
+                changes,
+                now_ms,
+                snapshot=snapshot,  # type: ignore[arg-type]
+            )
+        else:
+            plan = self._joiner.plan_outcomes(accepted, claim.keys, changes, now_ms)  # type: ignore[arg-type]
         duplicates = [
             DeadLetter(e.offset, InvalidReason.DUPLICATE_ID, f"id {e.id[:64]!r} seen before",
                        e.model, *_raw(records, e.offset))
             for e in plan.duplicates
         ]  # fmt: skip
         letters = list({d.offset: d for d in (*dead, *duplicates)}.values())
-        dup_offsets = {e.offset for e in plan.duplicates}
-        counted = [e for e in accepted if e.offset not in dup_offsets]
+        if plan.duplicates:
+            dup_offsets = {e.offset for e in plan.duplicates}
+            counted = [e for e in accepted if e.offset not in dup_offsets]
+        else:
+            counted = list(accepted)
         count_batch(changes, claim.keys, counted, letters, plan.pairs)
         if kind == "prediction":
             self._windows.predictions(changes, claim.keys, counted, now_ms)
@@ -159,17 +183,15 @@ class BatchProcessor:
         self._count_expired(result)
         return result
 
-    def _plan(
-        self,
-        kind: Kind,
-        events: Sequence[Prediction] | Sequence[Outcome],
-        claim: Claim,
-        changes: Changes,
-        now_ms: int,
-    ) -> JoinPlan:
-        if kind == "prediction":
-            return self._joiner.plan_predictions(events, claim.keys, changes, now_ms)  # type: ignore[arg-type]
-        return self._joiner.plan_outcomes(events, claim.keys, changes, now_ms)  # type: ignore[arg-type]
+    def _learn_order(self, claim: Claim, kind: Kind, snapshot: bool, plan: JoinPlan) -> None:
+        """Plan a partition's predictions without reading join records while that works: after
+        a conflict (an outcome came first) read them up front until a snapshot finds none."""
+        if kind != "prediction" or not snapshot:
+            return
+        if plan.found:
+            self._snapshot_first.add(claim.keys.tag)
+        else:
+            self._snapshot_first.discard(claim.keys.tag)
 
     def _observe(
         self,
@@ -185,16 +207,13 @@ class BatchProcessor:
             return
         self._metrics.batches.labels("applied").inc()
         self._count_expired(result)
-        per_model: dict[str, int] = {}
-        for event in counted:
-            per_model[event.model] = per_model.get(event.model, 0) + 1
-        for model, n in per_model.items():
-            self._metrics.events.labels(kind, model, "valid").inc(n)
+        for model, events in by_model(counted).items():
+            self._metrics.events.labels(kind, model, "valid").inc(len(events))
         for letter in letters:
             self._metrics.events.labels(kind, letter.model, "dead").inc()
             self._metrics.dead_letters.labels(letter.model, letter.reason.value).inc()
-        for pair in plan.pairs:
-            self._metrics.joined.labels(pair.model).inc()
+        for model, pairs in by_model(plan.pairs).items():
+            self._metrics.joined.labels(model).inc(len(pairs))
 
     def _count_expired(self, result: ApplyResult) -> None:
         if result.expired_predictions:

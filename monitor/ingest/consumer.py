@@ -1,17 +1,28 @@
-"""The poll loop: batches per partition, claims on assignment, pause and retry on outages.
+"""The poll loop: a queue per partition, one batch in flight per partition, retry on outages.
 
 One iteration of :meth:`Ingestor.run`:
 
-1. Drain rebalance changes: drop revoked partitions, queue assigned ones for claiming.
-2. Claim queued partitions (new epoch in Redis) and seek each to its stored offset.
-3. Retry batches blocked by an outage, once their backoff has passed.
-4. Poll (``max_records``) and process each claimed partition's records as one batch.
-5. Every few seconds: sweep idle partitions, commit offsets to Kafka (advisory, for lag
+1. Drain rebalance changes: drop revoked partitions with what they had queued, queue assigned
+   ones for claiming.
+2. Settle finished batches: advance their partition, or after an outage put the batch back at
+   the head of its queue and hold consumption.
+3. Claim queued partitions (new epoch in Redis) and seek each to its stored offset.
+4. Dispatch: every claimed partition with queued records and no batch in flight hands up to
+   ``ingest.max_batch_records`` of them to the worker pool as one batch.
+5. Poll (``max_records``) and queue the records, unless the queues are full or a dependency is
+   down: then wait for a batch to finish instead, polling one record a second only to stay in
+   the group (backpressure without ``pause()``, whose resume can leave a partition stalled in
+   kafka-python 3.0.12: parked fetched data is only restored while no other data is in line).
+6. Every few seconds: sweep idle partitions, commit offsets to Kafka (advisory, for lag
    tooling), update lag and pending gauges.
 
-While Redis or the dead-letter topic is unavailable every partition is paused but the loop keeps
-polling, so the member stays in its group (no ``max_poll_interval_ms`` trip) and the blocked batch
-is retried with exponential backoff; nothing is skipped.
+Polling goes on while batches are applied, so the Kafka client's work overlaps ours and Redis',
+and records arriving during a batch make the next one larger: batches grow with load, which
+amortises each batch's fixed cost exactly when throughput matters.
+
+While Redis or the dead-letter topic is unavailable nothing new is fetched but the loop keeps
+polling now and then, so the member stays in its group (no ``max_poll_interval_ms`` trip), and
+the failed batch is retried with exponential backoff; nothing is skipped.
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -28,21 +39,30 @@ from kafka.errors import KafkaError
 
 from monitor.config import Settings
 from monitor.errors import FencedError, SinkUnavailableError, StoreUnavailableError
-from monitor.ingest.batch import BatchProcessor, Record
+from monitor.events import Record
+from monitor.ingest.batch import BatchProcessor
 from monitor.ingest.rebalance import RebalanceLog
 from monitor.runtime.metrics import Metrics
 from monitor.store.checkpoint import Claim
 
 log = logging.getLogger(__name__)
 
-#: Longest wait in poll: bounds how late a stop request or a maintenance tick is noticed.
+#: Longest wait in poll while idle: bounds how late a stop request or a maintenance tick is noticed.
 POLL_TIMEOUT_MS = 500
+#: Wait in poll while batches are in flight or queued: how soon a finished batch is followed up.
+BUSY_POLL_TIMEOUT_MS = 5
+#: Records queued over all partitions, in batches, before polling stops: bounds memory.
+QUEUED_BATCHES_LIMIT = 4
+#: While polling is held back, wait this long at most for a batch to finish ...
+HOLD_WAIT_SECONDS = 0.05
+#: ... and poll one record this often to stay in the group and hear of rebalances.
+LIVENESS_POLL_SECONDS = 1.0
 #: Housekeeping period: offsets to Kafka, gauges, sweeps of idle partitions.
 MAINTENANCE_SECONDS = 5.0
 #: Backoff after an outage, doubling up to the maximum: gentle on a restarting Redis or broker.
 BACKOFF_INITIAL_SECONDS = 0.2
 BACKOFF_MAX_SECONDS = 10.0
-#: Partition batches processed at once: enough to keep Redis and the Python thread both busy.
+#: Worker threads applying batches: enough to keep Redis and the Python thread both busy.
 PARALLEL_BATCHES = 4
 
 
@@ -66,12 +86,23 @@ class Backoff:
 
 
 @dataclass(slots=True)
+class InFlight:
+    """A batch handed to the worker pool."""
+
+    claim: Claim
+    records: list[Record]
+    future: Future[Exception | None]
+
+
+@dataclass(slots=True)
 class LoopState:
     """What this instance owns right now; read by the health endpoint."""
 
     claims: dict[TopicPartition, Claim] = field(default_factory=dict)
     unclaimed: set[TopicPartition] = field(default_factory=set)
-    blocked: dict[TopicPartition, list[Record]] = field(default_factory=dict)
+    #: Records fetched but not yet applied, in offset order, per claimed partition.
+    queued: dict[TopicPartition, list[Record]] = field(default_factory=dict)
+    in_flight: dict[TopicPartition, InFlight] = field(default_factory=dict)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     last_batch: dict[TopicPartition, float] = field(default_factory=dict)
     last_iteration: float = 0.0
@@ -94,9 +125,11 @@ class Ingestor:
         self._settings = settings
         self._processor = processor
         self._metrics = metrics
+        self._batch_max = settings.ingest.max_batch_records
         self._rebalance = RebalanceLog()
         self._pool = ThreadPoolExecutor(PARALLEL_BATCHES, thread_name_prefix="batch")
         self._backoff = Backoff()
+        self._last_poll = 0.0
         self.state = LoopState()
         k = settings.kafka
         self._consumer = consumer_factory(
@@ -111,19 +144,21 @@ class Ingestor:
         self._consumer.subscribe([k.predictions_topic, k.outcomes_topic], listener=self._rebalance)
 
     def run(self, stop: threading.Event) -> None:
-        """The loop; returns after ``stop`` is set and the current batch is checkpointed."""
+        """The loop; returns after ``stop`` is set and the batches in hand are checkpointed."""
         next_maintenance = time.monotonic() + MAINTENANCE_SECONDS
         while not stop.is_set():
             now = time.monotonic()
             self.state.last_iteration = now
             self._apply_rebalance()  # Step 1
+            self._settle_finished()  # Step 2
             if self._backoff.due(now):
-                self._claim_unclaimed()  # Step 2
-                self._retry_blocked()  # Step 3
-            self._poll_and_process()  # Step 4
-            if now >= next_maintenance:  # Step 5
+                self._claim_unclaimed()  # Step 3
+                self._dispatch()  # Step 4
+            self._poll()  # Step 5
+            if now >= next_maintenance:  # Step 6
                 self._maintain()
                 next_maintenance = now + MAINTENANCE_SECONDS
+        self._finish()
         self._commit(sync=True)
 
     def close(self) -> None:
@@ -133,6 +168,17 @@ class Ingestor:
             self._consumer.close(autocommit=False)
         except KafkaError as exc:
             log.warning("closing the consumer failed (%s); the group will time us out", exc)
+
+    def _finish(self) -> None:
+        """On stop: settle the batches in flight, then apply what is queued, once."""
+        for batch in list(self.state.in_flight.values()):
+            batch.future.result()
+        self._settle_finished()
+        if not self.state.outage:
+            self._dispatch()
+            for batch in list(self.state.in_flight.values()):
+                batch.future.result()
+            self._settle_finished()
 
     # Step 1 ------------------------------------------------------------------------------
     def _apply_rebalance(self) -> None:
@@ -148,15 +194,55 @@ class Ingestor:
         self._metrics.partitions_owned.set(len(self.state.claims))
 
     def _drop(self, tp: TopicPartition) -> None:
+        """Forget a partition; a batch of it still in flight is fenced or already applied."""
         claim = self.state.claims.pop(tp, None)
         if claim is not None:
             self._processor.detectors.forget(claim.keys)
         self.state.unclaimed.discard(tp)
-        self.state.blocked.pop(tp, None)
+        self.state.queued.pop(tp, None)
         self.state.next_offsets.pop(tp, None)
         self.state.last_batch.pop(tp, None)
 
     # Step 2 ------------------------------------------------------------------------------
+    def _settle_finished(self) -> None:
+        for tp, batch in list(self.state.in_flight.items()):
+            if batch.future.done():
+                del self.state.in_flight[tp]
+                self._settle(tp, batch, batch.future.result())
+
+    def _settle(self, tp: TopicPartition, batch: InFlight, error: Exception | None) -> None:
+        if self.state.claims.get(tp) is not batch.claim:
+            return  # revoked (and maybe claimed again) meanwhile: the result is not ours to use
+        if isinstance(error, FencedError):
+            log.warning("%s; dropping the partition (its new owner continues exactly)", error)
+            self._metrics.fenced.inc()
+            self._drop(tp)
+        elif error is not None:  # put it back at the head of the queue, retry after backoff
+            self.state.queued[tp] = batch.records + self.state.queued.get(tp, [])
+            self._outage(_dependency(error), error)
+        else:
+            self.state.next_offsets[tp] = batch.records[-1][0] + 1
+            self.state.last_batch[tp] = time.monotonic()
+            if not self.state.in_flight and self.state.outage:
+                self._recovered()
+
+    def _recovered(self) -> None:
+        log.info("recovered from %s outage; resuming consumption", self.state.outage)
+        self.state.outage = ""
+        self._backoff.reset()
+
+    def _outage(self, dependency: str, exc: Exception) -> None:
+        """Hold consumption and back off; queued batches stay in memory until they apply."""
+        self._metrics.outages.labels(dependency).inc()
+        if not self.state.outage:
+            log.warning(
+                "%s unavailable (%s); pausing consumption, no event is lost or skipped",
+                dependency, exc,
+            )  # fmt: skip
+        self.state.outage = dependency
+        self._backoff.failed(time.monotonic())
+
+    # Step 3 ------------------------------------------------------------------------------
     def _claim_unclaimed(self) -> None:
         for tp in sorted(self.state.unclaimed):
             try:
@@ -183,42 +269,28 @@ class Ingestor:
             )  # fmt: skip
         self._metrics.partitions_owned.set(len(self.state.claims))
 
-    # Step 3 ------------------------------------------------------------------------------
-    def _retry_blocked(self) -> None:
-        for tp, records in list(self.state.blocked.items()):
-            if not self._run_batch(tp, records):
-                return
-            del self.state.blocked[tp]
-        if not self.state.blocked and self.state.outage:
-            log.info("recovered from %s outage; resuming consumption", self.state.outage)
-            self.state.outage = ""
-            self._backoff.reset()
-            self._consumer.resume(*self._consumer.paused())
-
     # Step 4 ------------------------------------------------------------------------------
-    def _poll_and_process(self) -> None:
-        try:
-            polled = self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
-        except KafkaError as exc:
-            self._outage("kafka", exc)
-            time.sleep(self._backoff.delay)
-            return
-        work: list[tuple[TopicPartition, list[Record]]] = []
-        for tp, messages in polled.items():
-            records: list[Record] = [(m.offset, m.key, m.value) for m in messages]
-            if tp not in self.state.claims or tp in self.state.blocked or self.state.outage:
-                if tp in self.state.claims:
-                    # Fetched while paused or blocked: rewind so none is skipped.
-                    self._consumer.seek(tp, records[0][0])
+    def _dispatch(self) -> None:
+        """Partitions are independent (shared state goes through the checkpoint script), so
+        their batches run side by side: one batch's Python work overlaps another's Redis time."""
+        if self.state.outage:
+            if self.state.in_flight:
+                return  # retry one batch at a time until the dependency is back
+            if not self.state.queued:
+                self._recovered()  # nothing failed is waiting: the outage was noticed elsewhere
+        for tp, queue in list(self.state.queued.items()):
+            if tp in self.state.in_flight:
                 continue
-            work.append((tp, records))
-        # Partitions are independent (all shared state goes through the checkpoint script), so
-        # their batches run side by side: one batch's Python work overlaps another's Redis time.
-        claims = [self.state.claims[tp] for tp, _ in work]
-        outcomes = self._pool.map(self._attempt, claims, [records for _, records in work])
-        for (tp, records), error in zip(work, outcomes, strict=True):
-            if not self._settle(tp, records, error) and tp in self.state.claims:
-                self.state.blocked[tp] = records
+            records, rest = queue[: self._batch_max], queue[self._batch_max :]
+            if rest:
+                self.state.queued[tp] = rest
+            else:
+                del self.state.queued[tp]
+            claim = self.state.claims[tp]
+            future = self._pool.submit(self._attempt, claim, records)
+            self.state.in_flight[tp] = InFlight(claim, records, future)
+            if self.state.outage:
+                return
 
     def _attempt(self, claim: Claim, records: list[Record]) -> Exception | None:
         """Run in a worker thread; the loop thread settles the result."""
@@ -234,43 +306,42 @@ class Ingestor:
             return exc
         return None
 
-    def _run_batch(self, tp: TopicPartition, records: list[Record]) -> bool:
-        """Process one batch in the loop thread; False when it must be retried later."""
-        claim = self.state.claims.get(tp)
-        if claim is None:
-            return True
-        return self._settle(tp, records, self._attempt(claim, records))
-
-    def _settle(self, tp: TopicPartition, records: list[Record], error: Exception | None) -> bool:
-        """Record a batch's result; False when it must be retried after an outage."""
-        if isinstance(error, FencedError):
-            log.warning("%s; dropping the partition (its new owner continues exactly)", error)
-            self._metrics.fenced.inc()
-            self._consumer.pause(tp)
-            self._drop(tp)
-            return True
-        if error is not None:
-            self._outage(_dependency(error), error)
-            return False
-        self.state.next_offsets[tp] = records[-1][0] + 1
-        self.state.last_batch[tp] = time.monotonic()
-        return True
-
-    def _outage(self, dependency: str, exc: Exception) -> None:
-        """Pause everything and back off; the blocked batch stays in memory until it applies."""
-        self._metrics.outages.labels(dependency).inc()
-        if not self.state.outage:
-            log.warning(
-                "%s unavailable (%s); pausing consumption, no event is lost or skipped",
-                dependency, exc,
-            )  # fmt: skip
-        self.state.outage = dependency
-        self._backoff.failed(time.monotonic())
-        claimed = [tp for tp in self._consumer.assignment() if tp in self.state.claims]
-        if claimed:
-            self._consumer.pause(*claimed)
-
     # Step 5 ------------------------------------------------------------------------------
+    def _poll(self) -> None:
+        max_records = None
+        if self.state.outage or self._queued() >= QUEUED_BATCHES_LIMIT * self._batch_max:
+            self._hold()
+            if time.monotonic() - self._last_poll < LIVENESS_POLL_SECONDS:
+                return
+            max_records = 1
+        busy = bool(self.state.in_flight or self.state.queued)
+        try:
+            polled = self._consumer.poll(
+                timeout_ms=0 if max_records else BUSY_POLL_TIMEOUT_MS if busy else POLL_TIMEOUT_MS,
+                max_records=max_records,
+            )
+        except KafkaError as exc:
+            self._outage("kafka", exc)
+            return
+        self._last_poll = time.monotonic()
+        for tp, messages in polled.items():
+            if tp in self.state.claims:  # else not claimed yet: the claim seeks where to start
+                self.state.queued.setdefault(tp, []).extend(
+                    [(m.offset, m.key, m.value) for m in messages]
+                )
+
+    def _queued(self) -> int:
+        return sum(map(len, self.state.queued.values()))
+
+    def _hold(self) -> None:
+        """Wait (briefly) for a batch in flight to finish, or for the outage's backoff."""
+        futures = [batch.future for batch in self.state.in_flight.values()]
+        if futures:
+            wait(futures, timeout=HOLD_WAIT_SECONDS, return_when=FIRST_COMPLETED)
+        else:
+            time.sleep(HOLD_WAIT_SECONDS)
+
+    # Step 6 ------------------------------------------------------------------------------
     def _maintain(self) -> None:
         if self.state.outage:
             return
@@ -288,13 +359,16 @@ class Ingestor:
                 return
         self._commit(sync=False)
         for tp in self.state.claims:
+            # Lag counts from the applied offset: fetched records still queued are not done.
             try:
                 high = self._consumer.highwater(tp)
-                position = self._consumer.position(tp, timeout_ms=0)
+                applied = self.state.next_offsets.get(tp)
+                if applied is None:
+                    applied = self._consumer.position(tp, timeout_ms=0)
             except KafkaError:
                 continue
-            if high is not None and position is not None:
-                self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(high - position)
+            if high is not None and applied is not None:
+                self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(high - applied)
 
     def _commit(self, *, sync: bool) -> None:
         """Copy Redis checkpoints to Kafka so lag tools see progress (never read back)."""

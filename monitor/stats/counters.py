@@ -8,10 +8,11 @@ the checkpoint script — can never count twice.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from monitor.events import DeadLetter, Outcome, Prediction
+from monitor.events import DeadLetter, Outcome, Prediction, by_model
 from monitor.join import Pair
 from monitor.store.checkpoint import EXPIRED_PREDICTIONS, ORPHAN_OUTCOMES, Changes
 from monitor.store.keys import PartitionKeys
@@ -41,21 +42,21 @@ def count_batch(
 ) -> None:
     """Add one batch's counters to ``changes`` (valid events exclude duplicates)."""
     kind = PREDICTIONS if valid and isinstance(valid[0], Prediction) else OUTCOMES
-    for event in valid:
-        key = pkeys.counters(event.model)
-        changes.incr[key][kind] += 1
-        changes.maximum(key, LAST_EVENT_TS, event.ts)
+    for model, events in by_model(valid).items():
+        key = pkeys.counters(model)
+        changes.incr[key][kind] += len(events)
+        changes.maximum(key, LAST_EVENT_TS, max(e.ts for e in events))
     for letter in dead:
         fields = changes.incr[pkeys.counters(letter.model)]
         fields[DEAD] += 1
         fields[DEAD_PREFIX + letter.reason.value] += 1
-    for pair in pairs:
-        key = pkeys.counters(pair.model)
-        changes.incr[key][JOINED] += 1
-        delay = pair.delay_seconds
-        label = DELAY_LABELS[bisect.bisect_left(DELAY_EDGES, delay)]
-        changes.incr[key][DELAY_PREFIX + label] += 1
-        changes.fincr[key][DELAY_SUM] += delay
+    for model, group in by_model(pairs).items():
+        fields, floats = changes.incr[pkeys.counters(model)], changes.fincr[pkeys.counters(model)]
+        fields[JOINED] += len(group)
+        delays = [pair.delay_seconds for pair in group]
+        for delay in delays:
+            fields[DELAY_PREFIX + DELAY_LABELS[bisect.bisect_left(DELAY_EDGES, delay)]] += 1
+        floats[DELAY_SUM] += math.fsum(delays)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,17 +18,17 @@ the model's change-point index with the event time at which the detector fired.
 
 from __future__ import annotations
 
-import base64
 import logging
+import math
 import pickle
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from river.drift import ADWIN, KSWIN, PageHinkley
 from river.drift.binary import DDM
 
 from monitor.config import Settings
-from monitor.events import Prediction
+from monitor.events import Prediction, by_model
 from monitor.join import Pair
 from monitor.stats.reference import CategoricalProfile, ReferenceProfile
 from monitor.store.checkpoint import Changes
@@ -67,17 +67,16 @@ class DetectorBank:
         self, changes: Changes, pkeys: PartitionKeys, events: Sequence[Prediction]
     ) -> None:
         """Feed each model's prediction stream of this batch."""
-        for model, group in _by_model(events).items():
+        for model, group in by_model(events).items():
             ref = self._reference(model)
             if ref is None or self._kind == "ddm":
                 continue  # DDM reads errors only; without a reference there is no scale
-            task = self._models[model].task
-            values = [_prediction_value(task, ref, e) for e in group]
+            values = _prediction_values(self._models[model].task, ref, group)
             self._update(changes, pkeys, model, "prediction", values, [e.ts for e in group])
 
     def pairs(self, changes: Changes, pkeys: PartitionKeys, pairs: Sequence[Pair]) -> None:
         """Feed each model's error stream of this batch."""
-        for model, group in _by_model(pairs).items():
+        for model, group in by_model(pairs).items():
             task = self._models[model].task
             ref = self._reference(model)
             mae = ref.performance.get("mae") if ref is not None else None
@@ -90,12 +89,16 @@ class DetectorBank:
         """The batch was applied: its detector states are now the partition's."""
         for key, value in changes.set.items():
             if key in self._state:
-                self._state[key] = base64.b64decode(value)
+                self._state[key] = value
 
     def forget(self, pkeys: PartitionKeys) -> None:
-        """A partition was revoked: its state is the new owner's now."""
-        for key in [k for k in self._state if k.startswith(pkeys.detector_prefix)]:
-            del self._state[key]
+        """A partition was revoked: its state is the new owner's now.
+
+        Called from the loop thread while workers add other partitions' keys: ``list()`` copies
+        the keys in one step under the GIL, where iterating the live dict could fail mid-way.
+        """
+        for key in [k for k in list(self._state) if k.startswith(pkeys.detector_prefix)]:
+            self._state.pop(key, None)
 
     def _update(
         self,
@@ -117,7 +120,7 @@ class DetectorBank:
             if detector.drift_detected:
                 member = f"{stream}|{ts:.3f}|{pkeys.tag}"
                 changes.zadd.append((self._keys.change_points(model), ts, member))
-        changes.set[key] = base64.b64encode(SCHEMA + pickle.dumps(detector)).decode()
+        changes.set[key] = SCHEMA + pickle.dumps(detector)
 
     def _restore(self, blob: bytes | None, key: str) -> Any:
         if blob and blob.startswith(SCHEMA):
@@ -127,22 +130,18 @@ class DetectorBank:
         return FACTORIES[self._kind]()
 
 
-def _by_model(items: Iterable[Any]) -> dict[str, list[Any]]:
-    groups: dict[str, list[Any]] = {}
-    for item in items:
-        groups.setdefault(item.model, []).append(item)
-    return groups
-
-
-def _prediction_value(task: str, ref: ReferenceProfile, event: Prediction) -> float:
-    """The prediction stream's value for one event (NaN: nothing to feed)."""
+def _prediction_values(
+    task: str, ref: ReferenceProfile, events: Sequence[Prediction]
+) -> list[float]:
+    """The prediction stream's values for a batch (NaN: nothing to feed for that event)."""
     profile = ref.prediction
     if isinstance(profile, CategoricalProfile):
         top = profile.categories[0] if profile.categories else ""
-        return 1.0 if str(event.prediction) == top else 0.0
+        return [1.0 if str(e.prediction) == top else 0.0 for e in events]
     if task == "binary":
-        return event.score if isinstance(event.score, float) else float("nan")
-    return (float(event.prediction) - profile.mean) / (profile.std or 1.0)
+        return [s if type(s := e.score) is float else math.nan for e in events]
+    scale = profile.std or 1.0
+    return [(float(e.prediction) - profile.mean) / scale for e in events]
 
 
 def _error(task: str, pair: Pair, mae: float | None) -> float:

@@ -24,6 +24,7 @@ not a real number (a string, a list, ±inf): the event is still valid, the featu
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import numbers
 import zlib
@@ -45,6 +46,8 @@ MAX_CATEGORIES = 50
 #: "unseen". A reference with more distinct values counts its rarest ones as "other" while a
 #: window counts them as "unseen" — a slight overstatement of unseen values by design.
 MAX_VOCABULARY = 10_000
+#: Values that are categories as they are: plain strings, and None for missing.
+PLAIN_CATEGORY_TYPES = {str, type(None)}
 #: Bounded sample of reference values per numeric feature (documentation, plots, re-calibration).
 SAMPLE_SIZE = 5_000
 
@@ -75,7 +78,7 @@ def numeric_values(values: Sequence[object] | np.ndarray) -> NDArray[np.float64]
     return x
 
 
-def _category(value: object) -> str | None:
+def category(value: object) -> str | None:
     """The category of a value: None for missing (None or NaN), else its string form."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -178,9 +181,11 @@ class CategoricalProfile(msgspec.Struct, frozen=True, tag="categorical", dict=Tr
         """Bin id of each value: its category, other, unseen, or missing for None/NaN."""
         lookup = self._lookup
         unseen = len(self.categories) + 1
-        return np.fromiter(
-            (lookup.get(_category(v), unseen) for v in values), dtype=np.int64, count=len(values)
-        )
+        if set(map(type, values)) <= PLAIN_CATEGORY_TYPES:  # already categories: lookups in C
+            found = map(lookup.get, values, itertools.repeat(unseen))
+        else:
+            found = (lookup.get(category(v), unseen) for v in values)
+        return np.fromiter(found, dtype=np.int64, count=len(values))
 
 
 Profile = NumericProfile | CategoricalProfile
@@ -280,7 +285,7 @@ def build_categorical(
 
     Categories are ranked by frequency, ties by name, so the profile is deterministic.
     """
-    keys = [_category(v) for v in values]
+    keys = [category(v) for v in values]
     frequency = Counter(k for k in keys if k is not None)
     if not frequency:
         raise ValueError("no category in the reference: a drift baseline needs values")
@@ -298,7 +303,7 @@ def build_categorical(
 
 
 def _labelled(labels: Sequence[object]) -> NDArray[np.bool_]:
-    return np.array([_category(v) is not None for v in labels], dtype=bool)
+    return np.array([category(v) is not None for v in labels], dtype=bool)
 
 
 def _reference_metrics(

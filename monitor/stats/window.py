@@ -18,35 +18,27 @@ Fields of a window hash (one per partition, model and window id, see ``store/key
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from monitor.config import ModelSettings, Settings
-from monitor.events import DeadLetter, Prediction
+from monitor.events import DeadLetter, Prediction, by_model
+from monitor.features import Columns, FeatureSchema
 from monitor.join import Pair
 from monitor.stats import performance
-from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile, numeric_values
+from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile
 from monitor.store.checkpoint import Changes
 from monitor.store.keys import Keys, PartitionKeys, window_id
 
 PREDICTION = "__prediction__"
 #: Window ids binned without a reference carry this reference version.
 NO_REFERENCE = "none"
-#: Value types of a numeric feature that are not type errors (bools count as 0/1, as in the
-#: reference: ``stats.reference.numeric_values``).
-_NUMBER_TYPES = {int, float, bool, type(None)}
-
-
-@dataclass(frozen=True, slots=True)
-class _Group:
-    model: str
-    version: str
-    start: int
 
 
 class WindowAggregator:
@@ -59,6 +51,7 @@ class WindowAggregator:
         reference: Callable[[str], ReferenceProfile | None],
     ) -> None:
         self._models = {m.name: m for m in settings.models}
+        self._schemas = {m.name: FeatureSchema(m) for m in settings.models}
         self._size = settings.windows.size_seconds
         self._retention_ms = settings.windows.retention_days * 86_400_000
         self._keys = keys
@@ -68,36 +61,35 @@ class WindowAggregator:
         self, changes: Changes, pkeys: PartitionKeys, predictions: Sequence[Prediction], now_ms: int
     ) -> None:
         """Count predictions into their windows: traffic, quality, bins, prediction drift."""
-        groups: defaultdict[_Group, list[Prediction]] = defaultdict(list)
-        for p in predictions:
-            groups[_Group(p.model, p.version, self._start(p.ts))].append(p)
-        for group, events in groups.items():
-            ref = self._reference(group.model)
-            fields, floats = self._window(changes, pkeys, group, ref, now_ms)
-            fields["n"] += len(events)
-            features = [e.features for e in events]
-            for name, kind in self._models[group.model].features.items():
-                column = [f.get(name) for f in features]
-                profile = ref.features.get(name) if ref is not None else None
-                if kind == "numeric":
-                    _numeric(fields, floats, name, column, profile)
-                else:
-                    _categorical(fields, name, column, profile)
-            if ref is not None:
-                column = _prediction_column(self._models[group.model], ref, events)
+        for model, events in by_model(predictions).items():
+            ref = self._reference(model)
+            schema = self._schemas[model]
+            for (version, start), group in self._by_window(events).items():
+                fields, floats = self._window(changes, pkeys, model, version, start, ref, now_ms)
+                fields["n"] += len(group)
+                columns = schema.columns([e.features for e in group])
+                _quality(fields, columns)
+                _sums(floats, schema.numeric, columns.numeric)
+                if ref is None:
+                    continue
+                for j, name in enumerate(schema.numeric):
+                    _bins(fields, name, ref.features.get(name), columns.numeric[:, j])
+                for name, column in zip(schema.categorical, columns.categorical, strict=True):
+                    _bins(fields, name, ref.features.get(name), column)
+                column = _prediction_column(self._models[model], ref, group)
                 _bins(fields, PREDICTION, ref.prediction, column)
 
     def pairs(
         self, changes: Changes, pkeys: PartitionKeys, pairs: Sequence[Pair], now_ms: int
     ) -> None:
         """Add performance sums of joined pairs to the window of their *prediction*."""
-        groups: defaultdict[_Group, list[Pair]] = defaultdict(list)
+        groups: defaultdict[tuple[str, str, int], list[Pair]] = defaultdict(list)
         for pair in pairs:
-            groups[_Group(pair.model, pair.version, self._start(pair.prediction_ts))].append(pair)
-        for group, items in groups.items():
-            ref = self._reference(group.model)
-            _, floats = self._window(changes, pkeys, group, ref, now_ms)
-            for name, value in _performance_sums(self._models[group.model], items).items():
+            groups[pair.model, pair.version, self._start(pair.prediction_ts)].append(pair)
+        for (model, version, start), items in groups.items():
+            ref = self._reference(model)
+            _, floats = self._window(changes, pkeys, model, version, start, ref, now_ms)
+            for name, value in _performance_sums(self._models[model], items).items():
                 floats["perf:" + name] += value
 
     def dead_letters(
@@ -114,65 +106,73 @@ class WindowAggregator:
     def _start(self, ts: float) -> int:
         return math.floor(ts / self._size) * self._size
 
+    def _by_window(self, events: Sequence[Prediction]) -> dict[tuple[str, int], list[Prediction]]:
+        """Events by (model version, window start); one group, found in C, is the usual case."""
+        ts = np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events))
+        starts = (np.floor(ts / self._size) * self._size).astype(np.int64)
+        versions = [e.version for e in events]
+        if len(set(versions)) == 1 and starts.min() == starts.max():
+            return {(versions[0], int(starts[0])): list(events)}
+        groups: defaultdict[tuple[str, int], list[Prediction]] = defaultdict(list)
+        for event, version, start in zip(events, versions, starts.tolist(), strict=True):
+            groups[version, start].append(event)
+        return groups
+
     def _window(
         self,
         changes: Changes,
         pkeys: PartitionKeys,
-        group: _Group,
+        model: str,
+        version: str,
+        start: int,
         ref: ReferenceProfile | None,
         now_ms: int,
     ) -> tuple[Any, Any]:
         """The increment maps of one window, registered in the index and marked for evaluation."""
-        model = group.model
-        wid = window_id(
-            group.start, group.version, ref.version if ref is not None else NO_REFERENCE
-        )
+        wid = window_id(start, version, ref.version if ref is not None else NO_REFERENCE)
         key = pkeys.window(model, wid)
-        changes.expire_at[key] = (group.start + self._size) * 1000 + self._retention_ms
-        changes.zadd.append((self._keys.window_index(model), group.start, wid))
+        changes.expire_at[key] = (start + self._size) * 1000 + self._retention_ms
+        changes.zadd.append((self._keys.window_index(model), start, wid))
         changes.zadd.append((self._keys.dirty, now_ms, f"{model}:{wid}"))
         return changes.incr[key], changes.fincr[key]
 
 
-def _numeric(
-    fields: Any, floats: Any, name: str, column: list[Any], profile: Profile | None
-) -> None:
-    if {type(v) for v in column} <= _NUMBER_TYPES:
-        values = np.array(column, dtype=np.float64)  # None becomes NaN
-        n_wrong = 0
-    else:  # slow path, only for batches holding a value of the wrong type
-        values = numeric_values(column)
-        n_wrong = sum(1 for v in column if v is not None and type(v) not in _NUMBER_TYPES)
-    missing = int(np.isnan(values).sum()) - n_wrong
-    if missing:
-        fields["miss:" + name] += missing
-    if n_wrong:
-        fields["terr:" + name] += n_wrong
-    valid = values[~np.isnan(values)]
-    if valid.size:
-        floats["sum:" + name] += float(valid.sum())
-        floats["sq:" + name] += float(np.dot(valid, valid))
-    if isinstance(profile, NumericProfile):
-        _bins(fields, name, profile, values)
+def _quality(fields: Any, columns: Columns) -> None:
+    for name, n in columns.missing.items():
+        if n:
+            fields["miss:" + name] += n
+    for name, n in columns.wrong_type.items():
+        if n:
+            fields["terr:" + name] += n
 
 
-def _categorical(fields: Any, name: str, column: list[Any], profile: Profile | None) -> None:
-    wrong = [i for i, v in enumerate(column) if isinstance(v, dict | list)]
-    if wrong:
-        fields["terr:" + name] += len(wrong)
-        for i in wrong:
-            column[i] = None
-    missing = column.count(None) - len(wrong)
-    if missing:
-        fields["miss:" + name] += missing
-    if profile is not None and not isinstance(profile, NumericProfile):
-        _bins(fields, name, profile, column)
+def _sums(floats: Any, names: Sequence[str], numeric: NDArray[np.float64]) -> None:
+    """Sums and sums of squares of each numeric feature's valid values (for mean and std)."""
+    present = ~np.isnan(numeric)
+    values = np.where(present, numeric, 0.0)
+    any_present = present.any(axis=0)
+    sums, squares = values.sum(axis=0), np.einsum("ij,ij->j", values, values)
+    for j, name in enumerate(names):
+        if any_present[j]:
+            floats["sum:" + name] += float(sums[j])
+            floats["sq:" + name] += float(squares[j])
 
 
-def _bins(fields: Any, name: str, profile: Profile, values: Any) -> None:
-    counts = np.bincount(profile.bin_index(values), minlength=profile.n_bins)
-    for b in np.flatnonzero(counts):
-        fields[f"b:{name}:{b}"] += int(counts[b])
+def _bins(fields: Any, name: str, profile: Profile | None, values: Any) -> None:
+    """Count values into the reference bins of the feature (nothing without a profile)."""
+    if profile is None or isinstance(profile, NumericProfile) != isinstance(values, np.ndarray):
+        return  # no profile, or one of the other kind (the feature's kind changed since)
+    counts = np.bincount(profile.bin_index(values), minlength=profile.n_bins).tolist()
+    names = _bin_fields(name, profile.n_bins)
+    for b, n in enumerate(counts):
+        if n:
+            fields[names[b]] += n
+
+
+@functools.lru_cache(maxsize=65_536)
+def _bin_fields(name: str, n_bins: int) -> list[str]:
+    """Hash field names of a feature's bins (built once, not per batch)."""
+    return [f"b:{name}:{b}" for b in range(n_bins)]
 
 
 def _prediction_column(

@@ -1,6 +1,7 @@
 -- Apply one batch's effects and its partition's next offset atomically (monitor/store/checkpoint.py).
 -- KEYS[1] offset key, KEYS[2] epoch key, KEYS[3] expiry index of the partition
--- ARGV[1] epoch, ARGV[2] first offset (-1: sweep only), ARGV[3] next offset, ARGV[4] JSON changes
+-- ARGV[1] epoch, ARGV[2] first offset (-1: sweep only), ARGV[3] next offset,
+-- ARGV[4] the changes (MessagePack, see Changes.encode), ARGV[5...] the values of c.set
 -- Returns {status, expired_predictions, orphan_outcomes[, conflicting key]}:
 --   status 1 applied, 0 already applied (replay), -1 fenced (stale epoch), -2 join conflict
 -- Step 1: fence.
@@ -11,13 +12,31 @@ if first >= 0 then
   local stored = tonumber(redis.call('GET', KEYS[1]) or '-1')
   if stored > first then return {0, 0, 0} end
 end
-local c = cjson.decode(ARGV[4])
--- Step 3: the join was planned on a snapshot; refuse if another partition changed it since.
-for _, e in ipairs(c.expect) do
-  local v = redis.call('GET', e[1])
-  local state = ''
-  if v then state = string.sub(v, 1, 1) end
-  if state ~= e[2] then return {-2, 0, 0, e[1]} end
+local c = cmsgpack.unpack(ARGV[4])
+-- Step 3: the join was planned on a snapshot (or on none); every record it relies on is checked
+-- as it is written. On a mismatch the join writes done so far are undone and nothing else is
+-- applied: the caller plans the batch again.
+for i = 1, #c.expect, 2 do  -- duplicates: the record still starts as it did
+  local v = redis.call('GET', c.expect[i])
+  if not v or string.sub(v, 1, 1) ~= c.expect[i + 1] then return {-2, 0, 0, c.expect[i]} end
+end
+local undo = {}
+local function conflict(key)
+  for i = #undo, 1, -1 do
+    local u = undo[i]
+    if u[2] then redis.call('SET', u[1], u[2], 'KEEPTTL') else redis.call('DEL', u[1]) end
+  end
+  return {-2, 0, 0, key}
+end
+local put = c.put
+for i = 2, #put, 2 do  -- new pending records: only where none exists
+  if not redis.call('SET', put[i], put[i + 1], 'NX', 'PX', put[1]) then return conflict(put[i]) end
+  undo[#undo + 1] = {put[i], false}
+end
+for i = 1, #c.mark, 2 do  -- pairs: the other side still waits; keep its TTL
+  local old = redis.call('SET', c.mark[i], 'J', 'XX', 'KEEPTTL', 'GET')
+  if old then undo[#undo + 1] = {c.mark[i], old} end
+  if not old or string.sub(old, 1, 1) ~= c.mark[i + 1] then return conflict(c.mark[i]) end
 end
 -- Step 4: apply the effects.
 for _, h in ipairs(c.incr) do
@@ -32,11 +51,9 @@ for _, h in ipairs(c.hmax) do
     if tonumber(h[i + 1]) > cur then redis.call('HSET', h[1], h[i], h[i + 1]) end
   end
 end
-for _, p in ipairs(c.put) do redis.call('SET', p[1], p[2], 'PX', p[3]) end
-for _, k in ipairs(c.mark) do redis.call('SET', k, 'J', 'KEEPTTL') end
-for _, kv in ipairs(c.set) do redis.call('SET', kv[1], kv[2]) end
+for i, k in ipairs(c.set) do redis.call('SET', k, ARGV[4 + i]) end
 for _, z in ipairs(c.zadd) do redis.call('ZADD', z[1], z[2], z[3]) end
-for _, e in ipairs(c.expire_at) do redis.call('PEXPIREAT', e[1], e[2]) end
+for i = 1, #c.expire_at, 2 do redis.call('PEXPIREAT', c.expire_at[i], c.expire_at[i + 1]) end
 local CHUNK = 500  -- stay far below Lua's limit on unpack()ed arguments
 for _, b in ipairs(c.expiry) do
   for i = 3, #b, CHUNK do

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib import resources
+from typing import Any
 
 import msgspec
 import redis
@@ -45,6 +47,7 @@ _SCRIPT = resources.files("monitor.store").joinpath("apply_batch.lua").read_text
 class Changes:
     """Everything one batch changes in Redis; built by the join and the statistics stages."""
 
+    #: Join records a duplicate was judged on: (key, first byte it must still start with).
     expect: list[tuple[str, str]] = field(default_factory=list)
     incr: defaultdict[str, defaultdict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
@@ -53,18 +56,20 @@ class Changes:
         default_factory=lambda: defaultdict(lambda: defaultdict(float))
     )
     hmax: defaultdict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
-    #: New pending join records: (key, value, ttl ms).
-    put: list[tuple[str, str, int]] = field(default_factory=list)
+    #: New pending join records (key, value), created only where no record exists (SET NX).
+    put: list[tuple[str, str]] = field(default_factory=list)
+    put_ttl_ms: int = 0
     #: (expiry bucket key, its end in ms) → members ("model<SEP>record key") it gains.
     expiry: defaultdict[tuple[str, int], list[str]] = field(
         default_factory=lambda: defaultdict(list)
     )
-    #: Join records that became pairs: marked 'J' (TTL kept) so a repeated id is a duplicate.
-    mark: list[str] = field(default_factory=list)
+    #: Join records that became pairs: (key, the waiting side 'P' or 'O' it must still hold);
+    #: marked 'J' (TTL kept) so a repeated id is a duplicate.
+    mark: list[tuple[str, str]] = field(default_factory=list)
     #: Sorted-set members to add or refresh: (key, score, member); idempotent across partitions.
     zadd: list[tuple[str, float, str]] = field(default_factory=list)
-    #: Opaque state replaced whole (detectors): key → text value.
-    set: dict[str, str] = field(default_factory=dict)
+    #: Opaque binary state replaced whole (detectors): key → value.
+    set: dict[str, bytes] = field(default_factory=dict)
     #: Retention: key → absolute expiry in ms (PEXPIREAT).
     expire_at: dict[str, int] = field(default_factory=dict)
 
@@ -74,28 +79,33 @@ class Changes:
             self.hmax[key][name] = value
 
     def encode(self, sweep: dict[str, object]) -> bytes:
-        return msgspec.json.encode(
+        """The script's argument: MessagePack of flat lists, decoded by Redis' cmsgpack (which
+        has no binary type: the values of ``set`` travel as arguments of their own)."""
+        return msgspec.msgpack.encode(
             {
-                "expect": self.expect,
-                "incr": [[k, *_flat(v)] for k, v in self.incr.items()],
-                "fincr": [[k, *_flat(v, repr)] for k, v in self.fincr.items()],
-                "hmax": [[k, *_flat(v, repr)] for k, v in self.hmax.items()],
-                "put": self.put,
+                "expect": _flat(self.expect),
+                "incr": [[k, *_flat(v.items())] for k, v in self.incr.items()],
+                "fincr": [[k, *_flat(v.items(), repr)] for k, v in self.fincr.items()],
+                "hmax": [[k, *_flat(v.items(), repr)] for k, v in self.hmax.items()],
+                "put": [self.put_ttl_ms, *_flat(self.put)],
                 "expiry": [[k, end, *v] for (k, end), v in self.expiry.items()],
-                "mark": self.mark,
+                "mark": _flat(self.mark),
                 "zadd": self.zadd,
-                "set": list(self.set.items()),
-                "expire_at": list(self.expire_at.items()),
+                "set": list(self.set),
+                "expire_at": _flat(self.expire_at.items()),
                 "sweep": sweep,
             }
         )
 
 
-def _flat(fields: dict[str, float], fmt: object = None) -> list[object]:
+def _flat(
+    pairs: Iterable[tuple[object, Any]], fmt: Callable[[Any], object] | None = None
+) -> list[object]:
+    """``[(a, 1), (b, 2)]`` → ``[a, 1, b, 2]`` (values through ``fmt``: floats as exact text)."""
     out: list[object] = []
-    for name, value in fields.items():
+    for name, value in pairs:
         out.append(name)
-        out.append(fmt(value) if callable(fmt) else value)
+        out.append(value if fmt is None else fmt(value))
     return out
 
 
@@ -170,7 +180,13 @@ class Checkpoint:
         try:
             reply = self._script(
                 keys=[pkeys.offset, pkeys.epoch, pkeys.expiry_index],
-                args=[claim.epoch, first_offset, next_offset, changes.encode(sweep)],
+                args=[
+                    claim.epoch,
+                    first_offset,
+                    next_offset,
+                    changes.encode(sweep),
+                    *changes.set.values(),
+                ],
             )
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailableError(f"applying batch of {pkeys.tag}: {exc}") from exc

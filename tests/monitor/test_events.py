@@ -19,7 +19,7 @@ from monitor.events import (
     InvalidReason,
     Outcome,
     Prediction,
-    decode_many,
+    by_model,
     parse_ts,
 )
 
@@ -53,17 +53,23 @@ def encode(obj: Any) -> bytes:
 
 def test_valid_prediction_decodes_exactly() -> None:
     event = decoder().prediction(7, b"p-1", encode(pred()))
-    assert event == Prediction(
+    assert isinstance(event, Prediction)
+    assert msgspec.structs.replace(event, features={}) == Prediction(
         offset=7,
         id="p-1",
         model="fraud-detector",
         version="v3",
         ts=1_795_453_200.0,
-        features={"amount": 12.5, "country": "DE", "hour": None},
+        features={},
         prediction=1.0,
         score=0.83,
         tags={"region": "eu"},
     )
+    model = SETTINGS.model("fraud-detector")
+    expected = {"amount": 12.5, "country": "DE"}
+    assert {name: event.features.get(name) for name in model.features} == {
+        name: expected.get(name) for name in model.features
+    }
 
 
 def test_valid_outcome_and_epoch_millis() -> None:
@@ -142,7 +148,7 @@ def test_field_mapping_reads_user_paths() -> None:
         del raw[name]
     event = decoder(mapped).prediction(0, None, encode(raw))
     assert isinstance(event, Prediction)
-    assert (event.id, event.features, event.prediction) == ("u-9", {"amount": 1.0}, 0.0)
+    assert (event.id, event.features.get("amount"), event.prediction) == ("u-9", 1.0, 0.0)
     outcome = decoder(mapped).outcome(
         0, None, encode({"id": "u-9", "model": "churn", "ts": NOW, "truth": 1})
     )
@@ -150,11 +156,45 @@ def test_field_mapping_reads_user_paths() -> None:
     assert outcome.label == 1.0
 
 
-def test_decode_many_keeps_order_and_splits() -> None:
+def test_a_batch_keeps_order_and_splits() -> None:
     records = [(0, None, encode(pred(id="a"))), (1, None, b"{"), (2, None, encode(pred(id="b")))]
-    valid, dead = decode_many(decoder().prediction, records)
+    valid, dead = decoder().predictions(records)
     assert [e.id for e in valid] == ["a", "b"]
     assert [d.offset for d in dead] == [1]
+
+
+def test_features_of_another_type_keep_the_event_valid() -> None:
+    """A string in a numeric feature is a data-quality finding (the row stays a dict)."""
+    event = decoder().prediction(0, None, encode(pred(features={"amount": "12.5", "x": [1]})))
+    assert isinstance(event, Prediction)
+    assert event.features == {"amount": "12.5", "x": [1]}
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b'{"id":"a","model":"fraud-detector","ts":1.8e9,"features":{"amount":1e400},'
+         b'"prediction":1}', InvalidReason.NON_FINITE),
+        (b'{"id":"a","model":"fraud-detector","ts":1.8e9,"features":"x","prediction":1}',
+         InvalidReason.WRONG_TYPE),
+        (b'{"id":"a","model":"fraud-detector","ts":1.8e9,"features":null,"prediction":1}',
+         InvalidReason.WRONG_TYPE),
+    ],
+)  # fmt: skip
+def test_unreadable_features_are_dead_lettered(value: bytes, reason: InvalidReason) -> None:
+    event = decoder().prediction(0, None, value)
+    assert isinstance(event, DeadLetter)
+    assert (event.reason, event.model) == (reason, "fraud-detector")
+
+
+def test_by_model_groups_in_arrival_order() -> None:
+    events = [Outcome(i, str(i), model, NOW, 1.0) for i, model in enumerate("abab")]
+    assert {m: [e.offset for e in g] for m, g in by_model(events).items()} == {
+        "a": [0, 2],
+        "b": [1, 3],
+    }
+    assert by_model(events[:1]) == {"a": events[:1]}
+    assert by_model([]) == {}
 
 
 @pytest.mark.parametrize(

@@ -62,14 +62,52 @@ def test_a_replayed_batch_changes_nothing(
 def test_a_changed_join_snapshot_is_a_conflict_and_applies_nothing(
     checkpoint: Checkpoint, redis_client: redis.Redis, key_prefix: str
 ) -> None:
+    """Each join write checks the record it relies on; one mismatch undoes the others."""
     claim = checkpoint.claim("t", 2)
-    record = Keys(key_prefix).join_record("m", "id-1")
+    keys = Keys(key_prefix)
+    fresh, taken, paired = (keys.join_record("m", i) for i in ("new", "taken", "paired"))
+    redis_client.set(paired, "P{}", px=60_000)
+    ttl = redis_client.pttl(paired)
     changes = counted(Changes(), claim.keys.counters("m"))
-    changes.expect.append((record, ""))  # planned while the record was absent
-    redis_client.set(record, "O{}")  # meanwhile an outcome arrived elsewhere
+    changes.put_ttl_ms = 60_000
+    changes.put += [(fresh, "P{}"), (taken, "P{}")]  # planned while both were absent
+    changes.mark.append((paired, "P"))
+    redis_client.set(taken, "O{}")  # meanwhile an outcome arrived elsewhere
     assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.CONFLICT
+    assert redis_client.exists(fresh) == 0  # undone
+    assert redis_client.get(taken) == b"O{}"
+    assert redis_client.get(paired) == b"P{}"
     assert redis_client.hget(claim.keys.counters("m"), "n") is None
     assert claim.next_offset is None and checkpoint.claim("t", 2).next_offset is None
+
+    # A pair whose prediction was meanwhile joined elsewhere: earlier marks are restored.
+    claim = checkpoint.claim("t", 2)
+    other = keys.join_record("m", "other")
+    redis_client.set(other, "J")
+    changes = Changes()
+    changes.mark += [(paired, "P"), (other, "P")]
+    assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.CONFLICT
+    assert redis_client.get(paired) == b"P{}"
+    assert 0 < redis_client.pttl(paired) <= ttl  # its TTL survived the undo
+    assert redis_client.get(other) == b"J"
+
+    # A duplicate judged on a record that changed since (it expired): conflict too.
+    changes = Changes()
+    changes.expect.append((keys.join_record("m", "gone"), "J"))
+    assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.CONFLICT
+
+
+def test_opaque_state_is_stored_byte_for_byte(
+    checkpoint: Checkpoint, redis_client: redis.Redis
+) -> None:
+    claim = checkpoint.claim("t", 5)
+    blob = bytes(range(256)) * 3  # not UTF-8: travels as an argument of its own
+    changes = Changes()
+    changes.set[claim.keys.detector("m", "error")] = blob
+    changes.set[claim.keys.detector("m", "prediction")] = b""
+    assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.APPLIED
+    assert redis_client.get(claim.keys.detector("m", "error")) == blob
+    assert redis_client.get(claim.keys.detector("m", "prediction")) == b""
 
 
 def test_pending_records_expire_once_and_joined_ones_silently(
@@ -78,13 +116,16 @@ def test_pending_records_expire_once_and_joined_ones_silently(
     keys = Keys(key_prefix)
     claim = checkpoint.claim("t", 3)
     changes = Changes()
+    changes.put_ttl_ms = 60_000
     bucket = claim.keys.expiry_bucket(1000)
     for i, value in enumerate(["P{}", "O{}", "P{}"]):
         record = keys.join_record("m", f"r{i}")
-        changes.put.append((record, value, 60_000))
+        changes.put.append((record, value))
         changes.expiry[bucket, 1000].append("m" + MEMBER_SEP + record)
-    changes.mark.append(keys.join_record("m", "r2"))  # r2 got paired in the same batch
     assert checkpoint.apply(claim, 0, 1, changes, now_ms=0).status is Status.APPLIED
+    paired = Changes()
+    paired.mark.append((keys.join_record("m", "r2"), "P"))  # r2's outcome arrived
+    assert checkpoint.apply(claim, 1, 2, paired, now_ms=500).status is Status.APPLIED
     result = checkpoint.apply(claim, -1, -1, Changes(), now_ms=2000)
     assert (result.expired_predictions, result.orphan_outcomes) == (1, 1)
     again = checkpoint.apply(claim, -1, -1, Changes(), now_ms=3000)
@@ -113,8 +154,11 @@ def test_retention_and_sorted_set_effects(
 
 
 def test_lease_has_one_holder_at_a_time(redis_client: redis.Redis, key_prefix: str) -> None:
-    key = f"{key_prefix}:lease"
-    a, b = Lease(redis_client, key, "a", 10_000), Lease(redis_client, key, "b", 10_000)
+    keys = Keys(key_prefix)
+    a, b = (
+        Lease(redis_client, keys.evaluator_lease, keys.evaluator_fence, holder, 10_000)
+        for holder in "ab"
+    )
     assert a.hold() and a.hold()
     assert not b.hold()
     b.release()  # not the holder: no effect
@@ -126,7 +170,7 @@ def test_lease_has_one_holder_at_a_time(redis_client: redis.Redis, key_prefix: s
 def test_changes_encode_floats_exactly() -> None:
     changes = Changes()
     changes.fincr["k"]["x"] += 0.1 + 0.2
-    payload: Any = msgspec.json.decode(changes.encode({}))
+    payload: Any = msgspec.msgpack.decode(changes.encode({}))
     assert float(payload["fincr"][0][2]) == 0.1 + 0.2
 
 
@@ -163,7 +207,10 @@ def test_an_insufficient_window_evaluation_round_trips_through_the_store(
         now=0.0,
     )
     assert any(math.isnan(v.value) for v in evaluation.verdicts)
-    store = EvaluationStore(redis_client, Keys(key_prefix), 86_400_000)
-    store.save(evaluation, f"{start}|v|r", "m:x", 0)
+    keys = Keys(key_prefix)
+    store = EvaluationStore(redis_client, keys, 86_400_000)
+    fence = Lease(redis_client, keys.evaluator_lease, keys.evaluator_fence, "t", 10_000).hold()
+    assert fence is not None
+    store.save(fence, evaluation, f"{start}|v|r", "m:x", 0)
     (stored,) = Query(redis_client, settings).evaluations("m")
     assert [v.status for v in stored.verdicts] == [v.status for v in evaluation.verdicts]

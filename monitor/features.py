@@ -1,0 +1,167 @@
+"""A model's features: decoded straight into typed rows, read back as columns.
+
+Decoding an event's ``features`` object into a dict and picking each value out again costs more
+than the rest of the daemon's work per event. Each model gets a msgspec struct instead
+(:class:`FeatureSchema`): one field per configured feature, numeric ones first, typed the way a
+good value can be (numbers and bools; strings, numbers and bools for a category). One C call
+then decodes and type-checks a row, and ``astuple`` turns a batch of rows into columns.
+
+A value of another type (a string in a numeric feature, an object in a categorical one) is a
+data-quality finding, not an invalid event: such a row stays a plain dict and
+:meth:`FeatureSchema.columns` counts its type errors — the slow path, taken only by rows that
+need it. Features the model does not declare are ignored either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from monitor.config import ModelSettings
+from monitor.stats.reference import PLAIN_CATEGORY_TYPES, category, numeric_values
+
+#: The types a good value can have. bools count as 0/1 in numeric features (as in the reference,
+#: ``stats.reference.numeric_values``) and as "True"/"False" in categorical ones.
+NUMERIC_TYPE = float | bool | None
+CATEGORICAL_TYPE = str | int | float | bool | None
+_NUMBER_TYPES = {int, float, bool, type(None)}
+_CATEGORY_TYPES = {str, int, float, bool, type(None)}
+
+
+class FeatureError(ValueError):
+    """An event's ``features`` cannot be read at all: not an object, or a number out of range."""
+
+    def __init__(self, message: str, *, out_of_range: bool = False) -> None:
+        super().__init__(message)
+        self.out_of_range = out_of_range
+
+
+class FeatureRow(msgspec.Struct, gc=False):
+    """Base of the per-model row types; reads like the ``features`` mapping it came from."""
+
+    #: Feature name → attribute name; set on each model's row type.
+    _attrs: ClassVar[dict[str, str]] = {}
+
+    def get(self, name: str) -> Any:
+        """The feature's value, None when missing (as ``dict.get``)."""
+        attr = self._attrs.get(name)
+        return None if attr is None else getattr(self, attr)
+
+
+@dataclass(slots=True)
+class Columns:
+    """A batch's feature values by column, ready for binning.
+
+    ``numeric`` is rows × numeric features (float64, NaN = missing or not a number);
+    ``categorical`` holds one list per categorical feature (``str``, or ``None`` when missing or
+    not a category); ``missing`` and ``wrong_type`` count per feature.
+    """
+
+    numeric: NDArray[np.float64]
+    categorical: list[list[str | None]]
+    missing: dict[str, int]
+    wrong_type: dict[str, int]
+
+
+class FeatureSchema:
+    """The typed row of one model's features, and the columns of a batch of rows."""
+
+    def __init__(self, model: ModelSettings) -> None:
+        self.numeric = [name for name, kind in model.features.items() if kind == "numeric"]
+        self.categorical = [name for name, kind in model.features.items() if kind != "numeric"]
+        names = self.numeric + self.categorical
+        # Attribute names f0, f1, ... (renamed to the feature names on the wire) because feature
+        # names need not be Python identifiers.
+        attrs = {name: f"f{i}" for i, name in enumerate(names)}
+        self.row_type: type[FeatureRow] = msgspec.defstruct(
+            f"Features_{model.name}",
+            [
+                (attrs[name], NUMERIC_TYPE if i < len(self.numeric) else CATEGORICAL_TYPE, None)
+                for i, name in enumerate(names)
+            ],
+            bases=(FeatureRow,),
+            rename={attr: name for name, attr in attrs.items()},
+            namespace={"_attrs": attrs},
+        )
+        self._decoder = msgspec.json.Decoder(self.row_type)
+
+    def decode(self, raw: bytes) -> FeatureRow | dict[str, Any]:
+        """A row, or a dict when a value has another type; :class:`FeatureError` if unreadable."""
+        try:
+            return self._decoder.decode(raw)
+        except msgspec.ValidationError:
+            pass
+        try:
+            obj = msgspec.json.decode(raw)
+        except msgspec.DecodeError as exc:  # valid JSON (it was scanned), but beyond a float
+            raise FeatureError(str(exc), out_of_range=True) from None
+        return self.from_mapping(obj)
+
+    def from_mapping(self, obj: object) -> FeatureRow | dict[str, Any]:
+        """A row from an already decoded ``features`` value (events with a field mapping)."""
+        if not isinstance(obj, dict):
+            raise FeatureError(f"features must be an object, not {type(obj).__name__}")
+        try:
+            return msgspec.convert(obj, self.row_type)
+        except msgspec.ValidationError:
+            return obj
+
+    def columns(self, rows: Sequence[FeatureRow | Mapping[str, Any]]) -> Columns:
+        """Columns of a batch of rows; typed rows go through C, dicts through the slow path.
+
+        Rows come out typed ones first, not in input order: columns feed order-free aggregates
+        (counts, sums, histograms), and all columns share the one order.
+        """
+        typed = [r for r in rows if isinstance(r, FeatureRow)]
+        loose = [r for r in rows if not isinstance(r, FeatureRow)] if len(typed) < len(rows) else []
+        k = len(self.numeric)
+        tuples = list(map(msgspec.structs.astuple, typed))
+        numeric = np.array([t[:k] for t in tuples], dtype=np.float64).reshape(len(typed), k)
+        categorical = [
+            _categories([t[k + j] for t in tuples]) for j in range(len(self.categorical))
+        ]
+        wrong = dict.fromkeys(self.numeric + self.categorical, 0)
+        if loose:
+            numeric, categorical = self._add_loose(loose, numeric, categorical, wrong)
+        missing = {
+            name: int(n)
+            for name, n in zip(self.numeric, np.isnan(numeric).sum(axis=0), strict=True)
+        }
+        for name in self.numeric:
+            missing[name] -= wrong[name]
+        for name, column in zip(self.categorical, categorical, strict=True):
+            missing[name] = column.count(None) - wrong[name]
+        return Columns(numeric, categorical, missing, wrong)
+
+    def _add_loose(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        numeric: NDArray[np.float64],
+        categorical: list[list[str | None]],
+        wrong: dict[str, int],
+    ) -> tuple[NDArray[np.float64], list[list[str | None]]]:
+        """Append dict rows, counting values of the wrong type (they read as missing)."""
+        extra = np.empty((len(rows), len(self.numeric)), dtype=np.float64)
+        for j, name in enumerate(self.numeric):
+            column = [r.get(name) for r in rows]
+            wrong[name] = sum(1 for v in column if type(v) not in _NUMBER_TYPES)
+            extra[:, j] = numeric_values(column)
+        merged = []
+        for name, column in zip(self.categorical, categorical, strict=True):
+            values = [r.get(name) for r in rows]
+            good = [v if type(v) in _CATEGORY_TYPES else None for v in values]
+            wrong[name] = sum(1 for v in values if type(v) not in _CATEGORY_TYPES)
+            merged.append(column + _categories(good))
+        return np.concatenate((numeric, extra)), merged
+
+
+def _categories(values: list[Any]) -> list[str | None]:
+    """Category values as strings (``None`` for missing), as the reference profiles them."""
+    if set(map(type, values)) <= PLAIN_CATEGORY_TYPES:
+        return values
+    return [category(v) for v in values]
