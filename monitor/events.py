@@ -18,7 +18,7 @@ import math
 import operator
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -92,6 +92,9 @@ class Outcome(msgspec.Struct, gc=False):
     label: Scalar
 
 
+_E = TypeVar("_E", Prediction, Outcome)
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """An invalid record, kept byte for byte with the reason it was rejected."""
@@ -163,24 +166,21 @@ class Decoder:
 
     def predictions(self, records: Sequence[Record]) -> tuple[list[Prediction], list[DeadLetter]]:
         """Decode a batch of prediction records into valid events and dead letters, in order."""
-        latest = self._clock() + self._max_future
-        valid: list[Prediction] = []
-        dead: list[DeadLetter] = []
-        for offset, key, value in records:
-            try:
-                valid.append(self._prediction(offset, value, latest))
-            except _Invalid as exc:
-                dead.append(DeadLetter(offset, exc.reason, exc.detail, exc.model, key, value))
-        return valid, dead
+        return self._batch(records, self._prediction)
 
     def outcomes(self, records: Sequence[Record]) -> tuple[list[Outcome], list[DeadLetter]]:
         """Decode a batch of outcome records into valid events and dead letters, in order."""
-        latest = self._clock() + self._max_future
-        valid: list[Outcome] = []
+        return self._batch(records, self._outcome)
+
+    def _batch(
+        self, records: Sequence[Record], decode: Callable[[int, bytes | None, float], _E]
+    ) -> tuple[list[_E], list[DeadLetter]]:
+        latest = self._clock() + self._max_future  # once per batch, not per event
+        valid: list[_E] = []
         dead: list[DeadLetter] = []
         for offset, key, value in records:
             try:
-                valid.append(self._outcome(offset, value, latest))
+                valid.append(decode(offset, value, latest))
             except _Invalid as exc:
                 dead.append(DeadLetter(offset, exc.reason, exc.detail, exc.model, key, value))
         return valid, dead

@@ -102,12 +102,15 @@ def test_redis_crash_pauses_then_resumes_exactly(
     dep = deployment_factory(partitions=3, simulate=FAULTS)
     events, expected = simulated(dep, 40_000, seed=13)
     daemon = daemon_factory(dep)
+    # Start-up needs Redis (the daemon refuses to start without it): break it only mid-stream.
+    wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
     stream = Stream(dep.settings, events, rate=10_000)
     time.sleep(2.0)
     redis_server.kill()
     time.sleep(3.0)
     redis_server.start()
     stream.join()
+    assert daemon.alive(), daemon.log_text()[-2000:]
     wait_for(reached(dep, expected), 180, "every event counted after the Redis restart")
     time.sleep(1)
     assert_exact(dep, expected)
