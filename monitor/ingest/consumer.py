@@ -14,7 +14,7 @@ One iteration of :meth:`Ingestor.run`:
    the group (backpressure without ``pause()``, whose resume can leave a partition stalled in
    kafka-python 3.0.12: parked fetched data is only restored while no other data is in line).
 6. Every few seconds: sweep idle partitions, commit offsets to Kafka (advisory, for lag
-   tooling), update lag and pending gauges.
+   tooling), update the lag gauges.
 
 Polling goes on while batches are applied, so the Kafka client's work overlaps ours and Redis',
 and records arriving during a batch make the next one larger: batches grow with load, which

@@ -29,8 +29,9 @@ from monitor.ingest.consumer import Ingestor
 from monitor.ingest.deadletter import DeadLetterSink
 from monitor.runtime.evaluator import WindowEvaluator
 from monitor.runtime.health import HealthServer
-from monitor.runtime.metrics import Metrics
+from monitor.runtime.metrics import Metrics, PendingJoins
 from monitor.store.client import connect
+from monitor.store.query import Query
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Daemon:
                 f"Redis at {settings.redis.url} did not answer ({exc}); start it "
                 "(`driftwatch services up` for a local one) or fix redis.url"
             ) from exc
+        self.metrics.registry.register(PendingJoins(Query(self._redis, settings).ingest))
         servers = ", ".join(settings.kafka.bootstrap_servers)
         try:
             self._sink = DeadLetterSink(settings.kafka)

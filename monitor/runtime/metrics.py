@@ -7,7 +7,19 @@ are ``_unknown``), closed reason lists, topic and partition numbers — never id
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import redis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from monitor.store.query import ModelIngest
+
+log = logging.getLogger(__name__)
 
 #: Batch work is milliseconds; a batch near a second means the loop is in trouble.
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -54,12 +66,6 @@ class Metrics:
             ["topic", "partition"],
             registry=registry,
         )
-        self.pending_joins = Gauge(
-            "driftwatch_pending_joins",
-            "Pending predictions and early outcomes in partitions owned by this instance.",
-            ["kind"],
-            registry=registry,
-        )
         self.partitions_owned = Gauge(
             "driftwatch_partitions_owned", "Partitions claimed by this instance.", registry=registry
         )
@@ -86,3 +92,36 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+
+
+class PendingJoins(Collector):
+    """``driftwatch_pending_joins{model,kind}``: predictions waiting for their outcome and early
+    outcomes waiting for their prediction, over the whole consumer group.
+
+    Read from Redis at scrape time (one pipelined round trip, in the HTTP thread, never in the
+    poll loop) from the mergeable counters: every valid prediction either pairs, waits or expires,
+    so pending = predictions − joined − expired (outcomes alike). Every instance reports the same
+    group-wide figure: aggregate with ``max``, not ``sum``.
+    """
+
+    NAME = "driftwatch_pending_joins"
+    HELP = "Join records waiting for their other side, group-wide, by model and kind."
+
+    def __init__(self, ingest: Callable[[], list[ModelIngest]]) -> None:
+        self._ingest = ingest
+
+    def describe(self) -> Iterator[Metric]:
+        """Names only, so registering does not read Redis."""
+        yield GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            rows = self._ingest()
+        except redis.RedisError as exc:
+            log.debug("pending joins not scraped: %s", exc)
+            return  # no stale figure; /readyz and dependency errors tell of the outage
+        family = GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
+        for row in rows:
+            family.add_metric([row.model.name, "prediction"], row.counts.pending_predictions)
+            family.add_metric([row.model.name, "outcome"], row.counts.pending_outcomes)
+        yield family

@@ -85,7 +85,13 @@ class IngestCounts:
 
     @property
     def pending_predictions(self) -> int:
+        """Predictions waiting for their outcome: each valid one pairs, waits or expires."""
         return max(0, self.predictions - self.joined - self.expired_predictions)
+
+    @property
+    def pending_outcomes(self) -> int:
+        """Early outcomes waiting for their prediction."""
+        return max(0, self.outcomes - self.joined - self.orphan_outcomes)
 
     @classmethod
     def merge(cls, hashes: Iterable[dict[bytes, bytes]]) -> IngestCounts:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import config
 from monitor.stats.counters import IngestCounts
@@ -163,6 +167,30 @@ class DaemonProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def http_url(self) -> str:
+        """Where its health and metrics are served (port 0 in tests: read from the log)."""
+        found = re.search(r"health and metrics on (http://[\d.]+:\d+)", self.log_text())
+        assert found, "the daemon has not started its HTTP server yet"
+        return found.group(1)
+
+    def get(self, path: str) -> tuple[int, str]:
+        """GET one of its endpoints: (status, body)."""
+        try:
+            with urllib.request.urlopen(self.http_url() + path, timeout=10) as reply:
+                return reply.status, reply.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        """Its ``/metrics``: (sample name, labels) → value."""
+        status, text = self.get("/metrics")
+        assert status == 200
+        return {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
 
 
 @pytest.fixture

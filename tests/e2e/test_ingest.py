@@ -102,6 +102,7 @@ def test_counts_are_exact_and_malformed_events_are_dead_lettered(
     daemon = daemon_factory(dep)
     wait_for(reached(dep, expected), 120, "all events counted")
     assert_exact(dep, expected)
+    assert_observable(daemon, dep, expected, wait_for)
     assert daemon.terminate() == 0
     assert_exact(dep, expected)  # a clean stop neither loses nor adds anything
 
@@ -114,6 +115,40 @@ def test_counts_are_exact_and_malformed_events_are_dead_lettered(
         assert headers["dw-topic"] == dep.settings.kafka.predictions_topic.encode()
         assert letter.value in malformed_values  # original bytes, untouched
         assert int(headers["dw-offset"]) >= 0
+
+
+def assert_observable(daemon: Any, dep: Any, expected: Expected, wait_for: Any) -> None:
+    """Health, readiness and metrics of one daemon that consumed the whole stream alone."""
+    assert daemon.get("/healthz")[0] == 200
+    status, body = daemon.get("/readyz")
+    assert status == 200 and "6 partitions" in body, body
+
+    def lags() -> dict[frozenset[tuple[str, str]], float]:
+        gauge = "driftwatch_consumer_lag"
+        return {k: v for (name, k), v in daemon.metrics().items() if name == gauge}
+
+    # Lag gauges are refreshed every few seconds; all six partitions end fully applied.
+    wait_for(lambda: len(lags()) == 6 and not any(lags().values()), 30, "zero lag everywhere")
+    m = daemon.metrics()
+
+    def sample(name: str, **labels: str) -> float:
+        return m[name, frozenset(labels.items())]
+
+    for model in ("fraud-detector", "delivery-eta"):
+        p, o, j = expected.predictions[model], expected.outcomes[model], expected.joined[model]
+        events = "driftwatch_events_total"
+        assert sample(events, kind="prediction", model=model, result="valid") == p
+        assert sample(events, kind="outcome", model=model, result="valid") == o
+        assert sample("driftwatch_joined_total", model=model) == j
+        assert sample("driftwatch_pending_joins", model=model, kind="prediction") == p - j
+        assert sample("driftwatch_pending_joins", model=model, kind="outcome") == o - j
+    assert (
+        sample("driftwatch_dead_letters_total", model="_unknown", reason="bad_json")
+        == expected.malformed
+    )
+    assert sample("driftwatch_batch_duration_seconds_count") > 0
+    assert sample("driftwatch_redis_write_seconds_count") > 0
+    assert sample("driftwatch_partitions_owned") == 6
 
 
 def _pred(event_id: str, model: str = "fraud-detector", **extra: Any) -> dict[str, Any]:

@@ -107,10 +107,13 @@ def test_redis_crash_pauses_then_resumes_exactly(
     stream = Stream(dep.settings, events, rate=10_000)
     time.sleep(2.0)
     redis_server.kill()
-    time.sleep(3.0)
+    wait_for(lambda: daemon.get("/readyz")[0] == 503, 30, "/readyz to report the outage")
+    assert "redis unavailable" in daemon.get("/readyz")[1]
+    assert daemon.get("/healthz")[0] == 200  # alive: the loop keeps turning, only waiting
     redis_server.start()
     stream.join()
     assert daemon.alive(), daemon.log_text()[-2000:]
+    wait_for(lambda: daemon.get("/readyz")[0] == 200, 60, "/readyz to recover")
     wait_for(reached(dep, expected), 180, "every event counted after the Redis restart")
     time.sleep(1)
     assert_exact(dep, expected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -13,7 +14,9 @@ import redis
 
 from monitor import config
 from monitor.errors import FencedError
+from monitor.join import Pair
 from monitor.stats.calibration import NullCalibrator
+from monitor.stats.detectors import DetectorBank
 from monitor.stats.health import WindowCounts, evaluate_window
 from monitor.stats.reference import build_profile
 from monitor.store.checkpoint import Changes, Checkpoint, Status
@@ -21,6 +24,8 @@ from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import MEMBER_SEP, Keys
 from monitor.store.lease import Lease
 from monitor.store.query import Query
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -108,6 +113,35 @@ def test_opaque_state_is_stored_byte_for_byte(
     assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.APPLIED
     assert redis_client.get(claim.keys.detector("m", "error")) == blob
     assert redis_client.get(claim.keys.detector("m", "prediction")) == b""
+
+
+def test_a_detector_resumes_from_the_state_its_batch_checkpointed(
+    checkpoint: Checkpoint, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """A new owner (after a restart or a rebalance) continues the detector, not a fresh one."""
+    settings = config.load(ROOT / "config.toml")
+    keys = Keys(key_prefix)
+    claim = checkpoint.claim("out", 0)
+    batch = [
+        Pair("fraud-detector", "v1", float(i), 1.0, None, float(i % 3 == 0), i + 5.0)
+        for i in range(300)
+    ]
+
+    def bank(load: Any) -> DetectorBank:
+        return DetectorBank(settings, keys, lambda _: None, load)
+
+    first = bank(redis_client.mget)
+    changes = Changes()
+    first.pairs(changes, claim.keys, batch)
+    assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.APPLIED
+    first.committed(changes)
+
+    kept, resumed, fresh = Changes(), Changes(), Changes()
+    first.pairs(kept, claim.keys, batch)
+    bank(redis_client.mget).pairs(resumed, claim.keys, batch)
+    bank(lambda ks: [None] * len(ks)).pairs(fresh, claim.keys, batch)
+    assert resumed.set and resumed.set == kept.set
+    assert fresh.set != kept.set
 
 
 def test_pending_records_expire_once_and_joined_ones_silently(
