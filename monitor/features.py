@@ -119,12 +119,13 @@ class FeatureSchema:
         """
         typed = [r for r in rows if isinstance(r, FeatureRow)]
         loose = [r for r in rows if not isinstance(r, FeatureRow)] if len(typed) < len(rows) else []
-        k = len(self.numeric)
-        tuples = list(map(msgspec.structs.astuple, typed))
-        numeric = np.array([t[:k] for t in tuples], dtype=np.float64).reshape(len(typed), k)
-        categorical = [
-            _categories([t[k + j] for t in tuples]) for j in range(len(self.categorical))
-        ]
+        k, n = len(self.numeric), len(self.numeric) + len(self.categorical)
+        # Rows × features as Python objects (references only), then sliced by kind in C:
+        # astype turns None into NaN and bools into 0/1, as the reference does.
+        table = np.array(list(map(msgspec.structs.astuple, typed)), dtype=object)
+        table = table.reshape(len(typed), n)
+        numeric = table[:, :k].astype(np.float64)
+        categorical = [_categories(table[:, j].tolist()) for j in range(k, n)]
         wrong = dict.fromkeys(self.numeric + self.categorical, 0)
         if loose:
             numeric, categorical = self._add_loose(loose, numeric, categorical, wrong)
