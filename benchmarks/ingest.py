@@ -12,15 +12,14 @@
 5. Freshness: a second run at a fixed rate (default 10k events/s) measures how old the newest
    event visible in Redis is, sampled every 100 ms: p50/p99.
 
-Prints rates, the ratio (b)/(a), freshness and peak RSS. Figures depend on the machine; both
-rates come from the same run so the ratio is comparable across machines.
+Prints rates, the ratio (b)/(a), freshness, peak RSS and RSS over the run. Figures depend on the
+machine; both rates come from the same run so the ratio is comparable across machines.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -258,9 +257,10 @@ def main() -> None:
         bare_runs.append(bare_consumer(settings, total))
         print(f"  {bare_runs[1]:,.0f} events/s", flush=True)
         bare = max(bare_runs)
-        quarter = max(1, len(daemon.rss) // 4)
-        rss_early = statistics.mean(daemon.rss[quarter : 2 * quarter]) / 1024
-        rss_late = statistics.mean(daemon.rss[-quarter:]) / 1024
+        tenth = max(1, len(daemon.rss) // 10)
+        rss_by_tenth = [
+            max(daemon.rss[i : i + tenth]) // 1024 for i in range(0, len(daemon.rss), tenth)
+        ]
         print(f"freshness at {args.fresh_rate:,.0f} events/s ...", flush=True)
         fresh_settings = dataclasses.replace(
             settings,
@@ -290,9 +290,7 @@ def main() -> None:
         f"freshness p50 / p99         {p50:.2f} s / {p99:.2f} s at {args.fresh_rate:,.0f} events/s"
     )
     print(f"daemon RSS peak             {max(daemon.rss) / 1024:.0f} MiB")
-    print(
-        f"daemon RSS 2nd quarter/last {rss_early:.0f} MiB / {rss_late:.0f} MiB (flat = no growth)"
-    )
+    print(f"daemon RSS by tenth of run  {', '.join(map(str, rss_by_tenth))} MiB (peak of each)")
 
 
 if __name__ == "__main__":
