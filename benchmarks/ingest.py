@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import subprocess
 import sys
 import tempfile
@@ -121,7 +122,8 @@ def set_reference(settings: config.Settings) -> None:
     ReferenceStore(client, Keys(settings.redis.key_prefix)).put(profile)
 
 
-def bare_consumer(settings: config.Settings, total: int) -> float:
+def bare_consumer(settings: config.Settings, total: int) -> tuple[float, float]:
+    """Events/s and CPU µs per event of kafka-python reading everything and doing nothing."""
     consumer = KafkaConsumer(
         settings.kafka.predictions_topic,
         settings.kafka.outcomes_topic,
@@ -131,15 +133,15 @@ def bare_consumer(settings: config.Settings, total: int) -> float:
         enable_auto_commit=False,
         max_poll_records=2000,
     )
-    seen, started = 0, None
+    seen, started, cpu = 0, 0.0, 0.0
     while seen < total:
         for batch in consumer.poll(timeout_ms=1000).values():
-            if started is None:
-                started = time.perf_counter()
+            if not seen:
+                started, cpu = time.perf_counter(), time.process_time()
             seen += len(batch)
-    elapsed = time.perf_counter() - (started or time.perf_counter())
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     consumer.close()
-    return seen / elapsed
+    return seen / elapsed, cpu / seen * 1e6
 
 
 def rss_kib(pid: int) -> int:
@@ -147,6 +149,12 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/<pid>/stat``, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def counted(query: Query) -> tuple[int, float]:
@@ -176,22 +184,27 @@ class Daemon:
         self.proc.wait(timeout=60)
 
 
-def daemon_throughput(settings: config.Settings, total: int, workdir: Path) -> tuple[float, Daemon]:
+def daemon_throughput(
+    settings: config.Settings, total: int, workdir: Path
+) -> tuple[float, float, Daemon]:
+    """Events/s and CPU µs per event of the daemon, both between the first and last count."""
     query = Query(redis.Redis.from_url(settings.redis.url), settings)
     daemon = Daemon(settings, workdir)
-    first_t = first_n = None
+    first: tuple[float, int, float] | None = None
     n = 0
     while n < total:
         time.sleep(0.1)
         daemon.sample_rss()
         n, _ = counted(query)
-        if first_t is None and n > 0:
-            first_t, first_n = time.perf_counter(), n
+        if first is None and n > 0:
+            first = time.perf_counter(), n, cpu_seconds(daemon.proc.pid)
         if daemon.proc.poll() is not None:
             sys.exit(f"daemon exited early; see {daemon.log.name}")
-    rate = (n - first_n) / (time.perf_counter() - first_t)
+    assert first is not None
+    rate = (n - first[1]) / (time.perf_counter() - first[0])
+    cpu_us = (cpu_seconds(daemon.proc.pid) - first[2]) / (n - first[1]) * 1e6
     daemon.stop()
-    return rate, daemon
+    return rate, cpu_us, daemon
 
 
 def freshness(settings: config.Settings, rate: float, seconds: float, workdir: Path) -> list[float]:
@@ -246,17 +259,17 @@ def main() -> None:
 
     print("(a) bare kafka-python consumer ...", flush=True)
     bare_runs = [bare_consumer(settings, total)]
-    print(f"  {bare_runs[0]:,.0f} events/s", flush=True)
+    print(f"  {bare_runs[0][0]:,.0f} events/s", flush=True)
     print("(b) driftwatch daemon, Kafka -> Redis ...", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        rate, daemon = daemon_throughput(settings, total, Path(tmp))
+        rate, cpu_us, daemon = daemon_throughput(settings, total, Path(tmp))
         print(f"  {rate:,.0f} events/s", flush=True)
         # The broker serves faster once warm (JIT, page cache): the baseline is the better of a
         # run before and one after the daemon's, so a cold broker never flatters the ratio.
         print("(a) bare kafka-python consumer, again ...", flush=True)
         bare_runs.append(bare_consumer(settings, total))
-        print(f"  {bare_runs[1]:,.0f} events/s", flush=True)
-        bare = max(bare_runs)
+        print(f"  {bare_runs[1][0]:,.0f} events/s", flush=True)
+        bare, bare_cpu_us = max(bare_runs)
         tenth = max(1, len(daemon.rss) // 10)
         rss_by_tenth = [
             max(daemon.rss[i : i + tenth]) // 1024 for i in range(0, len(daemon.rss), tenth)
@@ -282,9 +295,10 @@ def main() -> None:
     print(f"events                      {total:,} ({N_NUMERIC + N_CATEGORICAL} features)")
     print(
         f"bare kafka-python consumer  {bare:,.0f} events/s "
-        f"(best of {bare_runs[0]:,.0f} before, {bare_runs[1]:,.0f} after the daemon)"
+        f"(best of {bare_runs[0][0]:,.0f} before, {bare_runs[1][0]:,.0f} after the daemon)"
     )
     print(f"driftwatch daemon           {rate:,.0f} events/s")
+    print(f"CPU per event, bare/daemon  {bare_cpu_us:.1f} µs / {cpu_us:.1f} µs")
     print(f"ratio daemon / bare         {rate / bare:.2f}  (target >= 0.60)")
     print(
         f"freshness p50 / p99         {p50:.2f} s / {p99:.2f} s at {args.fresh_rate:,.0f} events/s"
