@@ -103,7 +103,8 @@ class FeatureSchema:
         return self.from_mapping(obj)
 
     def from_mapping(self, obj: object) -> FeatureRow | dict[str, Any]:
-        """A row from an already decoded ``features`` value (events with a field mapping)."""
+        """A row from a decoded ``features`` value, or the dict itself when a value has a type the
+        row cannot hold (the slow path of :meth:`decode`)."""
         if not isinstance(obj, dict):
             raise FeatureError(f"features must be an object, not {type(obj).__name__}")
         try:
