@@ -10,9 +10,11 @@
 4. (b) The daemon (``driftwatch run`` as a subprocess) from Kafka through to Redis; its rate is
    measured between the first and the last counted event, its RSS sampled throughout.
 5. Freshness: a second run at a fixed rate (default 10k events/s) measures how old the newest
-   event visible in Redis is, sampled every 100 ms: p50/p99.
+   event visible in Redis is, sampled every 100 ms: p50/p99. The daemon's RSS is sampled here
+   too: at a steady load, once warm, it should stay level (the backlog run in 4. also grows its
+   queues and allocator arenas to their working size, so it shows the warm-up).
 
-Prints rates, the ratio (b)/(a), freshness, peak RSS and RSS over the run. Figures depend on the
+Prints rates, the ratio (b)/(a), freshness, peak RSS and RSS over both runs. Figures depend on the
 machine; both rates come from the same run so the ratio is comparable across machines.
 """
 
@@ -207,10 +209,13 @@ def daemon_throughput(
     return rate, cpu_us, daemon
 
 
-def freshness(settings: config.Settings, rate: float, seconds: float, workdir: Path) -> list[float]:
+def freshness(
+    settings: config.Settings, rate: float, seconds: float, workdir: Path
+) -> tuple[list[float], Daemon]:
     """Ages of the newest counted event, sampled every 100 ms while ``rate`` events/s (predictions
-    and their outcomes together) are produced in real time. An age counts from the event's
-    scheduled time, so it includes any lag of the producer: an upper bound on the daemon's."""
+    and their outcomes together) are produced in real time, and the daemon (RSS sampled). An age
+    counts from the event's scheduled time, so it includes any lag of the producer: an upper
+    bound on the daemon's."""
     query = Query(redis.Redis.from_url(settings.redis.url), settings)
     daemon = Daemon(settings, workdir)
     time.sleep(3)  # join the group before traffic starts
@@ -227,9 +232,10 @@ def freshness(settings: config.Settings, rate: float, seconds: float, workdir: P
         _, newest = counted(query)
         if newest:
             ages.append(max(0.0, time.time() - newest))
+        daemon.sample_rss()
         time.sleep(0.1)
     daemon.stop()
-    return ages
+    return ages, daemon
 
 
 def main() -> None:
@@ -238,7 +244,7 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=1_000_000, help="predictions + outcomes")
     parser.add_argument("--fresh-rate", type=float, default=10_000.0, help="events/s for freshness")
-    parser.add_argument("--fresh-seconds", type=float, default=30.0)
+    parser.add_argument("--fresh-seconds", type=float, default=60.0)
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".driftwatch" / "bench")
     args = parser.parse_args()
 
@@ -270,10 +276,6 @@ def main() -> None:
         bare_runs.append(bare_consumer(settings, total))
         print(f"  {bare_runs[1][0]:,.0f} events/s", flush=True)
         bare, bare_cpu_us = max(bare_runs)
-        tenth = max(1, len(daemon.rss) // 10)
-        rss_by_tenth = [
-            max(daemon.rss[i : i + tenth]) // 1024 for i in range(0, len(daemon.rss), tenth)
-        ]
         print(f"freshness at {args.fresh_rate:,.0f} events/s ...", flush=True)
         fresh_settings = dataclasses.replace(
             settings,
@@ -287,7 +289,7 @@ def main() -> None:
         )
         ensure_topics(fresh_settings.kafka, partitions=6)
         set_reference(fresh_settings)
-        ages = freshness(fresh_settings, args.fresh_rate, args.fresh_seconds, Path(tmp))
+        ages, steady = freshness(fresh_settings, args.fresh_rate, args.fresh_seconds, Path(tmp))
     ages.sort()
     p50 = ages[len(ages) // 2]
     p99 = ages[min(len(ages) - 1, int(len(ages) * 0.99))]
@@ -304,7 +306,16 @@ def main() -> None:
         f"freshness p50 / p99         {p50:.2f} s / {p99:.2f} s at {args.fresh_rate:,.0f} events/s"
     )
     print(f"daemon RSS peak             {max(daemon.rss) / 1024:.0f} MiB")
-    print(f"daemon RSS by tenth of run  {', '.join(map(str, rss_by_tenth))} MiB (peak of each)")
+    print(f"RSS by tenth, backlog run   {by_tenth(daemon.rss)} MiB (peak of each)")
+    steady_label = f"RSS by tenth, {args.fresh_rate:,.0f} ev/s"
+    print(f"{steady_label:<28}{by_tenth(steady.rss)} MiB")
+
+
+def by_tenth(rss_kib: list[int]) -> str:
+    """The peak RSS of each tenth of a run, MiB: flat, or growing, at a glance."""
+    tenth = max(1, len(rss_kib) // 10)
+    peaks = [max(rss_kib[i : i + tenth]) // 1024 for i in range(0, len(rss_kib), tenth)]
+    return ", ".join(map(str, peaks))
 
 
 if __name__ == "__main__":

@@ -107,6 +107,8 @@ class LoopState:
     last_batch: dict[TopicPartition, float] = field(default_factory=dict)
     last_iteration: float = 0.0
     outage: str = ""
+    #: The outage's latest error, for ``/readyz``: on-call reads what to do there.
+    outage_detail: str = ""
     #: True once the group assigned this member (possibly nothing: more members than partitions).
     joined: bool = False
 
@@ -228,7 +230,7 @@ class Ingestor:
 
     def _recovered(self) -> None:
         log.info("recovered from %s outage; resuming consumption", self.state.outage)
-        self.state.outage = ""
+        self.state.outage = self.state.outage_detail = ""
         self._backoff.reset()
 
     def _outage(self, dependency: str, exc: Exception) -> None:
@@ -239,7 +241,7 @@ class Ingestor:
                 "%s unavailable (%s); pausing consumption, no event is lost or skipped",
                 dependency, exc,
             )  # fmt: skip
-        self.state.outage = dependency
+        self.state.outage, self.state.outage_detail = dependency, str(exc)
         self._backoff.failed(time.monotonic())
 
     # Step 3 ------------------------------------------------------------------------------

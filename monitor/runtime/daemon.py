@@ -136,7 +136,7 @@ class Daemon:
     def _ready(self) -> tuple[bool, str]:
         state = self.ingestor.state
         if state.outage:
-            return False, f"{state.outage} unavailable, consumption paused"
+            return False, f"{state.outage} unavailable, consumption paused: {state.outage_detail}"
         if not state.joined:
             return False, "not yet assigned by the consumer group"
         return True, f"{len(state.claims)} partitions"

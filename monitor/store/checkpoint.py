@@ -153,7 +153,7 @@ class Checkpoint:
             pipe.sadd(self._keys.parts, tag)
             epoch, offset, _ = pipe.execute()
         except redis.RedisError as exc:
-            raise StoreUnavailableError(f"claiming {topic}[{partition}]: {exc}") from exc
+            raise _unavailable(f"claiming {topic}[{partition}]", exc) from exc
         return Claim(topic, partition, int(epoch), None if offset is None else int(offset), pkeys)
 
     def apply(
@@ -168,7 +168,10 @@ class Checkpoint:
 
         Raises :class:`FencedError` when a newer owner holds the partition and
         :class:`StoreUnavailableError` when Redis cannot be reached (nothing was applied, or the
-        whole batch was: the caller retries and step 2 makes the retry safe).
+        whole batch was: the caller retries and step 2 makes the retry safe) or refuses writes
+        (at its ``maxmemory``, or a read-only replica). A refusal comes at the script's first
+        write, before any effect (Redis lets a script that has written go on), so nothing of the
+        batch was applied.
         """
         pkeys = claim.keys
         sweep = {
@@ -188,8 +191,13 @@ class Checkpoint:
                     *changes.set.values(),
                 ],
             )
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailableError(f"applying batch of {pkeys.tag}: {exc}") from exc
+        except (
+            redis.ConnectionError,
+            redis.TimeoutError,
+            redis.exceptions.OutOfMemoryError,
+            redis.exceptions.ReadOnlyError,
+        ) as exc:
+            raise _unavailable(f"applying batch of {pkeys.tag}", exc) from exc
         status = int(reply[0])
         if status == -1:
             raise FencedError(
@@ -198,3 +206,16 @@ class Checkpoint:
         if status == Status.CONFLICT.value:
             log.debug("join snapshot changed at %s; replanning", reply[3])
         return ApplyResult(Status(status), int(reply[1]), int(reply[2]))
+
+
+def _unavailable(action: str, exc: redis.RedisError) -> StoreUnavailableError:
+    """The outage to wait out, saying what to do when waiting alone will not end it."""
+    hint = ""
+    if isinstance(exc, redis.exceptions.OutOfMemoryError):
+        hint = (
+            "; Redis is at its maxmemory: raise it, or shorten ingest.label_horizon_seconds "
+            "(memory budget in docs/operations.md)"
+        )
+    elif isinstance(exc, redis.exceptions.ReadOnlyError):
+        hint = "; this Redis is a read-only replica: point redis.url at the primary"
+    return StoreUnavailableError(f"{action}: {exc}{hint}")

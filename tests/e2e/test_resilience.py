@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis
 
 from monitor.simulate import SimEvent, Simulator, produce
 from tests.e2e.test_ingest import Expected, assert_exact, reached
@@ -119,6 +120,35 @@ def test_redis_crash_pauses_then_resumes_exactly(
     assert_exact(dep, expected)
     assert daemon.alive(), daemon.log_text()[-2000:]
     assert "redis unavailable" in daemon.log_text()
+
+
+def test_a_full_redis_pauses_then_resumes_exactly(
+    deployment_factory: Any, daemon_factory: Any, wait_for: Callable[..., None]
+) -> None:
+    """Redis at its maxmemory (noeviction) refuses writes: the daemon waits, says why on
+    /readyz, and once Redis has room again applies every held-back event exactly once."""
+    dep = deployment_factory(partitions=3, simulate=FAULTS)
+    events, expected = simulated(dep, 30_000, seed=15)
+    client = redis.Redis.from_url(dep.redis_url)
+    assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    daemon = daemon_factory(dep)
+    wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
+    stream = Stream(dep.settings, events, rate=10_000)
+    time.sleep(2.0)
+    client.config_set("maxmemory", 1)
+    try:
+        wait_for(lambda: daemon.get("/readyz")[0] == 503, 30, "/readyz to report the full Redis")
+        assert "maxmemory: raise it" in daemon.get("/readyz")[1]
+        assert daemon.get("/healthz")[0] == 200
+        stream.join()
+        time.sleep(1.0)
+    finally:
+        client.config_set("maxmemory", 0)
+    wait_for(lambda: daemon.get("/readyz")[0] == 200, 60, "/readyz to recover")
+    wait_for(reached(dep, expected), 180, "every event counted once Redis has room")
+    time.sleep(1)
+    assert_exact(dep, expected)
+    assert daemon.alive(), daemon.log_text()[-2000:]
 
 
 def test_kafka_restart_reconnects_and_resumes_exactly(

@@ -53,8 +53,12 @@ def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
             ],
         ).events(24_000)
     )
-    produce(dep.settings, events, realtime_rate=None)
-    daemon_factory(dep)
+    # Live order: the daemon runs while the stream is produced, so each outcome comes after its
+    # prediction and pairs form on the outcome's partition. (A backlog of both topics read side
+    # by side forms pairs on either side, and each partition's detector would see only a part.)
+    daemon = daemon_factory(dep)
+    wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
+    produce(dep.settings, events, realtime_rate=4000)
     total = sum(1 for e in events)
     wait_for(
         lambda: sum(c.predictions + c.outcomes for c in dep.counts().values()) >= total,

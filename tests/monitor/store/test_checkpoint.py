@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 import redis
 
 from monitor import config
-from monitor.errors import FencedError
+from monitor.errors import FencedError, StoreUnavailableError
 from monitor.join import Pair
 from monitor.stats.calibration import NullCalibrator
 from monitor.stats.detectors import DetectorBank
@@ -100,6 +102,60 @@ def test_a_changed_join_snapshot_is_a_conflict_and_applies_nothing(
     changes = Changes()
     changes.expect.append((keys.join_record("m", "gone"), "J"))
     assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.CONFLICT
+
+
+@contextlib.contextmanager
+def refusing_writes(client: redis.Redis, how: str) -> Iterator[None]:
+    """The session's Redis at its maxmemory ("full") or turned into a replica of nothing
+    ("replica"), as after a failover; back to normal afterwards, its data intact."""
+    assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    if how == "full":
+        client.config_set("maxmemory", 1)
+    else:
+        client.replicaof("127.0.0.1", 1)  # nothing listens there: it keeps its data, read-only
+    try:
+        yield
+    finally:
+        if how == "full":
+            client.config_set("maxmemory", 0)
+        else:
+            client.replicaof("NO", "ONE")
+
+
+@pytest.mark.parametrize(
+    ("how", "hint"),
+    [
+        ("full", "at its maxmemory: raise it, or shorten ingest.label_horizon_seconds"),
+        ("replica", "read-only replica: point redis.url at the primary"),
+    ],
+)
+def test_a_redis_refusing_writes_applies_nothing_and_the_retry_applies_once(
+    checkpoint: Checkpoint, redis_client: redis.Redis, key_prefix: str, how: str, hint: str
+) -> None:
+    """Redis refuses a script's first write and lets one that has written go on: a refused
+    batch left no trace, so retrying it until Redis takes writes again is exact."""
+    claim = checkpoint.claim("t", 6)
+    record = Keys(key_prefix).join_record("m", "waiting")
+
+    def batch() -> Changes:
+        changes = counted(Changes(), claim.keys.counters("m"), 7)
+        changes.put_ttl_ms = 60_000
+        changes.put.append((record, "P{}"))
+        changes.zadd.append((claim.keys.counters("m") + ":idx", 1, "w"))
+        return changes
+
+    with refusing_writes(redis_client, how):
+        for _ in range(2):
+            with pytest.raises(StoreUnavailableError, match=hint):
+                checkpoint.apply(claim, 0, 10, batch(), 0)
+        with pytest.raises(StoreUnavailableError, match=hint):
+            checkpoint.claim("t", 6)
+        assert redis_client.get(claim.keys.offset) is None
+        assert not redis_client.exists(claim.keys.counters("m"), record)
+    assert checkpoint.apply(claim, 0, 10, batch(), 0).status is Status.APPLIED  # still the owner
+    assert checkpoint.apply(claim, 0, 10, batch(), 0).status is Status.ALREADY_APPLIED
+    assert int(redis_client.hget(claim.keys.counters("m"), "n")) == 7
+    assert redis_client.get(record) == b"P{}"
 
 
 def test_opaque_state_is_stored_byte_for_byte(
