@@ -34,6 +34,9 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 #: Contract fields a user may remap to paths in their own events (``docs/events.md``).
 PREDICTION_FIELDS = ("id", "model", "version", "ts", "features", "prediction", "score", "tags")
 OUTCOME_FIELDS = ("id", "model", "ts", "label")
+#: Twice the Redis socket timeout (``monitor/store/client.py``): the longest the poll loop can wait
+#: on one Redis call, with room to spare.
+MIN_POLL_INTERVAL_MS = 10_000
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -77,6 +80,10 @@ class KafkaSettings:
     #: How long the group waits for a silent member before moving its partitions elsewhere:
     #: the pause a crashed instance causes. Heartbeats go out at a third of it.
     session_timeout_ms: int = 10_000
+    #: Longest gap between polls before the client leaves the group. The poll loop never waits
+    #: on a batch (workers apply them), only on a single Redis call of its own (a claim, a sweep)
+    #: bounded by the Redis socket timeout; the minimum leaves room for that.
+    max_poll_interval_ms: int = 300_000
     security_protocol: SecurityProtocol = "PLAINTEXT"
     sasl_mechanism: SaslMechanism = "PLAIN"
     sasl_username_env: str = ""
@@ -377,6 +384,12 @@ def _check(s: Settings) -> None:
     if len(topics) != 3:
         raise ConfigError(
             "kafka.dead_letter_topic", "topics must be distinct", "use three different topics"
+        )
+    if k.max_poll_interval_ms < MIN_POLL_INTERVAL_MS:
+        raise ConfigError(
+            "kafka.max_poll_interval_ms",
+            f"{k.max_poll_interval_ms} ms is shorter than one Redis call may take on the poll loop",
+            f"use at least {MIN_POLL_INTERVAL_MS}",
         )
     if k.security_protocol.startswith("SASL") and not k.sasl_password:
         raise ConfigError(

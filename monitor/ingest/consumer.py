@@ -141,6 +141,7 @@ class Ingestor:
             auto_offset_reset=settings.ingest.start_from,
             max_poll_records=k.max_poll_records,
             session_timeout_ms=k.session_timeout_ms,
+            max_poll_interval_ms=k.max_poll_interval_ms,
             heartbeat_interval_ms=max(100, k.session_timeout_ms // 3),
         )
         self._consumer.subscribe([k.predictions_topic, k.outcomes_topic], listener=self._rebalance)

@@ -47,6 +47,11 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
             "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default"}},
             "root": {"level": level, "handlers": ["stderr"]},
             # kafka-python logs every reconnect attempt at WARNING/ERROR; ours say what matters.
-            "loggers": {"kafka": {"level": "CRITICAL" if level != "DEBUG" else "INFO"}},
+            # Its heartbeat thread's warnings stay: they are the only word that this member left
+            # its group (a poll gap over kafka.max_poll_interval_ms, an expired session).
+            "loggers": {
+                "kafka": {"level": "CRITICAL" if level != "DEBUG" else "INFO"},
+                "kafka.coordinator.heartbeat": {"level": "WARNING" if level != "DEBUG" else "INFO"},
+            },
         }
     )

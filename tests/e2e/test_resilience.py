@@ -151,6 +151,33 @@ def test_a_full_redis_pauses_then_resumes_exactly(
     assert daemon.alive(), daemon.log_text()[-2000:]
 
 
+def test_a_hung_redis_never_trips_the_poll_interval_and_loses_nothing(
+    deployment_factory: Any, daemon_factory: Any, wait_for: Callable[..., None]
+) -> None:
+    """Redis holds every write (CLIENT PAUSE) longer than the Redis socket timeout and than
+    kafka.max_poll_interval_ms. The poll loop keeps polling, so the member never leaves its
+    group; batches time out and are retried, and a batch Redis ran after its client gave up is
+    recognised as already applied."""
+    dep = deployment_factory(partitions=3, simulate=FAULTS, kafka={"max_poll_interval_ms": 10_000})
+    events, expected = simulated(dep, 30_000, seed=16)
+    client = redis.Redis.from_url(dep.redis_url)
+    daemon = daemon_factory(dep)
+    wait_for(lambda: daemon.log_text().count("claimed") == 6, 60, "six partitions claimed")
+    stream = Stream(dep.settings, events, rate=10_000)
+    time.sleep(2.0)
+    client.client_pause(15_000, all=False)  # writes (and scripts) wait; reads go on
+    wait_for(lambda: daemon.get("/readyz")[0] == 503, 30, "/readyz to report the hung Redis")
+    assert "redis unavailable" in daemon.get("/readyz")[1]
+    stream.join()
+    wait_for(lambda: daemon.get("/readyz")[0] == 200, 60, "/readyz to recover")
+    wait_for(reached(dep, expected), 180, "every event counted once Redis answers again")
+    time.sleep(1)
+    assert_exact(dep, expected)
+    log = daemon.log_text()
+    assert "max_poll_interval_ms" not in log, log[-3000:]  # kafka-python's word for leaving
+    assert log.count("assigned") == 1 and log.count("claimed") == 6, log[-3000:]
+
+
 def test_kafka_restart_reconnects_and_resumes_exactly(
     services: Any, deployment_factory: Any, daemon_factory: Any, wait_for: Callable[..., None]
 ) -> None:

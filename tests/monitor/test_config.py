@@ -12,6 +12,7 @@ import pytest
 
 from monitor import config
 from monitor.errors import ConfigError
+from monitor.store.client import SOCKET_TIMEOUT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +35,11 @@ def test_example_config_loads() -> None:
         (lambda d: d["kafka"].update(bootstrap="x"), "kafka.bootstrap", "bootstrap_servers"),
         (lambda d: d["kafka"].update(max_poll_records="many"), "kafka.max_poll_records", "type"),
         (lambda d: d["kafka"].update(max_poll_records=0), "kafka.max_poll_records", "above 0"),
+        (
+            lambda d: d["kafka"].update(max_poll_interval_ms=3000),
+            "kafka.max_poll_interval_ms",
+            "at least 10000",
+        ),
         (lambda d: d["models"][0].pop("owner"), "models[0].owner", "add owner"),
         (lambda d: d["models"][1].update(task="ranking"), "models[1].task", "'regression'"),
         (
@@ -74,6 +80,10 @@ def test_mistakes_name_the_key_and_the_fix(edit: Any, key: str, fix: str) -> Non
         config.parse(raw)
     assert info.value.key == key
     assert fix in str(info.value)
+
+
+def test_the_poll_interval_floor_covers_a_redis_call_on_the_poll_loop() -> None:
+    assert config.MIN_POLL_INTERVAL_MS >= 2 * SOCKET_TIMEOUT_SECONDS * 1000
 
 
 def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
