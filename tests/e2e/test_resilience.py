@@ -175,7 +175,7 @@ def test_a_hung_redis_never_trips_the_poll_interval_and_loses_nothing(
     assert_exact(dep, expected)
     log = daemon.log_text()
     assert "max_poll_interval_ms" not in log, log[-3000:]  # kafka-python's word for leaving
-    assert log.count("assigned") == 1 and log.count("claimed") == 6, log[-3000:]
+    assert log.count("claimed") == 6, log[-3000:]  # a member that left would claim them again
 
 
 def test_kafka_restart_reconnects_and_resumes_exactly(
