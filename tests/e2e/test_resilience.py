@@ -131,6 +131,7 @@ def test_a_full_redis_pauses_then_resumes_exactly(
     events, expected = simulated(dep, 30_000, seed=15)
     client = redis.Redis.from_url(dep.redis_url)
     assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    limit = client.config_get("maxmemory")["maxmemory"]
     daemon = daemon_factory(dep)
     wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
     stream = Stream(dep.settings, events, rate=10_000)
@@ -143,7 +144,7 @@ def test_a_full_redis_pauses_then_resumes_exactly(
         stream.join()
         time.sleep(1.0)
     finally:
-        client.config_set("maxmemory", 0)
+        client.config_set("maxmemory", limit)
     wait_for(lambda: daemon.get("/readyz")[0] == 200, 60, "/readyz to recover")
     wait_for(reached(dep, expected), 180, "every event counted once Redis has room")
     time.sleep(1)

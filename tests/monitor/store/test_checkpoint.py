@@ -109,6 +109,7 @@ def refusing_writes(client: redis.Redis, how: str) -> Iterator[None]:
     """The session's Redis at its maxmemory ("full") or turned into a replica of nothing
     ("replica"), as after a failover; back to normal afterwards, its data intact."""
     assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    limit = client.config_get("maxmemory")["maxmemory"]
     if how == "full":
         client.config_set("maxmemory", 1)
     else:
@@ -117,7 +118,7 @@ def refusing_writes(client: redis.Redis, how: str) -> Iterator[None]:
         yield
     finally:
         if how == "full":
-            client.config_set("maxmemory", 0)
+            client.config_set("maxmemory", limit)
         else:
             client.replicaof("NO", "ONE")
 
