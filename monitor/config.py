@@ -81,8 +81,8 @@ class KafkaSettings:
     #: the pause a crashed instance causes. Heartbeats go out at a third of it.
     session_timeout_ms: int = 10_000
     #: Longest gap between polls before the client leaves the group. The poll loop never waits
-    #: on a batch (workers apply them), only on a single Redis call of its own (a claim, a sweep)
-    #: bounded by the Redis socket timeout; the minimum leaves room for that.
+    #: on a batch (workers apply them), only on its own Redis calls (claims, sweeps), each bounded
+    #: by the Redis socket timeout; the first timeout pauses them. The minimum leaves room.
     max_poll_interval_ms: int = 300_000
     security_protocol: SecurityProtocol = "PLAINTEXT"
     sasl_mechanism: SaslMechanism = "PLAIN"
