@@ -178,7 +178,8 @@ def fill(settings: config.Settings, client: redis.Redis, days: int) -> None:
         counters[DEAD] += 12
         counters[DEAD_PREFIX + "bad_json"] += 12
         changes.maximum(claim.keys.counters(model.name), LAST_EVENT_TS, now - 60)
-        checkpoint.apply(claim, i, i + 1, changes, int(now * 1000))  # one "batch" per model
+        # one "batch" per model
+        checkpoint.apply(claim, i, i + 1, changes, int(now * 1000), fresh=i == 0)
         evaluations.save_health(fence, health(model, recent, now))
     lease.release()
 

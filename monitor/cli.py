@@ -90,18 +90,27 @@ def run_command(config_path: Path, http_port: int | None) -> None:
     Run several with the same config to share the partitions of the consumer group; each
     instance needs its own --http-port when they share a host.
     """
+    from monitor.runtime.signals import Shutdown
+
+    shutdown = Shutdown()
+    shutdown.install()  # first: a signal at any moment of start-up is a clean stop
     import dataclasses
 
     from monitor.runtime import logging as dw_logging
     from monitor.runtime.daemon import Daemon
 
     settings = config_module.load(config_path)
+    shutdown.timeout_seconds = settings.runtime.shutdown_timeout_seconds
     if http_port is not None:
         runtime = dataclasses.replace(settings.runtime, http_port=http_port)
         settings = dataclasses.replace(settings, runtime=runtime)
     dw_logging.configure(settings.runtime.log_level, settings.runtime.log_format)
-    daemon = Daemon(settings)
-    daemon.install_signal_handlers()
+    try:
+        daemon = Daemon(settings, stop_event=shutdown.event)
+    except DriftwatchError:
+        if shutdown.event.is_set():
+            sys.exit(0)  # asked to stop while a dependency was still missing: nothing to undo
+        raise
     sys.exit(daemon.run())
 
 

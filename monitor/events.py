@@ -7,13 +7,16 @@ it as a data-quality type error), but an event without an id, with an unknown mo
 timestamp we cannot place in a window is dead-lettered, because nothing downstream could use it.
 
 Decoding never raises on input: every record becomes exactly one of :class:`Prediction`,
-:class:`Outcome` or :class:`DeadLetter`.
+:class:`Outcome` or :class:`DeadLetter` — also when the decoder itself fails on a record (JSON
+nested deeper than it recurses, or a bug): that record is dead-lettered, its neighbours decode.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import math
 import operator
 import re
@@ -27,7 +30,9 @@ from typing import Any, NoReturn, TypeVar
 import msgspec
 
 from monitor.config import ModelSettings, Settings
-from monitor.features import FeatureError, FeatureRow, FeatureSchema
+from monitor.features import MAX_MAGNITUDE, FeatureError, FeatureRow, FeatureSchema
+
+log = logging.getLogger(__name__)
 
 #: Event times before this are certainly wrong (epoch 0, a seconds/ms mix-up): 2000-01-01.
 EARLIEST_TS = 946_684_800.0
@@ -54,6 +59,9 @@ class InvalidReason(StrEnum):
     BAD_TIMESTAMP = "bad_timestamp"
     BAD_SCORE = "bad_score"
     DUPLICATE_ID = "duplicate_id"
+    #: The daemon failed on this record (in decoding, or alone in a batch that failed twice for
+    #: a reason that is not an outage): set aside so its neighbours are processed.
+    UNPROCESSABLE = "unprocessable"
 
 
 Scalar = float | str
@@ -97,7 +105,11 @@ _E = TypeVar("_E", Prediction, Outcome)
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """An invalid record, kept byte for byte with the reason it was rejected."""
+    """An invalid record, kept byte for byte with the reason it was rejected.
+
+    Only a record too large for the dead-letter topic is cut (:meth:`truncated`): it then keeps
+    its first bytes, its original size and the SHA-256 of the whole value.
+    """
 
     offset: int
     reason: InvalidReason
@@ -105,6 +117,24 @@ class DeadLetter:
     model: str
     key: bytes | None
     value: bytes | None
+    original_size: int | None = None
+    sha256: str | None = None
+
+    def truncated(self, limit: int) -> DeadLetter:
+        """This letter with at most ``limit`` bytes of key and value, saying what was cut."""
+        value = self.value or b""
+        if self.original_size is not None or len(value) <= limit:
+            return self
+        return DeadLetter(
+            self.offset,
+            self.reason,
+            self.detail,
+            self.model,
+            None if self.key is None else self.key[:limit],
+            value[:limit],
+            len(value),
+            hashlib.sha256(value).hexdigest(),
+        )
 
 
 class _Invalid(Exception):
@@ -183,6 +213,15 @@ class Decoder:
                 valid.append(decode(offset, value, latest))
             except _Invalid as exc:
                 dead.append(DeadLetter(offset, exc.reason, exc.detail, exc.model, key, value))
+            except RecursionError:
+                detail = "JSON nested deeper than the decoder recurses"
+                reason = InvalidReason.BAD_JSON
+                dead.append(DeadLetter(offset, reason, detail, UNKNOWN_MODEL, key, value))
+            except Exception as exc:  # a decoder bug must cost one record, not the partition
+                log.warning("decoding the record at offset %d failed", offset, exc_info=True)
+                detail = f"decoder failed: {type(exc).__name__}: {exc}"[:160]
+                reason = InvalidReason.UNPROCESSABLE
+                dead.append(DeadLetter(offset, reason, detail, UNKNOWN_MODEL, key, value))
         return valid, dead
 
     def prediction(
@@ -352,6 +391,10 @@ def _target(model: ModelSettings, raw: Any, name: str) -> Scalar:
     if model.task == "regression":
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             raise _Invalid(InvalidReason.WRONG_TYPE, f"{name} must be a number", model.name)
+        if not abs(raw) <= MAX_MAGNITUDE:  # its square would overflow the error sums
+            raise _Invalid(
+                InvalidReason.NON_FINITE, f"{name} beyond ±{MAX_MAGNITUDE:g}", model.name
+            )
         return float(raw)
     if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise _Invalid(InvalidReason.WRONG_TYPE, f"{name} must be a class label", model.name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 import numpy as np
@@ -25,16 +25,20 @@ from numpy.typing import NDArray
 from monitor.config import ModelSettings
 from monitor.stats.reference import PLAIN_CATEGORY_TYPES, category, numeric_values
 
+#: Largest magnitude of a numeric value: its square, summed over a window for the std, must stay
+#: finite (1e150² × 10⁸ values < 1.8e308). Beyond it an event is invalid (``non_finite``).
+MAX_MAGNITUDE = 1e150
 #: The types a good value can have. bools count as 0/1 in numeric features (as in the reference,
 #: ``stats.reference.numeric_values``) and as "True"/"False" in categorical ones.
-NUMERIC_TYPE = float | bool | None
+NUMERIC_TYPE = Annotated[float, msgspec.Meta(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)] | bool | None
 CATEGORICAL_TYPE = str | int | float | bool | None
 _NUMBER_TYPES = {int, float, bool, type(None)}
 _CATEGORY_TYPES = {str, int, float, bool, type(None)}
 
 
 class FeatureError(ValueError):
-    """An event's ``features`` cannot be read at all: not an object, or a number out of range."""
+    """An event's ``features`` cannot be read at all: not an object, or a number beyond
+    :data:`MAX_MAGNITUDE` (``out_of_range``)."""
 
     def __init__(self, message: str, *, out_of_range: bool = False) -> None:
         super().__init__(message)
@@ -110,7 +114,12 @@ class FeatureSchema:
         try:
             return msgspec.convert(obj, self.row_type)
         except msgspec.ValidationError:
-            return obj
+            pass
+        for name in self.numeric:
+            value = obj.get(name)
+            if type(value) in (int, float) and not abs(value) <= MAX_MAGNITUDE:
+                raise FeatureError(f"{name} beyond ±{MAX_MAGNITUDE:g}", out_of_range=True)
+        return obj
 
     def columns(self, rows: Sequence[FeatureRow | Mapping[str, Any]]) -> Columns:
         """Columns of a batch of rows; typed rows go through C, dicts through the slow path.

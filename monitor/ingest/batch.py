@@ -1,12 +1,16 @@
-"""One partition batch, from raw records to its atomic checkpoint.
+"""One partition batch, from raw records to its atomic checkpoint, then its dead letters.
 
 The stages run in the one direction of the data path::
 
-    decode + validate → join plan → counters and window increments → dead letters → checkpoint
+    decode + validate → join plan → counters and windows → checkpoint → dead letters
 
-Dead letters are produced before the checkpoint (a crash repeats them, never loses them). When the
-checkpoint reports a join conflict the batch is planned again from a fresh snapshot, keeping the
-dead-letter decisions already published so the dead-letter topic and the counters agree.
+The checkpoint script stores the batch's dead letters in the partition's outbox together with its
+counters and offset; only once it reports the batch applied are they published, then removed from
+the outbox. A refused attempt (a fenced instance, a join re-plan, an offset that disagrees)
+therefore publishes nothing, and a letter whose publication failed, or whose batch was applied by
+an attempt that never heard back, waits in the outbox until a later batch drains it — after its
+own checkpoint, when every earlier script has certainly run. When the checkpoint reports a join
+conflict the batch is planned again from a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import redis
 from monitor.config import Settings
 from monitor.errors import DriftwatchError, StoreUnavailableError
 from monitor.events import (
+    UNKNOWN_MODEL,
     DeadLetter,
     Decoder,
     InvalidReason,
@@ -38,6 +43,7 @@ from monitor.stats.detectors import DetectorBank
 from monitor.stats.window import WindowAggregator
 from monitor.store.checkpoint import ApplyResult, Changes, Checkpoint, Claim, Status
 from monitor.store.keys import Keys
+from monitor.store.outbox import Outbox
 from monitor.store.references import ReferenceCache, ReferenceStore
 
 log = logging.getLogger(__name__)
@@ -49,16 +55,45 @@ MAX_CONFLICT_RETRIES = 20
 Kind = Literal["prediction", "outcome"]
 
 
+class BatchRejectedError(DriftwatchError):
+    """The checkpoint script refused the batch's content (a stored sum would stop being finite):
+    not an outage, so the loop isolates the record that causes it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One unit of work for a partition: its records and where they start."""
+
+    claim: Claim
+    #: (offset, key, value) in offset order; empty: only drain the outbox and sweep expired joins.
+    records: Sequence[Record]
+    #: The partition's position: the first offset the batch covers (≤ its first record's).
+    first_offset: int
+    #: The partition had no checkpoint at its claim and none was applied since.
+    fresh: bool = False
+    #: Then publish dead letters left in the outbox (after a failure, or by a former owner).
+    drain_outbox: bool = False
+    #: Non-empty: dead-letter every record as ``unprocessable`` with this detail (a record that
+    #: failed alone twice, set aside so the partition moves on).
+    unprocessable: str = ""
+
+    @property
+    def next_offset(self) -> int:
+        return self.records[-1][0] + 1 if self.records else self.first_offset
+
+
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     status: Status
-    n_valid: int
-    n_dead: int
-    n_pairs: int
+    #: The partition's stored next offset after the batch (None: none stored).
+    stored_offset: int | None
+    n_valid: int = 0
+    n_dead: int = 0
+    n_pairs: int = 0
 
 
 class BatchProcessor:
-    """Processes batches of one daemon; stateless between batches (all state is in Redis)."""
+    """Processes batches of one daemon; between batches only the detector cache is kept."""
 
     def __init__(
         self,
@@ -77,6 +112,7 @@ class BatchProcessor:
         self._windows = WindowAggregator(settings, keys, self.references.current)
         self.detectors = DetectorBank(settings, keys, self.references.current, self._read)
         self._redis = client
+        self._outbox = Outbox(client)
         self._joiner = Joiner(client, keys, settings.ingest.label_horizon_seconds)
         self._decoder = Decoder(settings, clock=clock)
         self._sink = sink
@@ -92,30 +128,58 @@ class BatchProcessor:
     def kind(self, topic: str) -> Kind:
         return self._kinds[topic]
 
-    def process(self, claim: Claim, records: Sequence[Record]) -> BatchResult:
-        """Apply one batch exactly once; raises the errors of :meth:`Checkpoint.apply`."""
+    def process(self, batch: Batch) -> BatchResult:
+        """Apply one batch exactly once and publish its dead letters (and the outbox's, if asked
+        or if the batch turns out to have been applied before).
+
+        Raises :class:`FencedError`, :class:`StoreUnavailableError` and
+        :class:`SinkUnavailableError` (the batch may have been applied: a retry of the same batch
+        reports ``ALREADY_APPLIED`` and publishes what the outbox still holds), and
+        :class:`BatchRejectedError`.
+        """
+        claim = batch.claim
+        try:
+            result = self._apply(batch) if batch.records else self._sweep(claim)
+            if result.status.in_step and (
+                batch.drain_outbox or result.status is Status.ALREADY_APPLIED
+            ):
+                self._drain(claim)
+        except Exception:
+            self.detectors.forget(claim.keys)  # whatever Redis holds now, reload it
+            raise
+        return result
+
+    def _apply(self, batch: Batch) -> BatchResult:
         started = time.perf_counter()
+        claim, records = batch.claim, batch.records
         kind = self.kind(claim.topic)
-        decode = self._decoder.predictions if kind == "prediction" else self._decoder.outcomes
-        valid, dead = decode(records)
-        published: dict[int, DeadLetter] = {}
+        if batch.unprocessable:
+            valid: list[Any] = []
+            dead = [
+                DeadLetter(o, InvalidReason.UNPROCESSABLE, batch.unprocessable, UNKNOWN_MODEL, k, v)
+                for o, k, v in records
+            ]
+        elif kind == "prediction":
+            valid, dead = self._decoder.predictions(records)
+        else:
+            valid, dead = self._decoder.outcomes(records)
         for attempt in range(MAX_CONFLICT_RETRIES):
             now_ms = int(self._clock() * 1000)
-            accepted = [e for e in valid if e.offset not in published] if published else valid
             snapshot = attempt > 0 or claim.keys.tag in self._snapshot_first
             changes, plan, counted, letters = self._stages(
-                kind, claim, records, accepted, [*dead, *published.values()], now_ms, snapshot
+                kind, claim, records, valid, dead, now_ms, snapshot
             )
-            fresh = [d for d in letters if d.offset not in published]
-            self._sink.send(claim.topic, claim.partition, fresh)
-            published.update((d.offset, d) for d in fresh)
             written = time.perf_counter()
             result = self.checkpoint.apply(
-                claim, records[0][0], records[-1][0] + 1, changes, now_ms
+                claim,
+                batch.first_offset,
+                batch.next_offset,
+                changes,
+                now_ms,
+                fresh=batch.fresh,
+                dead=letters,
             )
             self._metrics.redis_write.observe(time.perf_counter() - written)
-            if result.status is Status.APPLIED:
-                self.detectors.committed(changes)
             if result.status is not Status.CONFLICT:
                 self._learn_order(claim, kind, snapshot, plan)
                 break
@@ -125,9 +189,19 @@ class BatchProcessor:
                 f"{claim.topic}[{claim.partition}]: join kept conflicting after "
                 f"{MAX_CONFLICT_RETRIES} attempts; check for two deployments sharing a key prefix"
             )
+        if result.status is Status.INVALID:
+            raise BatchRejectedError(f"{claim.topic}[{claim.partition}]: {result.detail}")
+        if result.status is not Status.APPLIED:
+            self.detectors.forget(claim.keys)
+            self._metrics.batches.labels(_result_label(result.status)).inc()
+            return BatchResult(result.status, result.stored_offset)
+        self.detectors.committed(claim.keys, changes)
         self._observe(kind, result, counted, letters, plan)
         self._metrics.batch_duration.observe(time.perf_counter() - started)
-        return BatchResult(result.status, len(counted), len(letters), len(plan.pairs))
+        self._publish(claim, letters)
+        return BatchResult(
+            result.status, result.stored_offset, len(counted), len(letters), len(plan.pairs)
+        )
 
     def _stages(
         self,
@@ -156,7 +230,7 @@ class BatchProcessor:
                        e.model, *_raw(records, e.offset))
             for e in plan.duplicates
         ]  # fmt: skip
-        letters = list({d.offset: d for d in (*dead, *duplicates)}.values())
+        letters = sorted((*dead, *duplicates), key=lambda d: d.offset) if duplicates else [*dead]
         if plan.duplicates:
             dup_offsets = {e.offset for e in plan.duplicates}
             counted = [e for e in accepted if e.offset not in dup_offsets]
@@ -171,17 +245,33 @@ class BatchProcessor:
         self.detectors.pairs(changes, claim.keys, plan.pairs)
         return changes, plan, counted, letters
 
+    def _publish(self, claim: Claim, letters: Sequence[DeadLetter]) -> None:
+        """Publish an applied batch's dead letters, then clear them from the outbox."""
+        if letters:
+            self._sink.send(claim.topic, claim.partition, letters)
+            self._outbox.remove(claim.keys, [d.offset for d in letters])
+
+    def _drain(self, claim: Claim) -> None:
+        """Publish what earlier attempts or owners left in the outbox."""
+        letters = self._outbox.pending(claim.keys)
+        if letters:
+            log.info(
+                "publishing %d dead letters of %s[%d] left in the outbox",
+                len(letters), claim.topic, claim.partition,
+            )  # fmt: skip
+            self._publish(claim, letters)
+
     def _read(self, keys: list[str]) -> list[bytes | None]:
         try:
             return self._redis.mget(keys)  # type: ignore[no-any-return]
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailableError(f"reading detector state: {exc}") from exc
 
-    def sweep(self, claim: Claim) -> ApplyResult:
+    def _sweep(self, claim: Claim) -> BatchResult:
         """Expire pending records of an idle partition (no records, no offset change)."""
         result = self.checkpoint.apply(claim, -1, -1, Changes(), int(self._clock() * 1000))
         self._count_expired(result)
-        return result
+        return BatchResult(result.status, result.stored_offset)
 
     def _learn_order(self, claim: Claim, kind: Kind, snapshot: bool, plan: JoinPlan) -> None:
         """Plan a partition's predictions without reading join records while that works: after
@@ -201,10 +291,7 @@ class BatchProcessor:
         letters: Sequence[DeadLetter],
         plan: JoinPlan,
     ) -> None:
-        """Prometheus counters follow Redis: a replayed batch is not counted again."""
-        if result.status is Status.ALREADY_APPLIED:
-            self._metrics.batches.labels("replayed").inc()
-            return
+        """Prometheus counters follow Redis: only an applied batch counts."""
         self._metrics.batches.labels("applied").inc()
         self._count_expired(result)
         for model, events in by_model(counted).items():
@@ -220,6 +307,11 @@ class BatchProcessor:
             self._metrics.expired.labels("prediction").inc(result.expired_predictions)
         if result.orphan_outcomes:
             self._metrics.expired.labels("outcome").inc(result.orphan_outcomes)
+
+
+def _result_label(status: Status) -> str:
+    """``driftwatch_batches_total``'s ``result`` label of a batch the script did not apply."""
+    return "replayed" if status is Status.ALREADY_APPLIED else status.name.lower()
 
 
 def _raw(records: Sequence[Record], offset: int) -> tuple[bytes | None, bytes | None]:

@@ -1,28 +1,37 @@
-"""The poll loop: a queue per partition, one batch in flight per partition, retry on outages.
+"""The poll loop: a queue per partition, one batch in flight per partition, retries that settle.
 
 One iteration of :meth:`Ingestor.run`:
 
 1. Drain rebalance changes: drop revoked partitions with what they had queued, queue assigned
    ones for claiming.
-2. Settle finished batches: advance their partition, or after an outage put the batch back at
-   the head of its queue and hold consumption.
+2. Settle finished batches (:meth:`Ingestor._settle`):
+   - applied (or already applied exactly up to its end): the partition's position moves to the
+     batch's end;
+   - Redis' stored offset disagrees with the position (overlap, gap, lost claim): claim the
+     partition again, which seeks to the stored offset and discards what was queued;
+   - fenced: drop the partition (its new owner continues);
+   - Redis or the dead-letter topic unavailable: keep the batch to retry *as it was* and hold
+     consumption everywhere, with backoff;
+   - any other failure: the batch is split in halves, retried half by half, until the record
+     that fails alone is found; failing alone twice, it is dead-lettered as ``unprocessable``.
+     Only that partition waits meanwhile.
 3. Claim queued partitions (new epoch in Redis) and seek each to its stored offset.
-4. Dispatch: every claimed partition with queued records and no batch in flight hands up to
-   ``ingest.max_batch_records`` of them to the worker pool as one batch.
+4. Dispatch: every owned partition without a batch in flight hands its oldest unsettled batch,
+   else up to ``ingest.max_batch_records`` queued records, to the worker pool.
 5. Poll (``max_records``) and queue the records, unless the queues are full or a dependency is
    down: then wait for a batch to finish instead, polling one record a second only to stay in
    the group (backpressure without ``pause()``, whose resume can leave a partition stalled in
    kafka-python 3.0.12: parked fetched data is only restored while no other data is in line).
-6. Every few seconds: sweep idle partitions, commit offsets to Kafka (advisory, for lag
-   tooling), update the lag gauges.
+6. Every few seconds: sweep idle partitions and publish dead letters left in their outbox (on the
+   worker pool), claim again a partition fenced long ago but still assigned, commit offsets to
+   Kafka (advisory, for lag tooling), update the lag gauges.
 
-Polling goes on while batches are applied, so the Kafka client's work overlaps ours and Redis',
-and records arriving during a batch make the next one larger: batches grow with load, which
-amortises each batch's fixed cost exactly when throughput matters.
-
-While Redis or the dead-letter topic is unavailable nothing new is fetched but the loop keeps
-polling now and then, so the member stays in its group (no ``max_poll_interval_ms`` trip), and
-the failed batch is retried with exponential backoff; nothing is skipped.
+A batch covers the offsets from the partition's *position* (the previous batch's end, or the
+claimed offset) to its last record, so offsets Kafka skips never look like a gap, and a retry is
+never merged with records fetched after it: the checkpoint accepts exactly the next records
+(``monitor/store/checkpoint.py``). Polling goes on while batches are applied, so records arriving
+during a batch make the next one larger: batches grow with load, which amortises each batch's
+fixed cost exactly when throughput matters.
 """
 
 from __future__ import annotations
@@ -40,10 +49,10 @@ from kafka.errors import KafkaError
 from monitor.config import Settings
 from monitor.errors import FencedError, SinkUnavailableError, StoreUnavailableError
 from monitor.events import Record
-from monitor.ingest.batch import BatchProcessor
+from monitor.ingest.batch import Batch, BatchProcessor, BatchResult
 from monitor.ingest.rebalance import RebalanceLog
 from monitor.runtime.metrics import Metrics
-from monitor.store.checkpoint import Claim
+from monitor.store.checkpoint import Claim, Status
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +62,25 @@ POLL_TIMEOUT_MS = 500
 BUSY_POLL_TIMEOUT_MS = 5
 #: Records queued over all partitions, in batches, before polling stops: bounds memory.
 QUEUED_BATCHES_LIMIT = 4
+#: Bytes of record values in one batch at most: bounds the checkpoint's arguments (dead letters
+#: travel whole) far below Redis' query buffer limit, whatever the record sizes.
+MAX_BATCH_BYTES = 32 << 20
 #: While polling is held back, wait this long at most for a batch to finish ...
 HOLD_WAIT_SECONDS = 0.05
 #: ... and poll one record this often to stay in the group and hear of rebalances.
 LIVENESS_POLL_SECONDS = 1.0
 #: Housekeeping period: offsets to Kafka, gauges, sweeps of idle partitions.
 MAINTENANCE_SECONDS = 5.0
-#: Backoff after an outage, doubling up to the maximum: gentle on a restarting Redis or broker.
+#: Backoff after a failure, doubling up to the maximum: gentle on a restarting Redis or broker.
 BACKOFF_INITIAL_SECONDS = 0.2
 BACKOFF_MAX_SECONDS = 10.0
 #: Worker threads applying batches: enough to keep Redis and the Python thread both busy.
 PARALLEL_BATCHES = 4
+#: A record that makes its batch fail this many times alone is dead-lettered as unprocessable.
+ISOLATION_ATTEMPTS = 2
+#: A fenced partition still assigned to this instance after this many session timeouts is
+#: claimed again: the group should have moved it by then, so the fence came from a stale owner.
+FENCED_RECLAIM_SESSIONS = 3
 
 
 @dataclass(slots=True)
@@ -86,25 +103,57 @@ class Backoff:
 
 
 @dataclass(slots=True)
+class Unsettled:
+    """A batch that failed, retried exactly as it was until it settles."""
+
+    records: list[Record]
+    #: Set once the batch is a lone record that kept failing: dead-letter it with this detail.
+    unprocessable: str = ""
+
+
+@dataclass(slots=True)
 class InFlight:
     """A batch handed to the worker pool."""
 
+    batch: Batch
+    #: True when it is the partition's oldest unsettled batch (else it came from the queue).
+    retry: bool
+    future: Future[BatchResult | Exception]
+
+
+@dataclass(slots=True)
+class Owned:
+    """A partition this instance claimed, and everything the loop knows of it."""
+
     claim: Claim
-    records: list[Record]
-    future: Future[Exception | None]
+    #: Next offset to apply (the next batch's first); None until a fresh partition's first batch.
+    position: int | None
+    #: Next offset expected from Kafka: records below it are already held (or applied).
+    fetched: int | None
+    #: Fetched records not yet in a batch, in offset order.
+    queued: list[Record] = field(default_factory=list)
+    #: Failed batches (oldest first), retried before anything queued.
+    unsettled: list[Unsettled] = field(default_factory=list)
+    in_flight: InFlight | None = None
+    #: Dead letters may wait in the outbox: the next batch publishes them.
+    drain_outbox: bool = False
+    failures: int = 0
+    backoff: Backoff = field(default_factory=Backoff)
+    last_batch: float = 0.0
+
+    @property
+    def idle(self) -> bool:
+        return self.in_flight is None and not self.queued and not self.unsettled
 
 
 @dataclass(slots=True)
 class LoopState:
     """What this instance owns right now; read by the health endpoint."""
 
-    claims: dict[TopicPartition, Claim] = field(default_factory=dict)
+    owned: dict[TopicPartition, Owned] = field(default_factory=dict)
     unclaimed: set[TopicPartition] = field(default_factory=set)
-    #: Records fetched but not yet applied, in offset order, per claimed partition.
-    queued: dict[TopicPartition, list[Record]] = field(default_factory=dict)
-    in_flight: dict[TopicPartition, InFlight] = field(default_factory=dict)
-    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
-    last_batch: dict[TopicPartition, float] = field(default_factory=dict)
+    #: Partitions dropped because another owner fenced them, and when.
+    fenced: dict[TopicPartition, float] = field(default_factory=dict)
     last_iteration: float = 0.0
     outage: str = ""
     #: The outage's latest error, for ``/readyz``: on-call reads what to do there.
@@ -134,6 +183,7 @@ class Ingestor:
         self._last_poll = 0.0
         self.state = LoopState()
         k = settings.kafka
+        self._fenced_reclaim_seconds = FENCED_RECLAIM_SESSIONS * k.session_timeout_ms / 1000
         self._consumer = consumer_factory(
             **k.client_kwargs(),
             group_id=k.group_id,
@@ -156,10 +206,10 @@ class Ingestor:
             self._settle_finished()  # Step 2
             if self._backoff.due(now):
                 self._claim_unclaimed()  # Step 3
-                self._dispatch()  # Step 4
+            self._dispatch(now)  # Step 4
             self._poll()  # Step 5
             if now >= next_maintenance:  # Step 6
-                self._maintain()
+                self._maintain(now)
                 next_maintenance = now + MAINTENANCE_SECONDS
         self._finish()
         self._commit(sync=True)
@@ -173,19 +223,23 @@ class Ingestor:
             log.warning("closing the consumer failed (%s); the group will time us out", exc)
 
     def _finish(self) -> None:
-        """On stop: settle the batches in flight, then apply what is queued, once."""
-        for batch in list(self.state.in_flight.values()):
-            batch.future.result()
-        self._settle_finished()
+        """On stop: settle the batches in flight, then dispatch what is waiting, once."""
+        self._await_in_flight()
         if not self.state.outage:
-            self._dispatch()
-            for batch in list(self.state.in_flight.values()):
-                batch.future.result()
-            self._settle_finished()
+            self._dispatch(time.monotonic())
+            self._await_in_flight()
+
+    def _await_in_flight(self) -> None:
+        for p in list(self.state.owned.values()):
+            if p.in_flight is not None:
+                p.in_flight.future.result()
+        self._settle_finished()
 
     # Step 1 ------------------------------------------------------------------------------
     def _apply_rebalance(self) -> None:
         for change in self._rebalance.drain():
+            for tp in change.partitions:
+                self.state.fenced.pop(tp, None)
             if change.action == "revoke":
                 for tp in change.partitions:
                     self._drop(tp)
@@ -194,40 +248,112 @@ class Ingestor:
                 self.state.joined = True
                 self.state.unclaimed.update(change.partitions)
                 log.info("assigned %s", _names(change.partitions))
-        self._metrics.partitions_owned.set(len(self.state.claims))
+        self._metrics.partitions_owned.set(len(self.state.owned))
 
     def _drop(self, tp: TopicPartition) -> None:
         """Forget a partition; a batch of it still in flight is fenced or already applied."""
-        claim = self.state.claims.pop(tp, None)
-        if claim is not None:
-            self._processor.detectors.forget(claim.keys)
+        owned = self.state.owned.pop(tp, None)
+        if owned is not None:
+            self._processor.detectors.forget(owned.claim.keys)
         self.state.unclaimed.discard(tp)
-        self.state.queued.pop(tp, None)
-        self.state.next_offsets.pop(tp, None)
-        self.state.last_batch.pop(tp, None)
 
     # Step 2 ------------------------------------------------------------------------------
     def _settle_finished(self) -> None:
-        for tp, batch in list(self.state.in_flight.items()):
-            if batch.future.done():
-                del self.state.in_flight[tp]
-                self._settle(tp, batch, batch.future.result())
+        for tp, p in list(self.state.owned.items()):
+            if p.in_flight is not None and p.in_flight.future.done():
+                work, p.in_flight = p.in_flight, None
+                self._settle(tp, p, work, work.future.result())
 
-    def _settle(self, tp: TopicPartition, batch: InFlight, error: Exception | None) -> None:
-        if self.state.claims.get(tp) is not batch.claim:
-            return  # revoked (and maybe claimed again) meanwhile: the result is not ours to use
-        if isinstance(error, FencedError):
-            log.warning("%s; dropping the partition (its new owner continues exactly)", error)
+    def _settle(
+        self, tp: TopicPartition, p: Owned, work: InFlight, outcome: BatchResult | Exception
+    ) -> None:
+        batch = work.batch
+        now = time.monotonic()
+        if isinstance(outcome, FencedError):
+            log.warning("%s; dropping the partition (its new owner continues exactly)", outcome)
             self._metrics.fenced.inc()
             self._drop(tp)
-        elif error is not None:  # put it back at the head of the queue, retry after backoff
-            self.state.queued[tp] = batch.records + self.state.queued.get(tp, [])
-            self._outage(_dependency(error), error)
-        else:
-            self.state.next_offsets[tp] = batch.records[-1][0] + 1
-            self.state.last_batch[tp] = time.monotonic()
-            if not self.state.in_flight and self.state.outage:
+            self.state.fenced[tp] = now
+        elif isinstance(outcome, Exception):
+            p.drain_outbox = True  # the batch may have applied, its dead letters unpublished
+            if batch.records and not work.retry:
+                p.unsettled.insert(0, Unsettled(list(batch.records), batch.unprocessable))
+            if isinstance(outcome, StoreUnavailableError | SinkUnavailableError):
+                self._outage(_dependency(outcome), outcome)
+            else:
+                self._isolate(p, batch, outcome, now)
+        elif not outcome.status.in_step or (
+            outcome.status is Status.ALREADY_APPLIED and outcome.stored_offset != batch.next_offset
+        ):
+            self._resync(tp, p, batch, outcome)
+        else:  # applied now, or before by an attempt whose answer was lost
+            if work.retry:
+                p.unsettled.pop(0)
+            if batch.records:
+                p.position = batch.next_offset
+            if batch.drain_outbox:
+                p.drain_outbox = False
+            p.failures = 0
+            p.backoff.reset()
+            p.last_batch = now
+            if self.state.outage and not any(o.in_flight for o in self.state.owned.values()):
                 self._recovered()
+
+    def _isolate(self, p: Owned, batch: Batch, error: Exception, now: float) -> None:
+        """A failure that is not an outage: find the record behind it without stopping others."""
+        self._metrics.outages.labels("internal").inc()
+        p.failures += 1
+        p.backoff.failed(now)
+        if not batch.records:
+            return  # a sweep: tried again at the next maintenance
+        head = p.unsettled[0]
+        where = f"{batch.claim.topic}[{batch.claim.partition}]"
+        if len(head.records) > 1:
+            mid = len(head.records) // 2
+            p.unsettled[0:1] = [Unsettled(head.records[:mid]), Unsettled(head.records[mid:])]
+            p.failures = 0
+            p.backoff.reset()
+            log.warning(
+                "batch of %s at offsets %d..%d failed (%s); retrying it in halves to find the "
+                "record behind it", where, head.records[0][0], head.records[-1][0], error,
+            )  # fmt: skip
+        elif not head.unprocessable and p.failures >= ISOLATION_ATTEMPTS:
+            head.unprocessable = f"{type(error).__name__}: {error}"[:160]
+            p.failures = 0
+            p.backoff.reset()
+            log.warning(
+                "the record at %s offset %d fails alone (%s); dead-lettering it as "
+                "unprocessable so the partition moves on", where, head.records[0][0], error,
+            )  # fmt: skip
+        elif head.unprocessable:
+            log.error(
+                "%s cannot even dead-letter the record at offset %d (%s); retrying in %.1fs",
+                where, head.records[0][0], error, p.backoff.delay,
+            )  # fmt: skip
+
+    def _resync(self, tp: TopicPartition, p: Owned, batch: Batch, result: BatchResult) -> None:
+        """Redis' stored offset disagrees with this instance's position: claim again and re-read
+        from the stored offset (Kafka still holds the records)."""
+        status, stored = result.status, result.stored_offset
+        where = f"{tp.topic}[{tp.partition}]"
+        self._metrics.resyncs.labels(status.name.lower()).inc()
+        if status in (Status.GAP, Status.CLAIM_LOST):
+            log.warning(
+                "Redis holds %s for %s (offset %s) behind what this instance applied (offset %s): "
+                "Redis lost acknowledged writes (restored from an older copy, an OS crash under "
+                "appendfsync everysec, a failover to a lagging replica). Claiming it again and "
+                "re-reading from offset %s; dead letters of the re-read span may be published "
+                "again; alerts already sent cannot be taken back",
+                "an older claim" if status is Status.CLAIM_LOST else "an older offset",
+                where, stored, batch.first_offset, stored,
+            )  # fmt: skip
+        else:
+            log.info(
+                "another writer applied %s up to offset %s (this instance was at %s); claiming "
+                "it again from there", where, stored, batch.first_offset,
+            )  # fmt: skip
+        self._drop(tp)
+        self.state.unclaimed.add(tp)
 
     def _recovered(self) -> None:
         log.info("recovered from %s outage; resuming consumption", self.state.outage)
@@ -235,11 +361,11 @@ class Ingestor:
         self._backoff.reset()
 
     def _outage(self, dependency: str, exc: Exception) -> None:
-        """Hold consumption and back off; queued batches stay in memory until they apply."""
+        """Hold consumption and back off; unsettled batches stay in memory until they apply."""
         self._metrics.outages.labels(dependency).inc()
         if not self.state.outage:
             log.warning(
-                "%s unavailable (%s); pausing consumption, no event is lost or skipped",
+                "%s unavailable (%s); consumption paused, the failed batch will be retried",
                 dependency, exc,
             )  # fmt: skip
         self.state.outage, self.state.outage_detail = dependency, str(exc)
@@ -263,51 +389,88 @@ class Ingestor:
                     self._consumer.seek_to_end(tp)
             else:
                 self._consumer.seek(tp, claim.next_offset)
-                self.state.next_offsets[tp] = claim.next_offset
             self._processor.detectors.forget(claim.keys)  # reload what the last owner left
-            self.state.claims[tp] = claim
+            self.state.owned[tp] = Owned(
+                claim, claim.next_offset, claim.next_offset, drain_outbox=claim.outbox > 0
+            )
             log.info(
                 "claimed %s[%d] epoch=%d offset=%s",
                 tp.topic, tp.partition, claim.epoch, claim.next_offset,
             )  # fmt: skip
-        self._metrics.partitions_owned.set(len(self.state.claims))
+        self._metrics.partitions_owned.set(len(self.state.owned))
 
     # Step 4 ------------------------------------------------------------------------------
-    def _dispatch(self) -> None:
+    def _dispatch(self, now: float) -> None:
         """Partitions are independent (shared state goes through the checkpoint script), so
-        their batches run side by side: one batch's Python work overlaps another's Redis time."""
-        if self.state.outage:
-            if self.state.in_flight:
-                return  # retry one batch at a time until the dependency is back
-            if not self.state.queued:
+        their batches run side by side: one batch's Python work overlaps another's Redis time.
+        During an outage one batch at a time probes the dependency, unsettled ones first."""
+        outage = bool(self.state.outage)
+        if outage:
+            if any(p.in_flight for p in self.state.owned.values()) or not self._backoff.due(now):
+                return
+            if not any(p.unsettled or p.queued for p in self.state.owned.values()):
                 self._recovered()  # nothing failed is waiting: the outage was noticed elsewhere
-        for tp, queue in list(self.state.queued.items()):
-            if tp in self.state.in_flight:
+                outage = False
+        candidates = sorted(self.state.owned.items(), key=lambda item: not item[1].unsettled)
+        for tp, p in candidates:
+            if p.in_flight is not None or not p.backoff.due(now):
                 continue
-            records, rest = queue[: self._batch_max], queue[self._batch_max :]
-            if rest:
-                self.state.queued[tp] = rest
+            if p.unsettled:
+                head = p.unsettled[0]
+                self._submit(tp, p, head.records, retry=True, unprocessable=head.unprocessable)
+            elif p.queued:
+                self._submit(tp, p, self._take(p), retry=False)
             else:
-                del self.state.queued[tp]
-            claim = self.state.claims[tp]
-            future = self._pool.submit(self._attempt, claim, records)
-            self.state.in_flight[tp] = InFlight(claim, records, future)
-            if self.state.outage:
+                continue
+            if outage:
                 return
 
-    def _attempt(self, claim: Claim, records: list[Record]) -> Exception | None:
+    def _take(self, p: Owned) -> list[Record]:
+        """The next batch from the queue: up to max_batch_records and MAX_BATCH_BYTES."""
+        records = p.queued[: self._batch_max]
+        if sum(len(value) for _, _, value in records if value) > MAX_BATCH_BYTES:
+            size = 0
+            for i, (_, _, value) in enumerate(records):
+                size += len(value or b"")
+                if size > MAX_BATCH_BYTES and i > 0:
+                    records = records[:i]
+                    break
+        del p.queued[: len(records)]
+        return records
+
+    def _submit(
+        self,
+        tp: TopicPartition,
+        p: Owned,
+        records: list[Record],
+        *,
+        retry: bool,
+        unprocessable: str = "",
+    ) -> None:
+        first = p.position if p.position is not None else records[0][0] if records else -1
+        batch = Batch(
+            p.claim,
+            records,
+            first,
+            fresh=p.position is None,
+            drain_outbox=p.drain_outbox,
+            unprocessable=unprocessable,
+        )
+        p.in_flight = InFlight(batch, retry, self._pool.submit(self._attempt, batch))
+
+    def _attempt(self, batch: Batch) -> BatchResult | Exception:
         """Run in a worker thread; the loop thread settles the result."""
         try:
-            self._processor.process(claim, records)
+            return self._processor.process(batch)
         except (FencedError, StoreUnavailableError, SinkUnavailableError) as exc:
             return exc
-        except Exception as exc:  # a bug, not bad input: keep the batch, log, back off, retry
+        except Exception as exc:  # a bug or a poison record: the loop isolates it
+            claim = batch.claim
             log.exception(
-                "batch of %s[%d] at offset %d failed; it is retried, nothing is skipped",
-                claim.topic, claim.partition, records[0][0],
+                "batch of %s[%d] at offset %d failed",
+                claim.topic, claim.partition, batch.first_offset,
             )  # fmt: skip
             return exc
-        return None
 
     # Step 5 ------------------------------------------------------------------------------
     def _poll(self) -> None:
@@ -317,7 +480,7 @@ class Ingestor:
             if time.monotonic() - self._last_poll < LIVENESS_POLL_SECONDS:
                 return
             max_records = 1
-        busy = bool(self.state.in_flight or self.state.queued)
+        busy = any(p.in_flight or p.queued or p.unsettled for p in self.state.owned.values())
         try:
             polled = self._consumer.poll(
                 timeout_ms=0 if max_records else BUSY_POLL_TIMEOUT_MS if busy else POLL_TIMEOUT_MS,
@@ -328,44 +491,41 @@ class Ingestor:
             return
         self._last_poll = time.monotonic()
         for tp, messages in polled.items():
-            if tp in self.state.claims:  # else not claimed yet: the claim seeks where to start
-                self.state.queued.setdefault(tp, []).extend(
-                    [(m.offset, m.key, m.value) for m in messages]
-                )
+            p = self.state.owned.get(tp)
+            if p is None or not messages:
+                continue  # not claimed yet: the claim seeks where to start
+            if p.fetched is not None and messages[0].offset < p.fetched:
+                messages = [m for m in messages if m.offset >= p.fetched]  # fetched before a seek
+                if not messages:
+                    continue
+            p.queued.extend([(m.offset, m.key, m.value) for m in messages])
+            p.fetched = messages[-1].offset + 1
 
     def _queued(self) -> int:
-        return sum(map(len, self.state.queued.values()))
+        return sum(len(p.queued) for p in self.state.owned.values())
 
     def _hold(self) -> None:
         """Wait (briefly) for a batch in flight to finish, or for the outage's backoff."""
-        futures = [batch.future for batch in self.state.in_flight.values()]
+        futures = [p.in_flight.future for p in self.state.owned.values() if p.in_flight]
         if futures:
             wait(futures, timeout=HOLD_WAIT_SECONDS, return_when=FIRST_COMPLETED)
         else:
             time.sleep(HOLD_WAIT_SECONDS)
 
     # Step 6 ------------------------------------------------------------------------------
-    def _maintain(self) -> None:
+    def _maintain(self, now: float) -> None:
         if self.state.outage:
             return
-        now = time.monotonic()
-        for tp, claim in list(self.state.claims.items()):
-            if now - self.state.last_batch.get(tp, 0.0) < MAINTENANCE_SECONDS:
-                continue
-            try:
-                self._processor.sweep(claim)
-            except FencedError:
-                self._metrics.fenced.inc()
-                self._drop(tp)
-            except StoreUnavailableError as exc:
-                self._outage("redis", exc)
-                return
+        for tp, p in self.state.owned.items():
+            if p.idle and now - p.last_batch >= MAINTENANCE_SECONDS and p.backoff.due(now):
+                self._submit(tp, p, [], retry=False)  # sweep expired joins, drain the outbox
+        self._reclaim_fenced(now)
         self._commit(sync=False)
-        for tp in self.state.claims:
+        for tp, p in self.state.owned.items():
             # Lag counts from the applied offset: fetched records still queued are not done.
             try:
                 high = self._consumer.highwater(tp)
-                applied = self.state.next_offsets.get(tp)
+                applied = p.position
                 if applied is None:
                     applied = self._consumer.position(tp, timeout_ms=0)
             except KafkaError:
@@ -373,12 +533,29 @@ class Ingestor:
             if high is not None and applied is not None:
                 self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(high - applied)
 
+    def _reclaim_fenced(self, now: float) -> None:
+        """A fenced partition normally leaves with the next rebalance; one still assigned long
+        after was fenced by a stale owner (say, after a Redis failover): claim it again."""
+        if not self.state.fenced:
+            return
+        assignment = self._consumer.assignment()
+        for tp, since in list(self.state.fenced.items()):
+            if tp not in assignment:
+                del self.state.fenced[tp]
+            elif now - since >= self._fenced_reclaim_seconds:
+                del self.state.fenced[tp]
+                self.state.unclaimed.add(tp)
+                log.warning(
+                    "%s[%d] is still assigned to this instance %.0fs after it was fenced; "
+                    "claiming it again", tp.topic, tp.partition, now - since,
+                )  # fmt: skip
+
     def _commit(self, *, sync: bool) -> None:
         """Copy Redis checkpoints to Kafka so lag tools see progress (never read back)."""
         offsets = {
-            tp: OffsetAndMetadata(offset, "", -1)
-            for tp, offset in self.state.next_offsets.items()
-            if tp in self.state.claims
+            tp: OffsetAndMetadata(p.position, "", -1)
+            for tp, p in self.state.owned.items()
+            if p.position is not None
         }
         if not offsets:
             return
@@ -392,12 +569,8 @@ class Ingestor:
 
 
 def _dependency(error: Exception) -> str:
-    """The metric label of what failed: a dependency, or our own code."""
-    if isinstance(error, StoreUnavailableError):
-        return "redis"
-    if isinstance(error, SinkUnavailableError):
-        return "kafka"
-    return "internal"
+    """The metric label of what failed."""
+    return "redis" if isinstance(error, StoreUnavailableError) else "kafka"
 
 
 def _names(partitions: tuple[TopicPartition, ...]) -> str:

@@ -1,22 +1,19 @@
 """The daemon's lifecycle: start, loop, drain, stop.
 
 1. Connect to Redis and Kafka, failing at start-up with a message that says what to check.
-2. Serve ``/healthz``, ``/readyz`` and ``/metrics``; start the window evaluator thread.
-3. Run the poll loop until SIGTERM or SIGINT.
+2. Serve ``/healthz``, ``/readyz`` and ``/metrics``; start the dependency probe and the window
+   evaluator threads.
+3. Run the poll loop until ``stop_event`` is set (SIGTERM or SIGINT, :mod:`monitor.runtime.signals`,
+   possibly already during step 1: then the loop does not start).
 4. Drain: the batch in hand is checkpointed, offsets are copied to Kafka, the consumer leaves its
-   group (so its partitions move at once), the dead-letter producer flushes. A second SIGINT, or
-   a drain longer than ``runtime.shutdown_timeout_seconds``, exits at once — safe, because
-   Redis holds every checkpoint and an unfinished batch is simply replayed by the next owner.
+   group (so its partitions move at once), the dead-letter producer flushes.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import os
-import signal
 import threading
-from types import FrameType
 
 import redis
 from kafka.errors import KafkaError
@@ -30,6 +27,7 @@ from monitor.ingest.deadletter import DeadLetterSink
 from monitor.runtime.evaluator import WindowEvaluator
 from monitor.runtime.health import HealthServer
 from monitor.runtime.metrics import Metrics, PendingJoins
+from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe
 from monitor.store.client import connect
 from monitor.store.query import Query
 
@@ -39,9 +37,15 @@ log = logging.getLogger(__name__)
 class Daemon:
     """One Driftwatch process: a member of the consumer group writing to the shared Redis."""
 
-    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: CollectorRegistry | None = None,
+        *,
+        stop_event: threading.Event | None = None,
+    ) -> None:
         self.settings = settings
-        self.stop_event = threading.Event()
+        self.stop_event = stop_event or threading.Event()
         self.metrics = Metrics(registry or CollectorRegistry())
         # Step 1
         self._redis = connect(settings.redis)
@@ -52,7 +56,11 @@ class Daemon:
                 f"Redis at {settings.redis.url} did not answer ({exc}); start it "
                 "(`driftwatch services up` for a local one) or fix redis.url"
             ) from exc
-        self.metrics.registry.register(PendingJoins(Query(self._redis, settings).ingest))
+        probe_client = connect(settings.redis, timeout_seconds=PROBE_TIMEOUT_SECONDS)
+        self.probe = DependencyProbe(
+            probe_client, settings.kafka.bootstrap_servers, Query(probe_client, settings).ingest
+        )
+        self.metrics.registry.register(PendingJoins(self.probe))
         servers = ", ".join(settings.kafka.bootstrap_servers)
         try:
             self._sink = DeadLetterSink(settings.kafka)
@@ -79,6 +87,7 @@ class Daemon:
     def run(self) -> int:
         """Steps 2–4; returns the process exit code."""
         self.health.start()  # Step 2
+        self.probe.start()
         self._evaluator_thread.start()
         log.info(
             "driftwatch started: group=%s topics=%s,%s",
@@ -93,33 +102,12 @@ class Daemon:
             self._drain()  # Step 4
         return 0
 
-    def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if self.stop_event.is_set():
-            if signum == signal.SIGINT:  # a person pressing Ctrl-C twice means "now"
-                log.warning("second SIGINT: exiting now; the next owner replays the open batch")
-                os._exit(1)
-            return  # repeated SIGTERM (e.g. sent to the whole process group): already draining
-        log.info("%s received: finishing the current batch", name)
-        self.stop_event.set()
-        timeout = self.settings.runtime.shutdown_timeout_seconds
-        watchdog = threading.Timer(timeout, self._drain_timed_out, args=(timeout,))
-        watchdog.daemon = True
-        watchdog.start()
-
-    def _drain_timed_out(self, timeout: float) -> None:
-        log.warning("drain exceeded %.0fs: exiting; the next owner replays the open batch", timeout)
-        os._exit(1)
-
     def _drain(self) -> None:
         self.stop_event.set()
         self._evaluator_thread.join(timeout=10)
         self.ingestor.close()
         self._sink.close()
+        self.probe.stop()
         self.health.stop()
         processed = sum(
             s.value
@@ -130,16 +118,20 @@ class Daemon:
         log.info(
             "driftwatch stopped: %d events processed, %d partitions released",
             processed,
-            len(self.ingestor.state.claims),
+            len(self.ingestor.state.owned),
         )
 
     def _ready(self) -> tuple[bool, str]:
+        """From memory only: the loop's outage state and the probe's last checks."""
         state = self.ingestor.state
         if state.outage:
             return False, f"{state.outage} unavailable, consumption paused: {state.outage_detail}"
+        for check in (self.probe.redis, self.probe.kafka):
+            if check.error:
+                return False, check.error
         if not state.joined:
             return False, "not yet assigned by the consumer group"
-        return True, f"{len(state.claims)} partitions"
+        return True, f"{len(state.owned)} partitions"
 
 
 def _tune_gc() -> None:

@@ -1,8 +1,12 @@
 """``/healthz``, ``/readyz`` and ``/metrics`` over HTTP, in a daemon thread.
 
 Liveness means the poll loop turned recently (a wedged loop gets the pod restarted); readiness
-means this instance owns partitions and no dependency is down (a load balancer or an operator can
-see an instance that is alive but paused by an outage).
+means this instance was assigned by its group and no dependency is down (a load balancer or an
+operator can see an instance that is alive but paused by an outage).
+
+Every answer comes from memory (dependency checks run in the probe thread), and each connection
+is served by a thread of its own with a socket timeout: a slow or idle client, or a hung
+dependency, can never make the endpoints unanswerable.
 """
 
 from __future__ import annotations
@@ -12,17 +16,22 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 log = logging.getLogger(__name__)
 
 #: A loop iteration takes at most a poll timeout plus one batch; far beyond that it is stuck.
 LIVENESS_SECONDS = 60.0
+#: A client that sends nothing for this long is disconnected (its thread is freed).
+CLIENT_TIMEOUT_SECONDS = 10.0
 
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = CLIENT_TIMEOUT_SECONDS
+
     def log_message(self, format: str, *args: Any) -> None:
         """Probes every few seconds would drown the logs."""
 
@@ -41,7 +50,9 @@ class HealthServer:
         self._metrics_app = make_wsgi_app(registry)
         self._last_iteration = last_iteration
         self._ready = ready
-        self._server: WSGIServer = make_server(host, port, self._app, handler_class=_QuietHandler)
+        self._server = make_server(
+            host, port, self._app, server_class=ThreadingWSGIServer, handler_class=_QuietHandler
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -7,19 +7,16 @@ are ``_unknown``), closed reason lists, topic and partition numbers — never id
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import redis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from monitor.store.query import ModelIngest
-
-log = logging.getLogger(__name__)
+    from monitor.runtime.probe import DependencyProbe
 
 #: Batch work is milliseconds; a batch near a second means the loop is in trouble.
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -71,7 +68,8 @@ class Metrics:
         )
         self.batches = Counter(
             "driftwatch_batches_total",
-            "Batches by result: applied, replayed (already applied), conflict (join replanned).",
+            "Batches by result: applied, replayed (already applied), conflict (join replanned), "
+            "overlap, gap and claim_lost (Redis disagreed with this instance: claimed again).",
             ["result"],
             registry=registry,
         )
@@ -82,8 +80,16 @@ class Metrics:
         )
         self.outages = Counter(
             "driftwatch_dependency_errors_total",
-            "Failed attempts against a dependency (redis, kafka); the batch is retried.",
+            "Failed batch attempts by cause (redis, kafka, internal); the batch is retried.",
             ["dependency"],
+            registry=registry,
+        )
+        self.resyncs = Counter(
+            "driftwatch_resyncs_total",
+            "Partitions claimed again because Redis' stored offset disagreed with this "
+            "instance's position, by kind: overlap, gap, claim_lost (gap and claim_lost mean "
+            "Redis lost acknowledged writes).",
+            ["kind"],
             registry=registry,
         )
         self.expired = Counter(
@@ -96,32 +102,34 @@ class Metrics:
 
 class PendingJoins(Collector):
     """``driftwatch_pending_joins{model,kind}``: predictions waiting for their outcome and early
-    outcomes waiting for their prediction, over the whole consumer group.
+    outcomes waiting for their prediction, over the whole consumer group, and
+    ``driftwatch_pending_joins_age_seconds``, how old that reading is.
 
-    Read from Redis at scrape time (one pipelined round trip, in the HTTP thread, never in the
-    poll loop) from the mergeable counters: every valid prediction either pairs, waits or expires,
-    so pending = predictions − joined − expired (outcomes alike). Every instance reports the same
-    group-wide figure: aggregate with ``max``, not ``sum``.
+    Every valid prediction either pairs, waits or expires, so pending = predictions − joined −
+    expired (outcomes alike), from the mergeable counters. The probe thread reads them from Redis
+    (:mod:`monitor.runtime.probe`); a scrape only copies the last reading, so it never waits on
+    Redis. Every instance reports the same group-wide figure: aggregate with ``max``, not ``sum``.
     """
 
     NAME = "driftwatch_pending_joins"
     HELP = "Join records waiting for their other side, group-wide, by model and kind."
+    AGE = "driftwatch_pending_joins_age_seconds"
+    AGE_HELP = "Seconds since driftwatch_pending_joins was read from Redis."
 
-    def __init__(self, ingest: Callable[[], list[ModelIngest]]) -> None:
-        self._ingest = ingest
+    def __init__(self, probe: DependencyProbe) -> None:
+        self._probe = probe
 
     def describe(self) -> Iterator[Metric]:
-        """Names only, so registering does not read Redis."""
         yield GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
+        yield GaugeMetricFamily(self.AGE, self.AGE_HELP)
 
     def collect(self) -> Iterator[Metric]:
-        try:
-            rows = self._ingest()
-        except redis.RedisError as exc:
-            log.debug("pending joins not scraped: %s", exc)
-            return  # no stale figure; /readyz and dependency errors tell of the outage
+        rows, at = self._probe.pending_rows, self._probe.pending_at
+        if at is None:
+            return  # never read yet: no figure rather than a wrong one
         family = GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
         for row in rows:
             family.add_metric([row.model.name, "prediction"], row.counts.pending_predictions)
             family.add_metric([row.model.name, "outcome"], row.counts.pending_outcomes)
         yield family
+        yield GaugeMetricFamily(self.AGE, self.AGE_HELP, value=time.monotonic() - at)

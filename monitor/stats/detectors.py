@@ -9,41 +9,28 @@ Two streams per model and input partition feed a detector (``drift.detector``, A
   regression standardised by the reference prediction's mean and std, and for multiclass 1.0 when
   the reference's most frequent class is predicted.
 
-Detector state travels with the checkpoint: each batch unpickles the partition's detector, updates
-it, and hands the new pickle to the checkpoint script, which stores it atomically with the offset.
-A restart or a new owner therefore resumes the detector exactly where the applied batches left
-it, and a batch that is retried starts again from the same state. Change points are recorded in
-the model's change-point index with the event time at which the detector fired.
+Detector state travels with the checkpoint: each batch restores the partition's detector from its
+last applied state (plain data, :mod:`monitor.stats.detector_state`), updates it, and hands the new
+state to the checkpoint script, which stores it atomically with the offset. A restart or a new
+owner therefore resumes the detector exactly where the applied batches left it. The bank keeps
+each partition's state as of its last batch *applied by this instance*; any other outcome (a
+replay, a refused or failed batch) forgets it, so the next batch reloads what Redis holds, which
+is always the state at the stored offset. Change points are recorded in the model's change-point
+index with the event time at which the detector fired.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import pickle
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from river.drift import ADWIN, KSWIN, PageHinkley
-from river.drift.binary import DDM
 
 from monitor.config import Settings
 from monitor.events import Prediction, by_model
 from monitor.join import Pair
+from monitor.stats import detector_state
 from monitor.stats.reference import CategoricalProfile, ReferenceProfile
 from monitor.store.checkpoint import Changes
 from monitor.store.keys import Keys, PartitionKeys
-
-log = logging.getLogger(__name__)
-
-#: Bumped when the pickled state's meaning changes; older state is dropped, not misread.
-SCHEMA = b"dw-detector-1:"
-FACTORIES: dict[str, Callable[[], Any]] = {
-    "adwin": lambda: ADWIN(delta=0.002),
-    "page_hinkley": PageHinkley,
-    "kswin": lambda: KSWIN(seed=0),
-    "ddm": DDM,
-}
 
 
 class DetectorBank:
@@ -61,7 +48,8 @@ class DetectorBank:
         self._keys = keys
         self._reference = reference
         self._load = load
-        self._state: dict[str, bytes | None] = {}
+        #: Partition tag → detector key → state as last applied by this instance.
+        self._state: dict[str, dict[str, bytes | None]] = {}
 
     def predictions(
         self, changes: Changes, pkeys: PartitionKeys, events: Sequence[Prediction]
@@ -85,20 +73,16 @@ class DetectorBank:
             values = [_error(task, p, mae) for p in group]
             self._update(changes, pkeys, model, "error", values, [p.label_ts for p in group])
 
-    def committed(self, changes: Changes) -> None:
+    def committed(self, pkeys: PartitionKeys, changes: Changes) -> None:
         """The batch was applied: its detector states are now the partition's."""
-        for key, value in changes.set.items():
-            if key in self._state:
-                self._state[key] = value
+        known = self._state.get(pkeys.tag)
+        if known is not None:
+            known.update((k, v) for k, v in changes.set.items() if k in known)
 
     def forget(self, pkeys: PartitionKeys) -> None:
-        """A partition was revoked: its state is the new owner's now.
-
-        Called from the loop thread while workers add other partitions' keys: ``list()`` copies
-        the keys in one step under the GIL, where iterating the live dict could fail mid-way.
-        """
-        for key in [k for k in list(self._state) if k.startswith(pkeys.detector_prefix)]:
-            self._state.pop(key, None)
+        """What Redis holds for the partition may differ from what this instance knows (revoked,
+        replayed, refused, failed): the next batch reloads it."""
+        self._state.pop(pkeys.tag, None)
 
     def _update(
         self,
@@ -110,9 +94,10 @@ class DetectorBank:
         times: list[float],
     ) -> None:
         key = pkeys.detector(model, stream)
-        if key not in self._state:
-            self._state[key] = self._load([key])[0]
-        detector = self._restore(self._state[key], key)
+        known = self._state.setdefault(pkeys.tag, {})
+        if key not in known:
+            known[key] = self._load([key])[0]
+        detector = detector_state.load(known[key], self._kind)
         for value, ts in zip(values, times, strict=True):
             if value != value:  # NaN: no value for this event
                 continue
@@ -120,14 +105,7 @@ class DetectorBank:
             if detector.drift_detected:
                 member = f"{stream}|{ts:.3f}|{pkeys.tag}"
                 changes.zadd.append((self._keys.change_points(model), ts, member))
-        changes.set[key] = SCHEMA + pickle.dumps(detector)
-
-    def _restore(self, blob: bytes | None, key: str) -> Any:
-        if blob and blob.startswith(SCHEMA):
-            return pickle.loads(blob[len(SCHEMA) :])  # our own checkpointed state, never input
-        if blob:
-            log.warning("detector state %s has an old schema; starting it afresh", key)
-        return FACTORIES[self._kind]()
+        changes.set[key] = detector_state.dump(detector)
 
 
 def _prediction_values(

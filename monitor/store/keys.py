@@ -11,7 +11,9 @@ Layout (``P`` = the configured prefix)::
 
     P:parts                               set of partition tags that hold state (read-time merge)
     P:{g:t:p}:offset                      next Kafka offset to process (the checkpoint)
-    P:{g:t:p}:epoch                       owner epoch, incremented on every assignment (fencing)
+    P:{g:t:p}:epoch                       owner epoch, raised on every assignment (fencing)
+    P:{g:t:p}:dlq                         dead letters applied but not yet acknowledged by the
+                                          dead-letter topic: source offset → MessagePack (hash)
     P:{g:t:p}:c:<model>                   counters of this partition for a model (hash)
     P:{g:t:p}:expidx                      expiry buckets of records this partition left pending
     P:{g:t:p}:exp:<ms>                    one bucket: pending records expiring by <ms> (list)
@@ -31,7 +33,7 @@ Layout (``P`` = the configured prefix)::
     P:lease:evaluator                     the instance that evaluates windows (SET NX PX)
     P:lease:evaluator:fence               the evaluator lease's fencing counter: INCR on every
                                           acquisition, checked by every evaluator write
-    P:{g:t:p}:det:<model>:<stream>        river detector state of this partition (pickle)
+    P:{g:t:p}:det:<model>:<stream>        river detector state of this partition (MessagePack)
     P:{g:t:p}:dl:<model>:<start>          dead letters by reason, by window of *arrival* (hash)
     P:cp:<model>                          change points "<stream>|<ts>|<tag>" by event time (zset)
 
@@ -54,6 +56,7 @@ class PartitionKeys:
     tag: str
     offset: str
     epoch: str
+    outbox: str
     counters_prefix: str
     expiry_index: str
     expiry_prefix: str
@@ -93,6 +96,7 @@ class Keys:
             tag=tag,
             offset=f"{base}:offset",
             epoch=f"{base}:epoch",
+            outbox=f"{base}:dlq",
             counters_prefix=f"{base}:c:",
             expiry_index=f"{base}:expidx",
             expiry_prefix=f"{base}:exp:",

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.config import ModelSettings
-from monitor.features import FeatureError, FeatureRow, FeatureSchema
+from monitor.features import MAX_MAGNITUDE, FeatureError, FeatureRow, FeatureSchema
 from monitor.stats.reference import category, numeric_values
 
 MODEL = ModelSettings(
@@ -32,7 +32,7 @@ values = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(10**6), 10**6),
-    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.floats(-MAX_MAGNITUDE, MAX_MAGNITUDE, allow_nan=False, width=64),
     st.text(max_size=3),
     st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
@@ -97,7 +97,17 @@ def test_a_value_of_another_type_keeps_the_row_a_dict() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "out_of_range"), [(b"[1]", False), (b'"x"', False), (b'{"amount-usd": 1e999}', True)]
+    ("raw", "out_of_range"),
+    [
+        (b"[1]", False),
+        (b'"x"', False),
+        (b'{"amount-usd": 1e999}', True),
+        # Finite, but its square summed for the std would not be: the event is refused whole,
+        # on the fast path and on the slow one (another value has the wrong type).
+        (b'{"amount-usd": -1.4e154}', True),
+        (b'{"amount-usd": 1' + b"0" * 200 + b"}", True),
+        (b'{"n.items": 2e150, "amount-usd": "x"}', True),
+    ],
 )
 def test_unreadable_features_raise(raw: bytes, out_of_range: bool) -> None:
     with pytest.raises(FeatureError) as info:

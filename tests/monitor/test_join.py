@@ -55,7 +55,9 @@ class Partition:
 
     def _apply(self, changes: Changes, n: int) -> Status:
         claim: Claim = self.claim
-        status = self.checkpoint.apply(claim, self.offset, self.offset + n, changes, 0).status
+        status = self.checkpoint.apply(
+            claim, self.offset, self.offset + n, changes, 0, fresh=self.offset == 0
+        ).status
         if status is Status.APPLIED:
             self.offset += n
         return status

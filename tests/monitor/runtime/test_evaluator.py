@@ -62,7 +62,7 @@ def keys(settings: config.Settings, redis_client: redis.Redis) -> Keys:
     changes.maximum(claim.keys.counters("m"), LAST_EVENT_TS, float(NOW))
     changes.zadd.append((keys.window_index("m"), T0, WID))
     changes.zadd.append((keys.dirty, T0 * 1000, f"m:{WID}"))
-    checkpoint.apply(claim, 0, 1, changes, T0 * 1000)
+    checkpoint.apply(claim, 0, 1, changes, T0 * 1000, fresh=True)
     return keys
 
 

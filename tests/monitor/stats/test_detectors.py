@@ -51,7 +51,7 @@ def test_detections_match_river_and_survive_checkpoints_between_batches() -> Non
     for start in range(0, len(items), 500):  # 12 batches, state checkpointed between them
         changes = Changes()
         bank.pairs(changes, PKEYS, items[start : start + 500])
-        bank.committed(changes)
+        bank.committed(PKEYS, changes)
         detected += [int(ts) for _, ts, _ in changes.zadd]
         for key, value in changes.set.items():
             stored[key] = value

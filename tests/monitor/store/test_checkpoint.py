@@ -1,4 +1,5 @@
-"""The checkpoint script on a real Redis: fencing, replay, join conflicts, expiry, retention."""
+"""The checkpoint script on a real Redis: fencing, the offset protocol, join conflicts, expiry,
+retention, the dead-letter outbox."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import redis
 
 from monitor import config
 from monitor.errors import FencedError, StoreUnavailableError
+from monitor.events import DeadLetter, InvalidReason
 from monitor.join import Pair
 from monitor.stats.calibration import NullCalibrator
 from monitor.stats.detectors import DetectorBank
@@ -25,6 +27,7 @@ from monitor.store.checkpoint import Changes, Checkpoint, Status
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import MEMBER_SEP, Keys
 from monitor.store.lease import Lease
+from monitor.store.outbox import Outbox
 from monitor.store.query import Query
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -43,27 +46,104 @@ def counted(changes: Changes, key: str, n: int = 1) -> Changes:
 def test_claims_increase_the_epoch_and_fence_the_previous_owner(checkpoint: Checkpoint) -> None:
     old = checkpoint.claim("t", 0)
     new = checkpoint.claim("t", 0)
-    assert new.epoch == old.epoch + 1
+    assert new.epoch > old.epoch
     key = new.keys.counters("m")
-    assert checkpoint.apply(new, 0, 5, counted(Changes(), key), 0).status is Status.APPLIED
+    assert (
+        checkpoint.apply(new, 0, 5, counted(Changes(), key), 0, fresh=True).status is Status.APPLIED
+    )
     with pytest.raises(FencedError):
         checkpoint.apply(old, 5, 9, counted(Changes(), key), 0)
     assert checkpoint.claim("t", 0).next_offset == 5
 
 
-def test_a_replayed_batch_changes_nothing(
+def test_the_checkpoint_accepts_exactly_the_next_records(
     checkpoint: Checkpoint, redis_client: redis.Redis
 ) -> None:
+    """Only a batch starting at the stored offset applies; every other one reports the stored
+    offset and changes nothing — a retry merged with newer records included."""
     claim = checkpoint.claim("t", 1)
     key = claim.keys.counters("m")
-    assert checkpoint.apply(claim, 10, 20, counted(Changes(), key, 10), 0).status is Status.APPLIED
-    replay = checkpoint.apply(claim, 10, 20, counted(Changes(), key, 10), 0)
-    assert replay.status is Status.ALREADY_APPLIED
-    partial = checkpoint.apply(claim, 15, 25, counted(Changes(), key, 10), 0)
-    assert partial.status is Status.ALREADY_APPLIED  # starts inside what was applied
+
+    def apply(first: int, next_offset: int, *, fresh: bool = False) -> tuple[Status, int | None]:
+        result = checkpoint.apply(claim, first, next_offset, counted(Changes(), key, 10), 0,
+                                  fresh=fresh)  # fmt: skip
+        return result.status, result.stored_offset
+
+    assert apply(10, 20) == (Status.GAP, None)  # no checkpoint, and not the partition's first
+    assert apply(10, 20, fresh=True) == (Status.APPLIED, 20)
+    assert apply(10, 20) == (Status.ALREADY_APPLIED, 20)  # a replay
+    assert apply(12, 18) == (Status.ALREADY_APPLIED, 20)  # wholly behind
+    assert apply(15, 25) == (Status.OVERLAP, 20)  # a retry merged with newer records
+    assert apply(25, 30) == (Status.GAP, 20)  # Redis lost what came before 25
+    assert apply(25, 30, fresh=True) == (Status.GAP, 20)  # fresh only counts while none stored
     assert int(redis_client.hget(key, "n")) == 10
-    assert checkpoint.apply(claim, 20, 30, counted(Changes(), key, 10), 0).status is Status.APPLIED
+    assert apply(20, 30) == (Status.APPLIED, 30)
     assert int(redis_client.hget(key, "n")) == 20
+
+
+def test_a_claim_lost_by_redis_is_reported_and_claims_stay_above_lost_epochs(
+    checkpoint: Checkpoint, redis_client: redis.Redis
+) -> None:
+    """Redis restored from an older copy forgets a claim: the owner learns it must claim again,
+    and no epoch handed out after the loss repeats one handed out before it."""
+    claim = checkpoint.claim("t", 7)
+    key = claim.keys.counters("m")
+    assert checkpoint.apply(claim, 0, 5, counted(Changes(), key), 0, fresh=True).status is (
+        Status.APPLIED
+    )
+    redis_client.set(claim.keys.epoch, 1)  # as in the older copy
+    lost = checkpoint.apply(claim, 5, 9, counted(Changes(), key), 0)
+    assert (lost.status, lost.stored_offset) == (Status.CLAIM_LOST, 5)
+    assert int(redis_client.hget(key, "n")) == 1
+    redis_client.delete(claim.keys.epoch)  # a copy from before the first claim
+    again = checkpoint.claim("t", 7)
+    assert again.epoch > claim.epoch and again.next_offset == 5
+    assert checkpoint.apply(again, 5, 9, counted(Changes(), key), 0).status is Status.APPLIED
+    with pytest.raises(FencedError):
+        checkpoint.apply(claim, 9, 10, counted(Changes(), key), 0)
+
+
+def test_a_sum_that_would_overflow_refuses_the_whole_batch(
+    checkpoint: Checkpoint, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """Everything is validated before the first write: the batch applies whole or not at all."""
+    claim = checkpoint.claim("t", 8)
+    window = claim.keys.window("m", "w")
+    record = Keys(key_prefix).join_record("m", "id")
+    first = Changes()
+    first.fincr[window]["sq:x"] += 1.5e308
+    assert checkpoint.apply(claim, 0, 1, first, 0, fresh=True).status is Status.APPLIED
+    second = counted(Changes(), claim.keys.counters("m"))
+    second.put_ttl_ms = 60_000
+    second.put.append((record, "P{}"))
+    second.fincr[window]["sum:x"] += 1.0
+    second.fincr[window]["sq:x"] += 1.5e308
+    result = checkpoint.apply(claim, 1, 2, second, 0)
+    assert result.status is Status.INVALID and "sq:x" in result.detail
+    assert not redis_client.exists(record, claim.keys.counters("m"))
+    assert list(redis_client.hgetall(window)) == [b"sq:x"]
+    assert float(redis_client.hget(window, "sq:x")) == 1.5e308
+    assert redis_client.get(claim.keys.offset) == b"1"
+
+
+def test_dead_letters_wait_in_the_outbox_of_the_batch_that_applied(
+    checkpoint: Checkpoint, redis_client: redis.Redis
+) -> None:
+    claim = checkpoint.claim("t", 9)
+    letters = [
+        DeadLetter(3, InvalidReason.BAD_JSON, "x", "_unknown", None, b"\xff{"),
+        DeadLetter(5, InvalidReason.DUPLICATE_ID, "id 'a'", "m", b"a", bytes(range(256))),
+    ]
+    assert checkpoint.apply(claim, 0, 6, Changes(), 0, fresh=True, dead=letters).status is (
+        Status.APPLIED
+    )
+    refused = checkpoint.apply(claim, 0, 6, Changes(), 0, dead=[letters[0]])
+    assert refused.status is Status.ALREADY_APPLIED
+    outbox = Outbox(redis_client)
+    assert outbox.pending(claim.keys) == letters
+    assert checkpoint.claim("t", 9).outbox == 2
+    outbox.remove(claim.keys, [3])
+    assert outbox.pending(claim.keys) == letters[1:]
 
 
 def test_a_changed_join_snapshot_is_a_conflict_and_applies_nothing(
@@ -80,7 +160,7 @@ def test_a_changed_join_snapshot_is_a_conflict_and_applies_nothing(
     changes.put += [(fresh, "P{}"), (taken, "P{}")]  # planned while both were absent
     changes.mark.append((paired, "P"))
     redis_client.set(taken, "O{}")  # meanwhile an outcome arrived elsewhere
-    assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.CONFLICT
+    assert checkpoint.apply(claim, 0, 1, changes, 0, fresh=True).status is Status.CONFLICT
     assert redis_client.exists(fresh) == 0  # undone
     assert redis_client.get(taken) == b"O{}"
     assert redis_client.get(paired) == b"P{}"
@@ -93,7 +173,7 @@ def test_a_changed_join_snapshot_is_a_conflict_and_applies_nothing(
     redis_client.set(other, "J")
     changes = Changes()
     changes.mark += [(paired, "P"), (other, "P")]
-    assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.CONFLICT
+    assert checkpoint.apply(claim, 0, 1, changes, 0, fresh=True).status is Status.CONFLICT
     assert redis_client.get(paired) == b"P{}"
     assert 0 < redis_client.pttl(paired) <= ttl  # its TTL survived the undo
     assert redis_client.get(other) == b"J"
@@ -101,7 +181,7 @@ def test_a_changed_join_snapshot_is_a_conflict_and_applies_nothing(
     # A duplicate judged on a record that changed since (it expired): conflict too.
     changes = Changes()
     changes.expect.append((keys.join_record("m", "gone"), "J"))
-    assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.CONFLICT
+    assert checkpoint.apply(claim, 0, 1, changes, 0, fresh=True).status is Status.CONFLICT
 
 
 @contextlib.contextmanager
@@ -148,12 +228,13 @@ def test_a_redis_refusing_writes_applies_nothing_and_the_retry_applies_once(
     with refusing_writes(redis_client, how):
         for _ in range(2):
             with pytest.raises(StoreUnavailableError, match=hint):
-                checkpoint.apply(claim, 0, 10, batch(), 0)
+                checkpoint.apply(claim, 0, 10, batch(), 0, fresh=True)
         with pytest.raises(StoreUnavailableError, match=hint):
             checkpoint.claim("t", 6)
         assert redis_client.get(claim.keys.offset) is None
         assert not redis_client.exists(claim.keys.counters("m"), record)
-    assert checkpoint.apply(claim, 0, 10, batch(), 0).status is Status.APPLIED  # still the owner
+    applied = checkpoint.apply(claim, 0, 10, batch(), 0, fresh=True)
+    assert applied.status is Status.APPLIED  # still the owner
     assert checkpoint.apply(claim, 0, 10, batch(), 0).status is Status.ALREADY_APPLIED
     assert int(redis_client.hget(claim.keys.counters("m"), "n")) == 7
     assert redis_client.get(record) == b"P{}"
@@ -167,7 +248,7 @@ def test_opaque_state_is_stored_byte_for_byte(
     changes = Changes()
     changes.set[claim.keys.detector("m", "error")] = blob
     changes.set[claim.keys.detector("m", "prediction")] = b""
-    assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.APPLIED
+    assert checkpoint.apply(claim, 0, 1, changes, 0, fresh=True).status is Status.APPLIED
     assert redis_client.get(claim.keys.detector("m", "error")) == blob
     assert redis_client.get(claim.keys.detector("m", "prediction")) == b""
 
@@ -190,8 +271,8 @@ def test_a_detector_resumes_from_the_state_its_batch_checkpointed(
     first = bank(redis_client.mget)
     changes = Changes()
     first.pairs(changes, claim.keys, batch)
-    assert checkpoint.apply(claim, 0, 1, changes, 0).status is Status.APPLIED
-    first.committed(changes)
+    assert checkpoint.apply(claim, 0, 1, changes, 0, fresh=True).status is Status.APPLIED
+    first.committed(claim.keys, changes)
 
     kept, resumed, fresh = Changes(), Changes(), Changes()
     first.pairs(kept, claim.keys, batch)
@@ -213,7 +294,7 @@ def test_pending_records_expire_once_and_joined_ones_silently(
         record = keys.join_record("m", f"r{i}")
         changes.put.append((record, value))
         changes.expiry[bucket, 1000].append("m" + MEMBER_SEP + record)
-    assert checkpoint.apply(claim, 0, 1, changes, now_ms=0).status is Status.APPLIED
+    assert checkpoint.apply(claim, 0, 1, changes, now_ms=0, fresh=True).status is Status.APPLIED
     paired = Changes()
     paired.mark.append((keys.join_record("m", "r2"), "P"))  # r2's outcome arrived
     assert checkpoint.apply(claim, 1, 2, paired, now_ms=500).status is Status.APPLIED
@@ -235,7 +316,7 @@ def test_retention_and_sorted_set_effects(
     changes.expire_at[claim.keys.counters("m")] = 4_102_444_800_000  # 2100-01-01
     changes.zadd.append((claim.keys.counters("m") + ":idx", 7, "member"))
     changes.maximum(claim.keys.counters("m"), "last", 5.5)
-    checkpoint.apply(claim, 0, 1, changes, 0)
+    checkpoint.apply(claim, 0, 1, changes, 0, fresh=True)
     assert redis_client.pexpiretime(claim.keys.counters("m")) == 4_102_444_800_000
     assert redis_client.zscore(claim.keys.counters("m") + ":idx", "member") == 7
     lower = Changes()
@@ -261,7 +342,7 @@ def test_lease_has_one_holder_at_a_time(redis_client: redis.Redis, key_prefix: s
 def test_changes_encode_floats_exactly() -> None:
     changes = Changes()
     changes.fincr["k"]["x"] += 0.1 + 0.2
-    payload: Any = msgspec.msgpack.decode(changes.encode({}))
+    payload: Any = msgspec.msgpack.decode(changes.encode({}, []))
     assert float(payload["fincr"][0][2]) == 0.1 + 0.2
 
 

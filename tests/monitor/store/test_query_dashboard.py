@@ -52,7 +52,7 @@ def query(settings: config.Settings, redis_client: redis.Redis) -> Query:
             changes.incr[key]["b:a:0"] += 1
             changes.incr[key]["b:a:2"] += n - 1
             changes.incr[key]["b:b:1"] += 5  # another feature: never read with "a"
-        checkpoint.apply(claim, 0, 1, changes, T0 * 1000)
+        checkpoint.apply(claim, 0, 1, changes, T0 * 1000, fresh=True)
     store = EvaluationStore(redis_client, keys, retention_ms=10**12)
     fence = Lease(redis_client, keys.evaluator_lease, keys.evaluator_fence, "t", 60_000).hold()
     assert fence is not None

@@ -1,0 +1,329 @@
+"""The poll loop under faults: every record applied exactly once, every dead letter published
+only for a batch that applied, Redis' offset and the loop's position brought back in step.
+
+Faults are injected at the checkpoint call (the real script still runs against the real Redis):
+Redis answering too late (the script ran, the client gave up), Redis rolled back to an earlier
+copy, another writer, a fencing claim, a record the daemon fails on, a dead-letter topic down.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from kafka import TopicPartition
+
+from monitor.errors import StoreUnavailableError
+from monitor.events import InvalidReason, Record
+from monitor.ingest.batch import BatchProcessor
+from monitor.store.checkpoint import Checkpoint
+from monitor.store.keys import Keys
+from tests.monitor.ingest.conftest import OUTCOMES, PREDICTIONS, Loop, outcome, prediction
+
+P0, P1 = TopicPartition(PREDICTIONS, 0), TopicPartition(PREDICTIONS, 1)
+O0 = TopicPartition(OUTCOMES, 0)
+BAD = b'{"id": "broken'
+
+
+def records(n: int, *, bad_every: int = 0, ids: int = 0) -> list[Record]:
+    """Predictions at offsets ``0..n-1`` with ids from ``ids`` on; every ``bad_every``-th one is
+    malformed JSON."""
+    return [
+        (i, f"id-{ids + i}".encode(),
+         BAD if bad_every and i % bad_every == bad_every - 1 else prediction(ids + i))
+        for i in range(n)
+    ]  # fmt: skip
+
+
+Hook = Callable[[int], None]
+
+
+def around_apply(loop: Loop, *, before: Hook | None = None, after: Hook | None = None) -> None:
+    """Run ``before(first_offset)`` / ``after(first_offset)`` around every batch's checkpoint."""
+    checkpoint = loop.processor.checkpoint
+    real = checkpoint.apply
+
+    def apply(claim: Any, first: int, next_offset: int, *args: Any, **kwargs: Any) -> Any:
+        if before and first >= 0 and claim.topic == PREDICTIONS:
+            before(first)
+        result = real(claim, first, next_offset, *args, **kwargs)
+        if after and first >= 0 and claim.topic == PREDICTIONS:
+            after(first)
+        return result
+
+    checkpoint.apply = apply  # type: ignore[method-assign]
+
+
+def timeout_after_script(times: int) -> Hook:
+    """Redis ran the script, but its answer never reached the client (hung, then resumed): the
+    first attempt of each of the first ``times`` batches."""
+    seen: set[int] = set()
+
+    def hook(first: int) -> None:
+        if len(seen) < times and first not in seen:
+            seen.add(first)
+            raise StoreUnavailableError("Timeout reading from socket (injected after the script)")
+
+    return hook
+
+
+def dead_offsets(loop: Loop) -> list[int]:
+    return sorted(letter.offset for _, _, letter in loop.sink.letters)
+
+
+def test_a_batch_redis_applied_unanswered_is_retried_alone_and_recognised(
+    loop_factory: Callable[..., Loop],
+) -> None:
+    """The first batch (100 records) is applied but the client times out, once 300 more records
+    are queued. The retry must be the same 100 records, recognised as applied, and the 300 must
+    still be applied: the old loop retried all 400 as one batch, which the old script called
+    "already applied", so 300 records were never counted."""
+    log = {P0: records(400, bad_every=50)}
+    loop = loop_factory(log, max_poll_records=100)
+    timeout = timeout_after_script(1)
+
+    def once_all_is_queued(first: int) -> None:
+        loop.wait(lambda: loop.consumer.positions.get(P0) == 400, "the rest to be fetched")
+        timeout(first)
+
+    around_apply(loop, after=once_all_is_queued)
+    loop.start()
+    loop.wait(
+        lambda: (
+            loop.caught_up() and loop.metric("driftwatch_batches_total", result="replayed") == 1
+        ),
+        "every record applied, the first batch recognised as applied",
+    )
+    loop.finish()
+    assert (loop.counts().predictions, loop.dead()) == (392, {"bad_json": 8})
+    assert loop.metric("driftwatch_dependency_errors_total", dependency="redis") == 1
+    # Each dead letter published at least once (repeats of an offset allowed), none extra.
+    assert sorted(set(dead_offsets(loop))) == [i for i in range(400) if i % 50 == 49]
+
+
+def test_a_stored_offset_inside_the_batch_resyncs_from_there(
+    loop_factory: Callable[..., Loop], redis_client: redis.Redis
+) -> None:
+    """Another writer (here: a former owner's batch of 50 records, applied under the same epoch
+    as after a lost claim) is ahead of the loop's first batch: the loop re-reads from Redis'
+    offset and every record is counted once."""
+    log = {P0: records(400)}
+    loop = loop_factory(log, max_poll_records=100)
+    other = BatchProcessor(loop.settings, redis_client, loop.sink, loop.metrics)  # type: ignore[arg-type]
+    done = [False]
+
+    def former_owner(first: int) -> None:
+        if not done[0]:
+            done[0] = True
+            claim = loop.ingestor.state.owned[P0].claim
+            from monitor.ingest.batch import Batch
+
+            other.process(Batch(claim, log[P0][:50], 0, fresh=True))
+
+    around_apply(loop, before=former_owner)
+    loop.start()
+    loop.wait(loop.caught_up, "every record applied")
+    loop.finish()
+    assert loop.counts().predictions == 400
+    assert loop.metric("driftwatch_resyncs_total", kind="overlap") == 1
+
+
+def snapshot(client: redis.Redis, prefix: str) -> dict[bytes, bytes]:
+    return {key: client.dump(key) for key in client.scan_iter(f"{prefix}*")}
+
+
+def restore(client: redis.Redis, prefix: str, copy: dict[bytes, bytes]) -> None:
+    """Redis as it was when ``copy`` was taken (what a restart from an older AOF leaves)."""
+    for key in client.scan_iter(f"{prefix}*"):
+        if key not in copy:
+            client.delete(key)
+    for key, value in copy.items():
+        client.restore(key, 0, value, replace=True)
+
+
+def test_redis_rolled_back_while_the_loop_runs_is_re_read_exactly(
+    loop_factory: Callable[..., Loop], redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """Redis loses the writes of two batches (200..299) that it had acknowledged. The next batch
+    starts after Redis' offset: a gap. The loop claims again, re-reads 200..399 from Kafka and
+    ends exact; the re-read span's dead letters may be published twice, never missing."""
+    log = {P0: records(400, bad_every=25)}
+    loop = loop_factory(log, max_poll_records=50, max_batch_records=50)
+    copy: dict[bytes, bytes] = {}
+
+    def rollback(first: int) -> None:
+        if first == 200 and not copy:
+            copy.update(snapshot(redis_client, key_prefix))
+        elif first == 300 and copy and loop.metric("driftwatch_resyncs_total", kind="gap") == 0:
+            restore(redis_client, key_prefix, copy)
+
+    around_apply(loop, before=rollback)
+    loop.start()
+    loop.wait(loop.caught_up, "every record applied")
+    loop.finish()
+    assert (loop.counts().predictions, loop.dead()) == (384, {"bad_json": 16})
+    assert loop.metric("driftwatch_resyncs_total", kind="gap") == 1
+    assert sorted(set(dead_offsets(loop))) == [i for i in range(400) if i % 25 == 24]
+    assert collections.Counter(dead_offsets(loop))[224] == 2  # re-read: published again
+
+
+def test_redis_rolled_back_to_before_the_claim_starts_the_partition_again(
+    loop_factory: Callable[..., Loop], redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """A copy older than the claim itself: the loop's epoch is unknown to Redis. It claims again
+    (an epoch above every earlier one) and, with no stored offset, starts from the beginning."""
+    log = {P0: records(300)}
+    loop = loop_factory(log, max_poll_records=50, max_batch_records=50)
+    empty = snapshot(redis_client, key_prefix)
+    rolled = [False]
+
+    def rollback(first: int) -> None:
+        if first == 150 and not rolled[0]:
+            rolled[0] = True
+            restore(redis_client, key_prefix, empty)
+
+    around_apply(loop, before=rollback)
+    loop.start()
+    loop.wait(loop.caught_up, "every record applied")
+    loop.finish()
+    assert loop.counts().predictions == 300
+    assert loop.metric("driftwatch_resyncs_total", kind="claim_lost") == 1
+
+
+def test_a_partition_revoked_during_a_retry_is_claimed_again_exactly(
+    loop_factory: Callable[..., Loop],
+) -> None:
+    log = {P0: records(300, bad_every=30), P1: records(300, ids=1000)}
+    loop = loop_factory(log, max_poll_records=100)
+    failing = [True]
+
+    def redis_hangs(first: int) -> None:
+        if failing[0]:
+            raise StoreUnavailableError("Timeout reading from socket (injected)")
+
+    around_apply(loop, after=redis_hangs)
+    loop.start()
+    loop.wait(lambda: loop.metric("driftwatch_dependency_errors_total", dependency="redis") >= 2,
+              "retries")  # fmt: skip
+    loop.consumer.revoke({P0})
+    loop.wait(lambda: P0 not in loop.ingestor.state.owned, "the revocation to be handled")
+    failing[0] = False
+    loop.consumer.assign({P0})
+    loop.wait(loop.caught_up, "every record applied")
+    loop.finish()
+    assert (loop.counts().predictions, loop.dead()) == (590, {"bad_json": 10})
+    assert sorted(set(dead_offsets(loop))) == [i for i in range(300) if i % 30 == 29]
+
+
+def test_a_fenced_instance_publishes_no_dead_letter(
+    loop_factory: Callable[..., Loop], redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """Another instance claims the partition while this one plans a batch full of invalid
+    records: the batch is refused and none of its dead letters reaches the topic; the new
+    owner publishes them, once."""
+    log = {P0: records(300, bad_every=10)}
+    first = loop_factory(log, max_poll_records=100, max_batch_records=100)
+    checkpoint = Checkpoint(redis_client, Keys(key_prefix), "g")
+
+    def taken_over(offset: int) -> None:
+        if offset == 100:
+            checkpoint.claim(PREDICTIONS, 0)
+
+    around_apply(first, before=taken_over)
+    first.start()
+    first.wait(lambda: first.metric("driftwatch_fenced_total") == 1, "the fence")
+    first.finish()
+    assert dead_offsets(first) == [9, 19, 29, 39, 49, 59, 69, 79, 89, 99]
+    second = loop_factory(log, max_poll_records=100)
+    second.start()
+    second.wait(second.caught_up, "the new owner to finish")
+    second.finish()
+    assert dead_offsets(second) == [i for i in range(100, 300) if i % 10 == 9]
+    assert (second.counts().predictions, second.dead()) == (270, {"bad_json": 30})
+
+
+def test_a_record_the_daemon_fails_on_is_isolated_and_dead_lettered(
+    loop_factory: Callable[..., Loop],
+) -> None:
+    """Not an outage: only its partition waits while the batch is halved down to the record,
+    which after failing alone twice is dead-lettered as unprocessable; its neighbours count."""
+    log = {P0: records(400), P1: records(400, ids=1000)}
+    loop = loop_factory(log, max_poll_records=200)
+    stages = loop.processor._stages
+
+    def poisoned(kind: Any, claim: Any, batch: Any, accepted: Any, *args: Any) -> Any:
+        if claim.partition == 0 and any(event.offset == 137 for event in accepted):
+            raise ValueError("cannot handle record 137 (injected)")
+        return stages(kind, claim, batch, accepted, *args)
+
+    loop.processor._stages = poisoned  # type: ignore[method-assign]
+    loop.start()
+    loop.wait(loop.caught_up, "every record applied")
+    loop.finish()
+    assert (loop.counts().predictions, loop.dead()) == (799, {"unprocessable": 1})
+    ((_, partition, letter),) = loop.sink.letters
+    assert (partition, letter.offset, letter.reason) == (0, 137, InvalidReason.UNPROCESSABLE)
+    assert letter.value == log[P0][137][2] and "ValueError" in letter.detail
+    assert loop.metric("driftwatch_dependency_errors_total", dependency="redis") == 0
+    assert loop.metric("driftwatch_dependency_errors_total", dependency="internal") > 0
+
+
+def test_dead_letters_wait_in_the_outbox_while_the_topic_is_down(
+    loop_factory: Callable[..., Loop],
+) -> None:
+    log = {P0: records(300, bad_every=20)}
+    loop = loop_factory(log, max_poll_records=100)
+    loop.sink.fail = True
+    loop.start()
+    loop.wait(lambda: loop.metric("driftwatch_dependency_errors_total", dependency="kafka") >= 2,
+              "the sink outage")  # fmt: skip
+    assert loop.sink.letters == []
+    assert loop.ingestor.state.outage == "kafka"
+    loop.sink.fail = False
+    loop.wait(loop.caught_up, "every record applied")
+    loop.wait(lambda: len(set(dead_offsets(loop))) == 15, "every dead letter published")
+    loop.finish()
+    assert (loop.counts().predictions, loop.dead()) == (285, {"bad_json": 15})
+
+
+def test_detector_state_after_faults_equals_the_state_without_them(
+    loop_factory: Callable[..., Loop], redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """Detector state in memory matches what Redis holds after every outcome of a batch, so the
+    error stream's detector ends in the same state as in a run without faults."""
+    log = {P0: records(600), O0: [(i, f"id-{i}".encode(), outcome(i)) for i in range(600)]}
+    blobs = []
+    for group, faults in (("clean", 0), ("faulty", 4)):
+        prefix = f"{key_prefix}:{group}"  # join records are shared by groups: keep runs apart
+        loop = loop_factory(
+            log, max_poll_records=50, max_batch_records=50, group=group, prefix=prefix,
+            assigned={P0},
+        )  # fmt: skip
+        checkpoint = loop.processor.checkpoint
+        real, fail = checkpoint.apply, timeout_after_script(faults)
+
+        def apply(claim: Any, first: int, *args: Any, _real: Any = real, _fail: Any = fail,
+                  **kwargs: Any) -> Any:  # fmt: skip
+            result = _real(claim, first, *args, **kwargs)
+            if claim.topic == OUTCOMES and first >= 0:
+                _fail(first)
+            return result
+
+        checkpoint.apply = apply  # type: ignore[method-assign]
+        loop.start()
+        loop.wait(lambda lp=loop: lp.caught_up(P0), "predictions applied")
+        loop.consumer.assign({O0})
+        loop.wait(
+            lambda lp=loop, n=faults: (
+                lp.caught_up() and lp.metric("driftwatch_batches_total", result="replayed") == n
+            ),
+            "outcomes applied",
+        )
+        loop.finish()
+        assert loop.counts().joined == 600
+        keys = Keys(prefix).partition(Keys(prefix).tag(group, OUTCOMES, 0))
+        blobs.append(redis_client.get(keys.detector("m", "error")))
+        assert loop.metric("driftwatch_batches_total", result="replayed") == faults
+    assert blobs[0] is not None and blobs[0] == blobs[1]
