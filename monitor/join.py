@@ -22,9 +22,9 @@ from typing import TypeVar
 import msgspec
 import redis
 
-from monitor.errors import StoreUnavailableError
 from monitor.events import Outcome, Prediction, Scalar
 from monitor.store.checkpoint import Changes
+from monitor.store.client import is_outage, unavailable
 from monitor.store.keys import MEMBER_SEP, Keys, PartitionKeys
 
 #: Joined markers outlive the horizon by this much, so a duplicate arriving right at the edge of
@@ -178,8 +178,10 @@ class Joiner:
             return {}
         try:
             values = self._redis.mget(keys)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailableError(f"reading pending joins: {exc}") from exc
+        except redis.RedisError as exc:
+            if not is_outage(exc):
+                raise
+            raise unavailable("reading pending joins", exc) from exc
         return {key: value for key, value in zip(keys, values, strict=True) if value is not None}
 
     def _wait(

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import redis
 
 from monitor.config import Settings
-from monitor.errors import DriftwatchError, StoreUnavailableError
+from monitor.errors import DriftwatchError
 from monitor.events import (
     UNKNOWN_MODEL,
     DeadLetter,
@@ -42,6 +42,7 @@ from monitor.stats.counters import count_batch
 from monitor.stats.detectors import DetectorBank
 from monitor.stats.window import WindowAggregator
 from monitor.store.checkpoint import ApplyResult, Changes, Checkpoint, Claim, Status
+from monitor.store.client import is_outage, unavailable
 from monitor.store.keys import Keys
 from monitor.store.outbox import Outbox
 from monitor.store.references import ReferenceCache, ReferenceStore
@@ -264,8 +265,10 @@ class BatchProcessor:
     def _read(self, keys: list[str]) -> list[bytes | None]:
         try:
             return self._redis.mget(keys)  # type: ignore[no-any-return]
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailableError(f"reading detector state: {exc}") from exc
+        except redis.RedisError as exc:
+            if not is_outage(exc):
+                raise
+            raise unavailable("reading detector state", exc) from exc
 
     def _sweep(self, claim: Claim) -> BatchResult:
         """Expire pending records of an idle partition (no records, no offset change)."""

@@ -13,6 +13,7 @@ A record that no longer fits the topic once the headers are added is published c
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from kafka import KafkaProducer
@@ -43,6 +44,9 @@ class DeadLetterSink:
             linger_ms=5,
             retries=5,
             max_block_ms=int(FLUSH_TIMEOUT_SECONDS * 1000),
+            # The idempotent producer (kafka-python 3's default) treats a record the broker finds
+            # too large as fatal and fails every later send; dead letters are at-least-once anyway.
+            enable_idempotence=False,
         )
 
     def send(self, topic: str, partition: int, letters: Sequence[DeadLetter]) -> None:
@@ -56,12 +60,12 @@ class DeadLetterSink:
                     "%d dead letters of %s[%d] are too large for %s; published cut to %d bytes",
                     len(too_large), topic, partition, self._topic, TRUNCATED_BYTES,
                 )  # fmt: skip
-                cut = [letter.truncated(TRUNCATED_BYTES) for letter in too_large]
-                if self._produce(topic, partition, cut):
-                    raise SinkUnavailableError(
-                        f"dead-letter topic {self._topic} refuses even {TRUNCATED_BYTES}-byte "
-                        "records: check its max.message.bytes"
-                    )
+                for letter in too_large:  # one by one: never batched with another into too much
+                    if self._produce(topic, partition, [letter.truncated(TRUNCATED_BYTES)]):
+                        raise SinkUnavailableError(
+                            f"dead-letter topic {self._topic} refuses even {TRUNCATED_BYTES}-byte "
+                            "records: raise its max.message.bytes"
+                        )
         except KafkaError as exc:
             raise SinkUnavailableError(f"dead-letter topic {self._topic}: {exc}") from exc
 
@@ -76,10 +80,10 @@ class DeadLetterSink:
                 sent.append((letter, self._send(topic, partition, letter)))
             except MessageSizeTooLargeError:  # larger than the producer's max_request_size
                 too_large.append(letter)
-        self._producer.flush(timeout=FLUSH_TIMEOUT_SECONDS)
+        deadline = time.monotonic() + FLUSH_TIMEOUT_SECONDS
         for letter, future in sent:
             try:
-                future.get(timeout=0)
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
             except MessageSizeTooLargeError:  # larger than the topic's max.message.bytes
                 too_large.append(letter)
         return too_large

@@ -56,7 +56,9 @@ class Daemon:
                 f"Redis at {settings.redis.url} did not answer ({exc}); start it "
                 "(`driftwatch services up` for a local one) or fix redis.url"
             ) from exc
-        probe_client = connect(settings.redis, timeout_seconds=PROBE_TIMEOUT_SECONDS)
+        probe_client = connect(
+            settings.redis, timeout_seconds=PROBE_TIMEOUT_SECONDS, retry_connection_errors=0
+        )
         self.probe = DependencyProbe(
             probe_client, settings.kafka.bootstrap_servers, Query(probe_client, settings).ingest
         )
@@ -96,6 +98,8 @@ class Daemon:
             self.settings.kafka.outcomes_topic,
         )
         _tune_gc()
+        if self.stop_event.is_set():
+            log.info("stop requested during start-up: stopping before consuming anything")
         try:
             self.ingestor.run(self.stop_event)  # Step 3
         finally:

@@ -42,7 +42,7 @@ import redis
 
 from monitor.errors import FencedError
 from monitor.events import DeadLetter
-from monitor.store.client import unavailable
+from monitor.store.client import is_outage, unavailable
 from monitor.store.keys import Keys, PartitionKeys
 from monitor.store.outbox import encode as encode_letter
 
@@ -247,12 +247,9 @@ class Checkpoint:
                     *map(encode_letter, dead),
                 ],
             )
-        except (
-            redis.ConnectionError,
-            redis.TimeoutError,
-            redis.exceptions.OutOfMemoryError,
-            redis.exceptions.ReadOnlyError,
-        ) as exc:
+        except redis.RedisError as exc:
+            if not is_outage(exc):
+                raise  # an error of this batch's content: the loop isolates it
             raise unavailable(f"applying batch of {pkeys.tag}", exc) from exc
         code, stored, expired, orphans, detail = reply
         if code == -1:

@@ -135,7 +135,7 @@ def deployment_factory(
                 doc[name] = body
         path = tmp_path / f"config-{len(list(tmp_path.glob('config-*.toml')))}.toml"
         path.write_text(to_toml(doc))
-        return Deployment(path, config.load(path), redis_url)
+        return Deployment(path, config.load(path), doc["redis"]["url"])
 
     return make
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ from monitor.events import (
     by_model,
     parse_ts,
 )
+from monitor.features import MAX_MAGNITUDE, FeatureSchema
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0
@@ -244,3 +246,65 @@ def test_decode_never_raises_on_arbitrary_objects(obj: dict[str, Any]) -> None:
     value = json.dumps(obj).encode()
     for decode in (decoder().prediction, decoder().outcome):
         assert isinstance(decode(0, None, value), Prediction | Outcome | DeadLetter)
+
+
+#: Hostile JSON values, as text: numbers at and beyond every limit, deep nesting, long strings.
+hostile_numbers = st.sampled_from(
+    ["1e308", "-1.7976931348623157e308", "1e400", "-1e-400", "5e-324", "-0", "1.4e154",
+     "1e150", "-1.0000001e150", "1" + "0" * 400, "123456789012345678901234567890.5"]
+)  # fmt: skip
+hostile_text = st.one_of(
+    hostile_numbers,
+    st.integers(0, 3000).map(lambda depth: "[" * depth + "]" * depth),
+    st.integers(0, 3000).map(lambda depth: '{"a":' * depth + "1" + "}" * depth),
+    st.text(max_size=3000).map(lambda text: json.dumps(text)),
+    json_values.map(json.dumps),
+)
+FIELDS = ["id", "model", "ts", "features", "prediction", "score", "version", "label"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["fraud-detector", "delivery-eta"]),
+            st.dictionaries(st.sampled_from([*FIELDS, "amount", "distance_km"]), hostile_text),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_hostile_events_never_cost_their_neighbours(
+    cases: list[tuple[str, dict[str, str]]],
+) -> None:
+    """Any mix of deep nesting, huge and tiny numbers and long strings, anywhere in an event
+    (the envelope or a feature): each record becomes one event or one dead letter, the good
+    events around them stay valid, and whatever is valid sums to finite window statistics."""
+    records = []
+    for i, (model, fields) in enumerate(cases):
+        good = pred(id=f"g{i}", model=model, ts=NOW - 60)
+        if model == "delivery-eta":
+            good.update(prediction=31.5, score=None)
+        records.append((2 * i, None, encode(good)))
+        envelope = {k: v for k, v in fields.items() if k in FIELDS}
+        features = {k: v for k, v in fields.items() if k not in FIELDS}
+        text = {**{k: json.dumps(v) for k, v in good.items()}, **envelope}
+        if features:
+            text["features"] = "{" + ",".join(f'"{k}":{v}' for k, v in features.items()) + "}"
+        raw = "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in text.items()) + "}"
+        records.append((2 * i + 1, None, raw.encode()))
+    for decode in (decoder().predictions, decoder().outcomes):
+        valid, dead = decode(records)
+        assert sorted([e.offset for e in valid] + [d.offset for d in dead]) == list(
+            range(len(records))
+        )
+    valid, _ = decoder().predictions(records)
+    assert {e.offset for e in valid} >= set(range(0, len(records), 2))
+    for event in valid:
+        model = SETTINGS.model(event.model)
+        assert model is not None
+        schema = FeatureSchema(model)
+        columns = schema.columns([event.features])
+        assert np.isfinite(np.nansum(np.square(columns.numeric)))
+        if model.task == "regression":
+            assert abs(float(event.prediction)) <= MAX_MAGNITUDE
