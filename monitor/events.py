@@ -7,8 +7,8 @@ it as a data-quality type error), but an event without an id, with an unknown mo
 timestamp we cannot place in a window is dead-lettered, because nothing downstream could use it.
 
 Decoding never raises on input: every record becomes exactly one of :class:`Prediction`,
-:class:`Outcome` or :class:`DeadLetter` — also when the decoder itself fails on a record (JSON
-nested deeper than it recurses, or a bug): that record is dead-lettered, its neighbours decode.
+:class:`Outcome` or :class:`DeadLetter` — also when the decoder itself fails on a record (a bug,
+or input it cannot handle): that record is dead-lettered, its neighbours decode.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Any, NoReturn, TypeVar
 
 import msgspec
+import numpy as np
 
 from monitor.config import ModelSettings, Settings
 from monitor.features import MAX_MAGNITUDE, FeatureError, FeatureRow, FeatureSchema
@@ -42,6 +43,12 @@ MAX_ID_LENGTH = 256
 UNVERSIONED = "unversioned"
 #: Dead letters whose model cannot be read are counted under this name.
 UNKNOWN_MODEL = "_unknown"
+#: JSON nested deeper than this is refused (``bad_json``) before decoding. The decoder itself
+#: stops at the interpreter's recursion limit minus the current stack depth, which varies with
+#: where it runs; a fixed bound keeps the verdict the same everywhere.
+MAX_NESTING = 500
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 
 
 class InvalidReason(StrEnum):
@@ -281,6 +288,12 @@ class Decoder:
             raise _Invalid(InvalidReason.EMPTY, "empty record value")
         if len(value) > self._max_bytes:
             raise _Invalid(InvalidReason.TOO_LARGE, f"{len(value)} bytes > {self._max_bytes}")
+        if (  # only texts with that many brackets can nest that deep: the usual event skips this
+            len(value) > 2 * MAX_NESTING
+            and value.count(b"[") + value.count(b"{") > MAX_NESTING
+            and nesting(value) > MAX_NESTING
+        ):
+            raise _Invalid(InvalidReason.BAD_JSON, f"JSON nested deeper than {MAX_NESTING} levels")
         try:
             if not paths:
                 return decoder.decode(value)  # type: ignore[no-any-return]
@@ -331,6 +344,17 @@ class Decoder:
         if ts < EARLIEST_TS or ts > latest:
             raise _Invalid(InvalidReason.BAD_TIMESTAMP, f"ts {ts:.0f} out of range", model)
         return ts
+
+
+def nesting(value: bytes) -> int:
+    """The deepest bracket nesting of a JSON text, brackets inside strings ignored.
+
+    >>> nesting(b'{"a": [1, {"b": "]]]"}]}')
+    3
+    """
+    chars = np.frombuffer(_STRING.sub(b'""', value), np.uint8)
+    steps = np.isin(chars, _OPEN).astype(np.int64) - np.isin(chars, _CLOSE)
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def parse_ts(raw: Any) -> float | None:
