@@ -140,6 +140,8 @@ class Owned:
     failures: int = 0
     backoff: Backoff = field(default_factory=Backoff)
     last_batch: float = 0.0
+    #: Whether the first fetch since the claim started where Redis said (checked once).
+    start_checked: bool = False
 
     @property
     def idle(self) -> bool:
@@ -494,6 +496,9 @@ class Ingestor:
             p = self.state.owned.get(tp)
             if p is None or not messages:
                 continue  # not claimed yet: the claim seeks where to start
+            if not p.start_checked:
+                p.start_checked = True
+                _check_start(tp, p.fetched, messages[0].offset)
             if p.fetched is not None and messages[0].offset < p.fetched:
                 messages = [m for m in messages if m.offset >= p.fetched]  # fetched before a seek
                 if not messages:
@@ -566,6 +571,27 @@ class Ingestor:
                 self._consumer.commit_async(offsets)
         except KafkaError as exc:
             log.info("advisory offset commit failed (%s); Redis holds the checkpoint", exc)
+
+
+def _check_start(tp: TopicPartition, expected: int | None, first: int) -> None:
+    """Say so when Kafka no longer holds the records where Redis says to resume (a gap of one
+    offset is the usual transaction marker and goes unsaid)."""
+    if expected is None or expected <= first <= expected + 1:
+        return
+    where = f"{tp.topic}[{tp.partition}]"
+    if first > expected:
+        log.warning(
+            "%s: Kafka no longer holds offsets %d..%d (retention or compaction removed them "
+            "before they were read); whatever they held is not counted. Resuming at %d",
+            where, expected, first - 1, first,
+        )  # fmt: skip
+    else:
+        log.warning(
+            "%s: Kafka's log ends before offset %d, where Redis says to resume: the broker lost "
+            "records (an unclean leader election, a restored log). Records it holds below %d "
+            "are taken as already counted",
+            where, expected, expected,
+        )  # fmt: skip
 
 
 def _dependency(error: Exception) -> str:

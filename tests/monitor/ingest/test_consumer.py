@@ -327,3 +327,18 @@ def test_detector_state_after_faults_equals_the_state_without_them(
         blobs.append(redis_client.get(keys.detector("m", "error")))
         assert loop.metric("driftwatch_batches_total", result="replayed") == faults
     assert blobs[0] is not None and blobs[0] == blobs[1]
+
+
+def test_kafka_not_holding_the_resume_offset_is_said(caplog: Any) -> None:
+    from monitor.ingest.consumer import _check_start
+
+    with caplog.at_level("WARNING", logger="monitor.ingest.consumer"):
+        _check_start(P0, 100, 100)
+        _check_start(P0, 100, 101)  # a transaction marker: nothing to say
+        _check_start(P0, None, 7)  # a new partition starts wherever Kafka starts
+        assert caplog.records == []
+        _check_start(P0, 100, 250)
+        _check_start(P0, 100, 0)
+    first, second = (r.getMessage() for r in caplog.records)
+    assert "no longer holds offsets 100..249" in first
+    assert "log ends before offset 100" in second
