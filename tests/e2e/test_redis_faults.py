@@ -195,10 +195,48 @@ def read_topics(kafka_bootstrap: str, topics: list[str]) -> list[Any]:
     return records
 
 
-def test_redis_paused_past_the_client_timeout_four_times_loses_nothing(
+@dataclasses.dataclass
+class Run:
+    """One daemon on a private Redis with simulated traffic streaming in."""
+
+    dep: Any
+    traffic: Traffic
+    daemon: Any
+    stream: Stream
+
+    def finish(self, wait_for: Callable[..., None], kafka_bootstrap: str) -> None:
+        """Let the stream end, wait until every record is accounted for, and audit."""
+        self.stream.join()
+        wait_for(lambda: counted(self.dep)() == len(self.traffic.events), 180,
+                 "every record accounted for")  # fmt: skip
+        wait_for(lambda: self.daemon.get("/readyz")[0] == 200, 60, "/readyz to recover")
+        time.sleep(1)  # anything counted twice would show up now
+        audit(self.dep, self.traffic, kafka_bootstrap)
+        assert self.daemon.alive(), self.daemon.log_text()[-3000:]
+
+
+@pytest.fixture
+def run_on_private_redis(
     private_redis: Any,
     deployment_factory: Any,
     daemon_factory: Any,
+    wait_for: Callable[..., None],
+) -> Callable[..., Run]:
+    """``start(n_predictions, seed, rate)``: a daemon claims its partitions, then traffic flows."""
+
+    def start(n_predictions: int, seed: int, rate: float) -> Run:
+        dep = deployment_factory(partitions=3, simulate=SIMULATE, redis={"url": private_redis.url})
+        t = traffic(dep.settings, n_predictions, seed=seed)
+        daemon = daemon_factory(dep)
+        wait_for(lambda: daemon.log_text().count("claimed") == 6, 60, "six partitions claimed")
+        return Run(dep, t, daemon, Stream(dep.settings, t.events, rate=rate))
+
+    return start
+
+
+def test_redis_paused_past_the_client_timeout_four_times_loses_nothing(
+    private_redis: Any,
+    run_on_private_redis: Callable[..., Run],
     wait_for: Callable[..., None],
     kafka_bootstrap: str,
 ) -> None:
@@ -206,55 +244,35 @@ def test_redis_paused_past_the_client_timeout_four_times_loses_nothing(
     traffic flows. Redis runs the timed-out scripts when it resumes, after their clients gave
     up: each retry must be recognised as applied and never merged with newer records. On the
     old loop every pause lost the records queued behind the retried batch."""
-    dep = deployment_factory(partitions=3, simulate=SIMULATE, redis={"url": private_redis.url})
-    t = traffic(dep.settings, 50_000, seed=21)
-    daemon = daemon_factory(dep)
-    wait_for(lambda: daemon.log_text().count("claimed") == 6, 60, "six partitions claimed")
-    stream = Stream(dep.settings, t.events, rate=2000)
+    run = run_on_private_redis(50_000, seed=21, rate=2000)
     for _ in range(4):
         time.sleep(3.0)
         os.kill(private_redis.pid, signal.SIGSTOP)
         time.sleep(7.0)
         os.kill(private_redis.pid, signal.SIGCONT)
-    stream.join()
-    wait_for(lambda: counted(dep)() == len(t.events), 180, "every record accounted for")
-    wait_for(lambda: daemon.get("/readyz")[0] == 200, 60, "/readyz to recover")
-    time.sleep(1)
-    audit(dep, t, kafka_bootstrap)
-    log = daemon.log_text()
-    assert "redis unavailable" in log
-    assert daemon.alive(), log[-3000:]
+    run.finish(wait_for, kafka_bootstrap)
+    assert "redis unavailable" in run.daemon.log_text()
 
 
 def test_redis_killed_and_restarted_three_times_loses_nothing(
     private_redis: Any,
-    deployment_factory: Any,
-    daemon_factory: Any,
+    run_on_private_redis: Callable[..., Run],
     wait_for: Callable[..., None],
     kafka_bootstrap: str,
 ) -> None:
-    dep = deployment_factory(partitions=3, simulate=SIMULATE, redis={"url": private_redis.url})
-    t = traffic(dep.settings, 40_000, seed=22)
-    daemon = daemon_factory(dep)
-    wait_for(lambda: daemon.log_text().count("claimed") == 6, 60, "six partitions claimed")
-    stream = Stream(dep.settings, t.events, rate=2500)
+    run = run_on_private_redis(40_000, seed=22, rate=2500)
     for _ in range(3):
         time.sleep(3.0)
         private_redis.kill()
-        wait_for(lambda: daemon.get("/readyz")[0] == 503, 30, "/readyz to report the outage")
-        assert "redis" in daemon.get("/readyz")[1]
+        wait_for(lambda: run.daemon.get("/readyz")[0] == 503, 30, "/readyz to report it")
+        assert "redis" in run.daemon.get("/readyz")[1]
         private_redis.start()
-    stream.join()
-    wait_for(lambda: counted(dep)() == len(t.events), 180, "every record accounted for")
-    time.sleep(1)
-    audit(dep, t, kafka_bootstrap)
-    assert daemon.alive(), daemon.log_text()[-3000:]
+    run.finish(wait_for, kafka_bootstrap)
 
 
 def test_redis_restored_from_an_older_copy_is_re_read_exactly(
     private_redis: Any,
-    deployment_factory: Any,
-    daemon_factory: Any,
+    run_on_private_redis: Callable[..., Run],
     wait_for: Callable[..., None],
     kafka_bootstrap: str,
 ) -> None:
@@ -262,30 +280,22 @@ def test_redis_restored_from_an_older_copy_is_re_read_exactly(
     appendfsync everysec and a failover to a lagging replica look the same). The daemon finds
     Redis' offsets behind its own, claims again, re-reads the lost span from Kafka and ends
     exact; the old daemon kept its position and lost the span."""
-    dep = deployment_factory(partitions=3, simulate=SIMULATE, redis={"url": private_redis.url})
-    t = traffic(dep.settings, 40_000, seed=23)
-    daemon = daemon_factory(dep)
-    wait_for(lambda: daemon.log_text().count("claimed") == 6, 60, "six partitions claimed")
-    stream = Stream(dep.settings, t.events, rate=3000)
+    run = run_on_private_redis(40_000, seed=23, rate=3000)
     time.sleep(4.0)
     backup = private_redis.data_dir.parent / "backup"
     redis.Redis.from_url(private_redis.url).execute_command("BGREWRITEAOF")
     time.sleep(1.0)
     shutil.copytree(private_redis.data_dir, backup)
     time.sleep(4.0)  # the daemon applies more, which the restore will take back
-    acknowledged = counted(dep)()
+    acknowledged = counted(run.dep)()
     private_redis.kill()
     shutil.rmtree(private_redis.data_dir)
     shutil.copytree(backup, private_redis.data_dir)
     private_redis.start()
-    assert counted(dep)() < acknowledged  # Redis really lost acknowledged work
-    stream.join()
-    wait_for(lambda: counted(dep)() == len(t.events), 180, "every record accounted for")
-    time.sleep(1)
-    audit(dep, t, kafka_bootstrap)
-    log = daemon.log_text()
-    assert "Redis lost acknowledged writes" in log, log[-3000:]
-    status, metrics = daemon.get("/metrics")
+    assert counted(run.dep)() < acknowledged  # Redis really lost acknowledged work
+    run.finish(wait_for, kafka_bootstrap)
+    assert "Redis lost acknowledged writes" in run.daemon.log_text()
+    status, metrics = run.daemon.get("/metrics")
     assert status == 200 and 'driftwatch_resyncs_total{kind="gap"}' in metrics
 
 
