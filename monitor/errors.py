@@ -8,6 +8,8 @@ print it as one line that says what to do, and the loop boundary can tell ours f
     ├── ServiceError           local Kafka/Redis could not be fetched, started or stopped
     ├── StoreUnavailableError  Redis unreachable: pause consumption, back off, resume
     ├── SinkUnavailableError   Kafka refused dead letters: pause, back off, resume
+    ├── BatchRejectedError     the checkpoint refused a batch's content: not an outage, so the
+    │                          loop isolates the record behind it
     └── FencedError            another instance owns the partition or the evaluator lease now:
                                drop it, never write
 """
@@ -39,6 +41,11 @@ class StoreUnavailableError(DriftwatchError):
 
 class SinkUnavailableError(DriftwatchError):
     """Dead letters could not be written to Kafka; the batch is retried, nothing is applied."""
+
+
+class BatchRejectedError(DriftwatchError):
+    """The checkpoint script refused a batch's content (a stored sum would stop being finite);
+    the loop halves the batch until it finds the record behind it."""
 
 
 class FencedError(DriftwatchError):

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import redis
 
 from monitor.config import Settings
-from monitor.errors import DriftwatchError
+from monitor.errors import BatchRejectedError, DriftwatchError
 from monitor.events import (
     UNKNOWN_MODEL,
     DeadLetter,
@@ -56,11 +56,6 @@ MAX_CONFLICT_RETRIES = 20
 Kind = Literal["prediction", "outcome"]
 
 
-class BatchRejectedError(DriftwatchError):
-    """The checkpoint script refused the batch's content (a stored sum would stop being finite):
-    not an outage, so the loop isolates the record that causes it."""
-
-
 @dataclass(frozen=True, slots=True)
 class Batch:
     """One unit of work for a partition: its records and where they start."""
@@ -88,9 +83,6 @@ class BatchResult:
     status: Status
     #: The partition's stored next offset after the batch (None: none stored).
     stored_offset: int | None
-    n_valid: int = 0
-    n_dead: int = 0
-    n_pairs: int = 0
 
 
 class BatchProcessor:
@@ -200,9 +192,7 @@ class BatchProcessor:
         self._observe(kind, result, counted, letters, plan)
         self._metrics.batch_duration.observe(time.perf_counter() - started)
         self._publish(claim, letters)
-        return BatchResult(
-            result.status, result.stored_offset, len(counted), len(letters), len(plan.pairs)
-        )
+        return BatchResult(result.status, result.stored_offset)
 
     def _stages(
         self,

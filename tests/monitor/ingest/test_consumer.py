@@ -20,7 +20,7 @@ from monitor.events import InvalidReason, Record
 from monitor.ingest.batch import BatchProcessor
 from monitor.store.checkpoint import Checkpoint
 from monitor.store.keys import Keys
-from tests.monitor.ingest.conftest import OUTCOMES, PREDICTIONS, Loop, outcome, prediction
+from tests.monitor.ingest.conftest import OUTCOMES, PREDICTIONS, Loop, T, outcome, prediction
 
 P0, P1 = TopicPartition(PREDICTIONS, 0), TopicPartition(PREDICTIONS, 1)
 O0 = TopicPartition(OUTCOMES, 0)
@@ -342,3 +342,25 @@ def test_kafka_not_holding_the_resume_offset_is_said(caplog: Any) -> None:
     first, second = (r.getMessage() for r in caplog.records)
     assert "no longer holds offsets 100..249" in first
     assert "log ends before offset 100" in second
+
+
+def test_a_record_whose_sums_would_overflow_is_isolated_not_the_batch(
+    loop_factory: Callable[..., Loop], redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """The checkpoint refuses a batch that would make a stored sum infinite (here the window's
+    sum of squares is already near the largest double): the batch applies nothing, is halved,
+    and only the record that overflows is dead-lettered; its neighbours (zeros) count."""
+    rows = [(i, f"id-{i}".encode(), prediction(i, amount=1e150 if i == 5 else 0.0))
+            for i in range(10)]  # fmt: skip
+    loop = loop_factory({P0: rows})
+    keys = Keys(key_prefix)
+    start = int(T // 3600 * 3600)
+    window = keys.partition(keys.tag("g", PREDICTIONS, 0)).window("m", f"{start}|unversioned|none")
+    redis_client.hset(window, "sq:x", repr(1.7976931348623e308))  # + 1e300 overflows
+    loop.start()
+    loop.wait(loop.caught_up, "every record applied")
+    loop.finish()
+    assert (loop.counts().predictions, loop.dead()) == (9, {"unprocessable": 1})
+    ((_, _, letter),) = loop.sink.letters
+    assert letter.offset == 5 and "would not be finite" in letter.detail
+    assert float(redis_client.hget(window, "sq:x")) == 1.7976931348623e308
