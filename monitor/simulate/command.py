@@ -97,8 +97,10 @@ def _produce(
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
-        if stop.is_set():  # a second Ctrl-C gives up on flushing
-            raise KeyboardInterrupt
+        if stop.is_set():  # a second Ctrl-C gives up on flushing; a SIGTERM after it does not
+            if signum == signal.SIGINT:  # (Ctrl-C in a script reaches its whole process group,
+                raise KeyboardInterrupt  # which then often sends SIGTERM to its children too)
+            return
         stop.set()
         click.echo("\nstopping: flushing what was sent (Ctrl-C again to abort)", err=True)
 
@@ -135,8 +137,9 @@ def _produce(
         )
         sys.exit(1)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if not stop.is_set():  # once stopping, a later SIGTERM stays "already stopping"
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _summarise(settings: Settings, report: ProduceReport) -> None:

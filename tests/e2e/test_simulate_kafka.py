@@ -169,3 +169,22 @@ def test_cli_simulate_produces_the_expected_counts(
     for (topic, model), count in expected.items():
         assert f"{topic:<28} {model:<24} {count:>10,}" in result.stdout
     assert "500 predictions" in result.stdout
+
+
+def test_ctrl_c_then_sigterm_stops_the_simulator_once_and_flushes(
+    deployment_factory: Callable[..., Any],
+) -> None:
+    """Ctrl-C in a script reaches the whole process group, and the script then often sends
+    SIGTERM to its children (as deploy/local/demo does): one stop, everything sent flushed."""
+    import signal
+
+    deployment = deployment_factory(partitions=PARTITIONS, models=MODELS, simulate=SIMULATE)
+    driftwatch = Path(sys.executable).with_name("driftwatch")
+    command = [str(driftwatch), "simulate", "--config", str(deployment.path)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(4.0)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "everything sent was flushed" in out
