@@ -60,7 +60,7 @@ class Daemon:
             settings.redis, timeout_seconds=PROBE_TIMEOUT_SECONDS, retry_connection_errors=0
         )
         self.probe = DependencyProbe(
-            probe_client, settings.kafka.bootstrap_servers, Query(probe_client, settings).ingest
+            probe_client, settings.kafka, Query(probe_client, settings).ingest
         )
         self.metrics.registry.register(PendingJoins(self.probe))
         servers = ", ".join(settings.kafka.bootstrap_servers)
@@ -130,9 +130,9 @@ class Daemon:
         state = self.ingestor.state
         if state.outage:
             return False, f"{state.outage} unavailable, consumption paused: {state.outage_detail}"
-        for check in (self.probe.redis, self.probe.kafka):
-            if check.error:
-                return False, check.error
+        for watch in (self.probe.redis, self.probe.kafka):
+            if watch.problem:
+                return False, watch.problem
         if not state.joined:
             return False, "not yet assigned by the consumer group"
         return True, f"{len(state.owned)} partitions"

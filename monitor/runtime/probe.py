@@ -1,85 +1,113 @@
-"""Dependency checks and the Redis-backed gauge, refreshed in a thread of their own.
+"""Dependency checks and the Redis-backed gauge, refreshed in threads of their own.
 
 ``/healthz``, ``/readyz`` and ``/metrics`` answer from memory, so a hung Redis or a dead broker
-can never hold a probe or a scrape: this thread pings Redis and opens a TCP connection to the
-Kafka bootstrap servers every :data:`PROBE_SECONDS` (each bounded by :data:`PROBE_TIMEOUT_SECONDS`),
-and reads the group-wide pending-join counts every :data:`PENDING_SECONDS`. ``/readyz`` turns 503
-within about ``PROBE_SECONDS + PROBE_TIMEOUT_SECONDS`` of a dependency becoming unreachable, even
-while no traffic flows, and says which; ``/metrics`` serves the last pending-join counts with
-their age.
+can never hold a probe or a scrape. Every :data:`PROBE_SECONDS` one thread pings Redis and
+another asks Kafka for its cluster description (a real request, so a broker that accepts
+connections but does not answer — stopped, overloaded — counts as down), each call bounded by
+:data:`PROBE_TIMEOUT_SECONDS`; a check still running after that counts as failed, whatever the
+client library does meanwhile. The Redis thread also reads the group-wide pending-join counts
+every :data:`PENDING_SECONDS`. ``/readyz`` thus turns 503 within about
+``PROBE_SECONDS + PROBE_TIMEOUT_SECONDS`` of a dependency stopping to answer, even while no
+traffic flows, and says which.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+from kafka import KafkaAdminClient
 
+from monitor.config import KafkaSettings
 from monitor.store.query import ModelIngest
 
 log = logging.getLogger(__name__)
 
 #: How often the dependencies are checked: bounds how late /readyz notices an outage.
 PROBE_SECONDS = 2.0
-#: How long one check may take: a hung dependency counts as down after this.
+#: How long one check may take: a dependency that has not answered by then counts as down.
 PROBE_TIMEOUT_SECONDS = 1.5
 #: How often the pending-join gauge is refreshed (a read over every partition's counters).
 PENDING_SECONDS = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One dependency's last check: an empty ``error`` means it answered."""
+@dataclass(slots=True)
+class Watch:
+    """One dependency's checks: the last answer, and a check still waiting for one."""
 
+    name: str
+    check: Callable[[], str]
     error: str = ""
-    at: float = 0.0
+    running_since: float | None = None
+
+    @property
+    def problem(self) -> str:
+        """Why the dependency counts as down now ("" when it answered last time, in time)."""
+        since = self.running_since
+        if since is not None and time.monotonic() - since > PROBE_TIMEOUT_SECONDS:
+            return f"{self.name} not answering for {time.monotonic() - since:.0f}s"
+        return self.error
+
+    def once(self) -> None:
+        self.running_since = time.monotonic()
+        try:
+            self.error = self.check()
+        finally:
+            self.running_since = None
 
 
 class DependencyProbe:
-    """Checks Redis and Kafka in a daemon thread; readers get the last results."""
+    """Checks Redis and Kafka in daemon threads; readers get the last results."""
 
     def __init__(
         self,
         client: redis.Redis,
-        bootstrap_servers: Sequence[str],
+        kafka: KafkaSettings,
         pending: Callable[[], list[ModelIngest]],
     ) -> None:
         self._redis = client
-        self._servers = list(bootstrap_servers)
+        self._kafka = kafka
+        self._admin: Any = None
         self._pending = pending
-        self.redis = Check()
-        self.kafka = Check()
+        self.redis = Watch("redis", self._ping_redis)
+        self.kafka = Watch("kafka", self._ask_kafka)
         #: Group-wide ingestion counts behind driftwatch_pending_joins, and when they were read.
         self.pending_rows: list[ModelIngest] = []
         self.pending_at: float | None = None
-        self._thread = threading.Thread(target=self._run, name="probe", daemon=True)
         self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, args=(self.redis, True), daemon=True),
+            threading.Thread(target=self._run, args=(self.kafka, False), daemon=True),
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._admin is not None:
+            self._admin.close()
 
-    def _run(self) -> None:
+    def check_once(self) -> None:
+        """Check both dependencies now (the threads do this every PROBE_SECONDS)."""
+        self.redis.once()
+        self.kafka.once()
+
+    def _run(self, watch: Watch, reads_pending: bool) -> None:
         next_pending = 0.0
         while not self._stop.is_set():
-            self.check_once()
+            watch.once()
             now = time.monotonic()
-            if now >= next_pending and not self.redis.error:
+            if reads_pending and now >= next_pending and not watch.error:
                 self._read_pending()
                 next_pending = now + PENDING_SECONDS
             self._stop.wait(PROBE_SECONDS)
-
-    def check_once(self) -> None:
-        """Check both dependencies now (the thread does this every PROBE_SECONDS)."""
-        self.redis = Check(self._ping_redis(), time.monotonic())
-        self.kafka = Check(self._reach_kafka(), time.monotonic())
 
     def _ping_redis(self) -> str:
         try:
@@ -88,19 +116,20 @@ class DependencyProbe:
             return f"redis unreachable: {exc}"
         return ""
 
-    def _reach_kafka(self) -> str:
-        """TCP reachability of any bootstrap server (what the client itself needs first)."""
-        errors = []
-        for server in self._servers:
-            host, _, port = server.rpartition(":")
-            try:
-                with socket.create_connection(
-                    (host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_SECONDS
-                ):
-                    return ""
-            except (OSError, ValueError) as exc:
-                errors.append(f"{server}: {exc}")
-        return "kafka unreachable: " + "; ".join(errors)
+    def _ask_kafka(self) -> str:
+        timeout_ms = int(PROBE_TIMEOUT_SECONDS * 1000)
+        try:
+            if self._admin is None:
+                self._admin = KafkaAdminClient(
+                    **self._kafka.client_kwargs(),
+                    request_timeout_ms=timeout_ms,
+                    bootstrap_timeout_ms=timeout_ms,
+                    reconnect_backoff_max_ms=1000,
+                )
+            self._admin.describe_cluster()
+        except Exception as exc:  # whatever fails, the probe reports it and lives on
+            return f"kafka unreachable: {type(exc).__name__}: {exc}"
+        return ""
 
     def _read_pending(self) -> None:
         try:

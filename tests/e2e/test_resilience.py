@@ -6,7 +6,9 @@ purpose, and then requires the per-model totals in Redis to equal the produced c
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -200,3 +202,30 @@ def test_kafka_restart_reconnects_and_resumes_exactly(
     assert_exact(dep, expected)
     assert daemon.alive(), daemon.log_text()[-2000:]
     assert daemon.terminate() == 0
+
+
+def test_a_hung_broker_is_reported_and_survived_exactly(
+    services: Any, deployment_factory: Any, daemon_factory: Any, wait_for: Callable[..., None]
+) -> None:
+    """The broker stops answering without closing a connection (SIGSTOP): /readyz says so
+    within seconds, and once it answers again every event is counted once."""
+    kafka_broker, _ = services.require_handles()
+    dep = deployment_factory(partitions=3, simulate=FAULTS)
+    events, expected = simulated(dep, 20_000, seed=17)
+    daemon = daemon_factory(dep)
+    wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
+    stream = Stream(dep.settings, events, rate=5_000)
+    time.sleep(2.0)
+    os.kill(kafka_broker.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: daemon.get("/readyz")[0] == 503, 15, "/readyz to report the hung broker")
+        assert "kafka" in daemon.get("/readyz")[1]
+        assert daemon.get("/healthz")[0] == 200
+    finally:
+        os.kill(kafka_broker.pid, signal.SIGCONT)
+    stream.join()
+    wait_for(reached(dep, expected), 180, "every event counted after the broker answers again")
+    wait_for(lambda: daemon.get("/readyz")[0] == 200, 60, "/readyz to recover")
+    time.sleep(1)
+    assert_exact(dep, expected)
+    assert daemon.alive(), daemon.log_text()[-2000:]
