@@ -40,7 +40,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -48,11 +48,11 @@ from kafka.errors import KafkaError
 
 from monitor.config import Settings
 from monitor.errors import FencedError, SinkUnavailableError, StoreUnavailableError
-from monitor.events import Record
 from monitor.ingest.batch import Batch, BatchProcessor, BatchResult
+from monitor.ingest.partition import Backoff, InFlight, Owned
 from monitor.ingest.rebalance import RebalanceLog
 from monitor.runtime.metrics import Metrics
-from monitor.store.checkpoint import Claim, Status
+from monitor.store.checkpoint import Status
 
 log = logging.getLogger(__name__)
 
@@ -62,90 +62,17 @@ POLL_TIMEOUT_MS = 500
 BUSY_POLL_TIMEOUT_MS = 5
 #: Records queued over all partitions, in batches, before polling stops: bounds memory.
 QUEUED_BATCHES_LIMIT = 4
-#: Bytes of record values in one batch at most: bounds the checkpoint's arguments (dead letters
-#: travel whole) far below Redis' query buffer limit, whatever the record sizes.
-MAX_BATCH_BYTES = 32 << 20
 #: While polling is held back, wait this long at most for a batch to finish ...
 HOLD_WAIT_SECONDS = 0.05
 #: ... and poll one record this often to stay in the group and hear of rebalances.
 LIVENESS_POLL_SECONDS = 1.0
 #: Housekeeping period: offsets to Kafka, gauges, sweeps of idle partitions.
 MAINTENANCE_SECONDS = 5.0
-#: Backoff after a failure, doubling up to the maximum: gentle on a restarting Redis or broker.
-BACKOFF_INITIAL_SECONDS = 0.2
-BACKOFF_MAX_SECONDS = 10.0
 #: Worker threads applying batches: enough to keep Redis and the Python thread both busy.
 PARALLEL_BATCHES = 4
-#: A record that makes its batch fail this many times alone is dead-lettered as unprocessable.
-ISOLATION_ATTEMPTS = 2
 #: A fenced partition still assigned to this instance after this many session timeouts is
 #: claimed again: the group should have moved it by then, so the fence came from a stale owner.
 FENCED_RECLAIM_SESSIONS = 3
-
-
-@dataclass(slots=True)
-class Backoff:
-    """Exponential backoff; ``due`` says whether the next attempt may run now."""
-
-    delay: float = 0.0
-    next_attempt: float = 0.0
-
-    def failed(self, now: float) -> None:
-        self.delay = min(BACKOFF_MAX_SECONDS, max(BACKOFF_INITIAL_SECONDS, self.delay * 2))
-        self.next_attempt = now + self.delay
-
-    def reset(self) -> None:
-        self.delay = 0.0
-        self.next_attempt = 0.0
-
-    def due(self, now: float) -> bool:
-        return now >= self.next_attempt
-
-
-@dataclass(slots=True)
-class Unsettled:
-    """A batch that failed, retried exactly as it was until it settles."""
-
-    records: list[Record]
-    #: Set once the batch is a lone record that kept failing: dead-letter it with this detail.
-    unprocessable: str = ""
-
-
-@dataclass(slots=True)
-class InFlight:
-    """A batch handed to the worker pool."""
-
-    batch: Batch
-    #: True when it is the partition's oldest unsettled batch (else it came from the queue).
-    retry: bool
-    future: Future[BatchResult | Exception]
-
-
-@dataclass(slots=True)
-class Owned:
-    """A partition this instance claimed, and everything the loop knows of it."""
-
-    claim: Claim
-    #: Next offset to apply (the next batch's first); None until a fresh partition's first batch.
-    position: int | None
-    #: Next offset expected from Kafka: records below it are already held (or applied).
-    fetched: int | None
-    #: Fetched records not yet in a batch, in offset order.
-    queued: list[Record] = field(default_factory=list)
-    #: Failed batches (oldest first), retried before anything queued.
-    unsettled: list[Unsettled] = field(default_factory=list)
-    in_flight: InFlight | None = None
-    #: Dead letters may wait in the outbox: the next batch publishes them.
-    drain_outbox: bool = False
-    failures: int = 0
-    backoff: Backoff = field(default_factory=Backoff)
-    last_batch: float = 0.0
-    #: Whether the first fetch since the claim started where Redis said (checked once).
-    start_checked: bool = False
-
-    @property
-    def idle(self) -> bool:
-        return self.in_flight is None and not self.queued and not self.unsettled
 
 
 @dataclass(slots=True)
@@ -277,63 +204,22 @@ class Ingestor:
             self._drop(tp)
             self.state.fenced[tp] = now
         elif isinstance(outcome, Exception):
-            p.drain_outbox = True  # the batch may have applied, its dead letters unpublished
-            if batch.records and not work.retry:
-                p.unsettled.insert(0, Unsettled(list(batch.records), batch.unprocessable))
+            p.failed(work)
             if isinstance(outcome, StoreUnavailableError | SinkUnavailableError):
                 self._outage(_dependency(outcome), outcome)
             else:
-                self._isolate(p, batch, outcome, now)
+                self._metrics.outages.labels("internal").inc()
+                p.isolate(batch, outcome, now)
         elif not outcome.status.in_step or (
             outcome.status is Status.ALREADY_APPLIED and outcome.stored_offset != batch.next_offset
         ):
-            self._resync(tp, p, batch, outcome)
-        else:  # applied now, or before by an attempt whose answer was lost
-            if work.retry:
-                p.unsettled.pop(0)
-            if batch.records:
-                p.position = batch.next_offset
-            if batch.drain_outbox:
-                p.drain_outbox = False
-            p.failures = 0
-            p.backoff.reset()
-            p.last_batch = now
+            self._resync(tp, batch, outcome)
+        else:
+            p.applied(work, now)
             if self.state.outage and not any(o.in_flight for o in self.state.owned.values()):
                 self._recovered()
 
-    def _isolate(self, p: Owned, batch: Batch, error: Exception, now: float) -> None:
-        """A failure that is not an outage: find the record behind it without stopping others."""
-        self._metrics.outages.labels("internal").inc()
-        p.failures += 1
-        p.backoff.failed(now)
-        if not batch.records:
-            return  # a sweep: tried again at the next maintenance
-        head = p.unsettled[0]
-        where = f"{batch.claim.topic}[{batch.claim.partition}]"
-        if len(head.records) > 1:
-            mid = len(head.records) // 2
-            p.unsettled[0:1] = [Unsettled(head.records[:mid]), Unsettled(head.records[mid:])]
-            p.failures = 0
-            p.backoff.reset()
-            log.warning(
-                "batch of %s at offsets %d..%d failed (%s); retrying it in halves to find the "
-                "record behind it", where, head.records[0][0], head.records[-1][0], error,
-            )  # fmt: skip
-        elif not head.unprocessable and p.failures >= ISOLATION_ATTEMPTS:
-            head.unprocessable = f"{type(error).__name__}: {error}"[:160]
-            p.failures = 0
-            p.backoff.reset()
-            log.warning(
-                "the record at %s offset %d fails alone (%s); dead-lettering it as "
-                "unprocessable so the partition moves on", where, head.records[0][0], error,
-            )  # fmt: skip
-        elif head.unprocessable:
-            log.error(
-                "%s cannot even dead-letter the record at offset %d (%s); retrying in %.1fs",
-                where, head.records[0][0], error, p.backoff.delay,
-            )  # fmt: skip
-
-    def _resync(self, tp: TopicPartition, p: Owned, batch: Batch, result: BatchResult) -> None:
+    def _resync(self, tp: TopicPartition, batch: Batch, result: BatchResult) -> None:
         """Redis' stored offset disagrees with this instance's position: claim again and re-read
         from the stored offset (Kafka still holds the records)."""
         status, stored = result.status, result.stored_offset
@@ -392,9 +278,7 @@ class Ingestor:
             else:
                 self._consumer.seek(tp, claim.next_offset)
             self._processor.detectors.forget(claim.keys)  # reload what the last owner left
-            self.state.owned[tp] = Owned(
-                claim, claim.next_offset, claim.next_offset, drain_outbox=claim.outbox > 0
-            )
+            self.state.owned[tp] = Owned.claimed(claim)
             log.info(
                 "claimed %s[%d] epoch=%d offset=%s",
                 tp.topic, tp.partition, claim.epoch, claim.next_offset,
@@ -413,51 +297,18 @@ class Ingestor:
             if not any(p.unsettled or p.queued for p in self.state.owned.values()):
                 self._recovered()  # nothing failed is waiting: the outage was noticed elsewhere
                 outage = False
-        candidates = sorted(self.state.owned.items(), key=lambda item: not item[1].unsettled)
-        for tp, p in candidates:
+        candidates = sorted(self.state.owned.values(), key=lambda p: not p.unsettled)
+        for p in candidates:
             if p.in_flight is not None or not p.backoff.due(now):
                 continue
-            if p.unsettled:
-                head = p.unsettled[0]
-                self._submit(tp, p, head.records, retry=True, unprocessable=head.unprocessable)
-            elif p.queued:
-                self._submit(tp, p, self._take(p), retry=False)
-            else:
+            batch = p.next_batch(self._batch_max)
+            if batch is None:
                 continue
+            self._submit(p, batch, retry=bool(p.unsettled))
             if outage:
                 return
 
-    def _take(self, p: Owned) -> list[Record]:
-        """The next batch from the queue: up to max_batch_records and MAX_BATCH_BYTES."""
-        records = p.queued[: self._batch_max]
-        if sum(len(value) for _, _, value in records if value) > MAX_BATCH_BYTES:
-            size = 0
-            for i, (_, _, value) in enumerate(records):
-                size += len(value or b"")
-                if size > MAX_BATCH_BYTES and i > 0:
-                    records = records[:i]
-                    break
-        del p.queued[: len(records)]
-        return records
-
-    def _submit(
-        self,
-        tp: TopicPartition,
-        p: Owned,
-        records: list[Record],
-        *,
-        retry: bool,
-        unprocessable: str = "",
-    ) -> None:
-        first = p.position if p.position is not None else records[0][0] if records else -1
-        batch = Batch(
-            p.claim,
-            records,
-            first,
-            fresh=p.position is None,
-            drain_outbox=p.drain_outbox,
-            unprocessable=unprocessable,
-        )
+    def _submit(self, p: Owned, batch: Batch, *, retry: bool) -> None:
         p.in_flight = InFlight(batch, retry, self._pool.submit(self._attempt, batch))
 
     def _attempt(self, batch: Batch) -> BatchResult | Exception:
@@ -494,17 +345,8 @@ class Ingestor:
         self._last_poll = time.monotonic()
         for tp, messages in polled.items():
             p = self.state.owned.get(tp)
-            if p is None or not messages:
-                continue  # not claimed yet: the claim seeks where to start
-            if not p.start_checked:
-                p.start_checked = True
-                _check_start(tp, p.fetched, messages[0].offset)
-            if p.fetched is not None and messages[0].offset < p.fetched:
-                messages = [m for m in messages if m.offset >= p.fetched]  # fetched before a seek
-                if not messages:
-                    continue
-            p.queued.extend([(m.offset, m.key, m.value) for m in messages])
-            p.fetched = messages[-1].offset + 1
+            if p is not None and messages:  # else not claimed yet: the claim seeks where to start
+                p.fetch(messages)
 
     def _queued(self) -> int:
         return sum(len(p.queued) for p in self.state.owned.values())
@@ -521,9 +363,11 @@ class Ingestor:
     def _maintain(self, now: float) -> None:
         if self.state.outage:
             return
-        for tp, p in self.state.owned.items():
+        for p in self.state.owned.values():
             if p.idle and now - p.last_batch >= MAINTENANCE_SECONDS and p.backoff.due(now):
-                self._submit(tp, p, [], retry=False)  # sweep expired joins, drain the outbox
+                batch = p.next_batch(self._batch_max, drain_always=True)
+                if batch is not None:  # sweep expired joins, drain the outbox
+                    self._submit(p, batch, retry=False)
         self._reclaim_fenced(now)
         self._commit(sync=False)
         for tp, p in self.state.owned.items():
@@ -571,27 +415,6 @@ class Ingestor:
                 self._consumer.commit_async(offsets)
         except KafkaError as exc:
             log.info("advisory offset commit failed (%s); Redis holds the checkpoint", exc)
-
-
-def _check_start(tp: TopicPartition, expected: int | None, first: int) -> None:
-    """Say so when Kafka no longer holds the records where Redis says to resume (a gap of one
-    offset is the usual transaction marker and goes unsaid)."""
-    if expected is None or expected <= first <= expected + 1:
-        return
-    where = f"{tp.topic}[{tp.partition}]"
-    if first > expected:
-        log.warning(
-            "%s: Kafka no longer holds offsets %d..%d (retention or compaction removed them "
-            "before they were read); whatever they held is not counted. Resuming at %d",
-            where, expected, first - 1, first,
-        )  # fmt: skip
-    else:
-        log.warning(
-            "%s: Kafka's log ends before offset %d, where Redis says to resume: the broker lost "
-            "records (an unclean leader election, a restored log). Records it holds below %d "
-            "are taken as already counted",
-            where, expected, expected,
-        )  # fmt: skip
 
 
 def _dependency(error: Exception) -> str:

@@ -9,6 +9,7 @@ copy, another writer, a fencing claim, a record the daemon fails on, a dead-lett
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -18,9 +19,18 @@ from kafka import TopicPartition
 from monitor.errors import StoreUnavailableError
 from monitor.events import InvalidReason, Record
 from monitor.ingest.batch import BatchProcessor
+from monitor.ingest.partition import Owned
 from monitor.store.checkpoint import Checkpoint
 from monitor.store.keys import Keys
-from tests.monitor.ingest.conftest import OUTCOMES, PREDICTIONS, Loop, T, outcome, prediction
+from tests.monitor.ingest.conftest import (
+    OUTCOMES,
+    PREDICTIONS,
+    Loop,
+    Message,
+    T,
+    outcome,
+    prediction,
+)
 
 P0, P1 = TopicPartition(PREDICTIONS, 0), TopicPartition(PREDICTIONS, 1)
 O0 = TopicPartition(OUTCOMES, 0)
@@ -329,19 +339,22 @@ def test_detector_state_after_faults_equals_the_state_without_them(
     assert blobs[0] is not None and blobs[0] == blobs[1]
 
 
-def test_kafka_not_holding_the_resume_offset_is_said(caplog: Any) -> None:
-    from monitor.ingest.consumer import _check_start
-
-    with caplog.at_level("WARNING", logger="monitor.ingest.consumer"):
-        _check_start(P0, 100, 100)
-        _check_start(P0, 100, 101)  # a transaction marker: nothing to say
-        _check_start(P0, None, 7)  # a new partition starts wherever Kafka starts
-        assert caplog.records == []
-        _check_start(P0, 100, 250)
-        _check_start(P0, 100, 0)
-    first, second = (r.getMessage() for r in caplog.records)
-    assert "no longer holds offsets 100..249" in first
-    assert "log ends before offset 100" in second
+def test_kafka_not_holding_the_resume_offset_is_said(
+    caplog: Any, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """The first records fetched after a claim start where Redis said, one offset later (a
+    transaction marker), or the operator is told what Kafka no longer holds."""
+    claim = Checkpoint(redis_client, Keys(key_prefix), "g").claim(PREDICTIONS, 0)
+    with caplog.at_level("WARNING", logger="monitor.ingest.partition"):
+        for resume, first in ((100, 100), (100, 101), (None, 7), (100, 250), (100, 0)):
+            partition = Owned.claimed(dataclasses.replace(claim, next_offset=resume))
+            partition.fetch([Message(first, None, b"{}"), Message(first + 1, None, b"{}")])
+            assert [o for o, _, _ in partition.queued] == [
+                o for o in (first, first + 1) if resume is None or o >= resume
+            ]
+    first_warning, second_warning = (r.getMessage() for r in caplog.records)
+    assert "no longer holds offsets 100..249" in first_warning
+    assert "log ends before offset 100" in second_warning
 
 
 def test_a_record_whose_sums_would_overflow_is_isolated_not_the_batch(
