@@ -238,6 +238,7 @@ def loop_factory(
         group: str = "g",
         prefix: str = key_prefix,
         assigned: set[TopicPartition] | None = None,
+        session_timeout_ms: int = 10_000,
     ) -> Loop:
         settings = config.parse(
             {
@@ -246,6 +247,7 @@ def loop_factory(
                     "outcomes_topic": OUTCOMES,
                     "group_id": group,
                     "max_poll_records": max_poll_records,
+                    "session_timeout_ms": session_timeout_ms,
                 },
                 "redis": {"url": redis_url, "key_prefix": prefix},
                 "ingest": {"max_batch_records": max_batch_records},

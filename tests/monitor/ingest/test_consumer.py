@@ -9,7 +9,6 @@ copy, another writer, a fencing claim, a record the daemon fails on, a dead-lett
 from __future__ import annotations
 
 import collections
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -19,14 +18,12 @@ from kafka import TopicPartition
 from monitor.errors import StoreUnavailableError
 from monitor.events import InvalidReason, Record
 from monitor.ingest.batch import BatchProcessor
-from monitor.ingest.partition import Owned
 from monitor.store.checkpoint import Checkpoint
 from monitor.store.keys import Keys
 from tests.monitor.ingest.conftest import (
     OUTCOMES,
     PREDICTIONS,
     Loop,
-    Message,
     T,
     outcome,
     prediction,
@@ -339,24 +336,6 @@ def test_detector_state_after_faults_equals_the_state_without_them(
     assert blobs[0] is not None and blobs[0] == blobs[1]
 
 
-def test_kafka_not_holding_the_resume_offset_is_said(
-    caplog: Any, redis_client: redis.Redis, key_prefix: str
-) -> None:
-    """The first records fetched after a claim start where Redis said, one offset later (a
-    transaction marker), or the operator is told what Kafka no longer holds."""
-    claim = Checkpoint(redis_client, Keys(key_prefix), "g").claim(PREDICTIONS, 0)
-    with caplog.at_level("WARNING", logger="monitor.ingest.partition"):
-        for resume, first in ((100, 100), (100, 101), (None, 7), (100, 250), (100, 0)):
-            partition = Owned.claimed(dataclasses.replace(claim, next_offset=resume))
-            partition.fetch([Message(first, None, b"{}"), Message(first + 1, None, b"{}")])
-            assert [o for o, _, _ in partition.queued] == [
-                o for o in (first, first + 1) if resume is None or o >= resume
-            ]
-    first_warning, second_warning = (r.getMessage() for r in caplog.records)
-    assert "no longer holds offsets 100..249" in first_warning
-    assert "log ends before offset 100" in second_warning
-
-
 def test_a_record_whose_sums_would_overflow_is_isolated_not_the_batch(
     loop_factory: Callable[..., Loop], redis_client: redis.Redis, key_prefix: str
 ) -> None:
@@ -377,3 +356,25 @@ def test_a_record_whose_sums_would_overflow_is_isolated_not_the_batch(
     ((_, _, letter),) = loop.sink.letters
     assert letter.offset == 5 and "would not be finite" in letter.detail
     assert float(redis_client.hget(window, "sq:x")) == 1.7976931348623e308
+
+
+def test_a_partition_fenced_but_still_assigned_is_claimed_again(
+    loop_factory: Callable[..., Loop], redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """A fence normally precedes a rebalance that takes the partition away. If the group still
+    assigns it here several session timeouts later, the fence came from a stale owner (say, one
+    whose claim survived a Redis failover): the loop claims the partition again and goes on."""
+    log = {P0: records(300)}
+    loop = loop_factory(log, max_batch_records=100, session_timeout_ms=1000)
+    stale = Checkpoint(redis_client, Keys(key_prefix), "g")
+
+    def stale_claim(offset: int) -> None:
+        if offset == 100 and loop.metric("driftwatch_fenced_total") == 0:
+            stale.claim(PREDICTIONS, 0)
+
+    around_apply(loop, before=stale_claim)
+    loop.start()
+    loop.wait(loop.caught_up, "the partition to be claimed again and finished", timeout=60)
+    loop.finish()
+    assert loop.metric("driftwatch_fenced_total") == 1
+    assert loop.counts().predictions == 300

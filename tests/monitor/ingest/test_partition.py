@@ -1,0 +1,31 @@
+"""One owned partition: records enter once, in order, and a resume point Kafka lost is said."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import redis
+
+from monitor.ingest.partition import Owned
+from monitor.store.checkpoint import Checkpoint
+from monitor.store.keys import Keys
+from tests.monitor.ingest.conftest import PREDICTIONS, Message
+
+
+def test_kafka_not_holding_the_resume_offset_is_said(
+    caplog: Any, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """The first records fetched after a claim start where Redis said, one offset later (a
+    transaction marker), or the operator is told what Kafka no longer holds."""
+    claim = Checkpoint(redis_client, Keys(key_prefix), "g").claim(PREDICTIONS, 0)
+    with caplog.at_level("WARNING", logger="monitor.ingest.partition"):
+        for resume, first in ((100, 100), (100, 101), (None, 7), (100, 250), (100, 0)):
+            partition = Owned.claimed(dataclasses.replace(claim, next_offset=resume))
+            partition.fetch([Message(first, None, b"{}"), Message(first + 1, None, b"{}")])
+            assert [o for o, _, _ in partition.queued] == [
+                o for o in (first, first + 1) if resume is None or o >= resume
+            ]
+    first_warning, second_warning = (r.getMessage() for r in caplog.records)
+    assert "no longer holds offsets 100..249" in first_warning
+    assert "log ends before offset 100" in second_warning
