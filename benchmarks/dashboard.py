@@ -122,7 +122,7 @@ def window_fields(
     labelled = int(n * 0.8)
     y = rng.integers(0, 2, labelled)
     s = np.clip((0.1 if drifting else 0.35) * y + rng.uniform(0, 0.65, labelled), 0, 1)
-    sums = performance.binary_sums(s, (s >= 0.5).astype(int), y, model.threshold)
+    sums = performance.binary_sums(s, (s >= 0.5).astype(int), y)
     fields |= {f"perf:{k}": v for k, v in sums.items()}
     return fields
 

@@ -18,6 +18,7 @@ from datetime import datetime, tzinfo
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor.config import ModelSettings
 from monitor.stats.health import WindowEvaluation
 from monitor.stats.verdict import Verdict
 from monitor.store.query import ModelStatus
@@ -35,8 +36,15 @@ HEALTH_SEVERITY: dict[str, Severity] = {
 HEALTH_ORDER = ("CRITICAL", "WARN", "INSUFFICIENT DATA", "OK")
 MODEL_ROW = "__model__"
 PREDICTION_ROW = "__prediction__"
+DECISION_ROW = "__decision__"
+#: The model's outputs, shown as rows beside its features.
+OUTPUT_ROWS = (PREDICTION_ROW, DECISION_ROW)
 K = TypeVar("K")
-ROW_LABELS = {MODEL_ROW: "model (all features)", PREDICTION_ROW: "prediction (model output)"}
+ROW_LABELS = {
+    MODEL_ROW: "model (all features)",
+    PREDICTION_ROW: "prediction (model output)",
+    DECISION_ROW: "decision (predicted class)",
+}
 
 
 def zone(name: str | None) -> tzinfo:
@@ -246,17 +254,18 @@ def _hover(feature: str, when: datetime, v: Verdict | None) -> str:
 def heatmap_info(
     evaluations: Sequence[WindowEvaluation], features: Sequence[str], tz: tzinfo
 ) -> HeatmapInfo:
-    """The drift heatmap: model row, prediction row, then features, most often drifting first."""
+    """The drift heatmap: model row, output rows, then features, most often drifting first."""
     windows = newest_per_window(evaluations)
     drifting = {f: 0 for f in features}
-    has_prediction = False
+    outputs: set[str] = set()
     for ev in windows:
         for v in ev.verdicts:
-            has_prediction |= v.feature == PREDICTION_ROW
+            if v.feature in OUTPUT_ROWS:
+                outputs.add(v.feature)
             if v.feature in drifting and v.severity in ("warning", "critical"):
                 drifting[v.feature] += 1
     ordered = sorted(features, key=lambda f: (-drifting[f], f))
-    names = [MODEL_ROW, *([PREDICTION_ROW] if has_prediction else []), *ordered]
+    names = [MODEL_ROW, *(o for o in OUTPUT_ROWS if o in outputs), *ordered]
     times = [local(ev.window_start, tz) for ev in windows]
     codes, hover = [], []
     for name in names:
@@ -373,3 +382,10 @@ def parse_window(text: str | None, starts: Sequence[int], size_seconds: int) -> 
             parsed = parsed.replace(tzinfo=ZoneInfo("UTC"))
         moment = parsed.timestamp()
     return next((s for s in starts if s <= moment < s + size_seconds), None)
+
+
+def rows_of(model: ModelSettings) -> list[str]:
+    """What a verdict can be about: the model's features, then its outputs (the decisions only
+    for a binary model, whose prediction row is its score)."""
+    outputs = OUTPUT_ROWS if model.task == "binary" else (PREDICTION_ROW,)
+    return [*model.features, *outputs]

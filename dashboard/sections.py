@@ -16,11 +16,12 @@ from monitor.stats.reference import Profile
 
 
 def profile_of(model: str, reference: str, feature: str) -> Profile | None:
-    """The reference profile of a feature (or of the prediction) a window was binned on."""
+    """The reference profile of a feature (or of an output) a window was binned on."""
     ref = data.reference(model, reference)
     if ref is None:
         return None
-    return ref.prediction if feature == info.PREDICTION_ROW else ref.features.get(feature)
+    outputs = {info.PREDICTION_ROW: ref.prediction, info.DECISION_ROW: ref.decision}
+    return outputs[feature] if feature in outputs else ref.features.get(feature)
 
 
 def distribution(model: str, wid: str, ev: WindowEvaluation, feature: str) -> None:
@@ -181,7 +182,7 @@ def _compared(
     group_b: list[tuple[str, WindowEvaluation]],
 ) -> None:
     evs_a, evs_b = [ev for _, ev in group_a], [ev for _, ev in group_b]
-    features = [*model.features, info.PREDICTION_ROW]
+    features = info.rows_of(model)
     result = evidence.compare(
         a_label, evs_a, b_label, evs_b, features, evidence.headline_metric(model.task)
     )

@@ -212,7 +212,8 @@ class ModelSettings:
     owner: str
     task: TaskType
     features: Mapping[str, FeatureType]
-    #: Binary classifiers: score at or above which the positive class is predicted.
+    #: Binary classifiers: score at or above which the positive class is predicted, for events
+    #: that send a score and no prediction (an event's prediction is the model's own decision).
     threshold: float = 0.5
     #: Multiclass classifiers: the class labels, for per-class metrics.
     classes: tuple[str, ...] = ()

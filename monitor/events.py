@@ -161,7 +161,8 @@ class _WirePrediction(msgspec.Struct):
     model: str
     ts: str | float
     features: msgspec.Raw
-    prediction: str | int | float | bool
+    #: Optional only for a binary model that sends a score: its class is then score >= threshold.
+    prediction: str | int | float | bool | None = None
     version: str | int | None = None
     score: float | dict[str, float] | None = None
     tags: dict[str, str] = {}
@@ -253,6 +254,10 @@ class Decoder:
             version = UNVERSIONED if version is None else str(version)
         if "|" in version:  # "|" separates the parts of a window id (store/keys.py)
             raise _Invalid(InvalidReason.WRONG_TYPE, "version must not contain '|'", name)
+        score = None if wire.score is None else _score(model, wire.score)
+        prediction = wire.prediction
+        if prediction is None and model.task == "binary" and type(score) is float:
+            prediction = score >= model.threshold  # the model's decision, when it sends none
         return Prediction(
             offset,
             _id(wire.id, name),
@@ -260,8 +265,8 @@ class Decoder:
             version,
             self._ts(wire.ts, name, latest),
             self._features(name, wire.features),
-            _target(model, wire.prediction, "prediction"),
-            None if wire.score is None else _score(model, wire.score),
+            _target(model, prediction, "prediction"),
+            score,
             wire.tags,
         )
 

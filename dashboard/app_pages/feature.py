@@ -23,7 +23,7 @@ if model is None:
 with c2:
     feature = widgets.pick(
         "Feature",
-        [*model.features, info.PREDICTION_ROW],
+        info.rows_of(model),
         "feature",
         key="feature_feature",
         format_func=info.feature_label,
@@ -102,7 +102,7 @@ if series.times:
 else:
     st.info("No window has a verdict for this feature yet.")
 
-if feature != info.PREDICTION_ROW:
+if feature not in info.OUTPUT_ROWS:
     st.subheader("Data quality in this window")
     ref = data.reference(model.name, ev.reference)
     rows = [

@@ -20,7 +20,7 @@ from monitor.config import DriftSettings, ModelSettings
 from monitor.stats import performance
 from monitor.stats.calibration import NullCalibrator
 from monitor.stats.reference import CategoricalProfile, NumericProfile, ReferenceProfile
-from monitor.stats.verdict import Verdict, evaluate
+from monitor.stats.verdict import DECISION, Verdict, evaluate
 
 PREDICTION = "__prediction__"
 HealthStatus = Literal["OK", "WARN", "CRITICAL", "INSUFFICIENT DATA"]
@@ -115,6 +115,8 @@ def evaluate_window(
     if reference is not None:
         current = {f: counts.bins(f, p.n_bins) for f, p in reference.features.items()}
         current[PREDICTION] = counts.bins(PREDICTION, reference.prediction.n_bins)
+        if reference.decision is not None:
+            current[DECISION] = counts.bins(DECISION, reference.decision.n_bins)
         verdicts = evaluate(model, reference, current, counts.n, window_start, settings, calibrator)
         verdicts = confirm_critical(verdicts, previous)
     sums = counts.performance_sums

@@ -64,25 +64,20 @@ def score_bins(scores: ArrayLike) -> NDArray[np.int64]:
     return np.minimum(np.floor(s * SCORE_BINS), SCORE_BINS - 1).astype(np.int64)
 
 
-def binary_sums(
-    scores: ArrayLike | None,
-    predictions: ArrayLike,
-    labels: ArrayLike,
-    threshold: float,
-) -> Sums:
+def binary_sums(scores: ArrayLike | None, predictions: ArrayLike, labels: ArrayLike) -> Sums:
     """Mergeable sums of a binary classifier's labelled events.
 
-    The predicted class of an event is ``score >= threshold`` when it has a score (finite value
-    in ``scores``) and its ``prediction`` field otherwise: the score is what the model decided
-    from, and the threshold is the one the monitor is configured to judge. ``logloss_sum``,
-    ``brier_sum`` and the ``pos:<bin>``/``neg:<bin>`` score histograms (non-zero bins only) cover
-    the scored events, counted in ``n_scored``.
+    The predicted class of an event is its ``prediction``: the model's own decision, whatever
+    cut-off it applied to its score (an event that sends only a score gets ``score >= threshold``
+    from the decoder). ``logloss_sum``, ``brier_sum`` and the ``pos:<bin>``/``neg:<bin>`` score
+    histograms (non-zero bins only) cover the scored events (finite values in ``scores``),
+    counted in ``n_scored``.
 
     Examples
     --------
-    >>> sums = binary_sums([0.9, 0.2, 0.6, None], [1, 0, 1, 1], [1, 0, 0, 1], threshold=0.5)
+    >>> sums = binary_sums([0.9, 0.2, 0.6, None], [1, 0, 0, 1], [1, 0, 0, 1])
     >>> {k: sums[k] for k in ("n", "tp", "fp", "tn", "fn", "n_scored")}
-    {'n': 4.0, 'tp': 2.0, 'fp': 1.0, 'tn': 1.0, 'fn': 0.0, 'n_scored': 3.0}
+    {'n': 4.0, 'tp': 2.0, 'fp': 0.0, 'tn': 2.0, 'fn': 0.0, 'n_scored': 3.0}
     >>> sums["pos:90"], sums["neg:20"], sums["neg:60"]
     (1.0, 1.0, 1.0)
     """
@@ -91,19 +86,19 @@ def binary_sums(
     if predicted.shape != y.shape:
         raise ValueError(f"{predicted.size} predictions for {y.size} labels")
     positive = y == 1
-    s = np.full(y.shape, np.nan) if scores is None else np.array(scores, dtype=np.float64)
-    scored = np.isfinite(s)
-    predicted = np.where(scored, s >= threshold, predicted)
     sums: Sums = {
         "n": float(y.size),
         "tp": float(np.count_nonzero(predicted & positive)),
         "fp": float(np.count_nonzero(predicted & ~positive)),
         "tn": float(np.count_nonzero(~predicted & ~positive)),
         "fn": float(np.count_nonzero(~predicted & positive)),
-        "n_scored": float(np.count_nonzero(scored)),
+        "n_scored": 0.0,
     }
     if scores is None:
         return sums
+    s = np.array(scores, dtype=np.float64)
+    scored = np.isfinite(s)
+    sums["n_scored"] = float(np.count_nonzero(scored))
     s, y = s[scored], y[scored]
     p = np.clip(s, LOGLOSS_CLIP, 1.0 - LOGLOSS_CLIP)
     sums["logloss_sum"] = float(-np.sum(y * np.log(p) + (1.0 - y) * np.log1p(-p)))
@@ -148,7 +143,7 @@ def binary_metrics(sums: Mapping[str, float]) -> dict[str, float]:
 
     Examples
     --------
-    >>> m = binary_metrics(binary_sums([0.9, 0.2, 0.6, 0.4], [1, 0, 1, 0], [1, 0, 0, 1], 0.5))
+    >>> m = binary_metrics(binary_sums([0.9, 0.2, 0.6, 0.4], [1, 0, 1, 0], [1, 0, 0, 1]))
     >>> m["accuracy"], m["precision"], m["roc_auc"]
     (0.5, 0.5, 0.75)
     """

@@ -198,7 +198,8 @@ class ReferenceProfile(msgspec.Struct, frozen=True):
     has scores, else its predicted class (categorical); a regression model's prediction
     (numeric); a multiclass model's class (categorical). Binary predictions and labels are
     profiled as the event decoder delivers them, 0.0/1.0 floats, so their categories are ``"0.0"``
-    and ``"1.0"``. ``performance`` holds the reference metrics (:mod:`monitor.stats.performance`)
+    and ``"1.0"``; a binary model with scores also gets ``decision``, its predicted classes.
+    ``performance`` holds the reference metrics (:mod:`monitor.stats.performance`)
     when labels were given, else ``{}``.
 
     Examples
@@ -231,6 +232,9 @@ class ReferenceProfile(msgspec.Struct, frozen=True):
     prediction: Profile
     label: Profile | None
     performance: dict[str, float]
+    #: A binary model with scores: its decisions (the predicted class), profiled apart from the
+    #: scores so a moved cut-off or a change in the decision rate shows on its own.
+    decision: Profile | None = None
 
 
 def _feature_seed(seed: int, name: str) -> int:
@@ -318,7 +322,7 @@ def _reference_metrics(
     true = [y for y, k in zip(labels, keep, strict=True) if k]
     if model.task == "binary":
         s = None if scores is None else numeric_values(scores)[keep]
-        sums = performance.binary_sums(s, pred, true, model.threshold)
+        sums = performance.binary_sums(s, pred, true)
     elif model.task == "multiclass":
         sums = performance.multiclass_sums(pred, true, model.classes)
     else:
@@ -379,6 +383,9 @@ def build_profile(
         prediction = build_numeric(scores, seed=prediction_seed)
     else:
         prediction = _target_profile(model, predictions, numeric=regression, seed=prediction_seed)
+    decision = None
+    if model.task == "binary" and scores is not None:
+        decision = build_categorical(performance.binary_values(predictions))
     label = None
     metrics: dict[str, float] = {}
     if labels is not None:
@@ -400,4 +407,5 @@ def build_profile(
         prediction=prediction,
         label=label,
         performance=metrics,
+        decision=decision,
     )

@@ -32,8 +32,12 @@ from monitor.stats.calibration import NullCalibrator
 from monitor.stats.distance import drift_statistics
 from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile
 
-#: ``counts`` key and verdict ``feature`` of the model's prediction.
+#: ``counts`` key and verdict ``feature`` of the model's prediction (its score, when it has one).
 PREDICTION = "__prediction__"
+#: ``counts`` key and verdict ``feature`` of a scoring binary model's decisions (predicted class).
+DECISION = "__decision__"
+#: The model's outputs, judged like features but reported beside them.
+OUTPUTS = (PREDICTION, DECISION)
 #: Verdict ``feature`` of the model-level verdict.
 MODEL = "__model__"
 
@@ -174,18 +178,18 @@ def _model_verdict(
     window_start: int,
     version: str,
 ) -> Verdict:
-    """Weighted share of drifted features; critical at critical_share or a critical prediction."""
+    """Weighted share of drifted features; critical at critical_share or a critical output (the
+    prediction or the decisions)."""
     judged = [v for v in verdicts if v.status != "insufficient"]
-    features = [v for v in judged if v.feature != PREDICTION]
-    prediction = next((v for v in judged if v.feature == PREDICTION), None)
+    features = [v for v in judged if v.feature not in OUTPUTS]
     weight = {v.feature: model.importance.get(v.feature, 1.0) for v in features}
     total = sum(weight.values())
     drifted = [v for v in features if v.status == "drift" and weight[v.feature] > 0]
     share = sum(weight[v.feature] for v in drifted) / total if total > 0 else 0.0
     critical = share > 0 and share >= settings.critical_share
-    if prediction is not None and prediction.status == "drift":
-        drifted.append(prediction)
-        critical = critical or prediction.severity == "critical"
+    for output in (v for v in judged if v.feature in OUTPUTS and v.status == "drift"):
+        drifted.append(output)
+        critical = critical or output.severity == "critical"
     rates = [v.expected_false_alarm_rate for v in judged]
     if settings.method == "calibrated":
         rate = min(settings.fdr, sum(rates))
@@ -223,12 +227,13 @@ def evaluate(
     settings: DriftSettings,
     calibrator: NullCalibrator,
 ) -> list[Verdict]:
-    """Verdicts of one closed window: each feature, the prediction (if counted), the model.
+    """Verdicts of one closed window: each feature, the outputs (if counted), the model.
 
-    ``counts`` maps each of the model's features — and :data:`PREDICTION` when the prediction
-    is monitored — to the window's counts on the reference profile's bins (missing bin last);
-    ``n`` is the window's number of rows. Verdicts come in the order of ``model.features``, then
-    the prediction, then the model verdict (:data:`MODEL`).
+    ``counts`` maps each of the model's features — and :data:`PREDICTION` and :data:`DECISION`
+    when they are monitored — to the window's counts on the reference profile's bins (missing bin
+    last); ``n`` is the window's number of rows. Verdicts come in the order of
+    ``model.features``, then the prediction and the decisions, then the model verdict
+    (:data:`MODEL`).
 
     Examples
     --------
@@ -256,6 +261,8 @@ def evaluate(
     ]
     if PREDICTION in counts:
         targets.append((PREDICTION, reference.prediction))
+    if DECISION in counts and reference.decision is not None:
+        targets.append((DECISION, reference.decision))
     no_threshold = math.nan if settings.method == "calibrated" else settings.psi_warning
     by_name: dict[str, Verdict] = {}
 

@@ -10,7 +10,8 @@ batch and feature; nothing here runs per event and feature in Python beyond pick
 Fields of a window hash (one per partition, model and window id, see ``store/keys.py``)::
 
     n                     predictions
-    b:<feature>:<bin>     count in reference bin <bin>   ("__prediction__" = prediction drift)
+    b:<feature>:<bin>     count in reference bin <bin>   ("__prediction__": the prediction or
+                          score, "__decision__": a scoring binary model's predicted class)
     miss:<feature>        missing values                 terr:<feature>  values of the wrong type
     sum:<feature>         sum of valid numeric values    sq:<feature>    sum of their squares
     perf:<name>           performance sums of the window's joined pairs (stats/performance.py)
@@ -33,6 +34,7 @@ from monitor.features import Columns, FeatureSchema
 from monitor.join import Pair
 from monitor.stats import performance
 from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile
+from monitor.stats.verdict import DECISION
 from monitor.store.checkpoint import Changes
 from monitor.store.keys import Keys, PartitionKeys, window_id
 
@@ -78,6 +80,8 @@ class WindowAggregator:
                     _bins(fields, name, ref.features.get(name), column)
                 column = _prediction_column(self._models[model], ref, group)
                 _bins(fields, PREDICTION, ref.prediction, column)
+                if ref.decision is not None:
+                    _bins(fields, DECISION, ref.decision, [e.prediction for e in group])
 
     def pairs(
         self, changes: Changes, pkeys: PartitionKeys, pairs: Sequence[Pair], now_ms: int
@@ -203,5 +207,4 @@ def _performance_sums(model: ModelSettings, pairs: Sequence[Pair]) -> dict[str, 
         np.array(scores, dtype=np.float64),  # NaN: this pair has no score
         np.array([p.prediction for p in pairs], dtype=np.float64),
         np.array([p.label for p in pairs], dtype=np.float64),
-        model.threshold,
     )

@@ -308,3 +308,25 @@ def test_hostile_events_never_cost_their_neighbours(
         assert np.isfinite(np.nansum(np.square(columns.numeric)))
         if model.task == "regression":
             assert abs(float(event.prediction)) <= MAX_MAGNITUDE
+
+
+def test_a_scoring_binary_model_may_leave_its_decision_out() -> None:
+    """Without ``prediction`` a binary model's decision is ``score >= threshold``; a model that
+    sends both is judged on its own decision; other tasks still need the prediction."""
+    model = SETTINGS.model("fraud-detector")
+    assert model is not None
+    raw = pred(score=model.threshold)
+    del raw["prediction"]
+    event = decoder().prediction(0, None, encode(raw))
+    assert isinstance(event, Prediction) and event.prediction == 1.0
+    event = decoder().prediction(0, None, encode({**raw, "score": model.threshold - 0.01}))
+    assert isinstance(event, Prediction) and event.prediction == 0.0
+    event = decoder().prediction(0, None, encode({**raw, "prediction": 0}))
+    assert isinstance(event, Prediction) and event.prediction == 0.0  # its own cut-off
+    del raw["score"]
+    letter = decoder().prediction(0, None, encode(raw))
+    assert isinstance(letter, DeadLetter) and letter.reason is InvalidReason.MISSING_FIELD
+    regression = pred(model="delivery-eta", score=None)
+    del regression["prediction"]
+    letter = decoder().prediction(0, None, encode(regression))
+    assert isinstance(letter, DeadLetter) and letter.reason is InvalidReason.MISSING_FIELD

@@ -32,14 +32,14 @@ def binary_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     labels = (rng.random(n) < 0.3).astype(float)
     scores = np.clip(rng.beta(2 + 3 * labels, 4 - 2 * labels), 1e-6, 1 - 1e-6)
-    predictions = (rng.random(n) < 0.5).astype(float)  # ignored: every event has a score
+    predictions = (scores >= 0.4).astype(float)  # the model's decision at its own cut-off
     return scores, predictions, labels
 
 
 def test_binary_metrics_match_sklearn() -> None:
     scores, predictions, labels = binary_data(10_000, seed=0)
-    m = binary_metrics(binary_sums(scores, predictions, labels, threshold=0.4))
-    predicted = (scores >= 0.4).astype(float)
+    m = binary_metrics(binary_sums(scores, predictions, labels))
+    predicted = predictions
     assert m["accuracy"] == pytest.approx(skm.accuracy_score(labels, predicted), rel=CLOSE)
     assert m["precision"] == pytest.approx(skm.precision_score(labels, predicted), rel=CLOSE)
     assert m["recall"] == pytest.approx(skm.recall_score(labels, predicted), rel=CLOSE)
@@ -51,31 +51,34 @@ def test_binary_metrics_match_sklearn() -> None:
 def test_binned_auc_is_the_auc_of_scores_rounded_down_to_their_bin() -> None:
     """Exact for the binned scores (1e-12: sklearn sums trapezoids); within 0.01 of the raw AUC."""
     scores, predictions, labels = binary_data(10_000, seed=1)
-    auc = binary_metrics(binary_sums(scores, predictions, labels, threshold=0.5))["roc_auc"]
+    auc = binary_metrics(binary_sums(scores, predictions, labels))["roc_auc"]
     rounded = score_bins(scores) / SCORE_BINS
     assert auc == pytest.approx(skm.roc_auc_score(labels, rounded), rel=1e-12)
     assert abs(auc - skm.roc_auc_score(labels, scores)) <= 0.01
 
 
-def test_binary_without_a_score_uses_the_prediction_field() -> None:
-    scores, predictions, labels = binary_data(2_000, seed=2)
-    scores[::3] = np.nan
-    sums = binary_sums(scores, predictions, labels, threshold=0.5)
-    predicted = np.where(np.isnan(scores), predictions, scores >= 0.5)
+def test_binary_class_metrics_use_the_models_decision_not_a_threshold() -> None:
+    """A model whose cut-off is 0.65: precision and recall are those of its own decisions (the
+    monitor once recomputed them at 0.5 and was off by points, silently)."""
+    scores, _, labels = binary_data(2_000, seed=2)
+    decisions = (scores >= 0.65).astype(float)
+    scores[::3] = np.nan  # some events send no score: their decision still counts
+    sums = binary_sums(scores, decisions, labels)
     m = binary_metrics(sums)
     assert sums["n_scored"] == np.count_nonzero(~np.isnan(scores))
-    assert m["accuracy"] == pytest.approx(skm.accuracy_score(labels, predicted), rel=CLOSE)
-    assert m["f1"] == pytest.approx(skm.f1_score(labels, predicted), rel=CLOSE)
+    assert m["precision"] == pytest.approx(skm.precision_score(labels, decisions), rel=CLOSE)
+    assert m["recall"] == pytest.approx(skm.recall_score(labels, decisions), rel=CLOSE)
+    assert m["f1"] == pytest.approx(skm.f1_score(labels, decisions), rel=CLOSE)
     scored = ~np.isnan(scores)
     assert m["log_loss"] == pytest.approx(skm.log_loss(labels[scored], scores[scored]), rel=CLOSE)
-    no_scores = binary_metrics(binary_sums(None, predictions, labels, threshold=0.5))
-    assert no_scores["accuracy"] == pytest.approx(skm.accuracy_score(labels, predictions))
+    no_scores = binary_metrics(binary_sums(None, decisions, labels))
+    assert no_scores["accuracy"] == pytest.approx(skm.accuracy_score(labels, decisions))
     assert math.isnan(no_scores["roc_auc"]) and math.isnan(no_scores["log_loss"])
 
 
 def test_binary_rejects_non_binary_labels() -> None:
     with pytest.raises(ValueError, match="0, 1 or bool"):
-        binary_sums(None, [1, 0], [2, 0], threshold=0.5)
+        binary_sums(None, [1, 0], [2, 0])
 
 
 CLASSES = ("cat", "dog", "a|b", "never")
@@ -182,14 +185,14 @@ def test_metrics_of_merged_sums_equal_metrics_of_concatenated_data(
     start = 0
     for i, size in enumerate(sizes):
         lab, sco, pre, yy, yh = (p[i] for p in parts)
-        merged["binary"] = merge_sums(merged["binary"], binary_sums(sco, pre, lab, 0.5))
+        merged["binary"] = merge_sums(merged["binary"], binary_sums(sco, pre, lab))
         merged["regression"] = merge_sums(merged["regression"], regression_sums(yh, yy))
         block = slice(start, start + size)
         part = multiclass_sums(mc_pred[block], mc_true[block], classes)
         merged["multiclass"] = merge_sums(merged["multiclass"], part)
         start += size
     whole = {
-        "binary": binary_sums(scores, predictions, labels, 0.5),
+        "binary": binary_sums(scores, predictions, labels),
         "regression": regression_sums(yhat, y),
         "multiclass": multiclass_sums(mc_pred, mc_true, classes),
     }

@@ -148,7 +148,7 @@ def test_build_profile_binary_with_scores() -> None:
     assert isinstance(profile.prediction, NumericProfile) and profile.prediction.n == 2_000
     assert isinstance(profile.label, CategoricalProfile)
     assert sorted(profile.label.categories) == ["0.0", "1.0"]  # as the event decoder delivers them
-    expected = metrics_for("binary", binary_sums(scores, predictions, labels, 0.5))
+    expected = metrics_for("binary", binary_sums(scores, predictions, labels))
     assert profile.performance == expected
     for codec in (msgspec.msgpack, msgspec.json):
         assert codec.decode(codec.encode(profile), type=ReferenceProfile) == profile

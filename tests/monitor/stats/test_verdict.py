@@ -13,8 +13,8 @@ import pytest
 
 from monitor.config import DriftSettings, ModelSettings
 from monitor.stats.calibration import NullCalibrator
-from monitor.stats.reference import NumericProfile, ReferenceProfile
-from monitor.stats.verdict import MODEL, PREDICTION, Verdict, evaluate
+from monitor.stats.reference import NumericProfile, ReferenceProfile, build_profile
+from monitor.stats.verdict import DECISION, MODEL, PREDICTION, Verdict, evaluate
 from tests.monitor.stats.support import (
     FEATURES,
     MODEL_SETTINGS,
@@ -227,3 +227,39 @@ def test_importance_weights_decide_the_critical_share(reference: ReferenceProfil
         )
         verdicts = evaluate(model, reference, counts, 1000, 0, DriftSettings(), NullCalibrator())
         assert (verdicts[-1].value, verdicts[-1].severity) == (share, severity)
+
+
+def test_a_moved_decision_rate_is_judged_beside_the_score() -> None:
+    """A binary model whose cut-off moved: the scores keep their distribution, the share of
+    positive decisions doubles. The decisions' own verdict flags it."""
+    rng = np.random.default_rng(7)
+    model = ModelSettings(name="m", owner="o", task="binary", features={"x": "numeric"})
+    scores = rng.beta(2, 5, size=10_000)
+    reference = build_profile(
+        model,
+        {"x": rng.normal(size=10_000)},
+        predictions=(scores >= 0.5).astype(float),
+        scores=scores,
+        version="r",
+        source="s",
+        created_at=0.0,
+    )
+    assert reference.decision is not None
+    window_scores = rng.beta(2, 5, size=2_000)
+    counts = {
+        "x": np.bincount(reference.features["x"].bin_index(rng.normal(size=2_000)),
+                         minlength=reference.features["x"].n_bins),
+        PREDICTION: np.bincount(reference.prediction.bin_index(window_scores),
+                                minlength=reference.prediction.n_bins),
+        DECISION: np.bincount(reference.decision.bin_index((window_scores >= 0.3).astype(float)),
+                              minlength=reference.decision.n_bins),
+    }  # fmt: skip
+    verdicts = {
+        v.feature: v
+        for v in evaluate(model, reference, counts, 2_000, 0, DriftSettings(), NullCalibrator())
+    }
+    assert verdicts[PREDICTION].status == "ok"
+    assert verdicts[DECISION].status == "drift"
+    assert verdicts[MODEL].status == "drift" and any(
+        r.startswith(DECISION) for r in verdicts[MODEL].reasons
+    )
