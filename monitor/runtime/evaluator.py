@@ -8,8 +8,11 @@
 2. Read the oldest changed ("dirty") windows, merge each over partitions and evaluate it against
    the reference it was binned on — a window still open at most every ``OPEN_WINDOW_SECONDS``,
    a final one (the model's event time passed its end plus the allowed lateness) at once.
-3. Store the evaluation; clear the dirty mark only if no batch changed the window meanwhile. A
-   final window's per-partition hashes are then merged into one (memory ÷ partition count).
+3. Store the evaluation; clear the dirty mark only if no batch changed the window meanwhile.
+   When what looks critical in the window changed, mark the next window dirty: its critical
+   verdicts are confirmed against this one, so every window ends confirmed against its final
+   predecessor whatever order a backlog is evaluated in. A final window's per-partition hashes
+   are then merged into one (memory ÷ partition count).
 4. Recompute the health of every model touched from its newest evaluations, and its rolling
    view: the last ``windows.rolling_windows`` windows merged and evaluated as one.
 """
@@ -28,7 +31,13 @@ import redis
 from monitor.config import Settings
 from monitor.errors import FencedError
 from monitor.stats.calibration import NullCalibrator
-from monitor.stats.health import WindowCounts, WindowEvaluation, evaluate_window, health
+from monitor.stats.health import (
+    WindowCounts,
+    WindowEvaluation,
+    critical_sized,
+    evaluate_window,
+    health,
+)
 from monitor.stats.reference import ReferenceProfile
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys, parse_window_id, window_id
@@ -127,7 +136,8 @@ class WindowEvaluator:
             else:
                 self._evaluated_at[member] = now
             evaluated += 1
-            before = window_id(start - self._settings.windows.size_seconds, version, ref_version)
+            size = windows.size_seconds
+            before = window_id(start - size, version, ref_version)
             evaluation = self._evaluate(
                 model,
                 wid,
@@ -137,7 +147,12 @@ class WindowEvaluator:
                 dead_letters=self._query.dead_letters(model, start),
                 final=final,
             )
-            self._store.save(fence, evaluation, wid, member, score)  # Step 3
+            # The next window's confirmation read this one: if what looks critical here
+            # changed, evaluate that one again, whatever order the backlog comes in.
+            stored = self._query.evaluation(model, wid)
+            changed = critical_sized(evaluation) != critical_sized(stored)
+            following = window_id(start + size, version, ref_version) if changed else ""
+            self._store.save(fence, evaluation, wid, member, score, next_wid=following)  # Step 3
             if final:
                 end_ms = (start + windows.size_seconds) * 1000
                 self._store.merge_window(fence, self._query.window_keys(model, wid), end_ms)

@@ -162,6 +162,15 @@ def _critical_sized(v: Verdict) -> bool:
     return v.severity == "critical" or AWAITING_CONFIRMATION in v.reasons
 
 
+def critical_sized(ev: WindowEvaluation | None) -> frozenset[str]:
+    """What of a window looks critical on its own: the next window's confirmation reads this,
+    so when it changes the next window must be evaluated again (whatever the order windows are
+    evaluated in, every window then ends confirmed against its final predecessor)."""
+    if ev is None:
+        return frozenset()
+    return frozenset(v.feature for v in ev.verdicts if _critical_sized(v))
+
+
 def _quality(
     model: ModelSettings, reference: ReferenceProfile | None, counts: WindowCounts
 ) -> dict[str, FeatureQuality]:

@@ -22,10 +22,12 @@ from monitor.stats.health import Health, WindowEvaluation
 from monitor.store.keys import Keys
 from monitor.store.lease import FENCE_CHECK, FENCED, Fence
 
-#: KEYS[3] evaluation, KEYS[4] evaluation index, KEYS[5] dirty set; ARGV[3] blob, ARGV[4] its
-#: expiry (ms), ARGV[5] window id, ARGV[6] window start, ARGV[7] oldest start kept, ARGV[8] dirty
-#: member, ARGV[9] its change time when read. The dirty mark is removed only if no batch touched the
-#: window while it was being evaluated.
+#: KEYS[3] evaluation, KEYS[4] evaluation index, KEYS[5] dirty set, KEYS[6] window index; ARGV[3]
+#: blob, ARGV[4] its expiry (ms), ARGV[5] window id, ARGV[6] window start, ARGV[7] oldest start
+#: kept, ARGV[8] dirty member, ARGV[9] its change time when read, ARGV[10] the next window's id
+#: ("" if it need not be evaluated again), ARGV[11] its dirty member, ARGV[12] now (ms). The dirty
+#: mark is removed only if no batch touched the window while it was being evaluated; the next
+#: window, if it has counts, is marked dirty (its confirmation read this window).
 _SAVE = (
     FENCE_CHECK
     + """
@@ -34,6 +36,9 @@ redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[7])
 local score = redis.call('ZSCORE', KEYS[5], ARGV[8])
 if score and tonumber(score) == tonumber(ARGV[9]) then redis.call('ZREM', KEYS[5], ARGV[8]) end
+if ARGV[10] ~= '' and redis.call('ZSCORE', KEYS[6], ARGV[10]) then
+  redis.call('ZADD', KEYS[5], 'NX', ARGV[12], ARGV[11])
+end
 return 1
 """
 )
@@ -85,12 +90,16 @@ class EvaluationStore:
         wid: str,
         dirty_member: str,
         dirty_score: float,
+        *,
+        next_wid: str = "",
     ) -> None:
-        """Store ``ev``, index it, drop index entries past retention and clear the dirty mark."""
+        """Store ``ev``, index it, drop index entries past retention and clear the dirty mark;
+        ``next_wid``: a window to evaluate again (if it has counts), its predecessor changed."""
         keys = [
             self._keys.evaluation(ev.model, wid),
             self._keys.evaluation_index(ev.model),
             self._keys.dirty,
+            self._keys.window_index(ev.model),
         ]
         args: list[bytes | str | int | float] = [
             msgspec.msgpack.encode(ev),
@@ -100,6 +109,9 @@ class EvaluationStore:
             (ev.evaluated_at * 1000 - self._retention_ms) / 1000,
             dirty_member,
             repr(dirty_score),
+            next_wid,
+            f"{ev.model}:{next_wid}",
+            int(ev.evaluated_at * 1000),
         ]
         _run(self._save, fence, keys, args)
 

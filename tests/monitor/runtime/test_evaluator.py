@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 import redis
 
@@ -17,6 +18,7 @@ from monitor.stats.health import WindowEvaluation
 from monitor.store.checkpoint import Changes, Checkpoint
 from monitor.store.keys import Keys, window_id
 from monitor.store.lease import Lease
+from monitor.store.query import Query
 
 T0 = 1_800_000_000
 WID = window_id(T0, "v1", "r1")
@@ -102,3 +104,65 @@ def test_an_evaluator_that_lost_its_lease_mid_round_stops_and_takes_it_again_lat
     assert redis_client.zscore(keys.dirty, f"m:{WID}") is None
     assert redis_client.exists(keys.evaluation("m", WID), keys.health("m")) == 2
     assert int(redis_client.get(keys.evaluator_fence)) == 3  # a, then b, then a again
+
+
+def drifting_windows(
+    settings: config.Settings, client: redis.Redis, order: list[int], seed: int = 0
+) -> list[int]:
+    """Six hourly windows of model "m" (1,000 rows each), the last four shifted by 2σ, and a
+    reference; the windows are marked dirty in ``order`` (an outage's backlog comes in any)."""
+    from monitor.stats.reference import build_profile
+    from monitor.store.references import ReferenceStore
+
+    rng = np.random.default_rng(seed)
+    model = settings.models[0]
+    reference = build_profile(
+        model,
+        {"a": rng.normal(size=10_000)},
+        predictions=(rng.random(10_000) < 0.5).astype(float),
+        version="r1",
+        source="test",
+        created_at=0.0,
+    )
+    keys = Keys(settings.redis.key_prefix)
+    ReferenceStore(client, keys).put(reference)
+    claim = Checkpoint(client, keys, settings.kafka.group_id).claim("t", 0)
+    changes = Changes()
+    starts = [T0 + i * 3600 for i in range(6)]
+    profile = reference.features["a"]
+    for i, start in enumerate(starts):
+        wid = window_id(start, "v1", "r1")
+        fields = changes.incr[claim.keys.window("m", wid)]
+        fields["n"] += 1000
+        values = rng.normal(2.0 if i >= 2 else 0.0, size=1000)
+        for b, count in enumerate(np.bincount(profile.bin_index(values), minlength=profile.n_bins)):
+            if count:
+                fields[f"b:a:{b}"] += int(count)
+        changes.zadd.append((keys.window_index("m"), start, wid))
+        changes.zadd.append((keys.dirty, 1000 + order.index(i), f"m:{wid}"))
+    changes.incr[claim.keys.counters("m")]["predictions"] += 6000
+    changes.maximum(claim.keys.counters("m"), LAST_EVENT_TS, float(NOW))
+    checkpoint = Checkpoint(client, keys, settings.kafka.group_id)
+    checkpoint.apply(claim, 0, 1, changes, T0 * 1000, fresh=True)
+    return starts
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0], [3, 0, 5, 2, 4, 1]])
+def test_confirmed_severities_do_not_depend_on_the_evaluation_order(
+    settings: config.Settings, redis_client: redis.Redis, order: list[int]
+) -> None:
+    """A critical verdict stands when the window before it is critical-sized too. Evaluated
+    oldest first, backwards or shuffled, every window ends with the same severities: the first
+    shifted window is a warning awaiting confirmation, the next three are critical."""
+    starts = drifting_windows(settings, redis_client, order)
+    evaluator = WindowEvaluator(settings, redis_client)
+    for _ in range(10):
+        if evaluator.run_once(NOW) == 0:
+            break
+    query = Query(redis_client, settings)
+    severities = []
+    for start in starts:
+        ev = query.evaluation("m", window_id(start, "v1", "r1"))
+        assert ev is not None
+        severities.append(next(v.severity for v in ev.verdicts if v.feature == "a"))
+    assert severities == ["ok", "ok", "warning", "critical", "critical", "critical"]
