@@ -9,18 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from dashboard.info import local, newest_per_window, number, verdict_of, zone_label
+from monitor.config import PerformanceSettings
 from monitor.stats.counters import DELAY_LABELS, IngestCounts
-from monitor.stats.health import (
-    HEADLINE_METRIC,
-    PERFORMANCE_CRITICAL_DROP,
-    PERFORMANCE_WARNING_DROP,
-    WindowEvaluation,
-)
+from monitor.stats.health import WindowEvaluation
+from monitor.stats.performance_verdict import LOWER_IS_BETTER
 from monitor.stats.reference import NumericProfile, Profile
-
-#: Metrics where a lower value is better; the reference band then sits above the reference.
-LOWER_IS_BETTER = frozenset({"mae", "rmse", "mape", "log_loss", "brier"})
-
 
 # --- distributions --------------------------------------------------------------------------------
 
@@ -100,28 +93,39 @@ def metrics_available(evaluations: Sequence[WindowEvaluation]) -> list[str]:
     return sorted(names)
 
 
-def headline_metric(task: str) -> str:
-    return HEADLINE_METRIC[task]
+def headline_metric(task: str, settings: PerformanceSettings) -> str:
+    """The first monitored metric of the task (``[performance]`` in the config)."""
+    return settings.metrics(task)[0]  # type: ignore[arg-type]
 
 
 def performance_info(
     evaluations: Sequence[WindowEvaluation],
     metric: str,
     tz: tzinfo,
+    settings: PerformanceSettings,
     change_points: Sequence[tuple[str, float]] = (),
 ) -> PerformanceInfo:
-    """Windows with labels only; the band follows each window's own reference value.
+    """Windows with labels only. The warning level is each window's own band — the value beyond
+    which its performance verdict warns at its label count (NaN when it had no verdict) — and the
+    critical level the critical floor from the reference (``[performance]``).
 
     ``change_points`` are ``(stream, event time)`` pairs as ``Query.change_points`` returns them.
     """
     lower = metric in LOWER_IS_BETTER
-    sign = 1.0 if lower else -1.0
     rows = [
         ev
         for ev in newest_per_window(evaluations)
         if ev.n_labelled and ev.performance.get(metric) is not None
     ]
     refs = [number(ev.reference_performance.get(metric)) for ev in rows]
+    bands = []
+    for ev in rows:
+        judged = [v for v in ev.performance_verdicts if v.statistic == metric]
+        bands.append(number(judged[0].threshold) if judged else float("nan"))
+    if lower:
+        critical = [r * (1.0 + settings.critical_relative_increase) for r in refs]
+    else:
+        critical = [r - settings.critical_drop for r in refs]
     return PerformanceInfo(
         metric=metric,
         lower_is_better=lower,
@@ -129,8 +133,8 @@ def performance_info(
         values=tuple(number(ev.performance[metric]) for ev in rows),
         n_labelled=tuple(ev.n_labelled for ev in rows),
         reference=tuple(refs),
-        warning_level=tuple(r + sign * PERFORMANCE_WARNING_DROP * abs(r) for r in refs),
-        critical_level=tuple(r + sign * PERFORMANCE_CRITICAL_DROP * abs(r) for r in refs),
+        warning_level=tuple(bands),
+        critical_level=tuple(critical),
         change_points=tuple(local(t, tz) for _, t in change_points),
         change_streams=tuple(stream for stream, _ in change_points),
         zone=zone_label(tz),

@@ -29,7 +29,7 @@ SEVERITY_COLORS: dict[str, str] = {
 }
 #: Series colours that never mean a severity: the reference, the window looked at, a comparison.
 SERIES_COLORS = ("#7a7a7a", "#1f77b4", "#9467bd")
-#: Shaded bands behind performance: within the warning drop, and between warning and critical.
+#: Shaded bands behind performance: within the band at the label count, then up to critical.
 BAND_OK = "rgba(46, 158, 91, 0.12)"
 BAND_WARNING = "rgba(242, 169, 0, 0.15)"
 #: A statistic this many times its threshold is drawn on a log axis, or the band disappears.
@@ -187,8 +187,13 @@ def performance_over_time(info: PerformanceInfo) -> go.Figure:
     times = list(info.times)
     fig = go.Figure()
     for edge, bound, fill, name in (
-        (info.reference, info.warning_level, BAND_OK, "within the warning drop"),
-        (info.warning_level, info.critical_level, BAND_WARNING, "warning, up to critical"),
+        (info.reference, info.warning_level, BAND_OK, "within the band at this label count"),
+        (
+            info.warning_level,
+            info.critical_level,
+            BAND_WARNING,
+            "warning, up to the critical floor",
+        ),
     ):
         fig.add_scatter(
             x=times,

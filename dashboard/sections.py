@@ -72,7 +72,8 @@ def performance(model: ModelSettings, evaluations: Sequence[WindowEvaluation], t
             "arrive and join their predictions (label coverage and delay: Labels tab)."
         )
         return
-    headline = evidence.headline_metric(model.task)
+    settings = data.settings().performance
+    headline = evidence.headline_metric(model.task, settings)
     metric = st.selectbox(
         "Metric",
         metrics,
@@ -81,7 +82,7 @@ def performance(model: ModelSettings, evaluations: Sequence[WindowEvaluation], t
     )
     since = min(ev.window_start for ev in evaluations)
     changes = data.change_points(model.name, since)
-    perf = evidence.performance_info(evaluations, metric, tz, changes)
+    perf = evidence.performance_info(evaluations, metric, tz, settings, changes)
     st.plotly_chart(figures.performance_over_time(perf), key="performance_chart")
     if all(r != r for r in perf.reference):  # NaN: the reference was built without labels
         st.caption(
@@ -89,7 +90,8 @@ def performance(model: ModelSettings, evaluations: Sequence[WindowEvaluation], t
             "set` with `--label-column` (and `--score-column` for binary models)."
         )
     st.caption(
-        "Shaded: within the drop where health warns (green), and up to the critical drop (amber). "
+        "Shaded: within each window's band, where performance is judged unchanged at its label "
+        "count (green), and up to the critical drop (amber). "
         "Red dotted lines: the online change detector fired on the model's error or prediction "
         f"stream ({len(changes)} in these windows)."
     )
@@ -184,7 +186,12 @@ def _compared(
     evs_a, evs_b = [ev for _, ev in group_a], [ev for _, ev in group_b]
     features = info.rows_of(model)
     result = evidence.compare(
-        a_label, evs_a, b_label, evs_b, features, evidence.headline_metric(model.task)
+        a_label,
+        evs_a,
+        b_label,
+        evs_b,
+        features,
+        evidence.headline_metric(model.task, data.settings().performance),
     )
     c1, c2, c3 = st.columns(3)
     c1.metric("Windows", f"{result.windows_a} / {result.windows_b}")

@@ -205,6 +205,37 @@ class DriftSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PerformanceSettings:
+    """How performance verdicts are reached (docs/statistics.md, performance verdicts)."""
+
+    #: Metrics judged per task; the first is the headline of tables and charts.
+    binary_metrics: tuple[str, ...] = ("accuracy", "roc_auc", "f1")
+    multiclass_metrics: tuple[str, ...] = ("accuracy", "macro_f1")
+    regression_metrics: tuple[str, ...] = ("mae", "rmse")
+    #: No verdict on fewer labelled pairs: a metric on a few dozen labels is mostly noise.
+    min_labels: int = 200
+    #: Probability that a window whose performance did not change flags any metric (Holm's
+    #: correction across the model's metrics).
+    alpha: float = 0.01
+    #: Practical floors: a significant change smaller than these is reported, not raised.
+    #: Points for metrics in [0, 1] (accuracy, ROC AUC, F1, …) ...
+    min_drop: float = 0.01
+    critical_drop: float = 0.05
+    #: ... and a relative increase for errors (MAE, RMSE, MAPE, log loss, Brier).
+    min_relative_increase: float = 0.05
+    critical_relative_increase: float = 0.20
+    #: Bootstrap draws per metric and label count (cached per reference).
+    bootstrap_draws: int = 2000
+
+    def metrics(self, task: TaskType) -> tuple[str, ...]:
+        return {
+            "binary": self.binary_metrics,
+            "multiclass": self.multiclass_metrics,
+            "regression": self.regression_metrics,
+        }[task]
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSettings:
     """One monitored model."""
 
@@ -306,6 +337,7 @@ class Settings:
     ingest: IngestSettings = IngestSettings()
     windows: WindowSettings = WindowSettings()
     drift: DriftSettings = DriftSettings()
+    performance: PerformanceSettings = PerformanceSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     dashboard: DashboardSettings = DashboardSettings()
     alerting: AlertingSettings = AlertingSettings()
@@ -398,6 +430,7 @@ def _check(s: Settings) -> None:
             f"security_protocol {k.security_protocol} needs a password",
             "name the environment variable holding it (or set sasl_password_file)",
         )
+    _check_performance(s.performance)
     d = s.drift
     if d.min_samples < 30:
         raise ConfigError("drift.min_samples", "below 30 rows no statistic is usable", "use >= 30")
@@ -423,6 +456,39 @@ def _check(s: Settings) -> None:
             raise ConfigError(key, f"environment variable {secret.env} is not set", "export it")
         if secret.file and not Path(secret.file).is_file():
             raise ConfigError(key, f"secret file {secret.file} does not exist", "mount it")
+
+
+#: The metrics a performance verdict can judge, per task (stats/performance_verdict.py).
+JUDGEABLE_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier"),
+    "multiclass": ("accuracy", "macro_f1"),
+    "regression": ("mae", "rmse", "mape"),
+}
+
+
+def _check_performance(p: PerformanceSettings) -> None:
+    for task, allowed in JUDGEABLE_METRICS.items():
+        key = f"performance.{task}_metrics"
+        metrics = p.metrics(task)  # type: ignore[arg-type]
+        for metric in metrics:
+            if metric not in allowed:
+                raise ConfigError(key, f"{metric!r} cannot be judged", f"use {', '.join(allowed)}")
+        if len(set(metrics)) != len(metrics):
+            raise ConfigError(key, "a metric is listed twice", "list each once")
+    if p.min_labels < 30:
+        raise ConfigError("performance.min_labels", "below 30 labels no metric is usable", ">= 30")
+    if not 0.0 < p.alpha < 1.0:
+        raise ConfigError("performance.alpha", f"{p.alpha} is not a probability", "use (0, 1)")
+    for key, low, high in (
+        ("min_drop", p.min_drop, p.critical_drop),
+        ("min_relative_increase", p.min_relative_increase, p.critical_relative_increase),
+    ):
+        if not 0.0 <= low <= high:
+            raise ConfigError(
+                f"performance.{key}", "floors must satisfy 0 <= warning <= critical", "fix them"
+            )
+    if p.bootstrap_draws < 200:
+        raise ConfigError("performance.bootstrap_draws", "too few for alpha", "use >= 200")
 
 
 # --- generic TOML → dataclass conversion ------------------------------------------------------

@@ -38,6 +38,7 @@ from monitor.stats.health import (
     evaluate_window,
     health,
 )
+from monitor.stats.performance_verdict import PerformanceCalibrator
 from monitor.stats.reference import ReferenceProfile
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys, parse_window_id, window_id
@@ -78,6 +79,9 @@ class WindowEvaluator:
         )
         self._calibrator = NullCalibrator(
             draws=settings.drift.bootstrap_draws, max_entries=CALIBRATION_CACHE_ENTRIES
+        )
+        self._performance_calibrator = PerformanceCalibrator(
+            draws=settings.performance.bootstrap_draws, max_entries=CALIBRATION_CACHE_ENTRIES
         )
         self._evaluated_at: dict[str, float] = {}
         self._models = {m.name: m for m in settings.models}
@@ -186,6 +190,8 @@ class WindowEvaluator:
             settings=self._settings.drift,
             calibrator=self._calibrator,
             now=now,
+            performance_settings=self._settings.performance,
+            performance_calibrator=self._performance_calibrator,
             **context,
         )
 

@@ -16,24 +16,20 @@ from typing import Literal
 import msgspec
 import numpy as np
 
-from monitor.config import DriftSettings, ModelSettings
+from monitor.config import DriftSettings, ModelSettings, PerformanceSettings
 from monitor.stats import performance
 from monitor.stats.calibration import NullCalibrator
+from monitor.stats.performance_verdict import PerformanceCalibrator, judge
 from monitor.stats.reference import CategoricalProfile, NumericProfile, ReferenceProfile
 from monitor.stats.verdict import DECISION, Verdict, evaluate
 
 PREDICTION = "__prediction__"
 HealthStatus = Literal["OK", "WARN", "CRITICAL", "INSUFFICIENT DATA"]
 
-#: Relative loss of the headline metric against the reference that warns / is critical.
-PERFORMANCE_WARNING_DROP = 0.05
-PERFORMANCE_CRITICAL_DROP = 0.15
 #: Missing or wrong-typed share of a feature above which data quality warns.
 QUALITY_WARNING_RATE = 0.05
 #: Reason of a critical-sized verdict that waits for the next window to confirm it.
 AWAITING_CONFIRMATION = "critical if the next window confirms it"
-#: The metric that stands for a task's performance (higher is better, except errors).
-HEADLINE_METRIC = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "mae"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +74,8 @@ class WindowEvaluation(msgspec.Struct, frozen=True):
     n_labelled: int
     evaluated_at: float
     verdicts: list[Verdict] = []
+    #: One per monitored metric (``stats/performance_verdict.py``).
+    performance_verdicts: list[Verdict] = []
     quality: dict[str, FeatureQuality] = {}
     performance: dict[str, float] = {}
     reference_performance: dict[str, float] = {}
@@ -109,18 +107,33 @@ def evaluate_window(
     previous: WindowEvaluation | None = None,
     dead_letters: Mapping[str, int] | None = None,
     final: bool = False,
+    performance_settings: PerformanceSettings | None = None,
+    performance_calibrator: PerformanceCalibrator | None = None,
 ) -> WindowEvaluation:
-    """Verdicts, quality and performance of one window (``previous``: the window before it)."""
+    """Verdicts, quality and performance of one window (``previous``: the window before it).
+
+    Keep one ``calibrator`` and one ``performance_calibrator`` per process: they cache nulls."""
     verdicts: list[Verdict] = []
+    judged: list[Verdict] = []
+    sums = counts.performance_sums
+    n_labelled = int(sums.get("n", 0))
     if reference is not None:
         current = {f: counts.bins(f, p.n_bins) for f, p in reference.features.items()}
         current[PREDICTION] = counts.bins(PREDICTION, reference.prediction.n_bins)
         if reference.decision is not None:
             current[DECISION] = counts.bins(DECISION, reference.decision.n_bins)
         verdicts = evaluate(model, reference, current, counts.n, window_start, settings, calibrator)
-        verdicts = confirm_critical(verdicts, previous)
-    sums = counts.performance_sums
-    n_labelled = int(sums.get("n", 0))
+        judged = judge(
+            model,
+            reference.version,
+            reference.labelled,
+            sums,
+            window_start,
+            performance_settings or PerformanceSettings(),
+            performance_calibrator or PerformanceCalibrator(),
+        )
+        before = [*previous.verdicts, *previous.performance_verdicts] if previous else []
+        verdicts, judged = confirm_critical(verdicts, before), confirm_critical(judged, before)
     return WindowEvaluation(
         model=model.name,
         window_start=window_start,
@@ -130,6 +143,7 @@ def evaluate_window(
         n_labelled=n_labelled,
         evaluated_at=now,
         verdicts=verdicts,
+        performance_verdicts=judged,
         quality=_quality(model, reference, counts),
         performance=performance.metrics_for(model.task, sums, model.classes) if n_labelled else {},
         reference_performance=dict(reference.performance) if reference is not None else {},
@@ -138,18 +152,20 @@ def evaluate_window(
     )
 
 
-def confirm_critical(verdicts: list[Verdict], previous: WindowEvaluation | None) -> list[Verdict]:
+def confirm_critical(verdicts: list[Verdict], previous: Sequence[Verdict]) -> list[Verdict]:
     """A critical verdict stands only if the window before it was critical-sized too.
 
     One window can look critical by chance: across thousands of stable windows of a hundred rows
     a few do. Requiring two consecutive windows (hysteresis, as Alertmanager's ``for``) makes a
     chance critical on stable traffic practically impossible while delaying a real one by a
     single window; until then the verdict is a warning that says it awaits confirmation.
+    ``previous``: the verdicts of the window before (a verdict is identified by its feature and
+    statistic).
     """
-    before = {v.feature: v for v in previous.verdicts} if previous is not None else {}
+    before = {(v.feature, v.statistic): v for v in previous}
     out = []
     for v in verdicts:
-        prior = before.get(v.feature)
+        prior = before.get((v.feature, v.statistic))
         if v.severity == "critical" and not (prior is not None and _critical_sized(prior)):
             v = dataclasses.replace(
                 v, severity="warning", reasons=(*v.reasons, AWAITING_CONFIRMATION)
@@ -162,13 +178,17 @@ def _critical_sized(v: Verdict) -> bool:
     return v.severity == "critical" or AWAITING_CONFIRMATION in v.reasons
 
 
-def critical_sized(ev: WindowEvaluation | None) -> frozenset[str]:
+def critical_sized(ev: WindowEvaluation | None) -> frozenset[tuple[str, str]]:
     """What of a window looks critical on its own: the next window's confirmation reads this,
     so when it changes the next window must be evaluated again (whatever the order windows are
     evaluated in, every window then ends confirmed against its final predecessor)."""
     if ev is None:
         return frozenset()
-    return frozenset(v.feature for v in ev.verdicts if _critical_sized(v))
+    return frozenset(
+        (v.feature, v.statistic)
+        for v in (*ev.verdicts, *ev.performance_verdicts)
+        if _critical_sized(v)
+    )
 
 
 def _quality(
@@ -204,13 +224,11 @@ def health(model: ModelSettings, evaluations: Sequence[WindowEvaluation], now: f
         if not drift or drift[0].status == "insufficient":
             continue
         reasons: list[str] = list(drift[0].reasons)
-        status: HealthStatus = {"critical": "CRITICAL", "warning": "WARN"}.get(
-            drift[0].severity, "OK"
-        )  # type: ignore[assignment]
-        perf_status, perf_reason = _performance_status(model, ev)
-        if perf_reason:
-            reasons.append(perf_reason)
-        status = _worse(status, perf_status)
+        status = _SEVERITY_STATUS.get(drift[0].severity, "OK")
+        for v in ev.performance_verdicts:
+            if v.status == "degraded":
+                reasons.append(v.reasons[0] if v.reasons else v.statistic)
+                status = _worse(status, _SEVERITY_STATUS[v.severity])
         for feature, q in ev.quality.items():
             bad = q.missing_rate + q.type_error_rate
             if bad >= QUALITY_WARNING_RATE:
@@ -220,21 +238,12 @@ def health(model: ModelSettings, evaluations: Sequence[WindowEvaluation], now: f
     return Health(model.name, "INSUFFICIENT DATA", ["no window has enough rows yet"], None, now)
 
 
-def _performance_status(model: ModelSettings, ev: WindowEvaluation) -> tuple[HealthStatus, str]:
-    metric = HEADLINE_METRIC[model.task]
-    current, ref = ev.performance.get(metric), ev.reference_performance.get(metric)
-    if current is None or not ref:
-        return "OK", ""
-    lower_is_better = metric == "mae"
-    drop = (current - ref) / abs(ref) if lower_is_better else (ref - current) / abs(ref)
-    reason = f"{metric} {current:.3g} vs reference {ref:.3g} ({ev.n_labelled} labels)"
-    if drop >= PERFORMANCE_CRITICAL_DROP:
-        return "CRITICAL", reason
-    if drop >= PERFORMANCE_WARNING_DROP:
-        return "WARN", reason
-    return "OK", ""
-
-
+_SEVERITY_STATUS: dict[str, HealthStatus] = {
+    "critical": "CRITICAL",
+    "warning": "WARN",
+    "ok": "OK",
+    "insufficient": "OK",
+}
 _ORDER: dict[HealthStatus, int] = {"INSUFFICIENT DATA": 0, "OK": 1, "WARN": 2, "CRITICAL": 3}
 
 

@@ -20,6 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+import msgspec
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -196,7 +197,8 @@ def multiclass_sums(
     return sums
 
 
-def _confusion(sums: Mapping[str, float]) -> dict[tuple[str, str], float]:
+def confusion(sums: Mapping[str, float]) -> dict[tuple[str, str], float]:
+    """The confusion cells of :func:`multiclass_sums`: (true, predicted) → count."""
     cells: dict[tuple[str, str], float] = {}
     for key, value in sums.items():
         if key.startswith("cm:"):
@@ -220,7 +222,7 @@ def multiclass_metrics(sums: Mapping[str, float], classes: Sequence[str]) -> dic
     >>> round(m["accuracy"], 4), round(m["macro_f1"], 4)
     (0.6667, 0.6667)
     """
-    cells = _confusion(sums)
+    cells = confusion(sums)
     names = list(classes) or sorted({name for pair in cells for name in pair})
     metrics: dict[str, float] = {}
     correct = 0.0
@@ -326,3 +328,46 @@ def metrics_for(
     if task == "regression":
         return regression_metrics(sums)
     raise ValueError(f"unknown task {task!r}")
+
+
+class LabelledReference(msgspec.Struct, frozen=True):
+    """The reference's labelled pairs as the bands need them: their performance sums (the same
+    counts a window keeps) and, for mean-type metrics, the sums of squared per-pair terms."""
+
+    sums: dict[str, float]
+    moments: dict[str, float]
+
+
+def labelled_reference(
+    task: TaskType,
+    predictions: Sequence[object],
+    scores: Sequence[float] | None,
+    labels: Sequence[object],
+    classes: Sequence[str],
+) -> LabelledReference:
+    """Sums and moments of labelled reference pairs (``labels`` without missing values)."""
+    moments: dict[str, float] = {}
+    if task == "binary":
+        sums = binary_sums(scores, predictions, labels)
+        if scores is not None:
+            s = np.asarray(scores, dtype=np.float64)
+            y = binary_values(labels)
+            scored = np.isfinite(s)
+            s, y = s[scored], y[scored]
+            p = np.clip(s, LOGLOSS_CLIP, 1.0 - LOGLOSS_CLIP)
+            loss = -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
+            moments["logloss_sq"] = float(np.sum(loss**2))
+            moments["brier_sq"] = float(np.sum((np.clip(s, 0.0, 1.0) - y) ** 4))
+    elif task == "multiclass":
+        sums = multiclass_sums(predictions, labels, classes)
+    else:
+        p = np.asarray(predictions, dtype=np.float64)
+        y = np.asarray(labels, dtype=np.float64)
+        keep = np.isfinite(p) & np.isfinite(y)
+        p, y = p[keep], y[keep]
+        sums = regression_sums(p, y)
+        err = np.abs(p - y)
+        nonzero = y != 0
+        moments["quad_err"] = float(np.sum(err**4))
+        moments["ape_sq"] = float(np.sum((err[nonzero] / np.abs(y[nonzero])) ** 2))
+    return LabelledReference(sums, moments)

@@ -235,6 +235,9 @@ class ReferenceProfile(msgspec.Struct, frozen=True):
     #: A binary model with scores: its decisions (the predicted class), profiled apart from the
     #: scores so a moved cut-off or a change in the decision rate shows on its own.
     decision: Profile | None = None
+    #: The labelled rows' performance sums and moments: what performance verdicts' bands are
+    #: drawn from (None without labels, and in references built before they were kept).
+    labelled: performance.LabelledReference | None = None
 
 
 def _feature_seed(seed: int, name: str) -> int:
@@ -310,24 +313,22 @@ def _labelled(labels: Sequence[object]) -> NDArray[np.bool_]:
     return np.array([category(v) is not None for v in labels], dtype=bool)
 
 
-def _reference_metrics(
+def _labelled_reference(
     model: ModelSettings,
     predictions: Sequence[object],
     scores: Sequence[float] | None,
     labels: Sequence[object],
-) -> dict[str, float]:
-    """Reference performance on the rows that have a label."""
+) -> performance.LabelledReference:
+    """The reference's performance data, from the rows that have a label."""
     keep = _labelled(labels)
     pred = [p for p, k in zip(predictions, keep, strict=True) if k]
     true = [y for y, k in zip(labels, keep, strict=True) if k]
-    if model.task == "binary":
-        s = None if scores is None else numeric_values(scores)[keep]
-        sums = performance.binary_sums(s, pred, true)
-    elif model.task == "multiclass":
-        sums = performance.multiclass_sums(pred, true, model.classes)
-    else:
-        sums = performance.regression_sums(numeric_values(pred), numeric_values(true))
-    return performance.metrics_for(model.task, sums, model.classes)
+    s = None
+    if model.task == "binary" and scores is not None:
+        s = numeric_values(scores)[keep]
+    elif model.task == "regression":
+        pred, true = numeric_values(pred).tolist(), numeric_values(true).tolist()
+    return performance.labelled_reference(model.task, pred, s, true, model.classes)
 
 
 def _target_profile(
@@ -383,7 +384,7 @@ def build_profile(
         prediction = build_numeric(scores, seed=prediction_seed)
     else:
         prediction = _target_profile(model, predictions, numeric=regression, seed=prediction_seed)
-    decision = None
+    decision = labelled = None
     if model.task == "binary" and scores is not None:
         decision = build_categorical(performance.binary_values(predictions))
     label = None
@@ -396,7 +397,8 @@ def build_profile(
             numeric=regression,
             seed=_feature_seed(seed, "__label__"),
         )
-        metrics = _reference_metrics(model, predictions, scores, labels)
+        labelled = _labelled_reference(model, predictions, scores, labels)
+        metrics = performance.metrics_for(model.task, labelled.sums, model.classes)
     return ReferenceProfile(
         model=model.name,
         version=version,
@@ -408,4 +410,5 @@ def build_profile(
         label=label,
         performance=metrics,
         decision=decision,
+        labelled=labelled,
     )

@@ -41,8 +41,9 @@ OUTPUTS = (PREDICTION, DECISION)
 #: Verdict ``feature`` of the model-level verdict.
 MODEL = "__model__"
 
-#: ``"warn"`` is part of the contract for consumers but never emitted by :func:`evaluate`.
-Status = Literal["ok", "warn", "drift", "insufficient"]
+#: ``"warn"`` is part of the contract for consumers but never emitted by :func:`evaluate`;
+#: ``"degraded"`` is a performance verdict's drift (``stats/performance_verdict.py``).
+Status = Literal["ok", "warn", "drift", "degraded", "insufficient"]
 Severity = Literal["ok", "warning", "critical", "insufficient"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from dashboard import evidence, figures, info
-from monitor.config import ModelSettings
+from monitor.config import ModelSettings, PerformanceSettings
 from monitor.stats.counters import IngestCounts
 from monitor.stats.health import FeatureQuality, Health, WindowEvaluation
 from monitor.stats.reference import build_categorical, build_numeric
@@ -251,19 +252,31 @@ def test_distribution_labels_follow_the_reference_bin_layout() -> None:
 
 
 def test_performance_band_sits_on_the_worse_side_of_the_reference() -> None:
+    """The warning level is the window's own band (its verdict's threshold at its label count);
+    the critical level the configured floor from the reference."""
+
+    def judged(metric: str, threshold: float) -> Verdict:
+        return dataclasses.replace(
+            verdict("__performance__", "ok"), statistic=metric, threshold=threshold
+        )
+
     evs = [
         window(T0, {}, n_labelled=100, performance={"roc_auc": 0.8, "mae": 2.0},
-               reference_performance={"roc_auc": 0.9, "mae": 1.0}),
+               reference_performance={"roc_auc": 0.9, "mae": 1.0},
+               performance_verdicts=[judged("roc_auc", 0.87), judged("mae", 1.12)]),
         window(T0 + HOUR, {}, n_labelled=0),
     ]  # fmt: skip
-    auc = evidence.performance_info(evs, "roc_auc", UTC_ZONE)
+    settings = PerformanceSettings()
+    auc = evidence.performance_info(evs, "roc_auc", UTC_ZONE, settings)
     assert auc.values == (0.8,) and auc.n_labelled == (100,)
-    assert auc.warning_level == pytest.approx((0.9 * 0.95,))
-    assert auc.critical_level == pytest.approx((0.9 * 0.85,))
-    mae = evidence.performance_info(evs, "mae", UTC_ZONE, change_points=[("error", T0 + 60)])
+    assert auc.warning_level == pytest.approx((0.87,))
+    assert auc.critical_level == pytest.approx((0.9 - settings.critical_drop,))
+    mae = evidence.performance_info(
+        evs, "mae", UTC_ZONE, settings, change_points=[("error", T0 + 60)]
+    )
     assert mae.lower_is_better and mae.change_streams == ("error",)
-    assert mae.warning_level == pytest.approx((1.05,))
-    assert mae.critical_level == pytest.approx((1.15,))
+    assert mae.warning_level == pytest.approx((1.12,))
+    assert mae.critical_level == pytest.approx((1.0 + settings.critical_relative_increase,))
     fig = figures.performance_over_time(mae)
     assert fig.layout.yaxis.title.text == "mae (lower is better)"
     assert len(fig.layout.shapes) == 1  # the change point's line

@@ -196,8 +196,9 @@ def test_model_page_shows_the_stored_verdicts_and_links_to_the_drifting_feature(
     traces = {t.get("name"): t for t in figure(at, "performance_chart")["data"]}
     evaluations = pipeline.query().evaluations("fraud-detector")
     labelled = [e for e in info.newest_per_window(evaluations) if e.n_labelled]
-    assert traces["roc_auc"]["y"] == pytest.approx(
-        [e.performance["roc_auc"] for e in labelled], nan_ok=True
+    headline = pipeline.settings.performance.binary_metrics[0]  # the chart's default metric
+    assert traces[headline]["y"] == pytest.approx(
+        [e.performance[headline] for e in labelled], nan_ok=True
     )
     since = min(e.window_start for e in evaluations)
     stored_changes = pipeline.query().change_points("fraud-detector", since=since)

@@ -88,7 +88,7 @@ def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
     first_two = [evaluations[shift_window + i * WINDOW] for i in range(2)]
     assert any("amount" in flagged(e) for e in first_two)
     assert all("amount" in flagged(e) for e in drifted)
-    assert all(flagged(e) <= {"amount", "__prediction__"} for e in drifted)
+    assert all(flagged(e) <= {"amount", "__prediction__", "__decision__"} for e in drifted)
 
     status = json.loads(cli("status", "--config", str(dep.path), "--json"))
     fraud = next(m for m in status["models"] if m["model"] == "fraud-detector")

@@ -44,12 +44,14 @@ def test_newest_sufficient_window_decides_and_reasons_say_why() -> None:
 
 
 def test_performance_drop_and_data_quality_raise_the_status() -> None:
+    """Health takes the worst performance verdict (``stats/performance_verdict.py`` decides
+    them; here they are given) and says why."""
+    degraded = Verdict(
+        MODEL.name, "__performance__", "roc_auc", 0.70, 0.83, 0.0005, 400, "degraded",
+        "critical", 0, "r1", 0.0033, ("roc_auc 0.7 vs reference 0.85 at n=400 labels",),
+    )  # fmt: skip
     perf = evaluation(
-        0,
-        model_verdict(0, "ok", "ok"),
-        n_labelled=400,
-        performance={"roc_auc": 0.70},
-        reference_performance={"roc_auc": 0.85},
+        0, model_verdict(0, "ok", "ok"), n_labelled=400, performance_verdicts=[degraded]
     )
     result = health(MODEL, [perf], now=1)
     assert result.status == "CRITICAL"
