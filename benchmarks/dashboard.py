@@ -34,9 +34,8 @@ import redis
 from monitor import config
 from monitor.services import RedisServer
 from monitor.stats import performance
-from monitor.stats.calibration import NullCalibrator
 from monitor.stats.counters import DEAD, DEAD_PREFIX, DELAY_SUM, JOINED, LAST_EVENT_TS, PREDICTIONS
-from monitor.stats.health import WindowCounts, evaluate_window, health
+from monitor.stats.health import Judges, WindowCounts, evaluate_window, health
 from monitor.stats.reference import NumericProfile, ReferenceProfile, build_profile
 from monitor.store.checkpoint import Changes, Checkpoint
 from monitor.store.evaluations import EvaluationStore
@@ -138,7 +137,7 @@ def fill(settings: config.Settings, client: redis.Redis, days: int) -> None:
         raise SystemExit(f"a daemon's evaluator holds {keys.evaluator_lease}; stop it first")
     checkpoint = Checkpoint(client, keys, settings.kafka.group_id)
     claim = checkpoint.claim("bench", 0)
-    calibrator = NullCalibrator(draws=settings.drift.bootstrap_draws)
+    judges = Judges.of(settings)
     now = time.time()
     first = (int(now) // HOUR - days * 24) * HOUR
     rng = np.random.default_rng(7)
@@ -164,8 +163,7 @@ def fill(settings: config.Settings, client: redis.Redis, days: int) -> None:
                 WindowCounts(int(fields["n"]), fields),
                 window_start=start,
                 version="v1",
-                settings=settings.drift,
-                calibrator=calibrator,
+                judges=judges,
                 now=now,
             )
             evaluations.save(fence, ev, wid, "", 0.0)

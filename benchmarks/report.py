@@ -365,8 +365,12 @@ def evaluate_counts(
     calibrator: NullCalibrator,
 ) -> tuple[WindowEvaluation, float]:
     """What the evaluator runs when a window closes, and its seconds."""
-    from monitor.stats.health import evaluate_window
+    from monitor.stats.health import Judges, evaluate_window
+    from monitor.stats.performance_verdict import PerformanceCalibrator
 
+    judges = Judges(
+        settings.drift, settings.performance, settings.quality, calibrator, PerformanceCalibrator()
+    )
     t = time.perf_counter()
     evaluation = evaluate_window(
         model,
@@ -374,8 +378,7 @@ def evaluate_counts(
         counts,
         window_start=WINDOW_START,
         version="v1",
-        settings=settings.drift,
-        calibrator=calibrator,
+        judges=judges,
         now=0.0,
     )
     return evaluation, time.perf_counter() - t

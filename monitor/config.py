@@ -236,6 +236,22 @@ class PerformanceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class QualitySettings:
+    """How data-quality verdicts are reached (docs/statistics.md, data quality)."""
+
+    #: Probability that a window whose data quality did not change flags any rate (Holm's
+    #: correction across the model's features and rates).
+    alpha: float = 0.01
+    #: Practical floors: an increase of a rate (missing, wrong type, out of range, unseen) by
+    #: fewer points than this is reported, not raised ...
+    min_increase: float = 0.02
+    #: ... and by at least this many points it is critical (once the next window confirms it).
+    critical_increase: float = 0.2
+    #: Unseen categories named per feature in verdicts and status.
+    unseen_named: int = 5
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSettings:
     """One monitored model."""
 
@@ -338,6 +354,7 @@ class Settings:
     windows: WindowSettings = WindowSettings()
     drift: DriftSettings = DriftSettings()
     performance: PerformanceSettings = PerformanceSettings()
+    quality: QualitySettings = QualitySettings()
     runtime: RuntimeSettings = RuntimeSettings()
     dashboard: DashboardSettings = DashboardSettings()
     alerting: AlertingSettings = AlertingSettings()
@@ -431,6 +448,13 @@ def _check(s: Settings) -> None:
             "name the environment variable holding it (or set sasl_password_file)",
         )
     _check_performance(s.performance)
+    q = s.quality
+    if not 0.0 < q.alpha < 1.0:
+        raise ConfigError("quality.alpha", f"{q.alpha} is not a probability", "use (0, 1)")
+    if not 0.0 <= q.min_increase <= q.critical_increase <= 1.0:
+        raise ConfigError(
+            "quality.min_increase", "floors must satisfy 0 <= min <= critical <= 1", "fix them"
+        )
     d = s.drift
     if d.min_samples < 30:
         raise ConfigError("drift.min_samples", "below 30 rows no statistic is usable", "use >= 30")

@@ -30,15 +30,14 @@ import redis
 
 from monitor.config import Settings
 from monitor.errors import FencedError
-from monitor.stats.calibration import NullCalibrator
 from monitor.stats.health import (
+    Judges,
     WindowCounts,
     WindowEvaluation,
     critical_sized,
     evaluate_window,
     health,
 )
-from monitor.stats.performance_verdict import PerformanceCalibrator
 from monitor.stats.reference import ReferenceProfile
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys, parse_window_id, window_id
@@ -77,12 +76,7 @@ class WindowEvaluator:
         self._lease = Lease(
             client, keys.evaluator_lease, keys.evaluator_fence, uuid.uuid4().hex, LEASE_MS
         )
-        self._calibrator = NullCalibrator(
-            draws=settings.drift.bootstrap_draws, max_entries=CALIBRATION_CACHE_ENTRIES
-        )
-        self._performance_calibrator = PerformanceCalibrator(
-            draws=settings.performance.bootstrap_draws, max_entries=CALIBRATION_CACHE_ENTRIES
-        )
+        self._judges = Judges.of(settings, cache_entries=CALIBRATION_CACHE_ENTRIES)
         self._evaluated_at: dict[str, float] = {}
         self._models = {m.name: m for m in settings.models}
         self._profiles: dict[tuple[str, str], ReferenceProfile | None] = {}
@@ -187,11 +181,8 @@ class WindowEvaluator:
             counts,
             window_start=start,
             version=version,
-            settings=self._settings.drift,
-            calibrator=self._calibrator,
+            judges=self._judges,
             now=now,
-            performance_settings=self._settings.performance,
-            performance_calibrator=self._performance_calibrator,
             **context,
         )
 

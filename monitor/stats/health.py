@@ -16,18 +16,22 @@ from typing import Literal
 import msgspec
 import numpy as np
 
-from monitor.config import DriftSettings, ModelSettings, PerformanceSettings
-from monitor.stats import performance
+from monitor.config import (
+    DriftSettings,
+    ModelSettings,
+    PerformanceSettings,
+    QualitySettings,
+    Settings,
+)
+from monitor.stats import performance, performance_verdict, quality
 from monitor.stats.calibration import NullCalibrator
-from monitor.stats.performance_verdict import PerformanceCalibrator, judge
+from monitor.stats.performance_verdict import PerformanceCalibrator
 from monitor.stats.reference import CategoricalProfile, NumericProfile, ReferenceProfile
 from monitor.stats.verdict import DECISION, Verdict, evaluate
 
 PREDICTION = "__prediction__"
 HealthStatus = Literal["OK", "WARN", "CRITICAL", "INSUFFICIENT DATA"]
 
-#: Missing or wrong-typed share of a feature above which data quality warns.
-QUALITY_WARNING_RATE = 0.05
 #: Reason of a critical-sized verdict that waits for the next window to confirm it.
 AWAITING_CONFIRMATION = "critical if the next window confirms it"
 
@@ -61,6 +65,34 @@ class FeatureQuality(msgspec.Struct, frozen=True):
     out_of_range_rate: float | None = None
     unseen_rate: float | None = None
     mean: float | None = None
+    #: Unseen categories with their counts, most frequent first (``quality.unseen_named``).
+    unseen_categories: dict[str, int] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Judges:
+    """Everything that turns a window's counts into verdicts: the rules and their caches.
+
+    Keep one per process (:meth:`of`): the calibrators cache null distributions.
+    """
+
+    drift: DriftSettings
+    performance: PerformanceSettings
+    quality: QualitySettings
+    calibrator: NullCalibrator
+    performance_calibrator: PerformanceCalibrator
+
+    @classmethod
+    def of(cls, settings: Settings, *, cache_entries: int = 4096) -> Judges:
+        return cls(
+            settings.drift,
+            settings.performance,
+            settings.quality,
+            NullCalibrator(draws=settings.drift.bootstrap_draws, max_entries=cache_entries),
+            PerformanceCalibrator(
+                draws=settings.performance.bootstrap_draws, max_entries=cache_entries
+            ),
+        )
 
 
 class WindowEvaluation(msgspec.Struct, frozen=True):
@@ -76,6 +108,8 @@ class WindowEvaluation(msgspec.Struct, frozen=True):
     verdicts: list[Verdict] = []
     #: One per monitored metric (``stats/performance_verdict.py``).
     performance_verdicts: list[Verdict] = []
+    #: One per judged rate of each feature (``stats/quality.py``).
+    quality_verdicts: list[Verdict] = []
     quality: dict[str, FeatureQuality] = {}
     performance: dict[str, float] = {}
     reference_performance: dict[str, float] = {}
@@ -101,20 +135,17 @@ def evaluate_window(
     *,
     window_start: int,
     version: str,
-    settings: DriftSettings,
-    calibrator: NullCalibrator,
+    judges: Judges,
     now: float,
     previous: WindowEvaluation | None = None,
     dead_letters: Mapping[str, int] | None = None,
     final: bool = False,
-    performance_settings: PerformanceSettings | None = None,
-    performance_calibrator: PerformanceCalibrator | None = None,
 ) -> WindowEvaluation:
-    """Verdicts, quality and performance of one window (``previous``: the window before it).
-
-    Keep one ``calibrator`` and one ``performance_calibrator`` per process: they cache nulls."""
+    """Drift, performance and data-quality verdicts of one window (``previous``: the window
+    before it, whose critical-sized verdicts confirm this one's)."""
     verdicts: list[Verdict] = []
     judged: list[Verdict] = []
+    rates: list[Verdict] = []
     sums = counts.performance_sums
     n_labelled = int(sums.get("n", 0))
     if reference is not None:
@@ -122,18 +153,29 @@ def evaluate_window(
         current[PREDICTION] = counts.bins(PREDICTION, reference.prediction.n_bins)
         if reference.decision is not None:
             current[DECISION] = counts.bins(DECISION, reference.decision.n_bins)
-        verdicts = evaluate(model, reference, current, counts.n, window_start, settings, calibrator)
-        judged = judge(
+        verdicts = evaluate(
+            model, reference, current, counts.n, window_start, judges.drift, judges.calibrator
+        )
+        judged = performance_verdict.judge(
             model,
             reference.version,
             reference.labelled,
             sums,
             window_start,
-            performance_settings or PerformanceSettings(),
-            performance_calibrator or PerformanceCalibrator(),
+            judges.performance,
+            judges.performance_calibrator,
         )
-        before = [*previous.verdicts, *previous.performance_verdicts] if previous else []
-        verdicts, judged = confirm_critical(verdicts, before), confirm_critical(judged, before)
+        rates = quality.judge(
+            model,
+            reference,
+            counts.n,
+            counts.fields,
+            window_start,
+            judges.drift.min_samples,
+            judges.quality,
+        )
+        before = _all_verdicts(previous) if previous is not None else []
+        verdicts, judged, rates = (confirm_critical(vs, before) for vs in (verdicts, judged, rates))
     return WindowEvaluation(
         model=model.name,
         window_start=window_start,
@@ -144,7 +186,8 @@ def evaluate_window(
         evaluated_at=now,
         verdicts=verdicts,
         performance_verdicts=judged,
-        quality=_quality(model, reference, counts),
+        quality_verdicts=rates,
+        quality=_quality(model, reference, counts, judges.quality.unseen_named),
         performance=performance.metrics_for(model.task, sums, model.classes) if n_labelled else {},
         reference_performance=dict(reference.performance) if reference is not None else {},
         dead_letters=dict(dead_letters or {}),
@@ -184,26 +227,31 @@ def critical_sized(ev: WindowEvaluation | None) -> frozenset[tuple[str, str]]:
     evaluated in, every window then ends confirmed against its final predecessor)."""
     if ev is None:
         return frozenset()
-    return frozenset(
-        (v.feature, v.statistic)
-        for v in (*ev.verdicts, *ev.performance_verdicts)
-        if _critical_sized(v)
-    )
+    return frozenset((v.feature, v.statistic) for v in _all_verdicts(ev) if _critical_sized(v))
+
+
+def _all_verdicts(ev: WindowEvaluation) -> list[Verdict]:
+    return [*ev.verdicts, *ev.performance_verdicts, *ev.quality_verdicts]
 
 
 def _quality(
-    model: ModelSettings, reference: ReferenceProfile | None, counts: WindowCounts
+    model: ModelSettings,
+    reference: ReferenceProfile | None,
+    counts: WindowCounts,
+    unseen_named: int,
 ) -> dict[str, FeatureQuality]:
     out: dict[str, FeatureQuality] = {}
     n = max(counts.n, 1)
     for name, kind in model.features.items():
         profile = reference.features.get(name) if reference is not None else None
         oor = unseen = mean = None
+        named: dict[str, int] = {}
         if isinstance(profile, NumericProfile):
             bins = counts.bins(name, profile.n_bins)
             oor = float(bins[0] + bins[-2]) / n  # below and above the reference range
         elif isinstance(profile, CategoricalProfile):
             unseen = float(counts.bins(name, profile.n_bins)[-2]) / n
+            named = dict(quality.unseen_names(counts.fields, name)[:unseen_named])
         valid = counts.n - counts.get("miss:" + name) - counts.get("terr:" + name)
         if kind == "numeric" and valid > 0:
             mean = counts.get("sum:" + name) / valid
@@ -213,6 +261,7 @@ def _quality(
             out_of_range_rate=oor,
             unseen_rate=unseen,
             mean=mean,
+            unseen_categories=named,
         )
     return out
 
@@ -229,11 +278,10 @@ def health(model: ModelSettings, evaluations: Sequence[WindowEvaluation], now: f
             if v.status == "degraded":
                 reasons.append(v.reasons[0] if v.reasons else v.statistic)
                 status = _worse(status, _SEVERITY_STATUS[v.severity])
-        for feature, q in ev.quality.items():
-            bad = q.missing_rate + q.type_error_rate
-            if bad >= QUALITY_WARNING_RATE:
-                reasons.append(f"{feature}: {bad:.1%} missing or wrong type")
-                status = _worse(status, "WARN")
+        for v in ev.quality_verdicts:
+            if v.status == "degraded":
+                reasons.append(v.reasons[0] if v.reasons else f"{v.feature}: {v.statistic}")
+                status = _worse(status, _SEVERITY_STATUS[v.severity])
         return Health(model.name, status, reasons, ev.window_start, now)
     return Health(model.name, "INSUFFICIENT DATA", ["no window has enough rows yet"], None, now)
 

@@ -39,7 +39,7 @@ from scipy import stats as sps
 from monitor.config import ModelSettings, PerformanceSettings, TaskType
 from monitor.stats import performance
 from monitor.stats.performance import LabelledReference
-from monitor.stats.verdict import Severity, Status, Verdict
+from monitor.stats.verdict import Severity, Status, Verdict, holm
 
 #: Verdict ``feature`` of a performance verdict; its ``statistic`` is the metric.
 PERFORMANCE = "__performance__"
@@ -240,7 +240,7 @@ def judge(
         verdict(metric, n, "insufficient", "insufficient", reasons=(reason,))
 
     m = len(tested)
-    rejected = _holm([t.p_value for t in tested], settings.alpha)
+    rejected = holm([t.p_value for t in tested], settings.alpha)
     for t, significant in zip(tested, rejected, strict=True):
         floor, critical_floor = _floors(t, settings)
         degraded = significant and t.worse >= floor
@@ -350,14 +350,3 @@ def _floors(t: _Tested, settings: PerformanceSettings) -> tuple[float, float]:
 
 def _amount(t: _Tested, worse: float) -> str:
     return f"{worse:.3g}" if t.higher_is_better else f"{worse:.1%}"
-
-
-def _holm(p_values: Sequence[float], alpha: float) -> list[bool]:
-    """Holm's step-down: which hypotheses are rejected with family-wise error at most ``alpha``."""
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
-    rejected = [False] * len(p_values)
-    for rank, i in enumerate(order):
-        if p_values[i] > alpha / (len(p_values) - rank):
-            break
-        rejected[i] = True
-    return rejected

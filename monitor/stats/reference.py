@@ -109,6 +109,10 @@ class NumericProfile(msgspec.Struct, frozen=True, tag="numeric", dict=True):
     n: int
     n_missing: int
     sample: list[float]
+    #: Reference values outside the range of all the others (a unique minimum or maximum): the
+    #: out-of-range count a new sample of the reference's size is expected to show. None in
+    #: profiles built before it was kept.
+    n_novel: int | None = None
 
     @property
     def n_bins(self) -> int:
@@ -163,6 +167,10 @@ class CategoricalProfile(msgspec.Struct, frozen=True, tag="categorical", dict=Tr
     counts: list[int]
     n: int
     n_missing: int
+    #: Reference values a profile of all the others would count as unseen (categories seen once,
+    #: and those beyond the vocabulary): the unseen count a new sample of the reference's size is
+    #: expected to show (Good–Turing). None in profiles built before it was kept.
+    n_novel: int | None = None
 
     @property
     def n_bins(self) -> int:
@@ -280,6 +288,8 @@ def build_numeric(values: Sequence[object] | np.ndarray, *, seed: int = 0) -> Nu
         sample=np.random.default_rng(seed)
         .choice(present, size=min(SAMPLE_SIZE, present.size), replace=False)
         .tolist(),
+        n_novel=int(np.count_nonzero(present == distinct[0]) == 1)
+        + int(np.count_nonzero(present == distinct[-1]) == 1),
     )
     counts = np.bincount(profile.bin_index(x), minlength=profile.n_bins)
     return msgspec.structs.replace(profile, counts=counts.tolist())
@@ -300,12 +310,15 @@ def build_categorical(
     top = [name for name, _ in ranked[:max_categories]]
     rest = ranked[max_categories:]
     n_missing = len(keys) - sum(frequency.values())
+    known = ranked[: max_categories + MAX_VOCABULARY]
+    beyond = sum(count for _, count in ranked[max_categories + MAX_VOCABULARY :])
     return CategoricalProfile(
         categories=top,
         vocabulary=[name for name, _ in rest[:MAX_VOCABULARY]],
         counts=[frequency[name] for name in top] + [sum(c for _, c in rest), 0, n_missing],
         n=len(keys),
         n_missing=n_missing,
+        n_novel=beyond + sum(1 for _, count in known if count == 1),
     )
 
 

@@ -20,7 +20,7 @@ of ``docs/statistics.md``:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -217,6 +217,22 @@ def _model_verdict(
         expected_false_alarm_rate=rate,
         reasons=reasons,
     )
+
+
+def holm(p_values: Sequence[float], alpha: float) -> list[bool]:
+    """Holm's step-down: which hypotheses are rejected with family-wise error at most ``alpha``
+    (valid under any dependence between them).
+
+    >>> holm([0.001, 0.04, 0.03], alpha=0.05)
+    [True, False, False]
+    """
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    rejected = [False] * len(p_values)
+    for rank, i in enumerate(order):
+        if p_values[i] > alpha / (len(p_values) - rank):
+            break
+        rejected[i] = True
+    return rejected
 
 
 def evaluate(

@@ -13,6 +13,7 @@ Fields of a window hash (one per partition, model and window id, see ``store/key
     b:<feature>:<bin>     count in reference bin <bin>   ("__prediction__": the prediction or
                           score, "__decision__": a scoring binary model's predicted class)
     miss:<feature>        missing values                 terr:<feature>  values of the wrong type
+    u:<feature>:<name>    an unseen category's count (the batch's few most frequent, by name)
     sum:<feature>         sum of valid numeric values    sq:<feature>    sum of their squares
     perf:<name>           performance sums of the window's joined pairs (stats/performance.py)
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,7 +34,8 @@ from monitor.events import DeadLetter, Prediction, by_model
 from monitor.features import Columns, FeatureSchema
 from monitor.join import Pair
 from monitor.stats import performance
-from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile
+from monitor.stats.quality import UNSEEN_NAME_CHARS, UNSEEN_PREFIX
+from monitor.stats.reference import CategoricalProfile, NumericProfile, Profile, ReferenceProfile
 from monitor.stats.verdict import DECISION
 from monitor.store.checkpoint import Changes
 from monitor.store.keys import Keys, PartitionKeys, window_id
@@ -41,6 +43,8 @@ from monitor.store.keys import Keys, PartitionKeys, window_id
 PREDICTION = "__prediction__"
 #: Window ids binned without a reference carry this reference version.
 NO_REFERENCE = "none"
+#: Unseen categories named per feature and batch: bounds a window's hash whatever the traffic.
+UNSEEN_PER_BATCH = 3
 
 
 class WindowAggregator:
@@ -77,7 +81,10 @@ class WindowAggregator:
                 for j, name in enumerate(schema.numeric):
                     _bins(fields, name, ref.features.get(name), columns.numeric[:, j])
                 for name, column in zip(schema.categorical, columns.categorical, strict=True):
-                    _bins(fields, name, ref.features.get(name), column)
+                    profile = ref.features.get(name)
+                    index = _bins(fields, name, profile, column)
+                    if index is not None and isinstance(profile, CategoricalProfile):
+                        _name_unseen(fields, name, column, index, profile.n_bins - 2)
                 column = _prediction_column(self._models[model], ref, group)
                 _bins(fields, PREDICTION, ref.prediction, column)
                 if ref.decision is not None:
@@ -162,15 +169,31 @@ def _sums(floats: Any, names: Sequence[str], numeric: NDArray[np.float64]) -> No
             floats["sq:" + name] += float(squares[j])
 
 
-def _bins(fields: Any, name: str, profile: Profile | None, values: Any) -> None:
-    """Count values into the reference bins of the feature (nothing without a profile)."""
+def _bins(fields: Any, name: str, profile: Profile | None, values: Any) -> NDArray[np.int64] | None:
+    """Count values into the reference bins of the feature; returns each value's bin (None
+    without a profile, or with one of the other kind: the feature's kind changed since)."""
     if profile is None or isinstance(profile, NumericProfile) != isinstance(values, np.ndarray):
-        return  # no profile, or one of the other kind (the feature's kind changed since)
-    counts = np.bincount(profile.bin_index(values), minlength=profile.n_bins).tolist()
+        return None
+    index = profile.bin_index(values)
+    counts = np.bincount(index, minlength=profile.n_bins).tolist()
     names = _bin_fields(name, profile.n_bins)
     for b, n in enumerate(counts):
         if n:
             fields[names[b]] += n
+    return index
+
+
+def _name_unseen(
+    fields: Any, name: str, column: Sequence[str | None], index: NDArray[np.int64], unseen: int
+) -> None:
+    """Count the batch's most frequent unseen categories by name (``UNSEEN_PER_BATCH`` at most,
+    names cut to ``UNSEEN_NAME_CHARS``): enough to name what is new, bounded per batch."""
+    hits = np.flatnonzero(index == unseen)
+    if hits.size == 0:
+        return
+    named = Counter(str(column[i])[:UNSEEN_NAME_CHARS] for i in hits.tolist())
+    for category, count in named.most_common(UNSEEN_PER_BATCH):
+        fields[f"{UNSEEN_PREFIX}{name}:{category}"] += count
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -1,4 +1,5 @@
-"""False alarms on stable traffic: 5 models × 30 days at 100-event and 100k-event windows.
+"""False alarms on stable traffic: 5 models × 30 days at 100-event and 100k-event windows,
+drift and data quality (performance: ``test_performance_verdict.py``).
 
 Small windows run the daemon's own code on simulated events: decode (``events.Decoder``), window
 counts (``stats.window.WindowAggregator``), evaluation (``stats.health.evaluate_window``), one
@@ -21,8 +22,7 @@ import pytest
 from monitor import config
 from monitor.events import Decoder, Prediction
 from monitor.simulate import Simulator
-from monitor.stats.calibration import NullCalibrator
-from monitor.stats.health import WindowCounts, WindowEvaluation, evaluate_window
+from monitor.stats.health import Judges, WindowCounts, WindowEvaluation, evaluate_window
 from monitor.stats.reference import ReferenceProfile, build_profile
 from monitor.stats.window import PREDICTION, WindowAggregator
 from monitor.store.checkpoint import Changes
@@ -91,7 +91,7 @@ def reference(s: config.Settings, model: str) -> ReferenceProfile:
 def evaluate_all(
     s: config.Settings, model: str, ref: ReferenceProfile, windows: dict[str, dict[str, float]]
 ) -> list[WindowEvaluation]:
-    calibrator = NullCalibrator(draws=s.drift.bootstrap_draws)
+    judges = Judges.of(s)
     out: list[WindowEvaluation] = []
     for wid, fields in sorted(windows.items(), key=lambda kv: parse_window_id(kv[0])[0]):
         start, version, _ = parse_window_id(wid)
@@ -102,8 +102,7 @@ def evaluate_all(
                 WindowCounts(int(fields.get("n", 0)), fields),
                 window_start=start,
                 version=version,
-                settings=s.drift,
-                calibrator=calibrator,
+                judges=judges,
                 now=0.0,
                 previous=out[-1] if out else None,
             )
@@ -111,12 +110,18 @@ def evaluate_all(
     return out
 
 
-def summarise(evaluations: list[WindowEvaluation]) -> tuple[int, int, int]:
-    """(windows with a verdict, windows with any drift, critical verdicts)."""
+def summarise(evaluations: list[WindowEvaluation]) -> tuple[int, int, int, int]:
+    """(windows with a verdict, windows with any drift, windows with a data-quality rate
+    raised, critical verdicts of any kind)."""
     judged = [e for e in evaluations if any(v.status != "insufficient" for v in e.verdicts)]
     drifted = [e for e in judged if any(v.status == "drift" for v in e.verdicts)]
-    critical = sum(v.severity == "critical" for e in evaluations for v in e.verdicts)
-    return len(judged), len(drifted), critical
+    quality = [e for e in judged if any(v.status == "degraded" for v in e.quality_verdicts)]
+    critical = sum(
+        v.severity == "critical"
+        for e in evaluations
+        for v in (*e.verdicts, *e.quality_verdicts, *e.performance_verdicts)
+    )
+    return len(judged), len(drifted), len(quality), critical
 
 
 def allowed(n_windows: int, fdr: float) -> float:
@@ -128,7 +133,7 @@ def test_hourly_100_event_windows_for_30_days_raise_no_critical_and_few_warnings
     s = settings(min_samples=100)
     keys = Keys("t")
     pkeys = keys.partition(keys.tag("g", "p", 0))
-    totals = [0, 0, 0]
+    totals = [0, 0, 0, 0]
     for m in s.models:
         ref = reference(s, m.name)
         changes = Changes()
@@ -140,12 +145,13 @@ def test_hourly_100_event_windows_for_30_days_raise_no_critical_and_few_warnings
             for key in changes.incr
         }
         assert len(windows) == 30 * 24
-        judged, drifted, critical = summarise(evaluate_all(s, m.name, ref, windows))
+        judged, drifted, quality, critical = summarise(evaluate_all(s, m.name, ref, windows))
         assert judged == len(windows)
-        totals = [totals[0] + judged, totals[1] + drifted, totals[2] + critical]
-    judged, drifted, critical = totals
+        totals = [a + b for a, b in zip(totals, (judged, drifted, quality, critical), strict=True)]
+    judged, drifted, quality, critical = totals
     assert critical == 0
     assert drifted <= allowed(judged, s.drift.fdr), (drifted, judged)
+    assert quality <= allowed(judged, s.quality.alpha / 2), (quality, judged)
 
 
 def test_daily_100k_event_windows_for_30_days_raise_no_critical_and_few_warnings() -> None:
@@ -153,7 +159,7 @@ def test_daily_100k_event_windows_for_30_days_raise_no_critical_and_few_warnings
     keys = Keys("t")
     pkeys = keys.partition(keys.tag("g", "p", 0))
     rng = np.random.default_rng(11)
-    totals = [0, 0, 0]
+    totals = [0, 0, 0, 0]
     for m in s.models:
         ref = reference(s, m.name)
         population = Changes()
@@ -174,12 +180,13 @@ def test_daily_100k_event_windows_for_30_days_raise_no_critical_and_few_warnings
                 draw = rng.multinomial(100_000, counts / counts.sum())
                 window |= {f"b:{feature}:{b}": float(c) for b, c in enumerate(draw) if c}
             windows[f"{int(T0) + day * DAY}|v|ref"] = window
-        judged, drifted, critical = summarise(evaluate_all(s, m.name, ref, windows))
+        judged, drifted, quality, critical = summarise(evaluate_all(s, m.name, ref, windows))
         assert judged == 30
-        totals = [totals[0] + judged, totals[1] + drifted, totals[2] + critical]
-    judged, drifted, critical = totals
+        totals = [a + b for a, b in zip(totals, (judged, drifted, quality, critical), strict=True)]
+    judged, drifted, quality, critical = totals
     assert critical == 0
     assert drifted <= allowed(judged, s.drift.fdr), (drifted, judged)
+    assert quality <= allowed(judged, s.quality.alpha / 2), (quality, judged)
 
 
 def dataclass_replace_size(s: config.Settings, size: int) -> config.Settings:

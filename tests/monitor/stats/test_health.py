@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor import config
-from monitor.stats.health import FeatureQuality, WindowEvaluation, health
+from monitor.stats.health import WindowEvaluation, health
 from monitor.stats.verdict import Verdict
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -56,9 +56,11 @@ def test_performance_drop_and_data_quality_raise_the_status() -> None:
     result = health(MODEL, [perf], now=1)
     assert result.status == "CRITICAL"
     assert "roc_auc" in result.reasons[0]
-    quality = evaluation(
-        0, model_verdict(0, "ok", "ok"), quality={"amount": FeatureQuality(0.2, 0.0)}
-    )
+    missing = Verdict(
+        MODEL.name, "amount", "missing_rate", 0.22, 0.12, 1e-9, 500, "degraded", "warning", 0,
+        "r1", 0.001, ("amount: missing rate 22.0% vs reference 10.0% at n=500",),
+    )  # fmt: skip
+    quality = evaluation(0, model_verdict(0, "ok", "ok"), quality_verdicts=[missing])
     result = health(MODEL, [quality], now=1)
     assert result.status == "WARN"
-    assert result.reasons == ["amount: 20.0% missing or wrong type"]
+    assert result.reasons == ["amount: missing rate 22.0% vs reference 10.0% at n=500"]

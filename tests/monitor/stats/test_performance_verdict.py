@@ -17,9 +17,9 @@ import pytest
 from monitor.config import ModelSettings, PerformanceSettings, TaskType
 from monitor.stats import performance
 from monitor.stats.health import confirm_critical
-from monitor.stats.performance_verdict import PerformanceCalibrator, _holm, judge
+from monitor.stats.performance_verdict import PerformanceCalibrator, judge
 from monitor.stats.reference import ReferenceProfile, build_profile
-from monitor.stats.verdict import Verdict
+from monitor.stats.verdict import Verdict, holm
 
 CLASSES = ("a", "b", "c")
 N_REF = 10_000
@@ -216,7 +216,7 @@ def test_too_few_labels_or_no_labelled_reference_give_no_verdict() -> None:
 
 
 def test_holm_rejects_step_down() -> None:
-    assert _holm([0.001, 0.04, 0.03], alpha=0.05) == [True, False, False]
-    assert _holm([0.001, 0.02, 0.04], alpha=0.05) == [True, True, True]
-    assert _holm([0.2, 0.001], alpha=0.01) == [False, True]
-    assert _holm([], alpha=0.01) == []
+    assert holm([0.001, 0.04, 0.03], alpha=0.05) == [True, False, False]
+    assert holm([0.001, 0.02, 0.04], alpha=0.05) == [True, True, True]
+    assert holm([0.2, 0.001], alpha=0.01) == [False, True]
+    assert holm([], alpha=0.01) == []

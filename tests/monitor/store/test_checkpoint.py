@@ -4,6 +4,7 @@ retention, the dead-letter outbox."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from monitor.events import DeadLetter, InvalidReason
 from monitor.join import Pair
 from monitor.stats.calibration import NullCalibrator
 from monitor.stats.detectors import DetectorBank
-from monitor.stats.health import WindowCounts, evaluate_window
+from monitor.stats.health import Judges, WindowCounts, evaluate_window
 from monitor.stats.reference import build_profile
 from monitor.store.checkpoint import Changes, Checkpoint, Status
 from monitor.store.evaluations import EvaluationStore
@@ -374,8 +375,7 @@ def test_an_insufficient_window_evaluation_round_trips_through_the_store(
         WindowCounts(10, {"n": 10.0, "b:x:3": 10.0}),
         window_start=start,
         version="v",
-        settings=settings.drift,
-        calibrator=NullCalibrator(draws=50),
+        judges=dataclasses.replace(Judges.of(settings), calibrator=NullCalibrator(draws=50)),
         now=0.0,
     )
     assert any(math.isnan(v.value) for v in evaluation.verdicts)
