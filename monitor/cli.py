@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -133,8 +134,11 @@ def status_command(config_path: Path, models: tuple[str, ...], as_json: bool) ->
     query = Query(connect(settings.redis), settings)
     rows = query.status(list(models) or None)
     if as_json:
+        since = time.time() - settings.performance.change_point_span_seconds
         doc = {
-            "models": [_status_doc(row) for row in rows],
+            "models": [
+                _status_doc(row, query.change_points(row.model.name, since=since)) for row in rows
+            ],
             "unknown_model_dead_letters": query.unknown_model_counts().dead_by_reason,
         }
         click.echo(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
@@ -153,10 +157,17 @@ def status_command(config_path: Path, models: tuple[str, ...], as_json: bool) ->
         )
         for reason in row.health.reasons if row.health else []:
             click.echo(f"{'':<21}- {reason}")
+    unknown = query.unknown_model_counts().dead_by_reason
+    if unknown:
+        said = ", ".join(f"{reason} {n:,}" for reason, n in sorted(unknown.items()))
+        click.echo(f"dead letters without a model (unreadable or unknown model): {said}")
 
 
-def _status_doc(row: Any) -> dict[str, Any]:
-    """The JSON shape of one model's status (stable: scripts and alerting read it)."""
+def _status_doc(row: Any, change_points: list[tuple[str, float]]) -> dict[str, Any]:
+    """The JSON shape of one model's status (stable: scripts and alerting read it);
+    ``change_points``: the online detectors' recent ones, (stream, event time)."""
+    import msgspec
+
     c = row.counts
     latest = row.latest
     return {
@@ -175,6 +186,7 @@ def _status_doc(row: Any) -> dict[str, Any]:
         "dead_letters": c.dead,
         "dead_by_reason": c.dead_by_reason,
         "last_event_ts": c.last_event_ts,
+        "change_points": [{"stream": stream, "ts": ts} for stream, ts in change_points],
         "latest_window": None
         if latest is None
         else {
@@ -198,6 +210,13 @@ def _status_doc(row: Any) -> dict[str, Any]:
             ],
             "performance": latest.performance,
             "reference_performance": latest.reference_performance,
+            "performance_verdicts": [_verdict_doc(v) for v in latest.performance_verdicts],
+            "quality": {
+                feature: msgspec.structs.asdict(q) for feature, q in latest.quality.items()
+            },
+            "quality_raised": [
+                _verdict_doc(v) for v in latest.quality_verdicts if v.status == "degraded"
+            ],
         },
         "rolling": None
         if row.rolling is None
@@ -212,6 +231,22 @@ def _status_doc(row: Any) -> dict[str, Any]:
             ],
             "performance": row.rolling.performance,
         },
+    }
+
+
+def _verdict_doc(v: Any) -> dict[str, Any]:
+    """A performance or data-quality verdict in the status JSON."""
+    return {
+        "feature": v.feature,
+        "statistic": v.statistic,
+        "value": v.value,
+        "threshold": v.threshold,
+        "p_value": v.p_value,
+        "n": v.n,
+        "status": v.status,
+        "severity": v.severity,
+        "expected_false_alarm_rate": v.expected_false_alarm_rate,
+        "reasons": list(v.reasons),
     }
 
 

@@ -226,6 +226,9 @@ class PerformanceSettings:
     critical_relative_increase: float = 0.20
     #: Bootstrap draws per metric and label count (cached per reference).
     bootstrap_draws: int = 2000
+    #: A change point of the online detector on a model's error stream warns for this long
+    #: (critical once a window's performance verdict confirms it), then it is history.
+    change_point_span_seconds: int = 6 * 3600
 
     def metrics(self, task: TaskType) -> tuple[str, ...]:
         return {

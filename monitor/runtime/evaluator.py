@@ -157,7 +157,9 @@ class WindowEvaluator:
             touched.add(model)
         for model in touched:  # Step 4
             recent = self._query.evaluations(model, last=HEALTH_WINDOWS)
-            self._store.save_health(fence, health(self._models[model], recent, now))
+            span = self._settings.performance.change_point_span_seconds
+            changes = self._query.change_points(model, since=now - span)
+            self._store.save_health(fence, health(self._models[model], recent, now, changes))
             merged = self._query.rolling_counts(model, self._settings.windows.rolling_windows)
             if merged is not None:
                 self._store.save_rolling(fence, self._evaluate(model, *merged, now))

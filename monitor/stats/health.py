@@ -9,6 +9,7 @@ reasons spelled out, so an on-call engineer sees *why* in one line.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -266,24 +267,49 @@ def _quality(
     return out
 
 
-def health(model: ModelSettings, evaluations: Sequence[WindowEvaluation], now: float) -> Health:
-    """The model's status from its newest window that had enough data for a verdict."""
+def health(
+    model: ModelSettings,
+    evaluations: Sequence[WindowEvaluation],
+    now: float,
+    change_points: Sequence[tuple[str, float]] = (),
+) -> Health:
+    """The model's status from its newest window that had enough data for a verdict, and from
+    recent change points of its online detectors (``(stream, event time)``, already limited to
+    ``performance.change_point_span_seconds``): a change on the error stream warns until a
+    window's performance verdict confirms it (critical)."""
+    status: HealthStatus = "INSUFFICIENT DATA"
+    reasons: list[str] = []
+    window_start = None
+    degraded = False
     for ev in sorted(evaluations, key=lambda e: e.window_start, reverse=True):
         drift = [v for v in ev.verdicts if v.feature == "__model__"]
         if not drift or drift[0].status == "insufficient":
             continue
-        reasons: list[str] = list(drift[0].reasons)
+        window_start = ev.window_start
+        reasons = list(drift[0].reasons)
         status = _SEVERITY_STATUS.get(drift[0].severity, "OK")
         for v in ev.performance_verdicts:
             if v.status == "degraded":
+                degraded = True
                 reasons.append(v.reasons[0] if v.reasons else v.statistic)
                 status = _worse(status, _SEVERITY_STATUS[v.severity])
         for v in ev.quality_verdicts:
             if v.status == "degraded":
                 reasons.append(v.reasons[0] if v.reasons else f"{v.feature}: {v.statistic}")
                 status = _worse(status, _SEVERITY_STATUS[v.severity])
-        return Health(model.name, status, reasons, ev.window_start, now)
-    return Health(model.name, "INSUFFICIENT DATA", ["no window has enough rows yet"], None, now)
+        break
+    errors = sorted(ts for stream, ts in change_points if stream == "error")
+    if errors:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(errors[-1]))
+        confirmed = "; confirmed by the windowed performance" if degraded else ""
+        reasons.append(
+            f"the online detector saw the error rate change at {when} "
+            f"({len(errors)} change point(s) in the last span){confirmed}"
+        )
+        status = _worse(status, "CRITICAL" if degraded else "WARN")
+    if status == "INSUFFICIENT DATA":
+        reasons = ["no window has enough rows yet"]
+    return Health(model.name, status, reasons, window_start, now)
 
 
 _SEVERITY_STATUS: dict[str, HealthStatus] = {

@@ -64,3 +64,22 @@ def test_performance_drop_and_data_quality_raise_the_status() -> None:
     result = health(MODEL, [quality], now=1)
     assert result.status == "WARN"
     assert result.reasons == ["amount: missing rate 22.0% vs reference 10.0% at n=500"]
+
+
+def test_an_error_stream_change_point_warns_until_the_windows_confirm_it() -> None:
+    """The online detector fires on the error stream: a warning with its time; once a window's
+    performance verdict degrades too, critical. Prediction-stream change points say nothing
+    about performance."""
+    ok = evaluation(0, model_verdict(0, "ok", "ok"))
+    result = health(MODEL, [ok], now=1, change_points=[("prediction", 900.0)])
+    assert result.status == "OK"
+    result = health(MODEL, [ok], now=1, change_points=[("error", 1_800_000_000.0)])
+    assert result.status == "WARN"
+    assert "error rate change at 2027-01-15 08:00 UTC" in result.reasons[-1]
+    degraded = Verdict(
+        MODEL.name, "__performance__", "accuracy", 0.85, 0.9, 0.001, 900, "degraded", "warning",
+        0, "r1", 0.003, ("accuracy 0.85 vs reference 0.95 at n=900 labels",),
+    )  # fmt: skip
+    worse = evaluation(0, model_verdict(0, "ok", "ok"), performance_verdicts=[degraded])
+    result = health(MODEL, [worse], now=1, change_points=[("error", 1_800_000_000.0)])
+    assert result.status == "CRITICAL" and "confirmed" in result.reasons[-1]
