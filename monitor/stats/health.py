@@ -308,8 +308,20 @@ def health(
         )
         status = _worse(status, "CRITICAL" if degraded else "WARN")
     if status == "INSUFFICIENT DATA":
-        reasons = ["no window has enough rows yet"]
+        reasons = [_why_insufficient(evaluations)]
     return Health(model.name, status, reasons, window_start, now)
+
+
+def _why_insufficient(evaluations: Sequence[WindowEvaluation]) -> str:
+    """No reference, too few rows, or no traffic: each needs a different fix."""
+    if not evaluations:
+        return "no window evaluated yet: no traffic for this model"
+    newest = max(evaluations, key=lambda e: e.window_start)
+    if not newest.reference:
+        return "no reference set: run `driftwatch baseline set` for this model"
+    model_verdict = next((v for v in newest.verdicts if v.feature == "__model__"), None)
+    detail = model_verdict.reasons[0] if model_verdict and model_verdict.reasons else ""
+    return f"no window has enough rows yet ({detail})" if detail else "no window has enough rows"
 
 
 _SEVERITY_STATUS: dict[str, HealthStatus] = {

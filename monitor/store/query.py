@@ -38,6 +38,19 @@ class ModelStatus:
     rolling: WindowEvaluation | None
 
 
+#: Newest evaluations ``status`` looks at to find the newest window with a verdict (the tail
+#: window may still be nearly empty).
+STATUS_WINDOWS = 3
+
+
+def _newest_judged(evaluations: list[WindowEvaluation]) -> WindowEvaluation | None:
+    """The newest evaluation whose window had enough rows for a verdict, else the newest."""
+    for ev in reversed(evaluations):
+        if any(v.status != "insufficient" for v in ev.verdicts):
+            return ev
+    return evaluations[-1] if evaluations else None
+
+
 class Query:
     """Reads one deployment's state (one key prefix and consumer group)."""
 
@@ -145,7 +158,7 @@ class Query:
         return {m: (_health.decode(b) if b else None) for m, b in zip(names, blobs, strict=True)}
 
     def status(self, models: list[str] | None = None) -> list[ModelStatus]:
-        """Totals, health, newest evaluated window and rolling view of each model.
+        """Totals, health, newest window with a verdict and rolling view of each model.
 
         Five round trips whatever the number of models: the dashboard's overview lists hundreds
         of models on every refresh, and round trips per model would dominate its render time.
@@ -157,20 +170,23 @@ class Query:
         health = self.health(names)
         pipe = self._redis.pipeline(transaction=False)
         for name in names:
-            pipe.zrange(self._keys.evaluation_index(name), -1, -1)
-        newest = [ids[0].decode() if ids else None for ids in pipe.execute()]
-        latest_keys = [self._keys.evaluation(n, w) for n, w in zip(names, newest, strict=True) if w]
-        blobs = self._redis.mget([*latest_keys, *(self._keys.rolling(n) for n in names)])
-        latest_blobs = iter(blobs[: len(latest_keys)])
+            pipe.zrange(self._keys.evaluation_index(name), -STATUS_WINDOWS, -1)
+        recent = [[w.decode() for w in ids] for ids in pipe.execute()]
+        keys = [
+            self._keys.evaluation(n, w) for n, ws in zip(names, recent, strict=True) for w in ws
+        ]
+        blobs = self._redis.mget([*keys, *(self._keys.rolling(n) for n in names)])
+        evaluated = iter(blobs[: len(keys)])
         out = []
-        for row, wid, rolling in zip(rows, newest, blobs[len(latest_keys) :], strict=True):
-            latest = next(latest_blobs) if wid else None
+        for row, wids, rolling in zip(rows, recent, blobs[len(keys) :], strict=True):
+            mine = [next(evaluated) for _ in wids]
+            evaluations = [_evaluation.decode(b) for b in mine if b is not None]
             out.append(
                 ModelStatus(
                     row.model,
                     row.counts,
                     health[row.model.name],
-                    _evaluation.decode(latest) if latest is not None else None,
+                    _newest_judged(evaluations),
                     _evaluation.decode(rolling) if rolling is not None else None,
                 )
             )

@@ -83,3 +83,17 @@ def test_an_error_stream_change_point_warns_until_the_windows_confirm_it() -> No
     worse = evaluation(0, model_verdict(0, "ok", "ok"), performance_verdicts=[degraded])
     result = health(MODEL, [worse], now=1, change_points=[("error", 1_800_000_000.0)])
     assert result.status == "CRITICAL" and "confirmed" in result.reasons[-1]
+
+
+def test_insufficient_data_says_which_fix_applies() -> None:
+    """No traffic, no reference and too few rows each need a different action."""
+    assert "no traffic" in health(MODEL, [], now=1).reasons[0]
+    unreferenced = WindowEvaluation(
+        model=MODEL.name, window_start=0, version="v1", reference="", n=5000, n_labelled=0,
+        evaluated_at=0.0,
+    )  # fmt: skip
+    assert "driftwatch baseline set" in health(MODEL, [unreferenced], now=1).reasons[0]
+    small = evaluation(
+        0, model_verdict(0, "insufficient", "insufficient", ("window has 12 rows, fewer",))
+    )
+    assert "window has 12 rows" in health(MODEL, [small], now=1).reasons[0]
