@@ -169,8 +169,13 @@ class WindowSettings:
     """Event-time tumbling windows."""
 
     size_seconds: int = 3600
+    #: Windows start at origin + k × size_seconds (unix seconds): align them with business
+    #: periods, e.g. days that start at 06:00 UTC.
+    origin: int = 0
     #: Events later than this behind the newest window are still counted in their own window.
     allowed_lateness_seconds: int = 600
+    #: Windows and their evaluations are kept this long after they were last written (wall
+    #: clock), so a backfill of old data stays visible as long as live data does.
     retention_days: int = 30
     #: Number of recent windows in the rolling view.
     rolling_windows: int = 24

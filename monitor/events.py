@@ -41,6 +41,12 @@ EARLIEST_TS = 946_684_800.0
 MILLIS_THRESHOLD = 1e11
 MAX_ID_LENGTH = 256
 UNVERSIONED = "unversioned"
+#: A model version is part of window ids and Redis keys: short, and no "|" (the window id's
+#: separator) or spaces.
+_VERSION = re.compile(r"[A-Za-z0-9._:/+@-]{1,64}")
+VERSION_RULE = "version must be 1-64 characters of A-Z a-z 0-9 . _ : / + @ -"
+#: Distinct valid versions remembered by a decoder (they repeat: a cache, not a limit).
+VERSION_MEMORY = 10_000
 #: Dead letters whose model cannot be read are counted under this name.
 UNKNOWN_MODEL = "_unknown"
 #: JSON nested deeper than this is refused (``bad_json``) before decoding. The decoder itself
@@ -200,6 +206,8 @@ class Decoder:
         self._out_paths = _paths(settings.fields.outcomes)
         self._schemas = {m.name: FeatureSchema(m) for m in settings.models}
         self._pred_decoder = msgspec.json.Decoder(_WirePrediction)
+        #: Model versions already found valid.
+        self._versions: set[str] = set()
         self._out_decoder = msgspec.json.Decoder(_WireOutcome)
 
     def predictions(self, records: Sequence[Record]) -> tuple[list[Prediction], list[DeadLetter]]:
@@ -252,8 +260,11 @@ class Decoder:
         version = wire.version
         if type(version) is not str:
             version = UNVERSIONED if version is None else str(version)
-        if "|" in version:  # "|" separates the parts of a window id (store/keys.py)
-            raise _Invalid(InvalidReason.WRONG_TYPE, "version must not contain '|'", name)
+        if version not in self._versions:  # few distinct versions: each is checked once
+            if not _VERSION.fullmatch(version):
+                raise _Invalid(InvalidReason.WRONG_TYPE, VERSION_RULE, name)
+            if len(self._versions) < VERSION_MEMORY:
+                self._versions.add(version)
         score = None if wire.score is None else _score(model, wire.score)
         prediction = wire.prediction
         if prediction is None and model.task == "binary" and type(score) is float:

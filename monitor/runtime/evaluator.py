@@ -122,11 +122,15 @@ class WindowEvaluator:
         windows = self._settings.windows
         for member, score in dirty:
             model, wid = member.split(":", 1)
-            if model not in self._models:
-                continue  # a model removed from the config: its windows age out
+            if model not in self._models:  # removed from the config: never evaluated again
+                self._store.forget(fence, member)  # (its windows age out with retention)
+                continue
             start, version, ref_version = parse_window_id(wid)
             end = start + windows.size_seconds
-            final = watermarks.get(model, 0.0) >= end + windows.allowed_lateness_seconds
+            # Event time decides finality, but never beyond the wall clock: one event stamped
+            # ahead of time must not make every open window look final.
+            watermark = min(watermarks.get(model, 0.0), now)
+            final = watermark >= end + windows.allowed_lateness_seconds
             if not final and now - self._evaluated_at.get(member, 0.0) < OPEN_WINDOW_SECONDS:
                 continue  # stays dirty: evaluated again once the interval has passed
             if final:
@@ -152,8 +156,8 @@ class WindowEvaluator:
             following = window_id(start + size, version, ref_version) if changed else ""
             self._store.save(fence, evaluation, wid, member, score, next_wid=following)  # Step 3
             if final:
-                end_ms = (start + windows.size_seconds) * 1000
-                self._store.merge_window(fence, self._query.window_keys(model, wid), end_ms)
+                keys = self._query.window_keys(model, wid)
+                self._store.merge_window(fence, keys, int(now * 1000))
             touched.add(model)
         for model in touched:  # Step 4
             recent = self._query.evaluations(model, last=HEALTH_WINDOWS)

@@ -1,7 +1,9 @@
 """Event-time windows: a batch of events becomes mergeable per-window increments.
 
 Every prediction lands in the tumbling window of *its own timestamp* (a backfill fills last month's
-windows, not today's), per model version, binned on the model's current reference profile. What
+windows, not today's), per model version, binned on the model's current reference profile.
+Windows are kept ``windows.retention_days`` after they were last written (wall clock), so a
+backfill or a replay of old data stays visible as long as live data does. What
 a window holds is only counts and sums — bin counts per feature, missing values, type errors,
 numeric sums, performance sums of joined pairs — so the partial windows that several partitions
 and instances write add up exactly when read (``monitor/store/query.py``). Work is vectorised per
@@ -14,6 +16,7 @@ Fields of a window hash (one per partition, model and window id, see ``store/key
                           score, "__decision__": a scoring binary model's predicted class)
     miss:<feature>        missing values                 terr:<feature>  values of the wrong type
     u:<feature>:<name>    an unseen category's count (the batch's few most frequent, by name)
+    versions_folded       events of versions beyond MAX_VERSIONS_PER_WINDOW (version "other")
     sum:<feature>         sum of valid numeric values    sq:<feature>    sum of their squares
     perf:<name>           performance sums of the window's joined pairs (stats/performance.py)
 """
@@ -21,8 +24,9 @@ Fields of a window hash (one per partition, model and window id, see ``store/key
 from __future__ import annotations
 
 import functools
+import logging
 import math
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,11 +44,20 @@ from monitor.stats.verdict import DECISION
 from monitor.store.checkpoint import Changes
 from monitor.store.keys import Keys, PartitionKeys, window_id
 
+log = logging.getLogger(__name__)
+
 PREDICTION = "__prediction__"
 #: Window ids binned without a reference carry this reference version.
 NO_REFERENCE = "none"
 #: Unseen categories named per feature and batch: bounds a window's hash whatever the traffic.
 UNSEEN_PER_BATCH = 3
+#: Distinct model versions per model and window: further versions are counted as
+#: :data:`OTHER_VERSION` (each version is a window of its own, so unbounded versions would be
+#: unbounded windows).
+MAX_VERSIONS_PER_WINDOW = 8
+OTHER_VERSION = "other"
+#: Windows whose admitted versions this process remembers (oldest forgotten first).
+VERSION_MEMORY = 4096
 
 
 class WindowAggregator:
@@ -59,9 +72,11 @@ class WindowAggregator:
         self._models = {m.name: m for m in settings.models}
         self._schemas = {m.name: FeatureSchema(m) for m in settings.models}
         self._size = settings.windows.size_seconds
+        self._origin = settings.windows.origin
         self._retention_ms = settings.windows.retention_days * 86_400_000
         self._keys = keys
         self._reference = reference
+        self._versions = _Versions(MAX_VERSIONS_PER_WINDOW)
 
     def predictions(
         self, changes: Changes, pkeys: PartitionKeys, predictions: Sequence[Prediction], now_ms: int
@@ -70,9 +85,12 @@ class WindowAggregator:
         for model, events in by_model(predictions).items():
             ref = self._reference(model)
             schema = self._schemas[model]
-            for (version, start), group in self._by_window(events).items():
+            for (given, start), group in self._by_window(events).items():
+                version = self._versions.admit(model, start, given)
                 fields, floats = self._window(changes, pkeys, model, version, start, ref, now_ms)
                 fields["n"] += len(group)
+                if version != given:
+                    fields["versions_folded"] += len(group)
                 columns = schema.columns([e.features for e in group])
                 _quality(fields, columns)
                 _sums(floats, schema.numeric, columns.numeric)
@@ -96,7 +114,9 @@ class WindowAggregator:
         """Add performance sums of joined pairs to the window of their *prediction*."""
         groups: defaultdict[tuple[str, str, int], list[Pair]] = defaultdict(list)
         for pair in pairs:
-            groups[pair.model, pair.version, self._start(pair.prediction_ts)].append(pair)
+            start = self._start(pair.prediction_ts)
+            version = self._versions.admit(pair.model, start, pair.version)
+            groups[pair.model, version, start].append(pair)
         for (model, version, start), items in groups.items():
             ref = self._reference(model)
             _, floats = self._window(changes, pkeys, model, version, start, ref, now_ms)
@@ -112,15 +132,17 @@ class WindowAggregator:
         for letter in letters:
             key = pkeys.dead_letters(letter.model, start)
             changes.incr[key][letter.reason.value] += 1
-            changes.expire_at[key] = (start + self._size) * 1000 + self._retention_ms
+            changes.expire_at[key] = now_ms + self._retention_ms
 
     def _start(self, ts: float) -> int:
-        return math.floor(ts / self._size) * self._size
+        return self._origin + math.floor((ts - self._origin) / self._size) * self._size
 
     def _by_window(self, events: Sequence[Prediction]) -> dict[tuple[str, int], list[Prediction]]:
         """Events by (model version, window start); one group, found in C, is the usual case."""
         ts = np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events))
-        starts = (np.floor(ts / self._size) * self._size).astype(np.int64)
+        starts = (self._origin + np.floor((ts - self._origin) / self._size) * self._size).astype(
+            np.int64
+        )
         versions = [e.version for e in events]
         if len(set(versions)) == 1 and starts.min() == starts.max():
             return {(versions[0], int(starts[0])): list(events)}
@@ -142,10 +164,41 @@ class WindowAggregator:
         """The increment maps of one window, registered in the index and marked for evaluation."""
         wid = window_id(start, version, ref.version if ref is not None else NO_REFERENCE)
         key = pkeys.window(model, wid)
-        changes.expire_at[key] = (start + self._size) * 1000 + self._retention_ms
+        changes.expire_at[key] = now_ms + self._retention_ms
         changes.zadd.append((self._keys.window_index(model), start, wid))
         changes.zadd.append((self._keys.dirty, now_ms, f"{model}:{wid}"))
         return changes.incr[key], changes.fincr[key]
+
+
+class _Versions:
+    """The model versions admitted per (model, window start), as this process has seen them.
+
+    Several daemons each keep their own view, so a window can hold up to the cap per daemon;
+    the point is a bound, not an exact count.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._seen: OrderedDict[tuple[str, int], set[str]] = OrderedDict()
+
+    def admit(self, model: str, start: int, version: str) -> str:
+        """``version``, or :data:`OTHER_VERSION` once the window has ``cap`` others."""
+        seen = self._seen.get((model, start))
+        if seen is None:
+            seen = self._seen[model, start] = set()
+            if len(self._seen) > VERSION_MEMORY:
+                self._seen.popitem(last=False)
+        if version in seen or len(seen) < self._cap:
+            seen.add(version)
+            return version
+        if OTHER_VERSION not in seen:
+            seen.add(OTHER_VERSION)
+            log.warning(
+                "model %s sends more than %d versions in the window starting %d: further "
+                "versions count as version %r (see versions_folded)",
+                model, self._cap, start, OTHER_VERSION,
+            )  # fmt: skip
+        return OTHER_VERSION
 
 
 def _quality(fields: Any, columns: Columns) -> None:

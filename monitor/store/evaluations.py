@@ -22,23 +22,35 @@ from monitor.stats.health import Health, WindowEvaluation
 from monitor.store.keys import Keys
 from monitor.store.lease import FENCE_CHECK, FENCED, Fence
 
-#: KEYS[3] evaluation, KEYS[4] evaluation index, KEYS[5] dirty set, KEYS[6] window index; ARGV[3]
-#: blob, ARGV[4] its expiry (ms), ARGV[5] window id, ARGV[6] window start, ARGV[7] oldest start
-#: kept, ARGV[8] dirty member, ARGV[9] its change time when read, ARGV[10] the next window's id
-#: ("" if it need not be evaluated again), ARGV[11] its dirty member, ARGV[12] now (ms). The dirty
-#: mark is removed only if no batch touched the window while it was being evaluated; the next
-#: window, if it has counts, is marked dirty (its confirmation read this window).
+#: KEYS[3] evaluation, KEYS[4] evaluation index, KEYS[5] dirty set, KEYS[6] window index, KEYS[7]
+#: change points; ARGV[3] blob, ARGV[4] its expiry (ms), ARGV[5] window id, ARGV[6] window start,
+#: ARGV[7] the model's evaluation key prefix, ARGV[8] dirty member, ARGV[9] its change time when
+#: read, ARGV[10] the next window's id ("" if it need not be evaluated again), ARGV[11] the model's
+#: dirty member prefix, ARGV[12] now (ms), ARGV[13] change points kept.
+#: The dirty mark is removed only if no batch touched the window while it was being evaluated;
+#: the next window, if it has counts, is marked dirty (its confirmation read this window). The
+#: oldest few entries of both indexes are dropped once their evaluation expired (retention runs
+#: from the last evaluation, so a backfilled old window stays as long as a new one) and the window
+#: is not waiting for one; change points beyond the newest ARGV[13] are dropped.
 _SAVE = (
     FENCE_CHECK
     + """
 redis.call('SET', KEYS[3], ARGV[3], 'PXAT', ARGV[4])
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[7])
 local score = redis.call('ZSCORE', KEYS[5], ARGV[8])
 if score and tonumber(score) == tonumber(ARGV[9]) then redis.call('ZREM', KEYS[5], ARGV[8]) end
 if ARGV[10] ~= '' and redis.call('ZSCORE', KEYS[6], ARGV[10]) then
-  redis.call('ZADD', KEYS[5], 'NX', ARGV[12], ARGV[11])
+  redis.call('ZADD', KEYS[5], 'NX', ARGV[12], ARGV[11] .. ARGV[10])
 end
+for _, index in ipairs({KEYS[4], KEYS[6]}) do
+  for _, wid in ipairs(redis.call('ZRANGE', index, 0, 4)) do
+    local evaluated = redis.call('EXISTS', ARGV[7] .. wid) == 1
+    if not evaluated and not redis.call('ZSCORE', KEYS[5], ARGV[11] .. wid) then
+      redis.call('ZREM', index, wid)
+    end
+  end
+end
+redis.call('ZREMRANGEBYRANK', KEYS[7], 0, -tonumber(ARGV[13]) - 1)
 return 1
 """
 )
@@ -65,10 +77,14 @@ return moved
 
 #: KEYS[3] = ARGV[3]: the health summary or the rolling view.
 _SET = FENCE_CHECK + "redis.call('SET', KEYS[3], ARGV[3])\nreturn 1\n"
+#: ZREM KEYS[3] ARGV[3]: a dirty mark nobody will clear otherwise.
+_FORGET = FENCE_CHECK + "redis.call('ZREM', KEYS[3], ARGV[3])\nreturn 1\n"
+#: Change points kept per model: a bound whatever the detectors do (the newest are kept).
+CHANGE_POINTS_KEPT = 10_000
 
 
 class EvaluationStore:
-    """Stores evaluations (with the windows' retention) and health summaries, fenced."""
+    """Stores evaluations (kept ``retention`` after they were made) and health summaries, fenced."""
 
     def __init__(self, client: redis.Redis, keys: Keys, retention_ms: int) -> None:
         self._redis = client
@@ -77,6 +93,7 @@ class EvaluationStore:
         self._save = client.register_script(_SAVE)
         self._merge = client.register_script(_MERGE_WINDOW)
         self._set = client.register_script(_SET)
+        self._forget = client.register_script(_FORGET)
 
     def dirty(self, limit: int) -> list[tuple[str, float]]:
         """The oldest changed windows: ("<model>:<window id>", the change time to compare)."""
@@ -100,26 +117,32 @@ class EvaluationStore:
             self._keys.evaluation_index(ev.model),
             self._keys.dirty,
             self._keys.window_index(ev.model),
+            self._keys.change_points(ev.model),
         ]
         args: list[bytes | str | int | float] = [
             msgspec.msgpack.encode(ev),
-            ev.window_start * 1000 + self._retention_ms,
+            int(ev.evaluated_at * 1000) + self._retention_ms,
             wid,
             ev.window_start,
-            (ev.evaluated_at * 1000 - self._retention_ms) / 1000,
+            self._keys.evaluation(ev.model, ""),
             dirty_member,
             repr(dirty_score),
             next_wid,
-            f"{ev.model}:{next_wid}",
+            f"{ev.model}:",
             int(ev.evaluated_at * 1000),
+            CHANGE_POINTS_KEPT,
         ]
         _run(self._save, fence, keys, args)
 
-    def merge_window(self, fence: Fence, keys: list[str], end_ms: int) -> int:
+    def forget(self, fence: Fence, dirty_member: str) -> None:
+        """Drop a changed window that will never be evaluated (its model left the config)."""
+        _run(self._forget, fence, [self._keys.dirty], [dirty_member])
+
+    def merge_window(self, fence: Fence, keys: list[str], now_ms: int) -> int:
         """Fold a final window's partition hashes (``keys[1:]``) into ``keys[0]``: memory ÷
         partitions; returns how many were folded. One script, so a checkpoint of any partition
-        runs wholly before or after it."""
-        return _run(self._merge, fence, keys, [end_ms + self._retention_ms])
+        runs wholly before or after it. The merged hash is kept ``retention`` from now."""
+        return _run(self._merge, fence, keys, [now_ms + self._retention_ms])
 
     def save_rolling(self, fence: Fence, ev: WindowEvaluation) -> None:
         _run(self._set, fence, [self._keys.rolling(ev.model)], [msgspec.msgpack.encode(ev)])

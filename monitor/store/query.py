@@ -133,13 +133,21 @@ class Query:
         return None if blob is None else _evaluation.decode(blob)
 
     def rolling_counts(self, model: str, last: int) -> tuple[str, WindowCounts] | None:
-        """The newest window's id and the counts of up to ``last`` windows of the same model
-        version and reference, merged (counts add: that is what makes windows mergeable)."""
+        """The first window's id and the counts of up to ``last`` windows of the model's newest
+        version and reference, merged (counts add: that is what makes windows mergeable).
+
+        "Newest" is the version (with its reference) whose first window is the latest — what
+        was deployed (or profiled) last — not the greatest name: ``v10`` follows ``v9``.
+        """
         wids = self.window_ids(model, last=last * 4)  # other versions may be interleaved
         if not wids:
             return None
-        _, version, ref = parse_window_id(wids[-1])
-        same = [w for w in wids if parse_window_id(w)[1:] == (version, ref)][-last:]
+        first_seen: dict[tuple[str, str], int] = {}
+        for wid in wids:  # oldest first
+            start, version, ref = parse_window_id(wid)
+            first_seen.setdefault((version, ref), start)
+        newest = max(first_seen, key=lambda group: (first_seen[group], group))
+        same = [w for w in wids if parse_window_id(w)[1:] == newest][-last:]
         fields: dict[str, float] = {}
         for wid in same:
             for name, value in self.window_counts(model, wid).fields.items():

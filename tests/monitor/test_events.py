@@ -330,3 +330,17 @@ def test_a_scoring_binary_model_may_leave_its_decision_out() -> None:
     del regression["prediction"]
     letter = decoder().prediction(0, None, encode(regression))
     assert isinstance(letter, DeadLetter) and letter.reason is InvalidReason.MISSING_FIELD
+
+
+@pytest.mark.parametrize(
+    ("version", "valid"),
+    [("v3", True), ("2026-11-23.1+build:7/a@b_c", True), ("x" * 64, True), ("x" * 65, False),
+     ("a|b", False), ("with space", False), ("", False)],
+)  # fmt: skip
+def test_versions_are_short_and_plain(version: str, valid: bool) -> None:
+    """A version is part of window ids and keys: 1-64 plain characters, else wrong_type."""
+    event = decoder().prediction(0, None, encode(pred(version=version)))
+    if valid:
+        assert isinstance(event, Prediction) and event.version == version
+    else:
+        assert isinstance(event, DeadLetter) and event.reason is InvalidReason.WRONG_TYPE

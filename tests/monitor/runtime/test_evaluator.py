@@ -16,7 +16,7 @@ from monitor.runtime.evaluator import WindowEvaluator
 from monitor.stats.counters import LAST_EVENT_TS
 from monitor.stats.health import WindowEvaluation
 from monitor.store.checkpoint import Changes, Checkpoint
-from monitor.store.keys import Keys, window_id
+from monitor.store.keys import Keys, parse_window_id, window_id
 from monitor.store.lease import Lease
 from monitor.store.query import Query
 
@@ -166,3 +166,71 @@ def test_confirmed_severities_do_not_depend_on_the_evaluation_order(
         assert ev is not None
         severities.append(next(v.severity for v in ev.verdicts if v.feature == "a"))
     assert severities == ["ok", "ok", "warning", "critical", "critical", "critical"]
+
+
+def one_window(
+    client: redis.Redis, settings: config.Settings, start: int, version: str, last_event: float
+) -> str:
+    """A window of model "m" written now (counts, index, dirty mark), its model's newest event
+    time ``last_event``."""
+    keys = Keys(settings.redis.key_prefix)
+    partition = len(client.keys(f"{settings.redis.key_prefix}:*:offset"))  # a new one each time
+    claim = Checkpoint(client, keys, settings.kafka.group_id).claim("t", partition)
+    wid = window_id(start, version, "none")
+    changes = Changes()
+    changes.incr[claim.keys.window("m", wid)]["n"] += 5
+    changes.zadd.append((keys.window_index("m"), start, wid))
+    changes.zadd.append((keys.dirty, 1.0, f"m:{wid}"))
+    changes.maximum(claim.keys.counters("m"), LAST_EVENT_TS, last_event)
+    checkpoint = Checkpoint(client, keys, settings.kafka.group_id)
+    checkpoint.apply(claim, 0, 1, changes, int(time.time() * 1000), fresh=True)
+    return wid
+
+
+def test_a_replay_of_old_events_keeps_its_windows_for_the_retention(
+    settings: config.Settings, redis_client: redis.Redis
+) -> None:
+    """Windows of events six months old, written today: evaluated, indexed, and kept
+    retention_days from their evaluation — not expired at once because their time is old."""
+    now = time.time()
+    old = int(now - 180 * 86_400) // 3600 * 3600
+    wid = one_window(redis_client, settings, old, "v1", last_event=now - 180 * 86_400 + 7200)
+    assert WindowEvaluator(settings, redis_client).run_once(now) == 1
+    keys = Keys(settings.redis.key_prefix)
+    retention = settings.windows.retention_days * 86_400_000
+    assert redis_client.pexpiretime(keys.evaluation("m", wid)) == int(now * 1000) + retention
+    assert Query(redis_client, settings).window_ids("m") == [wid]
+    assert [e.window_start for e in Query(redis_client, settings).evaluations("m")] == [old]
+
+
+def test_one_event_stamped_ahead_of_time_does_not_close_open_windows(
+    settings: config.Settings, redis_client: redis.Redis
+) -> None:
+    now = time.time()
+    start = int(now) // 3600 * 3600
+    wid = one_window(redis_client, settings, start, "v1", last_event=now + 20 * 3600)
+    assert WindowEvaluator(settings, redis_client).run_once(now) == 1
+    evaluation = Query(redis_client, settings).evaluation("m", wid)
+    assert evaluation is not None and not evaluation.final
+
+
+def test_windows_of_a_model_removed_from_the_config_leave_the_dirty_set(
+    settings: config.Settings, redis_client: redis.Redis
+) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    redis_client.zadd(keys.dirty, {"gone:1800000000|v1|none": 1.0})
+    WindowEvaluator(settings, redis_client).run_once(time.time())
+    assert redis_client.zscore(keys.dirty, "gone:1800000000|v1|none") is None
+
+
+def test_the_rolling_view_follows_the_newest_version_not_the_greatest_name(
+    settings: config.Settings, redis_client: redis.Redis
+) -> None:
+    """v9 ran first, v10 was deployed after it: "v9" > "v10" as strings, but v10 is newer."""
+    now = time.time()
+    start = int(now) // 3600 * 3600 - 3 * 3600
+    one_window(redis_client, settings, start, "v9", last_event=now)
+    one_window(redis_client, settings, start + 3600, "v9", last_event=now)
+    one_window(redis_client, settings, start + 3600, "v10", last_event=now)
+    wid, counts = Query(redis_client, settings).rolling_counts("m", last=24)  # type: ignore[misc]
+    assert parse_window_id(wid)[1] == "v10" and counts.n == 5

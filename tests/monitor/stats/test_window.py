@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -64,12 +66,16 @@ def predictions(rng: np.random.Generator, n: int, t0: float) -> list[Prediction]
     return out
 
 
+#: The wall clock of the batch (long after the events: a backfill).
+NOW_MS = 1_900_000_000_000
+
+
 def test_counts_land_in_event_time_windows_and_equal_numpy() -> None:
     rng = np.random.default_rng(0)
     ref = reference(rng)
     events = predictions(rng, 900, t0=1_800_000_000.0)  # 900 s: three 5-minute windows
     changes = Changes()
-    WindowAggregator(SETTINGS, KEYS, lambda _: ref).predictions(changes, PKEYS, events, 0)
+    WindowAggregator(SETTINGS, KEYS, lambda _: ref).predictions(changes, PKEYS, events, NOW_MS)
     by_window: dict[int, list[Prediction]] = {}
     for e in events:
         by_window.setdefault(math.floor(e.ts / SIZE) * SIZE, []).append(e)
@@ -95,7 +101,7 @@ def test_counts_land_in_event_time_windows_and_equal_numpy() -> None:
             pred_bins
         )
         retention = SETTINGS.windows.retention_days * 86_400_000
-        assert changes.expire_at[key] == (start + SIZE) * 1000 + retention
+        assert changes.expire_at[key] == NOW_MS + retention  # from the write, not event time
 
 
 def test_partial_windows_of_two_partitions_add_up_to_the_whole() -> None:
@@ -134,3 +140,27 @@ def test_pairs_add_performance_to_the_prediction_window() -> None:
     floats = changes.fincr[PKEYS.window(MODEL.name, window_id(start, "v1", "none"))]
     assert floats["perf:n"] == 2
     assert floats["perf:tp"] == 1 and floats["perf:fn"] == 1
+
+
+def test_windows_align_with_the_origin_and_versions_are_bounded() -> None:
+    """``windows.origin`` shifts every window boundary; a model sending more distinct versions
+    in one window than MAX_VERSIONS_PER_WINDOW has the rest counted as version "other"."""
+    from monitor.stats.window import MAX_VERSIONS_PER_WINDOW, OTHER_VERSION
+
+    settings = dataclasses.replace(
+        SETTINGS, windows=dataclasses.replace(SETTINGS.windows, origin=120)
+    )
+    rng = np.random.default_rng(3)
+    events = predictions(rng, 40, t0=1_800_000_000.0 + 100)
+    for i, e in enumerate(events):
+        events[i] = msgspec.structs.replace(e, version=f"v{i % 12}")
+    changes = Changes()
+    WindowAggregator(settings, KEYS, lambda _: None).predictions(changes, PKEYS, events, NOW_MS)
+    starts = {int(key.rsplit(":", 1)[1].split("|")[0]) for key in changes.incr}
+    assert all((start - 120) % SIZE == 0 for start in starts)
+    versions = {key.rsplit(":", 1)[1].split("|")[1] for key in changes.incr}
+    assert len(versions - {OTHER_VERSION}) <= MAX_VERSIONS_PER_WINDOW * len(starts)
+    folded = sum(changes.incr[key].get("versions_folded", 0) for key in changes.incr)
+    assert folded and folded == sum(
+        changes.incr[key]["n"] for key in changes.incr if f"|{OTHER_VERSION}|" in key
+    )

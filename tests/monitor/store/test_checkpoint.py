@@ -376,7 +376,7 @@ def test_an_insufficient_window_evaluation_round_trips_through_the_store(
         window_start=start,
         version="v",
         judges=dataclasses.replace(Judges.of(settings), calibrator=NullCalibrator(draws=50)),
-        now=0.0,
+        now=time.time(),  # kept retention from when it was evaluated
     )
     assert any(math.isnan(v.value) for v in evaluation.verdicts)
     keys = Keys(key_prefix)

@@ -145,7 +145,8 @@ def test_the_current_holder_writes(
     assert redis_client.zrange(keys.evaluation_index("m"), 0, -1, withscores=True) == [
         (WID.encode(), T0)
     ]
-    assert redis_client.pexpiretime(keys.evaluation("m", WID)) == T0 * 1000 + 10**12
+    # Kept retention (10**12 ms here) from when it was evaluated, not from the window's time.
+    assert redis_client.pexpiretime(keys.evaluation("m", WID)) == (T0 + 7200) * 1000 + 10**12
     assert redis_client.zscore(keys.dirty, f"m:{WID}") is None  # unchanged since read: cleared
     assert redis_client.hgetall(window_keys[0]) == {b"n": b"7", b"b:a:0": b"2"}
     assert not redis_client.exists(*window_keys[1:])
