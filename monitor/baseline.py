@@ -63,24 +63,90 @@ def profile_from_file(
         raise DriftwatchError(
             f"{path} lacks column(s) {', '.join(missing)}; it has {', '.join(columns)}"
         )
-    features = {
-        name: _numbers(columns[name]) if kind == "numeric" else _categories(columns[name])
-        for name, kind in model.features.items()
-    }
-    numeric_target = model.task != "multiclass"
-    predictions = columns[prediction_column]
-    labels = columns[label_column] if label_column else None
+    parse = {"numeric": _numbers, "categorical": _categories, "boolean": _booleans}
+    features = {name: parse[kind](columns[name]) for name, kind in model.features.items()}
+    predictions = _target(model, columns[prediction_column], prediction_column, required=True)
+    labels = None
+    if label_column:
+        labels = _target(model, columns[label_column], label_column, required=False)
     now = time.time()
-    return build_profile(
+    return _build(
+        path,
         model,
         features,
-        predictions=_numbers(predictions) if numeric_target else _categories(predictions),
+        predictions=predictions,
         scores=_numbers(columns[score_column]) if score_column else None,
-        labels=(_numbers(labels) if numeric_target else _categories(labels)) if labels else None,
+        labels=labels,
         version=version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)),
         source=str(path),
         created_at=now,
     )
+
+
+def _build(origin: object, model: ModelSettings, features: Any, **rest: Any) -> ReferenceProfile:
+    """:func:`build_profile`, its complaints as one line that says what to fix."""
+    try:
+        return build_profile(model, features, **rest)
+    except ValueError as exc:
+        raise DriftwatchError(
+            f"{origin}: {exc}. Fix the data, or the feature's type in the config "
+            "(numeric, categorical or boolean)"
+        ) from None
+
+
+#: CSV spellings of booleans (case-insensitive), as a boolean feature or a binary target reads.
+_TRUE, _FALSE = {"true", "1", "1.0", "yes"}, {"false", "0", "0.0", "no"}
+
+
+def _boolean(value: Any) -> bool | None:
+    """A CSV cell or a Parquet value as a bool; None when missing; ValueError when neither."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if not text:
+        return None
+    raise ValueError(value)
+
+
+def _booleans(values: Sequence[Any]) -> list[bool | None]:
+    """A boolean feature's column: unreadable cells are missing, as wrong types are in windows."""
+    out: list[bool | None] = []
+    for v in values:
+        try:
+            out.append(_boolean(v))
+        except ValueError:
+            out.append(None)
+    return out
+
+
+def _target(model: ModelSettings, values: Sequence[Any], column: str, *, required: bool) -> Any:
+    """Predictions or labels as the daemon reads them; a binary one that is neither 0/1 nor a
+    boolean names its row (CSV line: the header is line 1)."""
+    if model.task == "multiclass":
+        return _categories(values)
+    if model.task == "regression":
+        return _numbers(values)
+    out: list[float | None] = []
+    for row, value in enumerate(values, start=2):
+        try:
+            b = _boolean(value)
+        except ValueError:
+            raise DriftwatchError(
+                f"column {column!r}, line {row}: {str(value)[:40]!r} is not a binary class "
+                "(0/1, true/false, yes/no); fix the value or choose the right column"
+            ) from None
+        if b is None and required:
+            raise DriftwatchError(
+                f"column {column!r}, line {row}: empty; every row needs the model's decision"
+            )
+        out.append(None if b is None else float(b))
+    return out
 
 
 #: Outcomes can arrive after the period's end; read this much further for them.
@@ -120,7 +186,8 @@ def profile_from_stream(
     events = list(predictions.values())
     labelled = len(labels) >= len(events) // 2  # reference performance needs most labels
     now = time.time()
-    return build_profile(
+    return _build(
+        f"stream {kafka.predictions_topic}",
         model,
         {name: [e.features.get(name) for e in events] for name in model.features},
         predictions=[e.prediction for e in events],

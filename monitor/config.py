@@ -27,7 +27,7 @@ from typing import Any, Literal
 from monitor.errors import ConfigError
 
 TaskType = Literal["binary", "multiclass", "regression"]
-FeatureType = Literal["numeric", "categorical"]
+FeatureType = Literal["numeric", "categorical", "boolean"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 

@@ -29,11 +29,14 @@ from monitor.stats.reference import PLAIN_CATEGORY_TYPES, category, numeric_valu
 #: finite (1e150² × 10⁸ values < 1.8e308). Beyond it an event is invalid (``non_finite``).
 MAX_MAGNITUDE = 1e150
 #: The types a good value can have. bools count as 0/1 in numeric features (as in the reference,
-#: ``stats.reference.numeric_values``) and as "True"/"False" in categorical ones.
+#: ``stats.reference.numeric_values``) and as "True"/"False" in categorical ones; a boolean
+#: feature takes JSON true and false only (its categories are "True" and "False").
 NUMERIC_TYPE = Annotated[float, msgspec.Meta(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)] | bool | None
 CATEGORICAL_TYPE = str | int | float | bool | None
+BOOLEAN_TYPE = bool | None
 _NUMBER_TYPES = {int, float, bool, type(None)}
 _CATEGORY_TYPES = {str, int, float, bool, type(None)}
+_BOOLEAN_TYPES = {bool, type(None)}
 
 
 class FeatureError(ValueError):
@@ -77,17 +80,20 @@ class FeatureSchema:
 
     def __init__(self, model: ModelSettings) -> None:
         self.numeric = [name for name, kind in model.features.items() if kind == "numeric"]
+        #: Categorical and boolean features: both are counted by category.
         self.categorical = [name for name, kind in model.features.items() if kind != "numeric"]
+        self._good_types = {
+            name: _BOOLEAN_TYPES if model.features[name] == "boolean" else _CATEGORY_TYPES
+            for name in self.categorical
+        }
         names = self.numeric + self.categorical
+        types = {"numeric": NUMERIC_TYPE, "categorical": CATEGORICAL_TYPE, "boolean": BOOLEAN_TYPE}
         # Attribute names f0, f1, ... (renamed to the feature names on the wire) because feature
         # names need not be Python identifiers.
         attrs = {name: f"f{i}" for i, name in enumerate(names)}
         self.row_type: type[FeatureRow] = msgspec.defstruct(
             f"Features_{model.name}",
-            [
-                (attrs[name], NUMERIC_TYPE if i < len(self.numeric) else CATEGORICAL_TYPE, None)
-                for i, name in enumerate(names)
-            ],
+            [(attrs[name], types[model.features[name]], None) for name in names],
             bases=(FeatureRow,),
             rename={attr: name for name, attr in attrs.items()},
             namespace={"_attrs": attrs},
@@ -165,8 +171,9 @@ class FeatureSchema:
         merged = []
         for name, column in zip(self.categorical, categorical, strict=True):
             values = [r.get(name) for r in rows]
-            good = [v if type(v) in _CATEGORY_TYPES else None for v in values]
-            wrong[name] = sum(1 for v in values if type(v) not in _CATEGORY_TYPES)
+            allowed = self._good_types[name]
+            good = [v if type(v) in allowed else None for v in values]
+            wrong[name] = sum(1 for v in values if type(v) not in allowed)
             merged.append(column + _categories(good))
         return np.concatenate((numeric, extra)), merged
 

@@ -156,6 +156,14 @@ def _categorical(name: str) -> _Categorical:
     return _Categorical(name, pool[:k], np.cumsum(probs / probs.sum()), values)
 
 
+def _boolean(name: str) -> _Categorical:
+    """A boolean feature: a categorical one with the two JSON values (and no unseen value)."""
+    p_true = float(stable_rng("profile-feature", name).uniform(0.15, 0.5))
+    categories = (False, True)
+    values = np.array([*categories, None], dtype=object)
+    return _Categorical(name, categories, np.cumsum([1 - p_true, p_true]), values)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True, slots=True)
 class ModelProfile:
     """A model's population and its true label function, ``bias + u @ weights + effects``."""
@@ -187,7 +195,11 @@ class ModelProfile:
 def model_profile(model: ModelSettings) -> ModelProfile:
     outputs = len(model.classes) if model.task == "multiclass" else 1
     numeric = tuple(_numeric(n) for n, t in model.features.items() if t == "numeric")
-    categorical = tuple(_categorical(n) for n, t in model.features.items() if t == "categorical")
+    categorical = tuple(
+        _boolean(n) if t == "boolean" else _categorical(n)
+        for n, t in model.features.items()
+        if t != "numeric"
+    )
     num_names = [f.name for f in numeric]
     cat_names = [f.name for f in categorical]
     columns = tuple(

@@ -322,6 +322,12 @@ def build_categorical(
     )
 
 
+def _booleans(values: Sequence[object] | np.ndarray) -> list[bool | None]:
+    """A boolean feature's values: bools stay, anything else is missing (as in windows, where
+    another type is counted as a wrong type and read as missing)."""
+    return [v if type(v) is bool else None for v in values]
+
+
 def _labelled(labels: Sequence[object]) -> NDArray[np.bool_]:
     return np.array([category(v) is not None for v in labels], dtype=bool)
 
@@ -387,6 +393,8 @@ def build_profile(
         try:
             if kind == "numeric":
                 profiles[name] = build_numeric(columns[name], seed=_feature_seed(seed, name))
+            elif kind == "boolean":
+                profiles[name] = build_categorical(_booleans(columns[name]))
             else:
                 profiles[name] = build_categorical(columns[name])
         except ValueError as exc:

@@ -24,6 +24,7 @@ MODEL = ModelSettings(
         "country": "categorical",
         "n.items": "numeric",
         "get": "categorical",
+        "flag": "boolean",
     },
 )
 SCHEMA = FeatureSchema(MODEL)
@@ -52,8 +53,9 @@ def expected(dicts: list[dict[str, Any]]) -> dict[str, Any]:
             x = numeric_values(column)
             out[name] = (sorted(x[~np.isnan(x)].tolist()), int(np.isnan(x).sum()) - wrong, wrong)
         else:
-            wrong = sum(1 for v in column if isinstance(v, dict | list))
-            cats = [None if isinstance(v, dict | list) else category(v) for v in column]
+            good = (bool,) if kind == "boolean" else (str, int, float, bool)
+            wrong = sum(1 for v in column if v is not None and not isinstance(v, good))
+            cats = [category(v) if isinstance(v, good) else None for v in column]
             present = sorted(c for c in cats if c is not None)
             out[name] = (present, cats.count(None) - wrong, wrong)
     return out
@@ -120,4 +122,16 @@ def test_typed_and_loose_rows_mix_in_one_batch() -> None:
     columns = SCHEMA.columns(decoded)
     assert columns.numeric.shape == (2, 2)
     assert columns.wrong_type["amount-usd"] == 1
-    assert columns.missing == {"amount-usd": 0, "n.items": 2, "country": 2, "get": 2}
+    assert columns.missing == {"amount-usd": 0, "n.items": 2, "country": 2, "get": 2, "flag": 2}
+
+
+def test_a_boolean_feature_takes_json_booleans_only() -> None:
+    """1, "true" and "yes" are what a boolean feature is not: counted as wrong types (and so
+    raised by the data-quality verdict), not silently read as categories of their own."""
+    rows = [SCHEMA.decode(raw) for raw in (b'{"flag": true}', b'{"flag": false}', b"{}")]
+    assert all(isinstance(r, FeatureRow) for r in rows)
+    rows += [SCHEMA.decode(raw) for raw in (b'{"flag": 1}', b'{"flag": "true"}')]
+    columns = SCHEMA.columns(rows)
+    flag = columns.categorical[SCHEMA.categorical.index("flag")]
+    assert sorted(c for c in flag if c is not None) == ["False", "True"]
+    assert (columns.missing["flag"], columns.wrong_type["flag"]) == (1, 2)

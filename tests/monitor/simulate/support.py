@@ -39,7 +39,7 @@ SETTINGS = config.parse(
                 "name": "eta",
                 "owner": "eta@example.com",
                 "task": "regression",
-                "features": {"distance_km": "numeric", "city": "categorical"},
+                "features": {"distance_km": "numeric", "city": "categorical", "rush": "boolean"},
             },
             {
                 "name": "intent",

@@ -28,6 +28,8 @@ def test_features_look_like_real_data() -> None:
     shares = sorted(countries.values(), reverse=True)
     assert shares[0] > 2 * shares[-1]  # skewed, not uniform
     assert {p["tags"]["region"] for p in preds} <= {"eu-west", "us-east", "ap-south"}
+    rush = Counter(p["features"]["rush"] for _, p in predictions(run(), "eta"))
+    assert set(rush) <= {True, False, None} and rush[True] > 0 and rush[False] > rush[True]
 
 
 def test_model_quality_is_good_but_not_perfect() -> None:
