@@ -210,23 +210,6 @@ def number(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
-def unhealthy_since(evaluations: Sequence[WindowEvaluation]) -> int | None:
-    """Start of the current run of drifting windows (model-level verdict warning or critical).
-
-    Windows without enough data neither extend nor break the run. None when the newest window
-    with a verdict is fine.
-    """
-    since = None
-    for ev in sorted(evaluations, key=lambda e: e.window_start, reverse=True):
-        v = verdict_of(ev, MODEL_ROW)
-        if v is None or v.severity == "insufficient":
-            continue
-        if v.severity not in ("warning", "critical"):
-            break
-        since = ev.window_start
-    return since
-
-
 @dataclass(frozen=True, slots=True)
 class HeatmapInfo:
     """Features × windows, coloured by severity; ``features`` holds the raw names of ``rows``."""

@@ -155,6 +155,9 @@ def status_command(config_path: Path, models: tuple[str, ...], as_json: bool) ->
             f"{row.model.name:<20} {status:<18} {c.predictions:>12} {c.outcomes:>10} "
             f"{coverage:>9} {c.dead:>7}"
         )
+        if row.health and row.health.since is not None:
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(row.health.since))
+            click.echo(f"{'':<21}- {row.health.status} since {when}")
         for reason in row.health.reasons if row.health else []:
             click.echo(f"{'':<21}- {reason}")
     unknown = query.unknown_model_counts().dead_by_reason
@@ -176,6 +179,7 @@ def _status_doc(row: Any, change_points: list[tuple[str, float]]) -> dict[str, A
         "task": row.model.task,
         "health": row.health.status if row.health else None,
         "reasons": row.health.reasons if row.health else [],
+        "since": row.health.since if row.health else None,
         "predictions": c.predictions,
         "outcomes": c.outcomes,
         "joined": c.joined,

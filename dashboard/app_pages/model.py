@@ -73,10 +73,10 @@ if start is None:
 evaluations = list(evaluated.values())
 wid = by_start[start]
 ev = evaluated[wid]
-since = info.unhealthy_since(evaluations)
-if since is not None:
+if health is not None and health.since is not None:
     st.error(
-        f"Drifting since {info.local(since, tz):%Y-%m-%d %H:%M %Z}.", icon=":material/warning:"
+        f"{health.status} since {info.local(health.since, tz):%Y-%m-%d %H:%M %Z}.",
+        icon=":material/warning:",
     )
 
 flagged = info.drifting_features(ev)

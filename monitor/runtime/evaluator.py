@@ -163,7 +163,9 @@ class WindowEvaluator:
             recent = self._query.evaluations(model, last=HEALTH_WINDOWS)
             span = self._settings.performance.change_point_span_seconds
             changes = self._query.change_points(model, since=now - span)
-            self._store.save_health(fence, health(self._models[model], recent, now, changes))
+            previous = self._query.health([model])[model]
+            judged = health(self._models[model], recent, now, changes, previous)
+            self._store.save_health(fence, judged)
             merged = self._query.rolling_counts(model, self._settings.windows.rolling_windows)
             if merged is not None:
                 self._store.save_rolling(fence, self._evaluate(model, *merged, now))

@@ -127,6 +127,9 @@ class Health(msgspec.Struct, frozen=True):
     reasons: list[str]
     window_start: int | None
     evaluated_at: float
+    #: WARN or CRITICAL: since when (the first window of the current run of unhealthy windows,
+    #: or the first recent error change point when only the detector saw a change).
+    since: float | None = None
 
 
 def evaluate_window(
@@ -272,32 +275,29 @@ def health(
     evaluations: Sequence[WindowEvaluation],
     now: float,
     change_points: Sequence[tuple[str, float]] = (),
+    previous: Health | None = None,
 ) -> Health:
     """The model's status from its newest window that had enough data for a verdict, and from
     recent change points of its online detectors (``(stream, event time)``, already limited to
     ``performance.change_point_span_seconds``): a change on the error stream warns until a
-    window's performance verdict confirms it (critical)."""
+    window's performance verdict confirms it (critical).
+
+    ``evaluations`` are the newest few; ``previous`` (the health stored before) carries "since
+    when" over a run of unhealthy windows longer than them.
+    """
+    judged = _judged(evaluations)
     status: HealthStatus = "INSUFFICIENT DATA"
     reasons: list[str] = []
     window_start = None
     degraded = False
-    for ev in sorted(evaluations, key=lambda e: e.window_start, reverse=True):
-        drift = [v for v in ev.verdicts if v.feature == "__model__"]
-        if not drift or drift[0].status == "insufficient":
-            continue
+    if judged:
+        ev = judged[0]
         window_start = ev.window_start
-        reasons = list(drift[0].reasons)
-        status = _SEVERITY_STATUS.get(drift[0].severity, "OK")
-        for v in ev.performance_verdicts:
-            if v.status == "degraded":
-                degraded = True
-                reasons.append(v.reasons[0] if v.reasons else v.statistic)
-                status = _worse(status, _SEVERITY_STATUS[v.severity])
-        for v in ev.quality_verdicts:
-            if v.status == "degraded":
-                reasons.append(v.reasons[0] if v.reasons else f"{v.feature}: {v.statistic}")
-                status = _worse(status, _SEVERITY_STATUS[v.severity])
-        break
+        status, reasons = _window_signals(ev)
+        degraded = any(v.status == "degraded" for v in ev.performance_verdicts)
+    since = _unhealthy_since(judged)
+    if since is not None and since == judged[-1].window_start and _unhealthy(previous):
+        since = min(since, previous.since)  # type: ignore[union-attr, type-var]
     errors = sorted(ts for stream, ts in change_points if stream == "error")
     if errors:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(errors[-1]))
@@ -307,9 +307,51 @@ def health(
             f"({len(errors)} change point(s) in the last span){confirmed}"
         )
         status = _worse(status, "CRITICAL" if degraded else "WARN")
+        since = errors[0] if since is None else min(since, errors[0])
     if status == "INSUFFICIENT DATA":
         reasons = [_why_insufficient(evaluations)]
-    return Health(model.name, status, reasons, window_start, now)
+    return Health(model.name, status, reasons, window_start, now, since)
+
+
+def _judged(evaluations: Sequence[WindowEvaluation]) -> list[WindowEvaluation]:
+    """Windows with a drift verdict (enough rows), newest first."""
+    out = []
+    for ev in sorted(evaluations, key=lambda e: e.window_start, reverse=True):
+        drift = [v for v in ev.verdicts if v.feature == "__model__"]
+        if drift and drift[0].status != "insufficient":
+            out.append(ev)
+    return out
+
+
+def _window_signals(ev: WindowEvaluation) -> tuple[HealthStatus, list[str]]:
+    """One judged window's worst signal — model drift, each degraded performance metric and
+    data-quality rate — and the reasons."""
+    drift = next(v for v in ev.verdicts if v.feature == "__model__")
+    reasons = list(drift.reasons)
+    status = _SEVERITY_STATUS.get(drift.severity, "OK")
+    for v in ev.performance_verdicts:
+        if v.status == "degraded":
+            reasons.append(v.reasons[0] if v.reasons else v.statistic)
+            status = _worse(status, _SEVERITY_STATUS[v.severity])
+    for v in ev.quality_verdicts:
+        if v.status == "degraded":
+            reasons.append(v.reasons[0] if v.reasons else f"{v.feature}: {v.statistic}")
+            status = _worse(status, _SEVERITY_STATUS[v.severity])
+    return status, reasons
+
+
+def _unhealthy_since(judged: Sequence[WindowEvaluation]) -> int | None:
+    """Start of the current run of unhealthy windows (``judged`` newest first)."""
+    since = None
+    for ev in judged:
+        if _window_signals(ev)[0] not in ("WARN", "CRITICAL"):
+            break
+        since = ev.window_start
+    return since
+
+
+def _unhealthy(h: Health | None) -> bool:
+    return h is not None and h.status in ("WARN", "CRITICAL") and h.since is not None
 
 
 def _why_insufficient(evaluations: Sequence[WindowEvaluation]) -> str:

@@ -155,19 +155,6 @@ def test_two_versions_in_one_window_show_the_busier_one() -> None:
     assert info.windows_by_start({"w-small": small, "w-big": big}) == {T0: "w-big"}
 
 
-def test_unhealthy_since_is_the_start_of_the_current_drifting_run() -> None:
-    evs = [
-        window(T0, {"__model__": "warning"}),
-        window(T0 + HOUR, {"__model__": "ok"}),
-        window(T0 + 2 * HOUR, {"__model__": "warning"}),
-        window(T0 + 3 * HOUR, {"__model__": "insufficient"}),
-        window(T0 + 4 * HOUR, {"__model__": "critical"}),
-        window(T0 + 5 * HOUR, {}),
-    ]
-    assert info.unhealthy_since(evs) == T0 + 2 * HOUR
-    assert info.unhealthy_since([*evs, window(T0 + 6 * HOUR, {"__model__": "ok"})]) is None
-
-
 def test_verdict_rows_and_links_list_the_worst_first() -> None:
     ev = window(T0, {"__model__": "critical", "a": "warning", "b": "critical", "c": "ok"})
     rows = info.verdict_rows(ev)

@@ -97,3 +97,39 @@ def test_insufficient_data_says_which_fix_applies() -> None:
         0, model_verdict(0, "insufficient", "insufficient", ("window has 12 rows, fewer",))
     )
     assert "window has 12 rows" in health(MODEL, [small], now=1).reasons[0]
+
+
+def test_since_is_the_start_of_the_current_unhealthy_run_whatever_the_signal() -> None:
+    """Drift, a degraded metric or rate, in any mix, make a run; windows without enough data
+    neither extend nor break it; an OK window ends it."""
+    hour = 3600
+    missing = Verdict(
+        MODEL.name, "amount", "missing_rate", 0.22, 0.12, 1e-9, 500, "degraded", "warning",
+        2 * hour, "r1", 0.001, ("amount: missing rate 22.0%",),
+    )  # fmt: skip
+    evs = [
+        evaluation(0, model_verdict(0, "drift", "warning")),
+        evaluation(hour, model_verdict(hour, "ok", "ok")),
+        evaluation(2 * hour, model_verdict(2 * hour, "ok", "ok"), quality_verdicts=[missing]),
+        evaluation(3 * hour, model_verdict(3 * hour, "insufficient", "insufficient")),
+        evaluation(4 * hour, model_verdict(4 * hour, "drift", "critical")),
+    ]
+    result = health(MODEL, evs, now=1)
+    assert (result.status, result.since) == ("CRITICAL", 2 * hour)
+    ok = evaluation(5 * hour, model_verdict(5 * hour, "ok", "ok"))
+    assert health(MODEL, [*evs, ok], now=1).since is None
+
+
+def test_since_carries_over_a_run_longer_than_the_windows_looked_at() -> None:
+    """The evaluator looks at the newest few windows; the health stored before remembers when
+    the run began, unless a healthy window ended it in between."""
+    hour = 3600
+    before = health(MODEL, [evaluation(0, model_verdict(0, "drift", "warning"))], now=1)
+    assert before.since == 0
+    newest = [evaluation(h * hour, model_verdict(h * hour, "drift", "warning")) for h in (5, 6)]
+    assert health(MODEL, newest, now=2, previous=before).since == 0
+    ended = [evaluation(5 * hour, model_verdict(5 * hour, "ok", "ok")), *newest[1:]]
+    assert health(MODEL, ended, now=2, previous=before).since == 6 * hour
+    # A change point alone (windows fine) dates the warning.
+    cp = health(MODEL, ended[:1], now=2, change_points=[("error", 19_000.0), ("error", 20_000.0)])
+    assert (cp.status, cp.since) == ("WARN", 19_000.0)
