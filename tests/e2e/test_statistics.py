@@ -175,3 +175,66 @@ def test_baseline_from_a_period_of_the_stream(
     assert reference.performance  # the outcomes of the period were found and joined
     listing = cli("baseline", "list", "--config", str(dep.path), "--model", "fraud-detector")
     assert listing.startswith("* from-stream")
+
+
+def test_a_gradual_concept_drift_raises_performance_and_no_drift(
+    deployment_factory: Any, daemon_factory: Any, wait_for: Any, tmp_path: Path
+) -> None:
+    """The label relation changes step by step (10 % more of it each window, up to half) while
+    features, scores and decisions keep their distribution: accuracy falls from about 0.76 to
+    about 0.58. A performance warning must come by the half-way window, critical once a second
+    critical-sized window confirms it (measured: a warning at 0.69 in the 20 % window, critical
+    from the next); status says so with the metric, its size and the label count — and no drift
+    verdict fires anywhere."""
+    dep = deployment_factory(
+        partitions=3,
+        windows={"size_seconds": WINDOW, "allowed_lateness_seconds": 10},
+        simulate={"rate": 40.0, "label_rate": 0.8, "label_delay_seconds": 5.0},
+    )
+    set_baseline(dep.path, dep.settings, "fraud-detector", tmp_path, n=20_000)
+    start = (int(time.time()) // WINDOW - 25) * WINDOW
+    shares = [0.1, 0.2, 0.3, 0.4, 0.5]  # of the new concept, from window 8 on
+    faults, reached = [], 0.0
+    for i, share in enumerate(shares):
+        # Concept faults compose: each mixes a further part of the new concept in.
+        step = (share - reached) / (1 - reached)
+        at = (8 + i) * WINDOW
+        faults.append(FaultSettings("concept_drift", "fraud-detector", start_seconds=at,
+                                    magnitude=step))  # fmt: skip
+        reached = share
+    sim = Simulator(dep.settings, seed=6, start=start, faults=faults, models=["fraud-detector"])
+    events = list(sim.events(40 * 20 * WINDOW))  # 20 windows of 2,400 predictions
+    daemon = daemon_factory(dep)
+    wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
+    produce(dep.settings, events, realtime_rate=6000)
+    wait_for(
+        lambda: sum(c.predictions + c.outcomes for c in dep.counts().values()) >= len(events),
+        180,
+        "every event counted",
+    )
+    query = dep.query()
+    wait_for(lambda: query._redis.zcard(query._keys.dirty) == 0, 60, "every window evaluated")
+
+    evaluations = sorted(query.evaluations("fraud-detector"), key=lambda e: e.window_start)
+    full = [e for e in evaluations if e.window_start + WINDOW <= start + 20 * WINDOW]
+    assert len(full) == 20 and all(e.n_labelled >= 1_500 for e in full)
+    assert not [v for e in evaluations for v in e.verdicts if v.status == "drift"]
+
+    def accuracy(ev: Any) -> Any:
+        return next(v for v in ev.performance_verdicts if v.statistic == "accuracy")
+
+    stable, ramp = full[:8], full[8:]
+    assert not [v for e in stable for v in e.performance_verdicts if v.status == "degraded"]
+    half = ramp[len(shares) - 1]  # the first window where half the labels follow the new concept
+    assert any(accuracy(e).status == "degraded" for e in ramp[: len(shares)])
+    assert accuracy(half).status == "degraded"
+    critical = [i for i, e in enumerate(ramp) if accuracy(e).severity == "critical"]
+    assert critical and critical[0] <= len(shares)  # confirmed by the window after half-way
+    assert all(accuracy(e).severity == "critical" for e in ramp[critical[0] :])
+
+    status = json.loads(cli("status", "--config", str(dep.path), "--json"))
+    fraud = next(m for m in status["models"] if m["model"] == "fraud-detector")
+    assert fraud["health"] == "CRITICAL" and fraud["since"] is not None
+    said = next(r for r in fraud["reasons"] if r.startswith("accuracy"))
+    assert "worse by" in said and "labels" in said and "vs reference" in said
+    assert fraud["latest_window"]["drifted"] == []
