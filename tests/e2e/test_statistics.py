@@ -238,3 +238,46 @@ def test_a_gradual_concept_drift_raises_performance_and_no_drift(
     said = next(r for r in fraud["reasons"] if r.startswith("accuracy"))
     assert "worse by" in said and "labels" in said and "vs reference" in said
     assert fraud["latest_window"]["drifted"] == []
+
+
+def test_a_replay_of_six_month_old_events_keeps_its_windows_and_verdicts(
+    deployment_factory: Any, daemon_factory: Any, wait_for: Any, tmp_path: Path
+) -> None:
+    """Retention counts from the last write: old event times are judged like live ones and stay
+    for ``retention_days`` from now, instead of expiring as soon as they are written."""
+    dep = deployment_factory(
+        partitions=3,
+        windows={"size_seconds": WINDOW, "allowed_lateness_seconds": 10, "retention_days": 30},
+        simulate={"rate": 20.0, "label_delay_seconds": 5.0},
+    )
+    set_baseline(dep.path, dep.settings, "fraud-detector", tmp_path)
+    start = (int(time.time()) // WINDOW - 180 * 1440) * WINDOW  # 180 days ago
+    events = list(
+        Simulator(dep.settings, seed=7, start=start, faults=[], models=["fraud-detector"]).events(
+            20 * 10 * WINDOW  # 10 windows
+        )
+    )
+    daemon = daemon_factory(dep)
+    wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
+    produce(dep.settings, events, realtime_rate=None)  # a replay: as fast as the broker takes it
+    wait_for(
+        lambda: sum(c.predictions + c.outcomes for c in dep.counts().values()) >= len(events),
+        120,
+        "every event counted",
+    )
+    query = dep.query()
+    wait_for(lambda: query._redis.zcard(query._keys.dirty) == 0, 60, "every window evaluated")
+    evaluations = query.evaluations("fraud-detector")
+    assert len(evaluations) >= 10 and min(e.window_start for e in evaluations) == start
+    month = 30 * 86400
+    for ev in evaluations:
+        wid = f"{ev.window_start}|{ev.version}|{ev.reference}"
+        ttls = [query._redis.ttl(k) for k in query.window_keys("fraud-detector", wid)]
+        kept = [t for t in ttls if t != -2]  # -2: a partition that has no hash (or was folded)
+        assert kept and all(t > month - 600 for t in kept), ttls
+        assert query._redis.ttl(query._keys.evaluation("fraud-detector", wid)) > month - 600
+        assert query.window_counts("fraud-detector", wid).n == ev.n
+    status = json.loads(cli("status", "--config", str(dep.path), "--json"))
+    fraud = next(m for m in status["models"] if m["model"] == "fraud-detector")
+    assert fraud["health"] == "OK", fraud["reasons"]
+    assert fraud["latest_window"]["window_start"] >= start
