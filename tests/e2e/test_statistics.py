@@ -56,17 +56,7 @@ def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
     # Live order: the daemon runs while the stream is produced, so each outcome comes after its
     # prediction and pairs form on the outcome's partition. (A backlog of both topics read side
     # by side forms pairs on either side, and each partition's detector would see only a part.)
-    daemon = daemon_factory(dep)
-    wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
-    produce(dep.settings, events, realtime_rate=4000)
-    total = sum(1 for e in events)
-    wait_for(
-        lambda: sum(c.predictions + c.outcomes for c in dep.counts().values()) >= total,
-        120,
-        "every event counted",
-    )
-    query = dep.query()
-    wait_for(lambda: query._redis.zcard(query._keys.dirty) == 0, 60, "every window evaluated")
+    query = run_through(dep, daemon_factory, wait_for, events, realtime_rate=4000)
 
     evaluations = {e.window_start: e for e in query.evaluations("fraud-detector")}
     shift_window = start + SHIFT_AT
@@ -129,6 +119,24 @@ def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
                     roc_auc_score(labels, binned), abs=1e-12
                 )
         assert checked >= 15, f"only {checked} windows of {model} had enough labels"
+
+
+def run_through(
+    dep: Any, daemon_factory: Any, wait_for: Any, events: list[Any], realtime_rate: float | None
+) -> Any:
+    """Start a daemon, produce ``events`` (live at ``realtime_rate``, or as fast as the broker
+    takes them), wait until every event is counted and every window evaluated; the query."""
+    daemon = daemon_factory(dep)
+    wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
+    produce(dep.settings, events, realtime_rate=realtime_rate)
+    wait_for(
+        lambda: sum(c.predictions + c.outcomes for c in dep.counts().values()) >= len(events),
+        180,
+        "every event counted",
+    )
+    query = dep.query()
+    wait_for(lambda: query._redis.zcard(query._keys.dirty) == 0, 60, "every window evaluated")
+    return query
 
 
 def joined_pairs(events: list[Any]) -> dict[str, dict[int, list[tuple[Any, Any, Any]]]]:
@@ -204,16 +212,7 @@ def test_a_gradual_concept_drift_raises_performance_and_no_drift(
         reached = share
     sim = Simulator(dep.settings, seed=6, start=start, faults=faults, models=["fraud-detector"])
     events = list(sim.events(40 * 20 * WINDOW))  # 20 windows of 2,400 predictions
-    daemon = daemon_factory(dep)
-    wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
-    produce(dep.settings, events, realtime_rate=6000)
-    wait_for(
-        lambda: sum(c.predictions + c.outcomes for c in dep.counts().values()) >= len(events),
-        180,
-        "every event counted",
-    )
-    query = dep.query()
-    wait_for(lambda: query._redis.zcard(query._keys.dirty) == 0, 60, "every window evaluated")
+    query = run_through(dep, daemon_factory, wait_for, events, realtime_rate=6000)
 
     evaluations = sorted(query.evaluations("fraud-detector"), key=lambda e: e.window_start)
     full = [e for e in evaluations if e.window_start + WINDOW <= start + 20 * WINDOW]
@@ -257,16 +256,7 @@ def test_a_replay_of_six_month_old_events_keeps_its_windows_and_verdicts(
             20 * 10 * WINDOW  # 10 windows
         )
     )
-    daemon = daemon_factory(dep)
-    wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
-    produce(dep.settings, events, realtime_rate=None)  # a replay: as fast as the broker takes it
-    wait_for(
-        lambda: sum(c.predictions + c.outcomes for c in dep.counts().values()) >= len(events),
-        120,
-        "every event counted",
-    )
-    query = dep.query()
-    wait_for(lambda: query._redis.zcard(query._keys.dirty) == 0, 60, "every window evaluated")
+    query = run_through(dep, daemon_factory, wait_for, events, realtime_rate=None)  # a replay
     evaluations = query.evaluations("fraud-detector")
     assert len(evaluations) >= 10 and min(e.window_start for e in evaluations) == start
     month = 30 * 86400

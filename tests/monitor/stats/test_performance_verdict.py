@@ -177,25 +177,19 @@ def test_a_small_auc_drop_is_found_on_many_labels_and_not_on_few() -> None:
 
 
 def test_an_improvement_is_reported_and_never_raised() -> None:
-    ref = reference("regression")
+    ref = reference("regression")  # the model's error sd is 0.5
     rng = np.random.default_rng(4)
-    judged = verdicts(
-        "regression",
-        ref,
-        window("regression", 2_000, rng, error_sd=0.35),
-        PerformanceSettings(),
-        PerformanceCalibrator(),
-    )
+    calibrator = PerformanceCalibrator()
+
+    def judged_at(error_sd: float) -> dict[str, Verdict]:
+        sums = window("regression", 2_000, rng, error_sd=error_sd)
+        return verdicts("regression", ref, sums, PerformanceSettings(), calibrator)
+
+    judged = judged_at(0.35)
     for metric in ("mae", "rmse"):
         assert judged[metric].status == "ok" and judged[metric].severity == "ok"
         assert "better by" in judged[metric].reasons[0]
-    worse = verdicts(
-        "regression",
-        ref,
-        window("regression", 2_000, rng, error_sd=0.7),
-        PerformanceSettings(),
-        PerformanceCalibrator(),
-    )
+    worse = judged_at(0.7)
     assert worse["mae"].status == "degraded" and worse["mae"].severity == "critical"
     assert "worse by" in worse["mae"].reasons[0] and "%" in worse["mae"].reasons[0]
 
