@@ -88,10 +88,12 @@ def _build(origin: object, model: ModelSettings, features: Any, **rest: Any) -> 
     try:
         return build_profile(model, features, **rest)
     except ValueError as exc:
-        raise DriftwatchError(
-            f"{origin}: {exc}. Fix the data, or the feature's type in the config "
-            "(numeric, categorical or boolean)"
-        ) from None
+        fix = (
+            "the feature's type in the config (numeric, categorical or boolean)"
+            if str(exc).startswith("feature")
+            else "the columns given (--prediction-column, --score-column, --label-column)"
+        )
+        raise DriftwatchError(f"{origin}: {exc}. Fix the data, or {fix}") from None
 
 
 #: CSV spellings of booleans (case-insensitive), as a boolean feature or a binary target reads.

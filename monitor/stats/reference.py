@@ -401,10 +401,16 @@ def build_profile(
             raise ValueError(f"feature {name!r}: {exc}") from None
     regression = model.task == "regression"
     prediction_seed = _feature_seed(seed, "__prediction__")
-    if model.task == "binary" and scores is not None:
-        prediction = build_numeric(scores, seed=prediction_seed)
-    else:
-        prediction = _target_profile(model, predictions, numeric=regression, seed=prediction_seed)
+    try:
+        if model.task == "binary" and scores is not None:
+            prediction = build_numeric(scores, seed=prediction_seed)
+        else:
+            prediction = _target_profile(
+                model, predictions, numeric=regression, seed=prediction_seed
+            )
+    except ValueError as exc:
+        what = "scores" if model.task == "binary" and scores is not None else "predictions"
+        raise ValueError(f"the {what}: {exc}") from None
     decision = labelled = None
     if model.task == "binary" and scores is not None:
         decision = build_categorical(performance.binary_values(predictions))
@@ -412,12 +418,15 @@ def build_profile(
     metrics: dict[str, float] = {}
     if labels is not None:
         keep = _labelled(labels)
-        label = _target_profile(
-            model,
-            [y for y, k in zip(labels, keep, strict=True) if k],
-            numeric=regression,
-            seed=_feature_seed(seed, "__label__"),
-        )
+        try:
+            label = _target_profile(
+                model,
+                [y for y, k in zip(labels, keep, strict=True) if k],
+                numeric=regression,
+                seed=_feature_seed(seed, "__label__"),
+            )
+        except ValueError as exc:
+            raise ValueError(f"the labels: {exc}") from None
         labelled = _labelled_reference(model, predictions, scores, labels)
         metrics = performance.metrics_for(model.task, labelled.sums, model.classes)
     return ReferenceProfile(

@@ -78,3 +78,12 @@ def test_the_cli_reports_unusable_data_in_one_line_before_touching_redis(tmp_pat
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert str(path) in lines[0] and "spend" in lines[0] and "Traceback" not in lines[0]
+
+
+def test_unusable_scores_are_named_with_the_columns_to_check(tmp_path: Path) -> None:
+    path = tmp_path / "train.csv"
+    path.write_text("spend,plan,autopay,prediction,p\n" + "1,a,yes,1,n/a\n" * 10)
+    with pytest.raises(DriftwatchError, match=r"the scores: no numeric value.*--score-column"):
+        profile_from_file(
+            MODEL, path, prediction_column="prediction", score_column="p", label_column=None
+        )
