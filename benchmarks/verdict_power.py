@@ -80,6 +80,21 @@ def main() -> None:
         print(
             f"{n:>7,}  {drops:>42}  {alarms / args.windows:>12.3f}  {detected / args.windows:>8.3f}"
         )
+    example(reference, calibrator)
+
+
+def example(reference: performance.LabelledReference, calibrator: PerformanceCalibrator) -> None:
+    """One window judged, step by step (docs/statistics.md quotes it)."""
+    rng = np.random.default_rng(1)
+    d, s, y = labelled(2_000, rng, flipped=0.05)
+    settings = PerformanceSettings()
+    print("\nworked example: 2,000 labels, 5 % of them inverted")
+    for v in judge(MODEL, "ref", reference, performance.binary_sums(s, d, y), 0, settings,
+                   calibrator):  # fmt: skip
+        print(
+            f"  {v.statistic}: value {v.value:.4f}, warns below {v.threshold:.4f}, "
+            f"p {v.p_value:.2g}, {v.status}/{v.severity}; {'; '.join(v.reasons)}"
+        )
 
 
 if __name__ == "__main__":
