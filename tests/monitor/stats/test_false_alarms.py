@@ -1,5 +1,5 @@
 """False alarms on stable traffic: 5 models × 30 days at 100-event and 100k-event windows,
-drift and data quality (performance: ``test_performance_verdict.py``).
+drift and data quality; and performance at 100, 1,000 and 100,000 labels per window.
 
 Small windows run the daemon's own code on simulated events: decode (``events.Decoder``), window
 counts (``stats.window.WindowAggregator``), evaluation (``stats.health.evaluate_window``), one
@@ -8,6 +8,10 @@ instead each day's window is a multinomial draw of 100k events from the bin dist
 simulated stable events per model — the same i.i.d. traffic, resampled. Requirements: no critical
 verdict at all, and windows with any drift no more often than the stated rate (2 × FDR plus
 three binomial standard deviations; docs/statistics.md).
+
+Performance windows are drawn the same way: each day's labelled pairs are a resample of 90k
+simulated stable (prediction, score, label) pairs of the model, and the reference has the
+labels of its own 10k simulated rows.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import pytest
 from monitor import config
 from monitor.events import Decoder, Prediction
 from monitor.simulate import Simulator
+from monitor.stats import performance
 from monitor.stats.health import Judges, WindowCounts, WindowEvaluation, evaluate_window
 from monitor.stats.reference import ReferenceProfile, build_profile
 from monitor.stats.window import PREDICTION, WindowAggregator
@@ -73,8 +78,27 @@ def predictions(
             yield decoded
 
 
+def labelled_pairs(
+    s: config.Settings, model: str, seed: int, n: int
+) -> tuple[list[Prediction], list[float]]:
+    """Simulated predictions that received a label, and their labels (binary 0/1, or values)."""
+    decoder = Decoder(s, clock=lambda: T0 + 400 * DAY)
+    sim = Simulator(s, seed=seed, start=T0, rate=100.0, faults=[], models=[model])
+    pending: dict[str, Prediction] = {}
+    out: tuple[list[Prediction], list[float]] = ([], [])
+    for i, event in enumerate(sim.events(n)):
+        if event.topic_kind == "prediction":
+            decoded = decoder.prediction(i, event.key, event.value)
+            assert isinstance(decoded, Prediction)
+            pending[decoded.id] = decoded
+        elif (outcome := decoder.outcome(i, event.key, event.value)).id in pending:  # type: ignore[union-attr]
+            out[0].append(pending.pop(outcome.id))  # type: ignore[union-attr]
+            out[1].append(outcome.label)  # type: ignore[union-attr]
+    return out
+
+
 def reference(s: config.Settings, model: str) -> ReferenceProfile:
-    events = list(predictions(s, model, seed=1000, n=10_000, rate=100.0))
+    events, labels = labelled_pairs(s, model, seed=1000, n=10_000)
     m = s.model(model)
     columns = {f: [e.features.get(f) for e in events] for f in m.features}
     return build_profile(
@@ -82,6 +106,7 @@ def reference(s: config.Settings, model: str) -> ReferenceProfile:
         columns,
         predictions=[e.prediction for e in events],
         scores=[e.score for e in events] if m.task == "binary" else None,
+        labels=labels,
         version="ref",
         source="test",
         created_at=0.0,
@@ -122,6 +147,14 @@ def summarise(evaluations: list[WindowEvaluation]) -> tuple[int, int, int, int]:
         for v in (*e.verdicts, *e.quality_verdicts, *e.performance_verdicts)
     )
     return len(judged), len(drifted), len(quality), critical
+
+
+def perf_sums(task: str, rows: np.ndarray, scores: np.ndarray, preds: np.ndarray,
+              labels: np.ndarray) -> dict[str, float]:  # fmt: skip
+    """The performance sums of the pairs ``rows`` (indices), as a window keeps them."""
+    if task == "binary":
+        return performance.binary_sums(scores[rows], preds[rows], labels[rows])
+    return performance.regression_sums(preds[rows], labels[rows])
 
 
 def allowed(n_windows: int, fdr: float) -> float:
@@ -192,3 +225,41 @@ def test_daily_100k_event_windows_for_30_days_raise_no_critical_and_few_warnings
 def dataclass_replace_size(s: config.Settings, size: int) -> config.Settings:
     """One window spanning the whole population sample."""
     return dataclasses.replace(s, windows=dataclasses.replace(s.windows, size_seconds=size))
+
+
+@pytest.mark.parametrize("labels_per_window", [100, 1_000, 100_000])
+def test_stable_labels_raise_no_critical_and_few_performance_warnings(
+    labels_per_window: int,
+) -> None:
+    """5 models × 30 daily windows of ``labels_per_window`` labelled pairs each, resampled from
+    90k stable simulated pairs: windows with a degraded metric no more often than ``alpha``
+    (here ≤ 2·alpha + 3 binomial σ, as the drift bound), no critical verdict (with the
+    confirmation every window gets)."""
+    s = dataclasses.replace(
+        settings(min_samples=100),
+        performance=dataclasses.replace(config.PerformanceSettings(), min_labels=100),
+    )
+    rng = np.random.default_rng(labels_per_window)
+    flagged = critical = judged = 0
+    for m in s.models:
+        ref = reference(s, m.name)
+        assert ref.labelled is not None
+        events, labels = labelled_pairs(s, m.name, seed=9, n=100_000)
+        scores = np.array([np.nan if e.score is None else e.score for e in events])
+        preds = np.array([e.prediction for e in events], dtype=np.float64)
+        y = np.array(labels, dtype=np.float64)
+        windows = {}
+        for day in range(30):
+            rows = rng.integers(0, len(events), size=labels_per_window)
+            sums = perf_sums(m.task, rows, scores, preds, y)
+            fields = {"n": 10_000.0} | {f"perf:{k}": v for k, v in sums.items()}
+            windows[f"{int(T0) + day * DAY}|v|ref"] = fields
+        for ev in evaluate_all(s, m.name, ref, windows):
+            verdicts = ev.performance_verdicts
+            assert verdicts and all(v.status != "insufficient" for v in verdicts), verdicts
+            judged += 1
+            flagged += any(v.status == "degraded" for v in verdicts)
+            critical += sum(v.severity == "critical" for v in verdicts)
+    assert judged == 150
+    assert critical == 0
+    assert flagged <= allowed(judged, s.performance.alpha / 2), flagged
