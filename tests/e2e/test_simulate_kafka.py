@@ -182,9 +182,12 @@ def test_ctrl_c_then_sigterm_stops_the_simulator_once_and_flushes(
     driftwatch = Path(sys.executable).with_name("driftwatch")
     command = [str(driftwatch), "simulate", "--config", str(deployment.path)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(4.0)
-    proc.send_signal(signal.SIGINT)
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        time.sleep(4.0)
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # a no-op once it exited; never leave a simulator behind a failed test
     assert proc.returncode == 0, out
     assert "everything sent was flushed" in out
