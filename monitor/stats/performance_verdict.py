@@ -228,7 +228,10 @@ def judge(
         n = int(window.get(_COUNT.get(metric, "n"), 0.0))
         value, ref = values.get(metric, math.nan), reference.get(metric, math.nan)
         if labelled is None:
-            reason = "the reference has no labels: rebuild it with its labels (--label-column)"
+            reason = (
+                "the reference holds no labelled pairs (built without labels, or by a version "
+                "before performance verdicts): rebuild it with its labels (--label-column)"
+            )
         elif n < settings.min_labels:
             reason = f"{n} labels, fewer than min_labels={settings.min_labels}"
         elif not (math.isfinite(value) and math.isfinite(ref)):

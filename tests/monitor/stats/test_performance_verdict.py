@@ -206,7 +206,7 @@ def test_too_few_labels_or_no_labelled_reference_give_no_verdict() -> None:
         "binary", unlabelled, window("binary", 5_000, rng), settings, PerformanceCalibrator()
     )
     assert {v.status for v in judged.values()} == {"insufficient"}
-    assert "no labels" in judged["accuracy"].reasons[0]
+    assert "no labelled pairs" in judged["accuracy"].reasons[0]
 
 
 def test_holm_rejects_step_down() -> None:
