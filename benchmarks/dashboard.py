@@ -34,15 +34,27 @@ import redis
 from monitor import config
 from monitor.services import RedisServer
 from monitor.stats import performance
-from monitor.stats.counters import DEAD, DEAD_PREFIX, DELAY_SUM, JOINED, LAST_EVENT_TS, PREDICTIONS
-from monitor.stats.health import Judges, WindowCounts, evaluate_window, health
-from monitor.stats.reference import NumericProfile, ReferenceProfile, build_profile
-from monitor.store.checkpoint import Changes, Checkpoint
+from monitor.stats.evaluation import Judges, evaluate_window
+from monitor.stats.health import health
+from monitor.stats.reference import build_profile
+from monitor.store.checkpoint import Checkpoint
 from monitor.store.evaluations import EvaluationStore
-from monitor.store.keys import Keys, window_id
+from monitor.store.keys import Keys
 from monitor.store.lease import Lease
 from monitor.store.query import Query
 from monitor.store.references import ReferenceStore
+from monitor.vocab.counts import WindowCounts
+from monitor.vocab.effects import (
+    DEAD,
+    DEAD_PREFIX,
+    DELAY_SUM,
+    JOINED,
+    LAST_EVENT_TS,
+    PREDICTIONS,
+    Changes,
+    window_id,
+)
+from monitor.vocab.profile import NumericProfile, ReferenceProfile
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "streamlit_app.py"

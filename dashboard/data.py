@@ -24,11 +24,11 @@ import streamlit as st
 
 from dashboard import ENV_CONFIG
 from monitor import config
-from monitor.stats.counters import IngestCounts
-from monitor.stats.health import WindowEvaluation
-from monitor.stats.reference import ReferenceProfile
 from monitor.store.client import connect
 from monitor.store.query import ModelStatus, Query
+from monitor.vocab.counts import IngestCounts
+from monitor.vocab.profile import ReferenceProfile
+from monitor.vocab.verdicts import WindowEvaluation
 
 #: How stale a page may be: short enough to watch drift happen, long enough that every open tab
 #: and every rerun within it share one read.

@@ -1,6 +1,10 @@
-"""The model page's evidence sections: prediction drift, performance, data quality, labels and
-comparisons. Each section reads through ``dashboard/data.py``, draws with ``dashboard/figures.py``
-and, when the data it needs does not exist yet, says what is missing and what to do."""
+"""The evidence sections of the model and feature pages: distributions, prediction drift,
+performance, data quality, labels and comparisons.
+
+Each section reads through ``dashboard/data.py``, prepares and draws with its figure family in
+``dashboard/figures/`` and, when the data it needs does not exist yet, says what is missing and
+what to do. They live apart from the pages because both pages use some of them (the distribution,
+the quality table), and a page is a script that ``st.navigation`` runs, not a module to import."""
 
 from __future__ import annotations
 
@@ -9,10 +13,26 @@ from datetime import tzinfo
 
 import streamlit as st
 
-from dashboard import data, evidence, figures, info, widgets
+from dashboard import data, widgets
+from dashboard.figures import common, comparison, distribution, drift, ingest, performance, quality
 from monitor.config import ModelSettings
-from monitor.stats.health import WindowEvaluation
-from monitor.stats.reference import Profile
+from monitor.vocab.profile import Profile
+from monitor.vocab.verdicts import WindowEvaluation
+
+#: Columns of a quality table: rates as percentages, means as numbers.
+QUALITY_FORMATS = {
+    "mean": st.column_config.NumberColumn("mean", format="%.4g"),
+    "reference_mean": st.column_config.NumberColumn("reference mean", format="%.4g"),
+} | {
+    name: st.column_config.NumberColumn(name.replace("_", " "), format="percent")
+    for name in (
+        "missing_rate",
+        "type_error_rate",
+        "out_of_range_rate",
+        "unseen_rate",
+        "reference_missing_rate",
+    )
+}
 
 
 def profile_of(model: str, reference: str, feature: str) -> Profile | None:
@@ -20,27 +40,28 @@ def profile_of(model: str, reference: str, feature: str) -> Profile | None:
     ref = data.reference(model, reference)
     if ref is None:
         return None
-    outputs = {info.PREDICTION_ROW: ref.prediction, info.DECISION_ROW: ref.decision}
+    outputs = {common.PREDICTION_ROW: ref.prediction, common.DECISION_ROW: ref.decision}
     return outputs[feature] if feature in outputs else ref.features.get(feature)
 
 
-def distribution(model: str, wid: str, ev: WindowEvaluation, feature: str) -> None:
+def distribution_section(model: str, wid: str, ev: WindowEvaluation, feature: str) -> None:
     """Reference vs one window, with the numbers behind the chart in an expander."""
     profile = profile_of(model, ev.reference, feature)
     if profile is None:
         st.info(
-            f"Window binned without a reference for {info.feature_label(feature)}: no distribution "
-            f"to compare. Set one with `{info.baseline_hint(model)}`; new windows use it."
+            f"Window binned without a reference for {common.feature_label(feature)}: no "
+            f"distribution to compare. Set one with `{common.baseline_hint(model)}`; new windows "
+            "use it."
         )
         return
     current = data.feature_bins(model, (wid,), feature, profile.n_bins)
-    when = f"{info.local(ev.window_start, widgets.viewer_zone()):%Y-%m-%d %H:%M %Z}"
-    dist = evidence.distribution_info(
+    when = common.stamp(ev.window_start, widgets.viewer_zone())
+    dist = distribution.distribution_info(
         feature,
         profile,
         [(f"reference {ev.reference}", profile.counts), (f"window {when}", current)],
     )
-    st.plotly_chart(figures.distribution_bars(dist), key=f"dist_{feature}")
+    st.plotly_chart(distribution.distribution_bars(dist), key=f"dist_{feature}")
     with st.expander("Counts per bin"):
         table = {"bin": dist.labels}
         for name, counts, shares in zip(dist.names, dist.counts, dist.shares, strict=True):
@@ -49,23 +70,27 @@ def distribution(model: str, wid: str, ev: WindowEvaluation, feature: str) -> No
         st.dataframe(table, hide_index=True, key=f"dist_table_{feature}")
 
 
-def prediction_drift(
+def prediction_drift_section(
     model: str, evaluations: Sequence[WindowEvaluation], wid: str, ev: WindowEvaluation, tz: tzinfo
 ) -> None:
-    series = info.statistic_series(evaluations, info.PREDICTION_ROW, tz)
+    """The model's output drifting: often the first sign, before any label arrives."""
+    series = drift.statistic_series(evaluations, common.PREDICTION_ROW, tz)
     if not series.times:
         st.info(
             "No prediction-drift verdicts: windows were binned without a reference. "
-            f"Run `{info.baseline_hint(model)}`."
+            f"Run `{common.baseline_hint(model)}`."
         )
         return
-    st.plotly_chart(figures.statistic_over_time(series), key="prediction_statistic")
-    distribution(model, wid, ev, info.PREDICTION_ROW)
-    widgets.feature_link(model, info.PREDICTION_ROW, ev.window_start, "Open in the feature view")
+    st.plotly_chart(drift.statistic_over_time(series), key="prediction_statistic")
+    distribution_section(model, wid, ev, common.PREDICTION_ROW)
+    widgets.feature_link(model, common.PREDICTION_ROW, ev.window_start, "Open in the feature view")
 
 
-def performance(model: ModelSettings, evaluations: Sequence[WindowEvaluation], tz: tzinfo) -> None:
-    metrics = evidence.metrics_available(evaluations)
+def performance_section(
+    model: ModelSettings, evaluations: Sequence[WindowEvaluation], tz: tzinfo
+) -> None:
+    """A metric over time against its band, with the change points that explain sudden drops."""
+    metrics = performance.metrics_available(evaluations)
     if not metrics:
         st.info(
             "No labelled predictions in these windows yet: performance appears once outcomes "
@@ -73,7 +98,7 @@ def performance(model: ModelSettings, evaluations: Sequence[WindowEvaluation], t
         )
         return
     settings = data.settings().performance
-    headline = evidence.headline_metric(model.task, settings)
+    headline = performance.headline_metric(model.task, settings)
     metric = st.selectbox(
         "Metric",
         metrics,
@@ -82,9 +107,9 @@ def performance(model: ModelSettings, evaluations: Sequence[WindowEvaluation], t
     )
     since = min(ev.window_start for ev in evaluations)
     changes = data.change_points(model.name, since)
-    perf = evidence.performance_info(evaluations, metric, tz, settings, changes)
-    st.plotly_chart(figures.performance_over_time(perf), key="performance_chart")
-    if all(r != r for r in perf.reference):  # NaN: the reference was built without labels
+    perf = performance.performance_info(evaluations, metric, tz, settings, changes)
+    st.plotly_chart(performance.performance_over_time(perf), key="performance_chart")
+    if not common.present(perf.reference):  # all NaN: the reference was built without labels
         st.caption(
             "The reference has no performance, so there is no band: re-run `driftwatch baseline "
             "set` with `--label-column` (and `--score-column` for binary models)."
@@ -97,46 +122,53 @@ def performance(model: ModelSettings, evaluations: Sequence[WindowEvaluation], t
     )
 
 
-def quality(
+def window_quality(model: str, ev: WindowEvaluation) -> list[quality.QualityRow]:
+    """A window's quality table beside the reference it was binned on (if it had one)."""
+    ref = data.reference(model, ev.reference)
+    return quality.quality_rows(ev, ref.features if ref else None)
+
+
+def quality_table(rows: Sequence[quality.QualityRow], key: str) -> None:
+    """Quality rows as a table, formatted the same on every page."""
+    st.dataframe(widgets.frame(rows), hide_index=True, key=key, column_config=QUALITY_FORMATS)
+
+
+def quality_section(
     model: ModelSettings,
     evaluations: Sequence[WindowEvaluation],
     ev: WindowEvaluation,
     tz: tzinfo,
 ) -> None:
-    q = evidence.quality_info(evaluations, list(model.features), tz)
-    st.plotly_chart(figures.quality_over_time(q), key="quality_chart")
-    ref = data.reference(model.name, ev.reference)
-    rows = evidence.quality_rows(ev, ref.features if ref else None)
-    st.dataframe(
-        widgets.frame(rows),
-        hide_index=True,
-        key="quality_table",
-        column_config=widgets.QUALITY_FORMATS,
-    )
+    """Bad inputs over time, this window's table, and the records that never got that far."""
+    q = quality.quality_info(evaluations, list(model.features), tz)
+    st.plotly_chart(quality.quality_over_time(q), key="quality_chart")
+    quality_table(window_quality(model.name, ev), "quality_table")
     dead = data.ingest(model.name).dead_by_reason
     if any(dead.values()):
-        st.plotly_chart(figures.dead_letters_bar(dead), key="dead_letters")
+        st.plotly_chart(ingest.dead_letters_bar(dead), key="dead_letters")
     else:
         st.caption("No dead letters for this model.")
 
 
-def labels(model: str, evaluations: Sequence[WindowEvaluation], tz: tzinfo) -> None:
-    lab = evidence.label_info(data.ingest(model), evaluations, tz)
+def labels_section(model: str, evaluations: Sequence[WindowEvaluation], tz: tzinfo) -> None:
+    """Label coverage and delay: why performance may lag behind drift, or be missing."""
+    lab = ingest.label_info(data.ingest(model), evaluations, tz)
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Label coverage", "–" if lab.coverage is None else f"{lab.coverage:.1%}")
-    delay = lab.mean_delay_seconds
-    c2.metric("Mean label delay", "–" if delay is None else f"{delay:,.1f} s")
+    c1.metric("Label coverage", widgets.number_text(lab.coverage, ".1%"))
+    c2.metric("Mean label delay", widgets.number_text(lab.mean_delay_seconds, ",.1f", " s"))
     c3.metric("Waiting for a label", f"{lab.pending:,}")
     c4.metric("Expired unlabelled", f"{lab.expired:,}")
     if not lab.joined:
         st.info("No outcome has joined a prediction yet: labels often arrive hours later.")
         return
     left, right = st.columns(2)
-    left.plotly_chart(figures.label_delay_bar(lab), key="label_delay")
-    right.plotly_chart(figures.labelled_share_over_time(lab), key="labelled_share")
+    left.plotly_chart(ingest.label_delay_bar(lab), key="label_delay")
+    right.plotly_chart(ingest.labelled_share_over_time(lab), key="labelled_share")
 
 
-def comparison(model: ModelSettings, evaluated: Mapping[str, WindowEvaluation], tz: tzinfo) -> None:
+def comparison_section(
+    model: ModelSettings, evaluated: Mapping[str, WindowEvaluation], tz: tzinfo
+) -> None:
     """Two periods, or two model versions, side by side."""
     items = sorted(evaluated.items(), key=lambda item: item[1].window_start)
     mode = st.radio("Compare", ["two periods", "two model versions"], horizontal=True, key="cmp")
@@ -149,10 +181,10 @@ def comparison(model: ModelSettings, evaluated: Mapping[str, WindowEvaluation], 
             "Second period starts at",
             options=starts[1:],
             value=starts[len(starts) // 2],
-            format_func=lambda s: f"{info.local(s, tz):%Y-%m-%d %H:%M %Z}",
+            format_func=lambda s: common.stamp(s, tz),
             key="cmp_boundary",
         )
-        when = f"{info.local(boundary, tz):%m-%d %H:%M}"
+        when = f"{common.local(boundary, tz):%m-%d %H:%M}"
         a_label, b_label = f"before {when}", f"from {when}"
         group_a = [(w, ev) for w, ev in items if ev.window_start < boundary]
         group_b = [(w, ev) for w, ev in items if ev.window_start >= boundary]
@@ -172,10 +204,6 @@ def comparison(model: ModelSettings, evaluated: Mapping[str, WindowEvaluation], 
     _compared(model, a_label, group_a, b_label, group_b)
 
 
-def _number(value: float | None) -> str:
-    return "–" if value is None else f"{value:.4g}"
-
-
 def _compared(
     model: ModelSettings,
     a_label: str,
@@ -183,36 +211,43 @@ def _compared(
     b_label: str,
     group_b: list[tuple[str, WindowEvaluation]],
 ) -> None:
+    """The comparison of two chosen groups: totals, per-feature drift, and the distributions when
+    both groups were binned on one reference (window ids are kept to read their bins)."""
     evs_a, evs_b = [ev for _, ev in group_a], [ev for _, ev in group_b]
-    features = info.rows_of(model)
-    result = evidence.compare(
+    features = common.rows_of(model)
+    result = comparison.compare(
         a_label,
         evs_a,
         b_label,
         evs_b,
         features,
-        evidence.headline_metric(model.task, data.settings().performance),
+        performance.headline_metric(model.task, data.settings().performance),
     )
     c1, c2, c3 = st.columns(3)
     c1.metric("Windows", f"{result.windows_a} / {result.windows_b}")
     c2.metric("Rows", f"{result.rows_a:,} / {result.rows_b:,}")
-    c3.metric(result.metric, f"{_number(result.metric_a)} / {_number(result.metric_b)}")
+    metric_a, metric_b = (widgets.number_text(m, ".4g") for m in (result.metric_a, result.metric_b))
+    c3.metric(result.metric, f"{metric_a} / {metric_b}")
     st.dataframe(
         widgets.frame(result.features),
         hide_index=True,
         key="cmp_table",
         column_config={
-            "mean_a": st.column_config.NumberColumn(f"mean statistic: {a_label}", format="%.4g"),
-            "mean_b": st.column_config.NumberColumn(f"mean statistic: {b_label}", format="%.4g"),
+            "mean_a": st.column_config.NumberColumn(
+                f"mean statistic: {result.label_a}", format="%.4g"
+            ),
+            "mean_b": st.column_config.NumberColumn(
+                f"mean statistic: {result.label_b}", format="%.4g"
+            ),
             "drift_share_a": st.column_config.NumberColumn(
-                f"drifting windows: {a_label}", format="percent"
+                f"drifting windows: {result.label_a}", format="percent"
             ),
             "drift_share_b": st.column_config.NumberColumn(
-                f"drifting windows: {b_label}", format="percent"
+                f"drifting windows: {result.label_b}", format="percent"
             ),
         },
     )
-    reference = evidence.common_reference(evs_a, evs_b)
+    reference = comparison.common_reference(evs_a, evs_b)
     if reference is None:
         st.caption(
             "The two groups were binned on different references (or none), so their distributions "
@@ -220,7 +255,7 @@ def _compared(
         )
         return
     feature = st.selectbox(
-        "Distribution of", features, format_func=info.feature_label, key="cmp_feature"
+        "Distribution of", features, format_func=common.feature_label, key="cmp_feature"
     )
     profile = profile_of(model.name, reference, feature)
     if profile is None:
@@ -229,5 +264,5 @@ def _compared(
     for label, group in ((a_label, group_a), (b_label, group_b)):
         wids = tuple(w for w, _ in group)
         series.append((label, data.feature_bins(model.name, wids, feature, profile.n_bins)))
-    dist = evidence.distribution_info(feature, profile, series)
-    st.plotly_chart(figures.distribution_bars(dist), key="cmp_distribution")
+    dist = distribution.distribution_info(feature, profile, series)
+    st.plotly_chart(distribution.distribution_bars(dist), key="cmp_distribution")

@@ -63,6 +63,7 @@ def _auto_refresh(seconds: int) -> None:
 
 
 def _sidebar(default_refresh: int) -> None:
+    """Controls every page shares, and which config and zone the numbers come from."""
     choices = sorted({*REFRESH_CHOICES, default_refresh})
     refresh = st.sidebar.selectbox(
         "Auto-refresh",
@@ -90,6 +91,7 @@ def _sidebar(default_refresh: int) -> None:
 
 
 def main() -> None:
+    """Route to the page, behind the login and the error boundary every page shares."""
     st.set_page_config(page_title="Driftwatch", page_icon=":material/monitoring:", layout="wide")
     pages = {
         "Monitor": [

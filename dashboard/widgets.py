@@ -1,4 +1,4 @@
-"""Streamlit pieces every page shares: deep-linked pickers, the viewer's zone, page links.
+"""Streamlit pieces every page shares: deep-linked pickers, the viewer's zone, page links, text.
 
 Deep links are query parameters (``?model=…&feature=…&window=…``): a picker starts from its
 parameter and writes its choice back, so the address bar always holds a link to what is on
@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, info
+from dashboard import data
+from dashboard.figures import common, health
+from monitor.config import ModelSettings
 
 T = TypeVar("T")
 
-OVERVIEW_PAGE = "app_pages/overview.py"
 MODEL_PAGE = "app_pages/model.py"
 FEATURE_PAGE = "app_pages/feature.py"
 #: Session key of the sidebar's "windows shown" choice.
@@ -30,10 +31,11 @@ OLDER_WINDOW_HINT = "An older window may lie beyond 'Windows shown' in the sideb
 
 def viewer_zone() -> tzinfo:
     """The browser's time zone (UTC when the browser did not say)."""
-    return info.zone(st.context.timezone)
+    return common.zone(st.context.timezone)
 
 
 def windows_shown() -> int:
+    """How many of a model's newest windows to read: the sidebar's choice, shared by the pages."""
     return int(st.session_state.get(WINDOWS_SHOWN, DEFAULT_WINDOWS_SHOWN))
 
 
@@ -74,34 +76,52 @@ def pick(
     return choice
 
 
+def pick_model(*, key: str) -> ModelSettings:
+    """The model picker a model's pages open with (``?model=…``); stops the page when the config
+    names no model, since nothing below it has anything to show."""
+    settings = data.settings()
+    name = pick("Model", [m.name for m in settings.models], "model", key=key)
+    model = settings.model(name or "")
+    if model is None:
+        st.stop()
+    return model
+
+
+def pick_window(
+    starts: Sequence[int], *, key: str, default: int | None, format_func: Callable[[int], str]
+) -> int | None:
+    """The window picker (``?window=…``): a link may name a window by its start or by any moment
+    inside it, and one older than the windows shown says how to reach it."""
+    size = data.settings().windows.size_seconds
+    return pick(
+        "Window",
+        starts,
+        "window",
+        key=key,
+        default=default,
+        from_param=lambda text: common.parse_window(text, starts, size),
+        format_func=format_func,
+        missing_hint=OLDER_WINDOW_HINT,
+    )
+
+
 def frame(rows: Sequence[Any]) -> pd.DataFrame:
     """A table of info dataclasses, one column per field."""
     return pd.DataFrame([dataclasses.asdict(r) for r in rows])
+
+
+def number_text(value: float | None, spec: str, unit: str = "") -> str:
+    """A metric's text, with a dash where there is no value yet (no labels, no p-value)."""
+    return "–" if value is None else f"{value:{spec}}{unit}"
 
 
 def health_styled(table: pd.DataFrame) -> Any:
     """The table with its ``health`` cells coloured by the one severity scheme."""
 
     def colour(status: str) -> str:
-        fill = figures.SEVERITY_COLORS[info.HEALTH_SEVERITY.get(status, "none")]
-        return f"background-color: {fill}; color: white; font-weight: 600"
+        return f"background-color: {health.health_color(status)}; color: white; font-weight: 600"
 
     return table.style.map(colour, subset=["health"])
-
-
-QUALITY_FORMATS = {
-    "mean": st.column_config.NumberColumn("mean", format="%.4g"),
-    "reference_mean": st.column_config.NumberColumn("reference mean", format="%.4g"),
-} | {
-    name: st.column_config.NumberColumn(name.replace("_", " "), format="percent")
-    for name in (
-        "missing_rate",
-        "type_error_rate",
-        "out_of_range_rate",
-        "unseen_rate",
-        "reference_missing_rate",
-    )
-}
 
 
 def severity_badge(severity: str, text: str) -> str:
@@ -111,6 +131,7 @@ def severity_badge(severity: str, text: str) -> str:
 
 
 def feature_link(model: str, feature: str, window: int | None, label: str) -> None:
+    """A link to a feature's evidence: the second click from the overview to a drifting feature."""
     params = {"model": model, "feature": feature}
     if window is not None:
         params["window"] = str(window)
@@ -118,9 +139,10 @@ def feature_link(model: str, feature: str, window: int | None, label: str) -> No
 
 
 def no_reference(model: str) -> None:
+    """Without a reference nothing can drift: say how to make one, from files or from the stream."""
     st.warning(
         f"**{model}** has no reference profile, so no drift can be judged. Compute one from the "
-        f"training data:\n\n`{info.baseline_hint(model)}`\n\n(one column per feature, plus "
+        f"training data:\n\n`{common.baseline_hint(model)}`\n\n(one column per feature, plus "
         "`prediction`; add `--label-column` and `--score-column` for reference performance), or "
         f"from a period of the stream when the model was good:\n\n`driftwatch baseline set "
         f"--model {model} --from-stream --start now-2h --end now-1h`"

@@ -27,7 +27,8 @@ from kafka import KafkaConsumer, TopicPartition
 from monitor.config import KafkaSettings, ModelSettings, Settings
 from monitor.errors import DriftwatchError
 from monitor.events import Decoder, Outcome, Prediction
-from monitor.stats.reference import ReferenceProfile, build_profile
+from monitor.stats.reference import build_profile
+from monitor.vocab.profile import ReferenceProfile
 
 
 def read_columns(path: Path) -> dict[str, list[Any]]:

@@ -14,17 +14,12 @@ or input it cannot handle): that record is dead-lettered, its neighbours decode.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import math
 import operator
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 from typing import Any, NoReturn, TypeVar
 
 import msgspec
@@ -32,13 +27,13 @@ import numpy as np
 
 from monitor.config import ModelSettings, Settings
 from monitor.features import MAX_MAGNITUDE, FeatureError, FeatureRow, FeatureSchema
+from monitor.times import parse_ts
+from monitor.vocab.deadletter import UNKNOWN_MODEL, DeadLetter, InvalidReason
 
 log = logging.getLogger(__name__)
 
 #: Event times before this are certainly wrong (epoch 0, a seconds/ms mix-up): 2000-01-01.
 EARLIEST_TS = 946_684_800.0
-#: Numbers above this are epoch milliseconds (as seconds they would be after the year 5000).
-MILLIS_THRESHOLD = 1e11
 MAX_ID_LENGTH = 256
 UNVERSIONED = "unversioned"
 #: A model version is part of window ids and Redis keys: short, and no "|" (the window id's
@@ -47,34 +42,12 @@ _VERSION = re.compile(r"[A-Za-z0-9._:/+@-]{1,64}")
 VERSION_RULE = "version must be 1-64 characters of A-Z a-z 0-9 . _ : / + @ -"
 #: Distinct valid versions remembered by a decoder (they repeat: a cache, not a limit).
 VERSION_MEMORY = 10_000
-#: Dead letters whose model cannot be read are counted under this name.
-UNKNOWN_MODEL = "_unknown"
 #: JSON nested deeper than this is refused (``bad_json``) before decoding. The decoder itself
 #: stops at the interpreter's recursion limit minus the current stack depth, which varies with
 #: where it runs; a fixed bound keeps the verdict the same everywhere.
 MAX_NESTING = 500
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
-
-
-class InvalidReason(StrEnum):
-    """Why an event was dead-lettered: the DLQ ``dw-reason`` header and the metric label."""
-
-    EMPTY = "empty"
-    TOO_LARGE = "too_large"
-    NOT_UTF8 = "not_utf8"
-    BAD_JSON = "bad_json"
-    NON_FINITE = "non_finite"
-    NOT_OBJECT = "not_object"
-    MISSING_FIELD = "missing_field"
-    WRONG_TYPE = "wrong_type"
-    UNKNOWN_MODEL = "unknown_model"
-    BAD_TIMESTAMP = "bad_timestamp"
-    BAD_SCORE = "bad_score"
-    DUPLICATE_ID = "duplicate_id"
-    #: The daemon failed on this record (in decoding, or alone in a batch that failed twice for
-    #: a reason that is not an outage): set aside so its neighbours are processed.
-    UNPROCESSABLE = "unprocessable"
 
 
 Scalar = float | str
@@ -114,40 +87,6 @@ class Outcome(msgspec.Struct, gc=False):
 
 
 _E = TypeVar("_E", Prediction, Outcome)
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """An invalid record, kept byte for byte with the reason it was rejected.
-
-    Only a record too large for the dead-letter topic is cut (:meth:`truncated`): it then keeps
-    its first bytes, its original size and the SHA-256 of the whole value.
-    """
-
-    offset: int
-    reason: InvalidReason
-    detail: str
-    model: str
-    key: bytes | None
-    value: bytes | None
-    original_size: int | None = None
-    sha256: str | None = None
-
-    def truncated(self, limit: int) -> DeadLetter:
-        """This letter with at most ``limit`` bytes of key and value, saying what was cut."""
-        value = self.value or b""
-        if self.original_size is not None or len(value) <= limit:
-            return self
-        return DeadLetter(
-            self.offset,
-            self.reason,
-            self.detail,
-            self.model,
-            None if self.key is None else self.key[:limit],
-            value[:limit],
-            len(value),
-            hashlib.sha256(value).hexdigest(),
-        )
 
 
 class _Invalid(Exception):
@@ -299,7 +238,13 @@ class Decoder:
             reason = InvalidReason.NON_FINITE if exc.out_of_range else InvalidReason.WRONG_TYPE
             raise _Invalid(reason, f"features: {exc}"[:160], model) from None
 
-    def _wire(self, value: bytes | None, decoder: Any, wire_type: type[_W], paths: _Paths) -> _W:
+    def _wire(
+        self,
+        value: bytes | None,
+        decoder: msgspec.json.Decoder[_W],
+        wire_type: type[_W],
+        paths: _Paths,
+    ) -> _W:
         if not value:
             raise _Invalid(InvalidReason.EMPTY, "empty record value")
         if len(value) > self._max_bytes:
@@ -312,7 +257,7 @@ class Decoder:
             raise _Invalid(InvalidReason.BAD_JSON, f"JSON nested deeper than {MAX_NESTING} levels")
         try:
             if not paths:
-                return decoder.decode(value)  # type: ignore[no-any-return]
+                return decoder.decode(value)
             obj = msgspec.json.decode(value)
             if isinstance(obj, dict):
                 obj = {name: _get(obj, paths, name) for name in wire_type.__struct_fields__}
@@ -373,23 +318,6 @@ def nesting(value: bytes) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
-def parse_ts(raw: Any) -> float | None:
-    """Epoch seconds from an RFC 3339 string with zone, or epoch seconds/milliseconds."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int | float):
-        if not math.isfinite(raw):
-            return None
-        return raw / 1000.0 if raw > MILLIS_THRESHOLD else float(raw)
-    if isinstance(raw, str):
-        try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError:
-            return None
-        return parsed.timestamp() if parsed.tzinfo is not None else None
-    return None
-
-
 _Paths = dict[str, tuple[str, ...]]
 
 
@@ -411,8 +339,6 @@ def _get(obj: dict[str, Any], paths: _Paths, name: str) -> Any:
 
 def _id(raw: str | int, model: str) -> str:
     event_id = raw if type(raw) is str else str(raw)
-    if 0 < len(event_id) <= MAX_ID_LENGTH:
-        return event_id
     if not event_id:
         raise _Invalid(InvalidReason.MISSING_FIELD, "id is empty", model)
     if len(event_id) > MAX_ID_LENGTH:

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from monitor.config import ModelSettings
-from monitor.stats.reference import PLAIN_CATEGORY_TYPES, category, numeric_values
+from monitor.vocab.profile import PLAIN_CATEGORY_TYPES, category, numeric_values
 
 #: Largest magnitude of a numeric value: its square, summed over a window for the std, must stay
 #: finite (1e150² × 10⁸ values < 1.8e308). Beyond it an event is invalid (``non_finite``).

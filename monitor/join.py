@@ -10,6 +10,8 @@ Planning reads a snapshot of the records (one ``MGET`` per batch; none for predi
 outcome arrives first) and the checkpoint script re-checks every record the plan relies on as it
 writes it — a new record only if none exists, a pair only if the other side still waits — and
 applies nothing if one changed, so the batch is planned again (see ``monitor/store/checkpoint.py``).
+The plan is written into the batch's :class:`~monitor.vocab.effects.Effects` by (model, id); the
+store alone names the records' keys.
 Two instances can therefore never both leave a pair unjoined.
 """
 
@@ -20,19 +22,16 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import msgspec
-import redis
 
 from monitor.events import Outcome, Prediction, Scalar
-from monitor.store.checkpoint import Changes
-from monitor.store.client import is_outage, unavailable
-from monitor.store.keys import MEMBER_SEP, Keys, PartitionKeys
+from monitor.vocab.effects import EARLY_OUTCOME, PENDING, Effects
 
 #: Joined markers outlive the horizon by this much, so a duplicate arriving right at the edge of
 #: the horizon is still recognised (protects duplicate detection from clock skew between hosts).
 MARKER_GRACE_MS = 3600_000
-PENDING = "P"
-EARLY_OUTCOME = "O"
 E = TypeVar("E", Prediction, Outcome)
+#: Reads the join records of (model, id)s as they are now (``monitor/store/joins.py``).
+ReadRecords = Callable[[list[tuple[str, str]]], list[bytes | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +90,8 @@ class Joiner:
     from a snapshot. Outcomes always read their records, since a pair needs the prediction.
     """
 
-    def __init__(self, client: redis.Redis, keys: Keys, horizon_seconds: int) -> None:
-        self._redis = client
-        self._keys = keys
+    def __init__(self, read: ReadRecords, horizon_seconds: int) -> None:
+        self._read = read
         self._horizon_ms = horizon_seconds * 1000
         #: Expiry is bucketed so a batch adds its pending records with one command; a bucket is
         #: a thousandth of the horizon (at least a second), which bounds the expiry's error.
@@ -105,8 +103,7 @@ class Joiner:
     def plan_predictions(
         self,
         predictions: Sequence[Prediction],
-        pkeys: PartitionKeys,
-        changes: Changes,
+        effects: Effects,
         now_ms: int,
         *,
         snapshot: bool = True,
@@ -120,11 +117,9 @@ class Joiner:
         def record(p: Prediction) -> msgspec.Struct:
             return _PendingPrediction(p.version, p.ts, p.prediction, p.score)
 
-        return self._plan(predictions, pkeys, changes, now_ms, snapshot, PENDING, record, pair)
+        return self._plan(predictions, effects, now_ms, snapshot, PENDING, record, pair)
 
-    def plan_outcomes(
-        self, outcomes: Sequence[Outcome], pkeys: PartitionKeys, changes: Changes, now_ms: int
-    ) -> JoinPlan:
+    def plan_outcomes(self, outcomes: Sequence[Outcome], effects: Effects, now_ms: int) -> JoinPlan:
         """Outcomes pair with pending predictions or wait; a second label for an id is refused."""
 
         def pair(o: Outcome, waiting: bytes) -> Pair:
@@ -134,13 +129,12 @@ class Joiner:
         def record(o: Outcome) -> msgspec.Struct:
             return _EarlyOutcome(o.ts, o.label)
 
-        return self._plan(outcomes, pkeys, changes, now_ms, True, EARLY_OUTCOME, record, pair)
+        return self._plan(outcomes, effects, now_ms, True, EARLY_OUTCOME, record, pair)
 
     def _plan(
         self,
         events: Sequence[E],
-        pkeys: PartitionKeys,
-        changes: Changes,
+        effects: Effects,
         now_ms: int,
         snapshot: bool,
         side: str,
@@ -150,54 +144,37 @@ class Joiner:
         """Each event finds its record: none (it waits, as ``side``), the other side waiting (a
         pair), or its own side or ``'J'`` (a duplicate). A key repeated in the batch is a
         duplicate of its first occurrence."""
-        keys = [self._keys.join_record(e.model, e.id) for e in events]
-        found = self._snapshot(keys) if snapshot else {}
-        other = ord(EARLY_OUTCOME if side == PENDING else PENDING)
+        ids = [(e.model, e.id) for e in events]
+        found = self._snapshot(ids) if snapshot else {}
+        other = EARLY_OUTCOME if side == PENDING else PENDING
+        other_byte = ord(other)
         plan = JoinPlan(found=len(found))
-        planned: set[str] = set()
-        waiting: list[tuple[str, str, str]] = []
-        for event, key in zip(events, keys, strict=True):
-            current = found.get(key)
-            if key in planned:
+        planned: set[tuple[str, str]] = set()
+        waiting = effects.join_put
+        for event, model_id in zip(events, ids, strict=True):
+            current = found.get(model_id)
+            if model_id in planned:
                 plan.duplicates.append(event)
             elif current is None:
-                waiting.append((key, side + self._encode(record(event)).decode(), event.model))
-            elif current[0] == other:
+                waiting.append((*model_id, side + self._encode(record(event)).decode()))
+            elif current[0] == other_byte:
                 plan.pairs.append(pair(event, current[1:]))
-                changes.mark.append((key, chr(other)))
+                effects.join_mark.append((*model_id, other))
             else:
                 plan.duplicates.append(event)
-                changes.expect.append((key, chr(current[0])))
-            planned.add(key)
-        self._wait(changes, pkeys, waiting, now_ms)
+                effects.join_expect.append((*model_id, chr(current[0])))
+            planned.add(model_id)
+        if waiting:
+            # Records wait in the expiry bucket that covers the end of their horizon.
+            expires = now_ms + self._horizon_ms
+            effects.join_bucket_ms = -(-expires // self._bucket_ms) * self._bucket_ms
+            effects.join_ttl_ms = self._horizon_ms + MARKER_GRACE_MS
         return plan
 
-    def _snapshot(self, keys: list[str]) -> dict[str, bytes]:
-        """The records that exist now, by key (the script re-checks each one it relies on)."""
-        if not keys:
+    def _snapshot(self, ids: list[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
+        """The records that exist now, by (model, id) (the script re-checks each one it relies
+        on)."""
+        if not ids:
             return {}
-        try:
-            values = self._redis.mget(keys)
-        except redis.RedisError as exc:
-            if not is_outage(exc):
-                raise
-            raise unavailable("reading pending joins", exc) from exc
-        return {key: value for key, value in zip(keys, values, strict=True) if value is not None}
-
-    def _wait(
-        self,
-        changes: Changes,
-        pkeys: PartitionKeys,
-        waiting: list[tuple[str, str, str]],
-        now_ms: int,
-    ) -> None:
-        """Leave records pending, in the expiry bucket of this partition that covers them."""
-        if not waiting:
-            return
-        expires = now_ms + self._horizon_ms
-        bucket = -(-expires // self._bucket_ms) * self._bucket_ms
-        changes.put_ttl_ms = self._horizon_ms + MARKER_GRACE_MS
-        members = changes.expiry[pkeys.expiry_bucket(bucket), bucket]
-        for key, value, model in waiting:
-            changes.put.append((key, value))
-            members.append(model + MEMBER_SEP + key)
+        values = self._read(ids)
+        return {i: value for i, value in zip(ids, values, strict=True) if value is not None}

@@ -10,40 +10,36 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, figures, info, sections, widgets
+from dashboard import data, sections, widgets
+from dashboard.figures import common, drift
+from dashboard.figures.health import HEALTH_SEVERITY
 
 settings = data.settings()
 tz = widgets.viewer_zone()
-pick_model, pick_window = st.columns([1, 2])
-with pick_model:
-    name = widgets.pick("Model", [m.name for m in settings.models], "model", key="model_model")
-model = settings.model(name or "")
-if model is None:
-    st.stop()
+model_column, window_column = st.columns([1, 2])
+with model_column:
+    model = widgets.pick_model(key="model_model")
 status = data.status(model.name)
 health = status.health
 reference = data.current_references().get(model.name)
 evaluated = data.evaluations(model.name, widgets.windows_shown())
-by_start = info.windows_by_start(evaluated)
+by_start = common.windows_by_start(evaluated)
 starts = sorted(by_start, reverse=True)
 
 
 def window_label(start: int) -> str:
+    """A window in the picker: when, how many rows, and the model-level verdict's severity."""
     ev = evaluated[by_start[start]]
-    v = info.verdict_of(ev, info.MODEL_ROW)
-    return f"{info.local(start, tz):%Y-%m-%d %H:%M %Z} · {ev.n:,} rows · {v.severity if v else '–'}"
+    v = common.verdict_of(ev, common.MODEL_ROW)
+    return f"{common.stamp(start, tz)} · {ev.n:,} rows · {v.severity if v else '–'}"
 
 
-with pick_window:
-    start = widgets.pick(
-        "Window",
+with window_column:
+    start = widgets.pick_window(
         starts,
-        "window",
         key="model_window",
         default=health.window_start if health else None,
-        from_param=lambda text: info.parse_window(text, starts, settings.windows.size_seconds),
         format_func=window_label,
-        missing_hint=widgets.OLDER_WINDOW_HINT,
     )
 
 st.title(model.name)
@@ -53,7 +49,7 @@ st.caption(
     f"{len(model.features)} features"
 )
 if health is not None:
-    severity = info.HEALTH_SEVERITY[health.status]
+    severity = HEALTH_SEVERITY[health.status]
     st.markdown(widgets.severity_badge(severity, health.status) + "  " + "; ".join(health.reasons))
 if reference is None:
     widgets.no_reference(model.name)
@@ -75,11 +71,11 @@ wid = by_start[start]
 ev = evaluated[wid]
 if health is not None and health.since is not None:
     st.error(
-        f"{health.status} since {info.local(health.since, tz):%Y-%m-%d %H:%M %Z}.",
+        f"{health.status} since {common.stamp(health.since, tz)}.",
         icon=":material/warning:",
     )
 
-flagged = info.drifting_features(ev)
+flagged = drift.drifting_features(ev)
 st.subheader("Drifting in this window")
 if flagged:
     for v in flagged:
@@ -87,17 +83,17 @@ if flagged:
             model.name,
             v.feature,
             ev.window_start,
-            f"{info.feature_label(v.feature)}: {v.statistic} {info.number(v.value):.3g} > "
-            f"{info.number(v.threshold):.3g} ({v.severity}, n = {v.n:,})",
+            f"{common.feature_label(v.feature)}: {v.statistic} {common.number(v.value):.3g} > "
+            f"{common.number(v.threshold):.3g} ({v.severity}, n = {v.n:,})",
         )
 elif ev.verdicts:
     st.success("No feature drifts in this window.")
 else:
     st.caption("No verdicts in this window (binned without a reference).")
 
-heat = info.heatmap_info(evaluations, list(model.features), tz)
+heat = drift.heatmap_info(evaluations, list(model.features), tz)
 clicked = st.plotly_chart(
-    figures.drift_heatmap(heat), on_select="rerun", selection_mode="points", key="heatmap"
+    drift.drift_heatmap(heat), on_select="rerun", selection_mode="points", key="heatmap"
 )
 points = clicked.selection.points if clicked else []
 if points and "customdata" in points[0]:
@@ -110,7 +106,7 @@ st.caption("Hover a cell for its statistic, threshold and sample size; click it 
 
 with st.expander("Verdicts of this window", expanded=not flagged):
     st.dataframe(
-        widgets.frame(info.verdict_rows(ev)),
+        widgets.frame(drift.verdict_rows(ev)),
         hide_index=True,
         key="verdicts",
         column_config={
@@ -126,12 +122,12 @@ with st.expander("Verdicts of this window", expanded=not flagged):
 
 tabs = st.tabs(["Prediction drift", "Performance", "Data quality", "Labels", "Compare"])
 with tabs[0]:
-    sections.prediction_drift(model.name, evaluations, wid, ev, tz)
+    sections.prediction_drift_section(model.name, evaluations, wid, ev, tz)
 with tabs[1]:
-    sections.performance(model, evaluations, tz)
+    sections.performance_section(model, evaluations, tz)
 with tabs[2]:
-    sections.quality(model, evaluations, ev, tz)
+    sections.quality_section(model, evaluations, ev, tz)
 with tabs[3]:
-    sections.labels(model.name, evaluations, tz)
+    sections.labels_section(model.name, evaluations, tz)
 with tabs[4]:
-    sections.comparison(model, evaluated, tz)
+    sections.comparison_section(model, evaluated, tz)

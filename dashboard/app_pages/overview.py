@@ -12,7 +12,8 @@ import textwrap
 
 import streamlit as st
 
-from dashboard import data, figures, info, widgets
+from dashboard import data, widgets
+from dashboard.figures import health
 
 #: Unhealthy models linked above the table: enough for a bad night, short enough to read.
 ATTENTION_LINKS = 10
@@ -25,7 +26,7 @@ if "model" in params:
     st.switch_page(target, query_params=params)
 
 st.title("Models")
-rows = info.overview_rows(data.overview(), data.current_references(), widgets.viewer_zone())
+rows = health.overview_rows(data.overview(), data.current_references(), widgets.viewer_zone())
 
 if all(r.predictions == 0 for r in rows):
     st.info(
@@ -34,11 +35,11 @@ if all(r.predictions == 0 for r in rows):
         "This page refreshes by itself."
     )
 
-counts = info.health_counts(rows)
+counts = health.health_counts(rows)
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Needs attention")
-    attention = info.select_rows(rows, healths=("CRITICAL", "WARN"))
+    attention = health.select_rows(rows, healths=("CRITICAL", "WARN"))
     for r in attention[:ATTENTION_LINKS]:
         st.page_link(
             widgets.MODEL_PAGE,
@@ -51,16 +52,16 @@ with left:
     if not attention:
         st.success("No model drifts or underperforms right now.")
 with right:
-    st.plotly_chart(figures.health_bar(counts), key="health_bar")
+    st.plotly_chart(health.health_bar(counts), key="health_bar")
     st.caption(f"{len(rows)} models configured")
 
 owners = sorted({r.owner for r in rows})
 f1, f2, f3, f4 = st.columns([2, 2, 2, 2])
 chosen_owners = f1.multiselect("Owner", owners, key="owner_filter")
-chosen_health = f2.multiselect("Health", list(info.HEALTH_ORDER), key="health_filter")
+chosen_health = f2.multiselect("Health", list(health.HEALTH_ORDER), key="health_filter")
 search = f3.text_input("Search", placeholder="model or owner", key="search")
-sort = f4.selectbox("Sort by", list(info.SORTS), key="sort")
-selected = info.select_rows(
+sort = f4.selectbox("Sort by", list(health.SORTS), key="sort")
+selected = health.select_rows(
     rows, owners=chosen_owners, healths=chosen_health, search=search, sort=sort
 )
 

@@ -1,8 +1,8 @@
 """One partition batch, from raw records to its atomic checkpoint, then its dead letters.
 
-The stages run in the one direction of the data path::
+The stages run in the one direction of the data path (``monitor/ingest/stages.py``)::
 
-    decode + validate → join plan → counters and windows → checkpoint → dead letters
+    decode + validate → join plan → counters and windows → detectors → checkpoint → dead letters
 
 The checkpoint script stores the batch's dead letters in the partition's outbox together with its
 counters and offset; only once it reports the batch applied are they published, then removed from
@@ -19,33 +19,26 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import redis
 
 from monitor.config import Settings
 from monitor.errors import BatchRejectedError, DriftwatchError
-from monitor.events import (
-    UNKNOWN_MODEL,
-    DeadLetter,
-    Decoder,
-    InvalidReason,
-    Outcome,
-    Prediction,
-    Record,
-    by_model,
-)
+from monitor.events import Decoder, Record, by_model
 from monitor.ingest.deadletter import DeadLetterSink
-from monitor.join import Joiner, JoinPlan
-from monitor.runtime.metrics import Metrics
-from monitor.stats.counters import count_batch
+from monitor.ingest.metrics import Metrics
+from monitor.ingest.stages import E, Stage, Work, outcome_stages, prediction_stages
+from monitor.join import Joiner
 from monitor.stats.detectors import DetectorBank
 from monitor.stats.window import WindowAggregator
-from monitor.store.checkpoint import ApplyResult, Changes, Checkpoint, Claim, Status
-from monitor.store.client import is_outage, unavailable
+from monitor.store.checkpoint import ApplyResult, Checkpoint, Claim, Status
+from monitor.store.joins import JoinRecords
 from monitor.store.keys import Keys
 from monitor.store.outbox import Outbox
 from monitor.store.references import ReferenceCache, ReferenceStore
+from monitor.vocab.deadletter import UNKNOWN_MODEL, DeadLetter, InvalidReason
+from monitor.vocab.effects import Effects
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +91,20 @@ class BatchProcessor:
         clock: Callable[[], float] = time.time,
     ) -> None:
         keys = Keys(settings.redis.key_prefix)
-        self.checkpoint = Checkpoint(client, keys, settings.kafka.group_id)
+        self.checkpoint = Checkpoint(client, keys, settings.kafka.group_id, settings.windows)
         self.references = ReferenceCache(
             ReferenceStore(client, keys), [m.name for m in settings.models]
         )
-        self._windows = WindowAggregator(settings, keys, self.references.current)
-        self.detectors = DetectorBank(settings, keys, self.references.current, self._read)
-        self._redis = client
+        reference = self.references.current
+        windows = WindowAggregator(settings.models, settings.windows, reference)
+        self.detectors = DetectorBank(
+            settings.models, settings.drift, reference, self.checkpoint.detector_state
+        )
+        joiner = Joiner(JoinRecords(client, keys).read, settings.ingest.label_horizon_seconds)
+        #: The stages of each kind of batch, in order; a later stage can be appended.
+        self.prediction_stages = prediction_stages(joiner, windows, self.detectors)
+        self.outcome_stages = outcome_stages(joiner, windows, self.detectors)
         self._outbox = Outbox(client)
-        self._joiner = Joiner(client, keys, settings.ingest.label_horizon_seconds)
         self._decoder = Decoder(settings, clock=clock)
         self._sink = sink
         self._metrics = metrics
@@ -138,43 +136,54 @@ class BatchProcessor:
             ):
                 self._drain(claim)
         except Exception:
-            self.detectors.forget(claim.keys)  # whatever Redis holds now, reload it
+            self.detectors.forget(claim.keys.tag)  # whatever Redis holds now, reload it
             raise
         return result
 
     def _apply(self, batch: Batch) -> BatchResult:
+        if self.kind(batch.claim.topic) == "prediction":
+            decode_predictions = self._decoder.predictions
+            return self._run(batch, "prediction", decode_predictions, self.prediction_stages)
+        return self._run(batch, "outcome", self._decoder.outcomes, self.outcome_stages)
+
+    def _run(
+        self,
+        batch: Batch,
+        kind: Kind,
+        decode: Callable[[Sequence[Record]], tuple[list[E], list[DeadLetter]]],
+        stages: Sequence[Stage[E]],
+    ) -> BatchResult:
+        """Decode once, then run the stages and the checkpoint until the join plan holds."""
         started = time.perf_counter()
         claim, records = batch.claim, batch.records
-        kind = self.kind(claim.topic)
+        tag = claim.keys.tag
         if batch.unprocessable:
-            valid: list[Any] = []
+            valid: list[E] = []
             dead = [
                 DeadLetter(o, InvalidReason.UNPROCESSABLE, batch.unprocessable, UNKNOWN_MODEL, k, v)
                 for o, k, v in records
             ]
-        elif kind == "prediction":
-            valid, dead = self._decoder.predictions(records)
         else:
-            valid, dead = self._decoder.outcomes(records)
+            valid, dead = decode(records)
         for attempt in range(MAX_CONFLICT_RETRIES):
             now_ms = int(self._clock() * 1000)
-            snapshot = attempt > 0 or claim.keys.tag in self._snapshot_first
-            changes, plan, counted, letters = self._stages(
-                kind, claim, records, valid, dead, now_ms, snapshot
-            )
+            snapshot = attempt > 0 or tag in self._snapshot_first
+            work = Work(tag, records, valid, dead, now_ms, snapshot)
+            for stage in stages:
+                stage(work)
             written = time.perf_counter()
             result = self.checkpoint.apply(
                 claim,
                 batch.first_offset,
                 batch.next_offset,
-                changes,
+                work.effects,
                 now_ms,
                 fresh=batch.fresh,
-                dead=letters,
+                dead=work.letters,
             )
             self._metrics.redis_write.observe(time.perf_counter() - written)
             if result.status is not Status.CONFLICT:
-                self._learn_order(claim, kind, snapshot, plan)
+                self._learn_order(tag, kind, work)
                 break
             self._metrics.batches.labels("conflict").inc()
         else:
@@ -185,56 +194,14 @@ class BatchProcessor:
         if result.status is Status.INVALID:
             raise BatchRejectedError(f"{claim.topic}[{claim.partition}]: {result.detail}")
         if result.status is not Status.APPLIED:
-            self.detectors.forget(claim.keys)
+            self.detectors.forget(tag)
             self._metrics.batches.labels(_result_label(result.status)).inc()
             return BatchResult(result.status, result.stored_offset)
-        self.detectors.committed(claim.keys, changes)
-        self._observe(kind, result, counted, letters, plan)
+        self.detectors.committed(tag, work.effects)
+        self._observe(kind, result, work)
         self._metrics.batch_duration.observe(time.perf_counter() - started)
-        self._publish(claim, letters)
+        self._publish(claim, work.letters)
         return BatchResult(result.status, result.stored_offset)
-
-    def _stages(
-        self,
-        kind: Kind,
-        claim: Claim,
-        records: Sequence[Record],
-        accepted: Sequence[Prediction] | Sequence[Outcome],
-        dead: Sequence[DeadLetter],
-        now_ms: int,
-        snapshot: bool,
-    ) -> tuple[Changes, JoinPlan, list[Any], list[DeadLetter]]:
-        """Join, counters, windows, detectors: everything the batch changes, not yet applied."""
-        changes = Changes()
-        if kind == "prediction":
-            plan = self._joiner.plan_predictions(
-                accepted,
-                claim.keys,
-                changes,
-                now_ms,
-                snapshot=snapshot,  # type: ignore[arg-type]
-            )
-        else:
-            plan = self._joiner.plan_outcomes(accepted, claim.keys, changes, now_ms)  # type: ignore[arg-type]
-        duplicates = [
-            DeadLetter(e.offset, InvalidReason.DUPLICATE_ID, f"id {e.id[:64]!r} seen before",
-                       e.model, *_raw(records, e.offset))
-            for e in plan.duplicates
-        ]  # fmt: skip
-        letters = sorted((*dead, *duplicates), key=lambda d: d.offset) if duplicates else [*dead]
-        if plan.duplicates:
-            dup_offsets = {e.offset for e in plan.duplicates}
-            counted = [e for e in accepted if e.offset not in dup_offsets]
-        else:
-            counted = list(accepted)
-        count_batch(changes, claim.keys, counted, letters, plan.pairs)
-        if kind == "prediction":
-            self._windows.predictions(changes, claim.keys, counted, now_ms)
-            self.detectors.predictions(changes, claim.keys, counted)
-        self._windows.pairs(changes, claim.keys, plan.pairs, now_ms)
-        self._windows.dead_letters(changes, claim.keys, letters, now_ms)
-        self.detectors.pairs(changes, claim.keys, plan.pairs)
-        return changes, plan, counted, letters
 
     def _publish(self, claim: Claim, letters: Sequence[DeadLetter]) -> None:
         """Publish an applied batch's dead letters, then clear them from the outbox."""
@@ -252,47 +219,32 @@ class BatchProcessor:
             )  # fmt: skip
             self._publish(claim, letters)
 
-    def _read(self, keys: list[str]) -> list[bytes | None]:
-        try:
-            return self._redis.mget(keys)  # type: ignore[no-any-return]
-        except redis.RedisError as exc:
-            if not is_outage(exc):
-                raise
-            raise unavailable("reading detector state", exc) from exc
-
     def _sweep(self, claim: Claim) -> BatchResult:
         """Expire pending records of an idle partition (no records, no offset change)."""
-        result = self.checkpoint.apply(claim, -1, -1, Changes(), int(self._clock() * 1000))
+        result = self.checkpoint.apply(claim, -1, -1, Effects(), int(self._clock() * 1000))
         self._count_expired(result)
         return BatchResult(result.status, result.stored_offset)
 
-    def _learn_order(self, claim: Claim, kind: Kind, snapshot: bool, plan: JoinPlan) -> None:
+    def _learn_order(self, partition: str, kind: Kind, work: Work[E]) -> None:
         """Plan a partition's predictions without reading join records while that works: after
         a conflict (an outcome came first) read them up front until a snapshot finds none."""
-        if kind != "prediction" or not snapshot:
+        if kind != "prediction" or not work.snapshot:
             return
-        if plan.found:
-            self._snapshot_first.add(claim.keys.tag)
+        if work.plan.found:
+            self._snapshot_first.add(partition)
         else:
-            self._snapshot_first.discard(claim.keys.tag)
+            self._snapshot_first.discard(partition)
 
-    def _observe(
-        self,
-        kind: Kind,
-        result: ApplyResult,
-        counted: Sequence[Prediction | Outcome],
-        letters: Sequence[DeadLetter],
-        plan: JoinPlan,
-    ) -> None:
+    def _observe(self, kind: Kind, result: ApplyResult, work: Work[E]) -> None:
         """Prometheus counters follow Redis: only an applied batch counts."""
         self._metrics.batches.labels("applied").inc()
         self._count_expired(result)
-        for model, events in by_model(counted).items():
+        for model, events in by_model(work.counted).items():
             self._metrics.events.labels(kind, model, "valid").inc(len(events))
-        for letter in letters:
+        for letter in work.letters:
             self._metrics.events.labels(kind, letter.model, "dead").inc()
             self._metrics.dead_letters.labels(letter.model, letter.reason.value).inc()
-        for model, pairs in by_model(plan.pairs).items():
+        for model, pairs in by_model(work.plan.pairs).items():
             self._metrics.joined.labels(model).inc(len(pairs))
 
     def _count_expired(self, result: ApplyResult) -> None:
@@ -305,11 +257,3 @@ class BatchProcessor:
 def _result_label(status: Status) -> str:
     """``driftwatch_batches_total``'s ``result`` label of a batch the script did not apply."""
     return "replayed" if status is Status.ALREADY_APPLIED else status.name.lower()
-
-
-def _raw(records: Sequence[Record], offset: int) -> tuple[bytes | None, bytes | None]:
-    """The original key and value of the record at ``offset`` (duplicates are rare)."""
-    for record_offset, key, value in records:
-        if record_offset == offset:
-            return key, value
-    raise KeyError(offset)

@@ -41,17 +41,17 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 
-from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from monitor.config import Settings
 from monitor.errors import FencedError, SinkUnavailableError, StoreUnavailableError
 from monitor.ingest.batch import Batch, BatchProcessor, BatchResult
-from monitor.ingest.partition import Backoff, InFlight, Owned
+from monitor.ingest.metrics import Metrics
+from monitor.ingest.partition import Backoff, InFlight, LoopState, Owned
+from monitor.ingest.progress import Progress
 from monitor.ingest.rebalance import RebalanceLog
-from monitor.runtime.metrics import Metrics
 from monitor.store.checkpoint import Status
 
 log = logging.getLogger(__name__)
@@ -73,22 +73,6 @@ PARALLEL_BATCHES = 4
 #: A fenced partition still assigned to this instance after this many session timeouts is
 #: claimed again: the group should have moved it by then, so the fence came from a stale owner.
 FENCED_RECLAIM_SESSIONS = 3
-
-
-@dataclass(slots=True)
-class LoopState:
-    """What this instance owns right now; read by the health endpoint."""
-
-    owned: dict[TopicPartition, Owned] = field(default_factory=dict)
-    unclaimed: set[TopicPartition] = field(default_factory=set)
-    #: Partitions dropped because another owner fenced them, and when.
-    fenced: dict[TopicPartition, float] = field(default_factory=dict)
-    last_iteration: float = 0.0
-    outage: str = ""
-    #: The outage's latest error, for ``/readyz``: on-call reads what to do there.
-    outage_detail: str = ""
-    #: True once the group assigned this member (possibly nothing: more members than partitions).
-    joined: bool = False
 
 
 class Ingestor:
@@ -124,6 +108,7 @@ class Ingestor:
             heartbeat_interval_ms=max(100, k.session_timeout_ms // 3),
         )
         self._consumer.subscribe([k.predictions_topic, k.outcomes_topic], listener=self._rebalance)
+        self._progress = Progress(self._consumer, metrics)
 
     def run(self, stop: threading.Event) -> None:
         """The loop; returns after ``stop`` is set and the batches in hand are checkpointed."""
@@ -141,7 +126,7 @@ class Ingestor:
                 self._maintain(now)
                 next_maintenance = now + MAINTENANCE_SECONDS
         self._finish()
-        self._commit(sync=True)
+        self._progress.commit(self.state.owned, sync=True)
 
     def close(self) -> None:
         """Leave the group promptly so the partitions move to another instance."""
@@ -159,9 +144,7 @@ class Ingestor:
             self._await_in_flight()
 
     def _await_in_flight(self) -> None:
-        for p in list(self.state.owned.values()):
-            if p.in_flight is not None:
-                p.in_flight.future.result()
+        wait([p.in_flight.future for p in self.state.owned.values() if p.in_flight is not None])
         self._settle_finished()
 
     # Step 1 ------------------------------------------------------------------------------
@@ -369,18 +352,8 @@ class Ingestor:
                 if batch is not None:  # sweep expired joins, drain the outbox
                     self._submit(p, batch, retry=False)
         self._reclaim_fenced(now)
-        self._commit(sync=False)
-        for tp, p in self.state.owned.items():
-            # Lag counts from the applied offset: fetched records still queued are not done.
-            try:
-                high = self._consumer.highwater(tp)
-                applied = p.position
-                if applied is None:
-                    applied = self._consumer.position(tp, timeout_ms=0)
-            except KafkaError:
-                continue
-            if high is not None and applied is not None:
-                self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(high - applied)
+        self._progress.commit(self.state.owned, sync=False)
+        self._progress.update_lag(self.state.owned)
 
     def _reclaim_fenced(self, now: float) -> None:
         """A fenced partition normally leaves with the next rebalance; one still assigned long
@@ -398,23 +371,6 @@ class Ingestor:
                     "%s[%d] is still assigned to this instance %.0fs after it was fenced; "
                     "claiming it again", tp.topic, tp.partition, now - since,
                 )  # fmt: skip
-
-    def _commit(self, *, sync: bool) -> None:
-        """Copy Redis checkpoints to Kafka so lag tools see progress (never read back)."""
-        offsets = {
-            tp: OffsetAndMetadata(p.position, "", -1)
-            for tp, p in self.state.owned.items()
-            if p.position is not None
-        }
-        if not offsets:
-            return
-        try:
-            if sync:
-                self._consumer.commit(offsets)
-            else:
-                self._consumer.commit_async(offsets)
-        except KafkaError as exc:
-            log.info("advisory offset commit failed (%s); Redis holds the checkpoint", exc)
 
 
 def _dependency(error: Exception) -> str:

@@ -22,7 +22,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from monitor.config import KafkaSettings
 from monitor.errors import SinkUnavailableError
-from monitor.events import DeadLetter
+from monitor.vocab.deadletter import DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +100,13 @@ class DeadLetterSink:
         if letter.original_size is not None:
             headers.append(("dw-original-size", str(letter.original_size).encode()))
             headers.append(("dw-sha256", (letter.sha256 or "").encode()))
-        return self._producer.send(  # type: ignore[no-any-return]
+        future: FutureRecordMetadata = self._producer.send(
             self._topic,
             key=letter.key,
             value=letter.value if letter.value is not None else b"",
             headers=headers,
         )
+        return future
 
     def close(self) -> None:
         self._producer.close(timeout=FLUSH_TIMEOUT_SECONDS)

@@ -18,6 +18,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from kafka import TopicPartition
+
 from monitor.events import Record
 from monitor.ingest.batch import Batch, BatchResult
 from monitor.store.checkpoint import Claim
@@ -224,3 +226,19 @@ class Owned:
                 "below %d are taken as already counted",
                 self.name, expected, expected,
             )  # fmt: skip
+
+
+@dataclass(slots=True)
+class LoopState:
+    """What this instance owns right now; read by the health endpoint."""
+
+    owned: dict[TopicPartition, Owned] = field(default_factory=dict)
+    unclaimed: set[TopicPartition] = field(default_factory=set)
+    #: Partitions dropped because another owner fenced them, and when.
+    fenced: dict[TopicPartition, float] = field(default_factory=dict)
+    last_iteration: float = 0.0
+    outage: str = ""
+    #: The outage's latest error, for ``/readyz``: on-call reads what to do there.
+    outage_detail: str = ""
+    #: True once the group assigned this member (possibly nothing: more members than partitions).
+    joined: bool = False

@@ -30,20 +30,17 @@ import redis
 
 from monitor.config import Settings
 from monitor.errors import FencedError
-from monitor.stats.health import (
-    Judges,
-    WindowCounts,
-    WindowEvaluation,
-    critical_sized,
-    evaluate_window,
-    health,
-)
-from monitor.stats.reference import ReferenceProfile
+from monitor.stats.evaluation import Judges, critical_sized, evaluate_window
+from monitor.stats.health import health
 from monitor.store.evaluations import EvaluationStore
-from monitor.store.keys import Keys, parse_window_id, window_id
+from monitor.store.keys import Keys
 from monitor.store.lease import Fence, Lease
 from monitor.store.query import Query
 from monitor.store.references import ReferenceStore
+from monitor.vocab.counts import WindowCounts
+from monitor.vocab.effects import parse_window_id, window_id
+from monitor.vocab.profile import ReferenceProfile
+from monitor.vocab.verdicts import WindowEvaluation
 
 log = logging.getLogger(__name__)
 

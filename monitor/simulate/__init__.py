@@ -22,9 +22,10 @@ byte-identical events in the same order.
 
 Modules: :mod:`~monitor.simulate.profiles` (populations and label functions),
 :mod:`~monitor.simulate.faults` (the fault syntax and what a fault targets),
-:mod:`~monitor.simulate.generate` (:class:`Simulator`), :mod:`~monitor.simulate.produce` (to Kafka),
-:mod:`~monitor.simulate.times` (command-line times) and :mod:`~monitor.simulate.command` (the
-``driftwatch simulate`` command).
+:mod:`~monitor.simulate.generate` (:class:`Simulator`), :mod:`~monitor.simulate.produce` (to Kafka)
+and :mod:`~monitor.simulate.command` (the ``driftwatch simulate`` command). Times on the command
+line (``--start``, fault schedules) are parsed by :mod:`monitor.times`, shared with the CLI;
+``parse_start`` stays among this package's public names (an API change otherwise).
 """
 
 from monitor.simulate.command import run_command
@@ -32,7 +33,7 @@ from monitor.simulate.faults import parse_fault
 from monitor.simulate.generate import SimEvent, Simulator
 from monitor.simulate.produce import ProduceReport, produce
 from monitor.simulate.profiles import UNSEEN_CATEGORIES
-from monitor.simulate.times import parse_start
+from monitor.times import parse_start
 
 __all__ = [
     "UNSEEN_CATEGORIES",

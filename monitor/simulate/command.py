@@ -23,7 +23,7 @@ from monitor.config import FaultSettings, Settings
 from monitor.simulate.faults import parse_fault
 from monitor.simulate.generate import SimEvent, Simulator
 from monitor.simulate.produce import ProduceReport, produce
-from monitor.simulate.times import parse_start
+from monitor.times import parse_start
 
 #: How often an endless run prints its one-line rate report.
 REPORT_SECONDS = 10.0

@@ -17,7 +17,7 @@ import numpy as np
 from monitor.config import FaultKind, FaultSettings, ModelSettings
 from monitor.errors import ConfigError
 from monitor.simulate.profiles import ModelProfile, stable_rng
-from monitor.simulate.times import parse_duration
+from monitor.times import parse_duration
 
 #: Faults whose magnitude is a share of events, and the kind of feature each one needs.
 _SHARE_FAULTS = {"nulls", "out_of_range", "unseen_category", "malformed_json"}

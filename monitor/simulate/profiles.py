@@ -159,9 +159,8 @@ def _categorical(name: str) -> _Categorical:
 def _boolean(name: str) -> _Categorical:
     """A boolean feature: a categorical one with the two JSON values (and no unseen value)."""
     p_true = float(stable_rng("profile-feature", name).uniform(0.15, 0.5))
-    categories = (False, True)
-    values = np.array([*categories, None], dtype=object)
-    return _Categorical(name, categories, np.cumsum([1 - p_true, p_true]), values)  # type: ignore[arg-type]
+    values = np.array([False, True, None], dtype=object)
+    return _Categorical(name, ("False", "True"), np.cumsum([1 - p_true, p_true]), values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from monitor.stats.distance import psi_rows
-from monitor.stats.reference import NumericProfile, Profile
+from monitor.vocab.profile import NumericProfile, Profile
 
 #: Refined null distributions are 20× larger than the base ones: keep fewer of them.
 _MAX_REFINED = 256

@@ -24,13 +24,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from monitor.config import Settings
+from monitor.config import DriftSettings, ModelSettings
 from monitor.events import Prediction, by_model
 from monitor.join import Pair
 from monitor.stats import detector_state
-from monitor.stats.reference import CategoricalProfile, ReferenceProfile
-from monitor.store.checkpoint import Changes
-from monitor.store.keys import Keys, PartitionKeys
+from monitor.vocab.effects import Effects
+from monitor.vocab.profile import CategoricalProfile, ReferenceProfile
+
+#: Loads one partition's stored state of a model's stream: (partition, model, stream) → state.
+LoadState = Callable[[str, str, str], bytes | None]
 
 
 class DetectorBank:
@@ -38,31 +40,28 @@ class DetectorBank:
 
     def __init__(
         self,
-        settings: Settings,
-        keys: Keys,
+        models: Sequence[ModelSettings],
+        drift: DriftSettings,
         reference: Callable[[str], ReferenceProfile | None],
-        load: Callable[[list[str]], list[bytes | None]],
+        load: LoadState,
     ) -> None:
-        self._models = {m.name: m for m in settings.models}
-        self._kind = settings.drift.detector
-        self._keys = keys
+        self._models = {m.name: m for m in models}
+        self._kind = drift.detector
         self._reference = reference
         self._load = load
-        #: Partition tag → detector key → state as last applied by this instance.
-        self._state: dict[str, dict[str, bytes | None]] = {}
+        #: Partition → (model, stream) → state as last applied by this instance.
+        self._state: dict[str, dict[tuple[str, str], bytes | None]] = {}
 
-    def predictions(
-        self, changes: Changes, pkeys: PartitionKeys, events: Sequence[Prediction]
-    ) -> None:
+    def predictions(self, effects: Effects, partition: str, events: Sequence[Prediction]) -> None:
         """Feed each model's prediction stream of this batch."""
         for model, group in by_model(events).items():
             ref = self._reference(model)
             if ref is None or self._kind == "ddm":
                 continue  # DDM reads errors only; without a reference there is no scale
             values = _prediction_values(self._models[model].task, ref, group)
-            self._update(changes, pkeys, model, "prediction", values, [e.ts for e in group])
+            self._update(effects, partition, model, "prediction", values, [e.ts for e in group])
 
-    def pairs(self, changes: Changes, pkeys: PartitionKeys, pairs: Sequence[Pair]) -> None:
+    def pairs(self, effects: Effects, partition: str, pairs: Sequence[Pair]) -> None:
         """Feed each model's error stream of this batch."""
         for model, group in by_model(pairs).items():
             task = self._models[model].task
@@ -71,41 +70,39 @@ class DetectorBank:
             if task == "regression" and not mae:
                 continue
             values = [_error(task, p, mae) for p in group]
-            self._update(changes, pkeys, model, "error", values, [p.label_ts for p in group])
+            self._update(effects, partition, model, "error", values, [p.label_ts for p in group])
 
-    def committed(self, pkeys: PartitionKeys, changes: Changes) -> None:
+    def committed(self, partition: str, effects: Effects) -> None:
         """The batch was applied: its detector states are now the partition's."""
-        known = self._state.get(pkeys.tag)
+        known = self._state.get(partition)
         if known is not None:
-            known.update((k, v) for k, v in changes.set.items() if k in known)
+            known.update((k, v) for k, v in effects.detectors.items() if k in known)
 
-    def forget(self, pkeys: PartitionKeys) -> None:
+    def forget(self, partition: str) -> None:
         """What Redis holds for the partition may differ from what this instance knows (revoked,
         replayed, refused, failed): the next batch reloads it."""
-        self._state.pop(pkeys.tag, None)
+        self._state.pop(partition, None)
 
     def _update(
         self,
-        changes: Changes,
-        pkeys: PartitionKeys,
+        effects: Effects,
+        partition: str,
         model: str,
         stream: str,
         values: list[float],
         times: list[float],
     ) -> None:
-        key = pkeys.detector(model, stream)
-        known = self._state.setdefault(pkeys.tag, {})
-        if key not in known:
-            known[key] = self._load([key])[0]
-        detector = detector_state.load(known[key], self._kind)
+        known = self._state.setdefault(partition, {})
+        if (model, stream) not in known:
+            known[model, stream] = self._load(partition, model, stream)
+        detector = detector_state.load(known[model, stream], self._kind)
         for value, ts in zip(values, times, strict=True):
             if value != value:  # NaN: no value for this event
                 continue
             detector.update(value)
             if detector.drift_detected:
-                member = f"{stream}|{ts:.3f}|{pkeys.tag}"
-                changes.zadd.append((self._keys.change_points(model), ts, member))
-        changes.set[key] = detector_state.dump(detector)
+                effects.change_points.append((model, stream, ts))
+        effects.detectors[model, stream] = detector_state.dump(detector)
 
 
 def _prediction_values(

@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 from scipy import stats as sps
 
-from monitor.stats.reference import NumericProfile, Profile
+from monitor.vocab.profile import NumericProfile, Profile
 
 #: Floor on bin proportions in PSI: an empty bin would otherwise make PSI infinite. 1e-4 is
 #: the customary value; it caps one empty bin's contribution at about p·ln(p/1e-4).

@@ -20,11 +20,11 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-import msgspec
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from monitor.config import TaskType
+from monitor.vocab.profile import LabelledReference
 
 #: Equal-width score bins on [0, 1] for ROC AUC: 100 keeps the AUC within ~0.01 of the raw-score
 #: value on realistic score distributions while a window stores at most 200 histogram keys.
@@ -328,14 +328,6 @@ def metrics_for(
     if task == "regression":
         return regression_metrics(sums)
     raise ValueError(f"unknown task {task!r}")
-
-
-class LabelledReference(msgspec.Struct, frozen=True):
-    """The reference's labelled pairs as the bands need them: their performance sums (the same
-    counts a window keeps) and, for mean-type metrics, the sums of squared per-pair terms."""
-
-    sums: dict[str, float]
-    moments: dict[str, float]
 
 
 def labelled_reference(

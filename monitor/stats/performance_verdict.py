@@ -38,13 +38,11 @@ from scipy import stats as sps
 
 from monitor.config import ModelSettings, PerformanceSettings, TaskType
 from monitor.stats import performance
-from monitor.stats.performance import LabelledReference
-from monitor.stats.verdict import Severity, Status, Verdict, holm
+from monitor.stats.verdict import holm
+from monitor.vocab.profile import LabelledReference
+from monitor.vocab.verdicts import HIGHER_IS_BETTER, PERFORMANCE, Severity, Status, Verdict
 
 #: Verdict ``feature`` of a performance verdict; its ``statistic`` is the metric.
-PERFORMANCE = "__performance__"
-HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "macro_f1"})
-LOWER_IS_BETTER = frozenset({"mae", "rmse", "mape", "log_loss", "brier"})
 #: Per-pair terms of the mean-type metrics: (key of their sum, key of the sum of their squares,
 #: key of their count) among a reference's sums and moments. RMSE is judged on the mean squared
 #: error, of which it is a monotone function.
@@ -139,7 +137,10 @@ def _auc_of(pos: NDArray[np.float64], neg: NDArray[np.float64]) -> NDArray[np.fl
     """Binned ROC AUC of each row (as :func:`performance.binned_auc`); NaN without both labels."""
     below = np.cumsum(neg, axis=1) - neg
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.sum(pos * (below + 0.5 * neg), axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))  # type: ignore[no-any-return]
+        auc: NDArray[np.float64] = np.sum(pos * (below + 0.5 * neg), axis=1) / (
+            pos.sum(axis=1) * neg.sum(axis=1)
+        )
+    return auc
 
 
 def _auc_null(
@@ -179,10 +180,12 @@ def _multiclass_null(
         c = c.astype(np.float64)
         tp = c @ both
         if metric == "accuracy":
-            return tp.sum(axis=1) / c.sum(axis=1)  # type: ignore[no-any-return]
+            accuracy: NDArray[np.float64] = tp.sum(axis=1) / c.sum(axis=1)
+            return accuracy
         denominator = c @ pred + c @ true
         f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-        return f1.mean(axis=1)  # type: ignore[no-any-return]
+        macro_f1: NDArray[np.float64] = f1.mean(axis=1)
+        return macro_f1
 
     window = metric_of(rng.multinomial(n, p, size=draws))
     ref = metric_of(rng.multinomial(int(counts.sum()), p, size=draws))
@@ -207,21 +210,32 @@ def judge(
     tested: list[_Tested] = []
     verdicts: dict[str, Verdict] = {}
 
-    def verdict(metric: str, n: int, status: Status, severity: Severity, **fields: object) -> None:
+    def verdict(
+        metric: str,
+        n: int,
+        status: Status,
+        severity: Severity,
+        *,
+        value: float | None = None,
+        threshold: float = math.nan,
+        p_value: float | None = None,
+        rate: float = 0.0,
+        reasons: tuple[str, ...] = (),
+    ) -> None:
         verdicts[metric] = Verdict(
             model=model.name,
             feature=PERFORMANCE,
             statistic=metric,
-            value=float(fields.get("value", values.get(metric, math.nan))),  # type: ignore[arg-type]
-            threshold=float(fields.get("threshold", math.nan)),  # type: ignore[arg-type]
-            p_value=fields.get("p_value"),  # type: ignore[arg-type]
+            value=float(values.get(metric, math.nan) if value is None else value),
+            threshold=float(threshold),
+            p_value=p_value,
             n=n,
             status=status,
             severity=severity,
             window_start=window_start,
             reference_version=reference_version,
-            expected_false_alarm_rate=float(fields.get("rate", 0.0)),  # type: ignore[arg-type]
-            reasons=tuple(fields.get("reasons", ())),  # type: ignore[arg-type]
+            expected_false_alarm_rate=float(rate),
+            reasons=reasons,
         )
 
     for metric in metrics:

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from scipy import stats as sps
 
 from monitor.config import ModelSettings, QualitySettings
-from monitor.stats.reference import CategoricalProfile, NumericProfile, ReferenceProfile
-from monitor.stats.verdict import Severity, Verdict, holm
+from monitor.stats.verdict import holm
+from monitor.vocab.effects import MISSING_PREFIX, TYPE_ERROR_PREFIX, UNSEEN_PREFIX, bin_field
+from monitor.vocab.profile import CategoricalProfile, NumericProfile, ReferenceProfile
+from monitor.vocab.verdicts import Severity, Status, Verdict
 
-#: Window hash field prefix of an unseen category's count: ``u:<feature>:<category>``.
-UNSEEN_PREFIX = "u:"
 #: Longest category name kept (a producer sending long unseen strings must not grow a window).
 UNSEEN_NAME_CHARS = 64
 #: Rate names, as verdict statistics.
@@ -70,12 +70,14 @@ def rates(
         profile = reference.features.get(name)
         if profile is None:
             continue
-        out.append(Rate(name, MISSING, _count(fields, "miss:" + name), n, profile.n_missing,
+        out.append(Rate(name, MISSING, _count(fields, MISSING_PREFIX + name), n, profile.n_missing,
                         profile.n))  # fmt: skip
-        out.append(Rate(name, TYPE_ERROR, _count(fields, "terr:" + name), n, 0, profile.n))
+        out.append(
+            Rate(name, TYPE_ERROR, _count(fields, TYPE_ERROR_PREFIX + name), n, 0, profile.n)
+        )
         if profile.n_novel is None:
             continue  # a profile from before novelty was kept: rebuild the reference to judge it
-        bins = [_count(fields, f"b:{name}:{b}") for b in range(profile.n_bins)]
+        bins = [_count(fields, bin_field(name, b)) for b in range(profile.n_bins)]
         if isinstance(profile, NumericProfile):
             out.append(Rate(name, OUT_OF_RANGE, bins[0] + bins[-2], n, profile.n_novel,
                             profile.n))  # fmt: skip
@@ -155,7 +157,7 @@ def _verdict(
     reference: ReferenceProfile,
     r: Rate,
     window_start: int,
-    status: str,
+    status: Status,
     severity: Severity,
     threshold: float,
     p_value: float | None,
@@ -170,7 +172,7 @@ def _verdict(
         threshold=threshold,
         p_value=p_value,
         n=r.n,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         severity=severity,
         window_start=window_start,
         reference_version=reference.version,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from scipy import stats as sps
@@ -30,55 +29,8 @@ from scipy import stats as sps
 from monitor.config import DriftSettings, ModelSettings
 from monitor.stats.calibration import NullCalibrator
 from monitor.stats.distance import drift_statistics
-from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile
-
-#: ``counts`` key and verdict ``feature`` of the model's prediction (its score, when it has one).
-PREDICTION = "__prediction__"
-#: ``counts`` key and verdict ``feature`` of a scoring binary model's decisions (predicted class).
-DECISION = "__decision__"
-#: The model's outputs, judged like features but reported beside them.
-OUTPUTS = (PREDICTION, DECISION)
-#: Verdict ``feature`` of the model-level verdict.
-MODEL = "__model__"
-
-#: ``"warn"`` is part of the contract for consumers but never emitted by :func:`evaluate`;
-#: ``"degraded"`` is a performance verdict's drift (``stats/performance_verdict.py``).
-Status = Literal["ok", "warn", "drift", "degraded", "insufficient"]
-Severity = Literal["ok", "warning", "critical", "insufficient"]
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """One statistic of one window, judged against a threshold that fits the window's size.
-
-    ``n`` is the number of values the statistic saw (non-missing values for a feature, rows for
-    the model verdict). ``threshold`` is the PSI a feature had to exceed (calibrated: the null's
-    ``1 − alpha`` quantile at this ``n``, at least ``min_psi``; fixed: ``psi_warning``).
-    ``expected_false_alarm_rate`` is the estimated probability of a "drift" status on a stable
-    window of this size: how much to trust a flag.
-
-    Examples
-    --------
-    >>> v = Verdict(model="churn", feature="age", statistic="psi", value=0.42, threshold=0.12,
-    ...             p_value=0.0001, n=1000, status="drift", severity="critical",
-    ...             window_start=0, reference_version="v1", expected_false_alarm_rate=0.01)
-    >>> v.status, v.reasons
-    ('drift', ())
-    """
-
-    model: str
-    feature: str
-    statistic: str
-    value: float
-    threshold: float
-    p_value: float | None
-    n: int
-    status: Status
-    severity: Severity
-    window_start: int
-    reference_version: str
-    expected_false_alarm_rate: float
-    reasons: tuple[str, ...] = ()
+from monitor.vocab.profile import NumericProfile, Profile, ReferenceProfile
+from monitor.vocab.verdicts import DECISION, MODEL, OUTPUTS, PREDICTION, Severity, Status, Verdict
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ numeric sums, performance sums of joined pairs — so the partial windows that s
 and instances write add up exactly when read (``monitor/store/query.py``). Work is vectorised per
 batch and feature; nothing here runs per event and feature in Python beyond picking the values.
 
-Fields of a window hash (one per partition, model and window id, see ``store/keys.py``)::
+Fields of a window's counts (names in ``monitor/vocab/effects.py``; the store keeps one hash per
+partition, model and window id)::
 
     n                     predictions
     b:<feature>:<bin>     count in reference bin <bin>   ("__prediction__": the prediction or
@@ -33,20 +34,31 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from monitor.config import ModelSettings, Settings
-from monitor.events import DeadLetter, Prediction, by_model
+from monitor.config import ModelSettings, WindowSettings
+from monitor.events import Prediction, by_model
 from monitor.features import Columns, FeatureSchema
 from monitor.join import Pair
 from monitor.stats import performance
-from monitor.stats.quality import UNSEEN_NAME_CHARS, UNSEEN_PREFIX
-from monitor.stats.reference import CategoricalProfile, NumericProfile, Profile, ReferenceProfile
-from monitor.stats.verdict import DECISION
-from monitor.store.checkpoint import Changes
-from monitor.store.keys import Keys, PartitionKeys, window_id
+from monitor.stats.quality import UNSEEN_NAME_CHARS
+from monitor.vocab.deadletter import DeadLetter
+from monitor.vocab.effects import (
+    MISSING_PREFIX,
+    PERFORMANCE_PREFIX,
+    SQUARES_PREFIX,
+    SUM_PREFIX,
+    TYPE_ERROR_PREFIX,
+    UNSEEN_PREFIX,
+    VERSIONS_FOLDED,
+    Effects,
+    N,
+    bin_field,
+    window_id,
+)
+from monitor.vocab.profile import CategoricalProfile, NumericProfile, Profile, ReferenceProfile
+from monitor.vocab.verdicts import DECISION, PREDICTION
 
 log = logging.getLogger(__name__)
 
-PREDICTION = "__prediction__"
 #: Window ids binned without a reference carry this reference version.
 NO_REFERENCE = "none"
 #: Unseen categories named per feature and batch: bounds a window's hash whatever the traffic.
@@ -61,36 +73,32 @@ VERSION_MEMORY = 4096
 
 
 class WindowAggregator:
-    """Adds a batch's window increments to the checkpoint's changes."""
+    """Adds a batch's window increments to its effects."""
 
     def __init__(
         self,
-        settings: Settings,
-        keys: Keys,
+        models: Sequence[ModelSettings],
+        windows: WindowSettings,
         reference: Callable[[str], ReferenceProfile | None],
     ) -> None:
-        self._models = {m.name: m for m in settings.models}
-        self._schemas = {m.name: FeatureSchema(m) for m in settings.models}
-        self._size = settings.windows.size_seconds
-        self._origin = settings.windows.origin
-        self._retention_ms = settings.windows.retention_days * 86_400_000
-        self._keys = keys
+        self._models = {m.name: m for m in models}
+        self._schemas = {m.name: FeatureSchema(m) for m in models}
+        self._size = windows.size_seconds
+        self._origin = windows.origin
         self._reference = reference
         self._versions = _Versions(MAX_VERSIONS_PER_WINDOW)
 
-    def predictions(
-        self, changes: Changes, pkeys: PartitionKeys, predictions: Sequence[Prediction], now_ms: int
-    ) -> None:
+    def predictions(self, effects: Effects, predictions: Sequence[Prediction]) -> None:
         """Count predictions into their windows: traffic, quality, bins, prediction drift."""
         for model, events in by_model(predictions).items():
             ref = self._reference(model)
             schema = self._schemas[model]
             for (given, start), group in self._by_window(events).items():
                 version = self._versions.admit(model, start, given)
-                fields, floats = self._window(changes, pkeys, model, version, start, ref, now_ms)
-                fields["n"] += len(group)
+                fields, floats = self._window(effects, model, version, start, ref)
+                fields[N] += len(group)
                 if version != given:
-                    fields["versions_folded"] += len(group)
+                    fields[VERSIONS_FOLDED] += len(group)
                 columns = schema.columns([e.features for e in group])
                 _quality(fields, columns)
                 _sums(floats, schema.numeric, columns.numeric)
@@ -108,9 +116,7 @@ class WindowAggregator:
                 if ref.decision is not None:
                     _bins(fields, DECISION, ref.decision, [e.prediction for e in group])
 
-    def pairs(
-        self, changes: Changes, pkeys: PartitionKeys, pairs: Sequence[Pair], now_ms: int
-    ) -> None:
+    def pairs(self, effects: Effects, pairs: Sequence[Pair]) -> None:
         """Add performance sums of joined pairs to the window of their *prediction*."""
         groups: defaultdict[tuple[str, str, int], list[Pair]] = defaultdict(list)
         for pair in pairs:
@@ -119,20 +125,16 @@ class WindowAggregator:
             groups[pair.model, version, start].append(pair)
         for (model, version, start), items in groups.items():
             ref = self._reference(model)
-            _, floats = self._window(changes, pkeys, model, version, start, ref, now_ms)
+            _, floats = self._window(effects, model, version, start, ref)
             for name, value in _performance_sums(self._models[model], items).items():
-                floats["perf:" + name] += value
+                floats[PERFORMANCE_PREFIX + name] += value
 
-    def dead_letters(
-        self, changes: Changes, pkeys: PartitionKeys, letters: Sequence[DeadLetter], now_ms: int
-    ) -> None:
+    def dead_letters(self, effects: Effects, letters: Sequence[DeadLetter], now_ms: int) -> None:
         """Count dead letters by reason in the window of their *arrival*: an invalid event's own
         timestamp cannot be trusted (it may be what made it invalid)."""
         start = self._start(now_ms / 1000)
         for letter in letters:
-            key = pkeys.dead_letters(letter.model, start)
-            changes.incr[key][letter.reason.value] += 1
-            changes.expire_at[key] = now_ms + self._retention_ms
+            effects.dead_letters[letter.model, start][letter.reason.value] += 1
 
     def _start(self, ts: float) -> int:
         return self._origin + math.floor((ts - self._origin) / self._size) * self._size
@@ -153,21 +155,16 @@ class WindowAggregator:
 
     def _window(
         self,
-        changes: Changes,
-        pkeys: PartitionKeys,
+        effects: Effects,
         model: str,
         version: str,
         start: int,
         ref: ReferenceProfile | None,
-        now_ms: int,
     ) -> tuple[Any, Any]:
-        """The increment maps of one window, registered in the index and marked for evaluation."""
+        """The increment maps of one window (the store indexes it and marks it for evaluation)."""
         wid = window_id(start, version, ref.version if ref is not None else NO_REFERENCE)
-        key = pkeys.window(model, wid)
-        changes.expire_at[key] = now_ms + self._retention_ms
-        changes.zadd.append((self._keys.window_index(model), start, wid))
-        changes.zadd.append((self._keys.dirty, now_ms, f"{model}:{wid}"))
-        return changes.incr[key], changes.fincr[key]
+        delta = effects.window(model, wid, start)
+        return delta.counts, delta.sums
 
 
 class _Versions:
@@ -204,10 +201,10 @@ class _Versions:
 def _quality(fields: Any, columns: Columns) -> None:
     for name, n in columns.missing.items():
         if n:
-            fields["miss:" + name] += n
+            fields[MISSING_PREFIX + name] += n
     for name, n in columns.wrong_type.items():
         if n:
-            fields["terr:" + name] += n
+            fields[TYPE_ERROR_PREFIX + name] += n
 
 
 def _sums(floats: Any, names: Sequence[str], numeric: NDArray[np.float64]) -> None:
@@ -218,8 +215,8 @@ def _sums(floats: Any, names: Sequence[str], numeric: NDArray[np.float64]) -> No
     sums, squares = values.sum(axis=0), np.einsum("ij,ij->j", values, values)
     for j, name in enumerate(names):
         if any_present[j]:
-            floats["sum:" + name] += float(sums[j])
-            floats["sq:" + name] += float(squares[j])
+            floats[SUM_PREFIX + name] += float(sums[j])
+            floats[SQUARES_PREFIX + name] += float(squares[j])
 
 
 def _bins(fields: Any, name: str, profile: Profile | None, values: Any) -> NDArray[np.int64] | None:
@@ -252,7 +249,7 @@ def _name_unseen(
 @functools.lru_cache(maxsize=65_536)
 def _bin_fields(name: str, n_bins: int) -> list[str]:
     """Hash field names of a feature's bins (built once, not per batch)."""
-    return [f"b:{name}:{b}" for b in range(n_bins)]
+    return [bin_field(name, b) for b in range(n_bins)]
 
 
 def _prediction_column(

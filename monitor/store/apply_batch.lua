@@ -7,6 +7,10 @@
 -- Returns {status, stored offset (-1: none), expired_predictions, orphan_outcomes, detail}
 local APPLIED, ALREADY_APPLIED, OVERLAP, GAP, CLAIM_LOST = 1, 0, 2, 3, 4
 local FENCED, CONFLICT, INVALID = -1, -2, -3
+-- First byte of a join record (monitor/vocab/effects.py) and the expiry members' separator
+-- (monitor/store/keys.py); tests/monitor/store/test_lua_literals.py ties them to Python's.
+local EARLY_OUTCOME, JOINED = 'O', 'J'
+local MEMBER_SEP = '\31'
 -- Step 1: fence. A newer epoch owns the partition; an older one means Redis lost our claim.
 local stored_epoch = tonumber(redis.call('GET', KEYS[2]) or '0')
 local epoch = tonumber(ARGV[1])
@@ -60,7 +64,7 @@ for i = 2, #put, 2 do  -- new pending records: only where none exists
   undo[#undo + 1] = {put[i], false}
 end
 for i = 1, #c.mark, 2 do  -- pairs: the other side still waits; keep its TTL
-  local old = redis.call('SET', c.mark[i], 'J', 'XX', 'KEEPTTL', 'GET')
+  local old = redis.call('SET', c.mark[i], JOINED, 'XX', 'KEEPTTL', 'GET')
   if old then undo[#undo + 1] = {c.mark[i], old} end
   if not old or string.sub(old, 1, 1) ~= c.mark[i + 1] then return conflict(c.mark[i]) end
 end
@@ -97,13 +101,13 @@ for _, bucket in ipairs(buckets) do
   if members then
     budget = budget - #members
     for _, member in ipairs(members) do
-      local sep = string.find(member, '\31', 1, true)
+      local sep = string.find(member, MEMBER_SEP, 1, true)
       local key = string.sub(member, sep + 1)
       local v = redis.call('GET', key)
-      local state = v and string.sub(v, 1, 1) or 'J'
-      if state ~= 'J' then
-        local i = 1
-        if state == 'O' then i = 2 end
+      local state = v and string.sub(v, 1, 1) or JOINED
+      if state ~= JOINED then
+        local i = 1  -- a pending prediction expired (an early outcome: an orphan)
+        if state == EARLY_OUTCOME then i = 2 end
         redis.call('DEL', key)
         redis.call('HINCRBY', c.sweep.counters .. string.sub(member, 1, sep - 1), c.sweep.fields[i], 1)
         swept[i] = swept[i] + 1

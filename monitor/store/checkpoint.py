@@ -30,9 +30,8 @@ The protocol (design §2), numbered as in ``claim.lua`` and ``apply_batch.lua``:
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
 from typing import Any
@@ -40,80 +39,84 @@ from typing import Any
 import msgspec
 import redis
 
+from monitor.config import WindowSettings
 from monitor.errors import FencedError
-from monitor.events import DeadLetter
 from monitor.store.client import is_outage, unavailable
-from monitor.store.keys import Keys, PartitionKeys
+from monitor.store.keys import MEMBER_SEP, Keys, PartitionKeys
 from monitor.store.outbox import encode as encode_letter
+from monitor.vocab.deadletter import DeadLetter
+from monitor.vocab.effects import EXPIRED_PREDICTIONS, ORPHAN_OUTCOMES, Effects
 
 log = logging.getLogger(__name__)
 
 #: Pending records swept per script call at least: bounds one script's run time (Redis is
 #: single-threaded). A batch sweeps twice its own size, so sweeping keeps pace with traffic.
 SWEEP_MIN = 1000
-EXPIRED_PREDICTIONS = "expired_predictions"
-ORPHAN_OUTCOMES = "orphan_outcomes"
 
 _SCRIPTS = resources.files("monitor.store")
 _APPLY = _SCRIPTS.joinpath("apply_batch.lua").read_text()
 _CLAIM = _SCRIPTS.joinpath("claim.lua").read_text()
 
 
-@dataclass(slots=True)
-class Changes:
-    """Everything one batch changes in Redis; built by the join and the statistics stages."""
-
-    #: Join records a duplicate was judged on: (key, first byte it must still start with).
-    expect: list[tuple[str, str]] = field(default_factory=list)
-    incr: defaultdict[str, defaultdict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+def _argument(
+    effects: Effects,
+    keys: Keys,
+    pkeys: PartitionKeys,
+    now_ms: int,
+    retention_ms: int,
+    sweep: dict[str, object],
+    dead: Iterable[int],
+) -> tuple[bytes, list[bytes]]:
+    """The script's argument for ``effects`` — MessagePack of flat lists, decoded by Redis'
+    cmsgpack — and the binary values that travel as arguments of their own (cmsgpack has no
+    binary type): detector states, in the order of the argument's ``set``."""
+    incr = [[pkeys.counters(m), *_flat(v.items())] for m, v in effects.counters.items()]
+    fincr = [[pkeys.counters(m), *_flat(v.items(), repr)] for m, v in effects.counter_sums.items()]
+    hmax = [[pkeys.counters(m), *_flat(v.items(), repr)] for m, v in effects.counter_max.items()]
+    zadd: list[tuple[str, float, str]] = []
+    expire_at: list[object] = []
+    for (model, wid), delta in effects.windows.items():
+        key = pkeys.window(model, wid)
+        if delta.counts:
+            incr.append([key, *_flat(delta.counts.items())])
+        if delta.sums:
+            fincr.append([key, *_flat(delta.sums.items(), repr)])
+        expire_at += (key, now_ms + retention_ms)
+        zadd.append((keys.window_index(model), delta.start, wid))
+        zadd.append((keys.dirty, now_ms, f"{model}:{wid}"))
+    for (model, start), reasons in effects.dead_letters.items():
+        key = pkeys.dead_letters(model, start)
+        incr.append([key, *_flat(reasons.items())])
+        expire_at += (key, now_ms + retention_ms)
+    for model, stream, ts in effects.change_points:
+        zadd.append((keys.change_points(model), ts, f"{stream}|{ts:.3f}|{pkeys.tag}"))
+    record = keys.join_record
+    put: list[object] = [effects.join_ttl_ms]
+    members: list[object] = []
+    for model, event_id, value in effects.join_put:
+        key = record(model, event_id)
+        put += (key, value)
+        members.append(model + MEMBER_SEP + key)
+    bucket = effects.join_bucket_ms
+    expiry = [[pkeys.expiry_bucket(bucket), bucket, *members]] if members else []
+    detectors = list(effects.detectors.items())
+    argument = msgspec.msgpack.encode(
+        {
+            "expect": [x for m, i, tag in effects.join_expect for x in (record(m, i), tag)],
+            "incr": incr,
+            "fincr": fincr,
+            "hmax": hmax,
+            "put": put,
+            "expiry": expiry,
+            "mark": [x for m, i, tag in effects.join_mark for x in (record(m, i), tag)],
+            "zadd": zadd,
+            "set": [pkeys.detector(model, stream) for (model, stream), _ in detectors],
+            "expire_at": expire_at,
+            "sweep": sweep,
+            "dead": [str(offset) for offset in dead],
+        }
     )
-    fincr: defaultdict[str, defaultdict[str, float]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(float))
-    )
-    hmax: defaultdict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
-    #: New pending join records (key, value), created only where no record exists (SET NX).
-    put: list[tuple[str, str]] = field(default_factory=list)
-    put_ttl_ms: int = 0
-    #: (expiry bucket key, its end in ms) → members ("model<SEP>record key") it gains.
-    expiry: defaultdict[tuple[str, int], list[str]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    #: Join records that became pairs: (key, the waiting side 'P' or 'O' it must still hold);
-    #: marked 'J' (TTL kept) so a repeated id is a duplicate.
-    mark: list[tuple[str, str]] = field(default_factory=list)
-    #: Sorted-set members to add or refresh: (key, score, member); idempotent across partitions.
-    zadd: list[tuple[str, float, str]] = field(default_factory=list)
-    #: Opaque binary state replaced whole (detectors): key → value.
-    set: dict[str, bytes] = field(default_factory=dict)
-    #: Retention: key → absolute expiry in ms (PEXPIREAT).
-    expire_at: dict[str, int] = field(default_factory=dict)
-
-    def maximum(self, key: str, name: str, value: float) -> None:
-        current = self.hmax[key].get(name)
-        if current is None or value > current:
-            self.hmax[key][name] = value
-
-    def encode(self, sweep: dict[str, object], dead: Iterable[int]) -> bytes:
-        """The script's argument: MessagePack of flat lists, decoded by Redis' cmsgpack (which
-        has no binary type: the values of ``set`` and the dead letters, at offsets ``dead``,
-        travel as arguments of their own)."""
-        return msgspec.msgpack.encode(
-            {
-                "expect": _flat(self.expect),
-                "incr": [[k, *_flat(v.items())] for k, v in self.incr.items()],
-                "fincr": [[k, *_flat(v.items(), repr)] for k, v in self.fincr.items()],
-                "hmax": [[k, *_flat(v.items(), repr)] for k, v in self.hmax.items()],
-                "put": [self.put_ttl_ms, *_flat(self.put)],
-                "expiry": [[k, end, *v] for (k, end), v in self.expiry.items()],
-                "mark": _flat(self.mark),
-                "zadd": self.zadd,
-                "set": list(self.set),
-                "expire_at": _flat(self.expire_at.items()),
-                "sweep": sweep,
-                "dead": [str(offset) for offset in dead],
-            }
-        )
+    return argument, [state for _, state in detectors]
 
 
 def _flat(
@@ -128,7 +131,7 @@ def _flat(
 
 
 class Status(Enum):
-    """What the script did with a batch (a stale epoch raises :class:`FencedError` instead)."""
+    """What the script did with a batch; the values are the script's status codes."""
 
     #: Applied, offset advanced.
     APPLIED = 1
@@ -140,6 +143,8 @@ class Status(Enum):
     GAP = 3
     #: The stored epoch is older than the claim's: Redis lost the claim itself.
     CLAIM_LOST = 4
+    #: A newer epoch owns the partition (:meth:`Checkpoint.apply` raises :class:`FencedError`).
+    FENCED = -1
     #: The join snapshot changed: plan the batch again.
     CONFLICT = -2
     #: A value would make a stored sum non-finite; nothing was written.
@@ -178,10 +183,15 @@ class ApplyResult:
 class Checkpoint:
     """Claims partitions and applies batches; the only writer of per-partition state."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, group: str) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, group: str, windows: WindowSettings | None = None
+    ) -> None:
+        """``windows``: how long windows and dead-letter counts are kept after their last write
+        (the configuration's default when not given)."""
         self._redis = client
         self._keys = keys
         self._group = group
+        self._retention_ms = (windows or WindowSettings()).retention_days * 86_400_000
         self._apply = client.register_script(_APPLY)
         self._claim = client.register_script(_CLAIM)
 
@@ -204,12 +214,23 @@ class Checkpoint:
             int(outbox),
         )
 
+    def detector_state(self, partition: str, model: str, stream: str) -> bytes | None:
+        """A partition's stored detector state of a model's stream (None: none yet)."""
+        key = self._keys.partition(partition).detector(model, stream)
+        try:
+            state: bytes | None = self._redis.get(key)
+        except redis.RedisError as exc:
+            if not is_outage(exc):
+                raise
+            raise unavailable("reading detector state", exc) from exc
+        return state
+
     def apply(
         self,
         claim: Claim,
         first_offset: int,
         next_offset: int,
-        changes: Changes,
+        effects: Effects,
         now_ms: int,
         *,
         fresh: bool = False,
@@ -230,10 +251,19 @@ class Checkpoint:
         pkeys = claim.keys
         sweep = {
             "now": now_ms,
-            "limit": max(SWEEP_MIN, 2 * len(changes.put)),
+            "limit": max(SWEEP_MIN, 2 * len(effects.join_put)),
             "counters": pkeys.counters_prefix,
             "fields": [EXPIRED_PREDICTIONS, ORPHAN_OUTCOMES],
         }
+        argument, states = _argument(
+            effects,
+            self._keys,
+            pkeys,
+            now_ms,
+            self._retention_ms,
+            sweep,
+            (d.offset for d in dead),
+        )
         try:
             reply = self._apply(
                 keys=[pkeys.offset, pkeys.epoch, pkeys.expiry_index, pkeys.outbox],
@@ -242,8 +272,8 @@ class Checkpoint:
                     first_offset,
                     next_offset,
                     "1" if fresh else "0",
-                    changes.encode(sweep, (d.offset for d in dead)),
-                    *changes.set.values(),
+                    argument,
+                    *states,
                     *map(encode_letter, dead),
                 ],
             )
@@ -252,11 +282,11 @@ class Checkpoint:
                 raise  # an error of this batch's content: the loop isolates it
             raise unavailable(f"applying batch of {pkeys.tag}", exc) from exc
         code, stored, expired, orphans, detail = reply
-        if code == -1:
+        status = Status(int(code))
+        if status is Status.FENCED:
             raise FencedError(
                 f"{claim.topic}[{claim.partition}] is owned by a newer epoch than {claim.epoch}"
             )
-        status = Status(int(code))
         if status is Status.CONFLICT:
             log.debug("join snapshot changed at %s; replanning", detail)
         return ApplyResult(

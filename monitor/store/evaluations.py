@@ -18,9 +18,9 @@ import redis
 from redis.commands.core import Script
 
 from monitor.errors import FencedError
-from monitor.stats.health import Health, WindowEvaluation
 from monitor.store.keys import Keys
 from monitor.store.lease import FENCE_CHECK, FENCED, Fence
+from monitor.vocab.verdicts import Health, WindowEvaluation
 
 #: KEYS[3] evaluation, KEYS[4] evaluation index, KEYS[5] dirty set, KEYS[6] window index, KEYS[7]
 #: change points; ARGV[3] blob, ARGV[4] its expiry (ms), ARGV[5] window id, ARGV[6] window start,

@@ -37,8 +37,9 @@ Layout (``P`` = the configured prefix)::
     P:{g:t:p}:dl:<model>:<start>          dead letters by reason, by window of *arrival* (hash)
     P:cp:<model>                          change points "<stream>|<ts>|<tag>" by event time (zset)
 
-A *window id* is ``<window start>|<model version>|<reference version>``: windows are per model
-version, and counts binned on one reference are never mixed with another's.
+A *window id* is ``<window start>|<model version>|<reference version>``
+(``monitor/vocab/effects.py``). Join records start with a tag (``PENDING``, ``EARLY_OUTCOME``,
+``JOINED_MARKER`` there).
 """
 
 from __future__ import annotations
@@ -149,13 +150,3 @@ class Keys:
     @property
     def evaluator_fence(self) -> str:
         return f"{self.prefix}:lease:evaluator:fence"
-
-
-def window_id(start: int, version: str, ref: str) -> str:
-    """The id of one window of one model version binned on one reference."""
-    return f"{start}|{version}|{ref}"
-
-
-def parse_window_id(wid: str) -> tuple[int, str, str]:
-    start, version, ref = wid.split("|", 2)
-    return int(start), version, ref

@@ -20,9 +20,9 @@ from collections.abc import Iterable
 import msgspec
 import redis
 
-from monitor.events import DeadLetter
 from monitor.store.client import unavailable
 from monitor.store.keys import PartitionKeys
+from monitor.vocab.deadletter import DeadLetter
 
 log = logging.getLogger(__name__)
 

@@ -6,17 +6,34 @@ read-modify-writes a total shared by two partitions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import msgspec
 import redis
 
 from monitor.config import ModelSettings, Settings
-from monitor.events import UNKNOWN_MODEL
-from monitor.stats.counters import IngestCounts
-from monitor.stats.health import Health, WindowCounts, WindowEvaluation
-from monitor.store.keys import Keys, parse_window_id
+from monitor.store.keys import Keys
 from monitor.store.references import ReferenceStore
+from monitor.vocab.counts import IngestCounts, WindowCounts
+from monitor.vocab.deadletter import UNKNOWN_MODEL
+from monitor.vocab.effects import (
+    DEAD,
+    DEAD_PREFIX,
+    DELAY_LABELS,
+    DELAY_PREFIX,
+    DELAY_SUM,
+    EXPIRED_PREDICTIONS,
+    JOINED,
+    LAST_EVENT_TS,
+    ORPHAN_OUTCOMES,
+    OUTCOMES,
+    PREDICTIONS,
+    N,
+    bin_field,
+    parse_window_id,
+)
+from monitor.vocab.verdicts import Health, WindowEvaluation
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +94,7 @@ class Query:
         out = []
         for i, model in enumerate(chosen):
             hashes = replies[i * len(tags) : (i + 1) * len(tags)]
-            out.append(ModelIngest(model, IngestCounts.merge(hashes)))
+            out.append(ModelIngest(model, _merge_counters(hashes)))
         return out
 
     def unknown_model_counts(self) -> IngestCounts:
@@ -85,7 +102,7 @@ class Query:
         pipe = self._redis.pipeline(transaction=False)
         for tag in self.partition_tags():
             pipe.hgetall(self._keys.partition(tag).counters(UNKNOWN_MODEL))
-        return IngestCounts.merge(pipe.execute())
+        return _merge_counters(pipe.execute())
 
     # --- windows, evaluations, health ---------------------------------------------------------
 
@@ -110,7 +127,7 @@ class Query:
             for name, value in h.items():
                 key = name.decode()
                 fields[key] = fields.get(key, 0.0) + float(value)
-        return WindowCounts(int(fields.get("n", 0)), fields)
+        return WindowCounts(int(fields.get(N, 0)), fields)
 
     def evaluations(self, model: str, last: int | None = None) -> list[WindowEvaluation]:
         """Evaluated windows of a model, oldest first (``last``: only the newest ones)."""
@@ -152,7 +169,7 @@ class Query:
         for wid in same:
             for name, value in self.window_counts(model, wid).fields.items():
                 fields[name] = fields.get(name, 0.0) + value
-        return same[0], WindowCounts(int(fields.get("n", 0)), fields)
+        return same[0], WindowCounts(int(fields.get(N, 0)), fields)
 
     def evaluation(self, model: str, wid: str) -> WindowEvaluation | None:
         """One window's evaluation, if it has one."""
@@ -232,12 +249,12 @@ class Query:
     ) -> dict[str, list[int]]:
         """One feature's reference-bin counts in each window, merged over partitions.
 
-        Reads only that feature's fields (``b:<feature>:<bin>``, see ``stats/window.py``), so
+        Reads only that feature's fields (``b:<feature>:<bin>``, see ``vocab/effects.py``), so
         comparing two periods of many windows stays one cheap round trip.
         """
         tags = self.partition_tags()
         per_window = len(tags) + 1  # the merged hash and each partition's
-        fields = [f"b:{feature}:{i}" for i in range(n_bins)]
+        fields = [bin_field(feature, i) for i in range(n_bins)]
         pipe = self._redis.pipeline(transaction=False)
         for wid in wids:
             for key in self.window_keys(model, wid, tags):
@@ -252,6 +269,36 @@ class Query:
                         merged[b] += int(float(value))
             out[wid] = merged
         return out
+
+
+def _merge_counters(hashes: Iterable[dict[bytes, bytes]]) -> IngestCounts:
+    """Sum per-partition counter hashes (as returned by ``HGETALL``)."""
+    ints: dict[str, int] = {}
+    delay_sum = 0.0
+    last: float | None = None
+    for h in hashes:
+        for raw_name, raw_value in h.items():
+            name = raw_name.decode()
+            if name == DELAY_SUM:
+                delay_sum += float(raw_value)
+            elif name == LAST_EVENT_TS:
+                last = max(last or 0.0, float(raw_value))
+            else:
+                ints[name] = ints.get(name, 0) + int(raw_value)
+    return IngestCounts(
+        predictions=ints.get(PREDICTIONS, 0),
+        outcomes=ints.get(OUTCOMES, 0),
+        joined=ints.get(JOINED, 0),
+        dead=ints.get(DEAD, 0),
+        expired_predictions=ints.get(EXPIRED_PREDICTIONS, 0),
+        orphan_outcomes=ints.get(ORPHAN_OUTCOMES, 0),
+        dead_by_reason={
+            k.removeprefix(DEAD_PREFIX): v for k, v in ints.items() if k.startswith(DEAD_PREFIX)
+        },
+        delay_histogram={label: ints.get(DELAY_PREFIX + label, 0) for label in DELAY_LABELS},
+        delay_sum_seconds=delay_sum,
+        last_event_ts=last,
+    )
 
 
 _evaluation = msgspec.msgpack.Decoder(WindowEvaluation)

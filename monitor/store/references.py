@@ -16,8 +16,8 @@ import msgspec
 import redis
 
 from monitor.errors import StoreUnavailableError
-from monitor.stats.reference import ReferenceProfile
 from monitor.store.keys import Keys
+from monitor.vocab.profile import ReferenceProfile
 
 #: How stale a daemon's view of the current references may get: a new baseline is picked up
 #: within this delay by every instance.

@@ -10,13 +10,21 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from dashboard import evidence, figures, info
+from dashboard.figures import (
+    common,
+    comparison,
+    distribution,
+    drift,
+    health,
+    ingest,
+    performance,
+    quality,
+)
 from monitor.config import ModelSettings, PerformanceSettings
-from monitor.stats.counters import IngestCounts
-from monitor.stats.health import FeatureQuality, Health, WindowEvaluation
 from monitor.stats.reference import build_categorical, build_numeric
-from monitor.stats.verdict import Verdict
 from monitor.store.query import ModelStatus
+from monitor.vocab.counts import IngestCounts
+from monitor.vocab.verdicts import FeatureQuality, Health, Verdict, WindowEvaluation
 
 UTC_ZONE = ZoneInfo("UTC")
 T0 = 1_800_000_000 - 1_800_000_000 % 3600
@@ -68,7 +76,7 @@ def status(name: str, health: str | None, predictions: int, owner: str = "o") ->
 
 
 def test_overview_rows_explain_what_the_daemon_cannot_know() -> None:
-    rows = info.overview_rows(
+    rows = health.overview_rows(
         [status("a", "CRITICAL", 100), status("b", None, 0), status("c", None, 10)],
         {"a": "r1", "b": None, "c": "r1"},
         ZoneInfo("Europe/Berlin"),
@@ -87,29 +95,29 @@ def test_overview_rows_explain_what_the_daemon_cannot_know() -> None:
 
 
 def test_rows_filter_search_and_sort_worst_first_with_missing_values_last() -> None:
-    rows = info.overview_rows(
+    rows = health.overview_rows(
         [status("ok-1", "OK", 10, "x"), status("crit", "CRITICAL", 5, "y"),
          status("warn", "WARN", 0, "x"), status("ok-2", "OK", 30, "y")],
         dict.fromkeys(["ok-1", "crit", "warn", "ok-2"], "r"),
         UTC_ZONE,
     )  # fmt: skip
-    assert [r.model for r in info.select_rows(rows)] == ["crit", "warn", "ok-1", "ok-2"]
-    assert [r.model for r in info.select_rows(rows, owners=["x"])] == ["warn", "ok-1"]
-    assert [r.model for r in info.select_rows(rows, healths=["OK"])] == ["ok-1", "ok-2"]
-    assert [r.model for r in info.select_rows(rows, search="OK-")] == ["ok-1", "ok-2"]
-    traffic = info.select_rows(rows, sort="traffic (most first)")
+    assert [r.model for r in health.select_rows(rows)] == ["crit", "warn", "ok-1", "ok-2"]
+    assert [r.model for r in health.select_rows(rows, owners=["x"])] == ["warn", "ok-1"]
+    assert [r.model for r in health.select_rows(rows, healths=["OK"])] == ["ok-1", "ok-2"]
+    assert [r.model for r in health.select_rows(rows, search="OK-")] == ["ok-1", "ok-2"]
+    traffic = health.select_rows(rows, sort="traffic (most first)")
     assert [r.model for r in traffic] == ["ok-2", "ok-1", "crit", "warn"]
-    coverage = info.select_rows(rows, sort="label coverage (lowest first)")
+    coverage = health.select_rows(rows, sort="label coverage (lowest first)")
     assert coverage[-1].model == "warn"  # no predictions: no coverage, listed last
-    assert info.health_counts(rows) == {"CRITICAL": 1, "WARN": 1, "INSUFFICIENT DATA": 0, "OK": 2}
+    assert health.health_counts(rows) == {"CRITICAL": 1, "WARN": 1, "INSUFFICIENT DATA": 0, "OK": 2}
 
 
 def test_health_bar_uses_the_severity_colours() -> None:
-    fig = figures.health_bar({"CRITICAL": 1, "WARN": 0, "INSUFFICIENT DATA": 2, "OK": 3})
+    fig = health.health_bar({"CRITICAL": 1, "WARN": 0, "INSUFFICIENT DATA": 2, "OK": 3})
     bar = fig.data[0]
     assert list(bar.x) == [1, 0, 2, 3]
     assert list(bar.marker.color) == [
-        figures.SEVERITY_COLORS[s] for s in ("critical", "warning", "insufficient", "ok")
+        common.SEVERITY_COLORS[s] for s in ("critical", "warning", "insufficient", "ok")
     ]
     assert fig.layout.xaxis.title.text == "models"
 
@@ -123,11 +131,11 @@ def test_heatmap_rows_codes_and_hover_follow_the_stored_verdicts() -> None:
         window(T0 + HOUR, {"__model__": "warning", "a": "ok", "b": "critical"}),
         window(T0 + 2 * HOUR, {"__model__": "critical", "a": "insufficient", "b": "warning"}),
     ]
-    heat = info.heatmap_info(evs, ["a", "b", "c"], UTC_ZONE)
+    heat = drift.heatmap_info(evs, ["a", "b", "c"], UTC_ZONE)
     assert heat.features == ("__model__", "__prediction__", "b", "a", "c")  # b drifts most
     assert heat.rows[:2] == ("model (all features)", "prediction (model output)")
     assert heat.starts == (T0, T0 + HOUR, T0 + 2 * HOUR)
-    code = info.SEVERITIES.index
+    code = common.SEVERITIES.index
     assert heat.codes[2] == (code("ok"), code("critical"), code("warning"))
     assert heat.codes[3] == (code("ok"), code("ok"), code("insufficient"))
     assert heat.codes[4] == (code("none"),) * 3  # never judged
@@ -136,44 +144,44 @@ def test_heatmap_rows_codes_and_hover_follow_the_stored_verdicts() -> None:
     assert "psi = 0.2 (threshold 0.1, p = 0.001)" in hover and "n = 500 rows" in hover
     assert "critical" in hover and "no verdict" in heat.hover[4][0]
 
-    fig = figures.drift_heatmap(heat)
+    fig = drift.drift_heatmap(heat)
     trace = fig.data[0]
     assert [list(r) for r in trace.z] == [list(r) for r in heat.codes]
     cells = fig.data[1]  # the invisible, clickable markers, row by row
     assert cells.customdata[2 * 3 + 1] == f"b|{T0 + HOUR}"
     assert cells.text[2 * 3 + 1] == heat.hover[2][1] and cells.y[2 * 3 + 1] == "b"
     colours = dict(fig.data[0].colorscale)
-    for i, severity in enumerate(info.SEVERITIES):
-        assert colours[i / len(info.SEVERITIES)] == figures.SEVERITY_COLORS[severity]
+    for i, severity in enumerate(common.SEVERITIES):
+        assert colours[i / len(common.SEVERITIES)] == common.SEVERITY_COLORS[severity]
     assert fig.layout.xaxis.title.text == "window start (UTC)"
 
 
 def test_two_versions_in_one_window_show_the_busier_one() -> None:
     small = window(T0, {"a": "critical"}, version="v2", n=50)
     big = window(T0, {"a": "ok"}, version="v1", n=900)
-    assert info.newest_per_window([small, big]) == [big]
-    assert info.windows_by_start({"w-small": small, "w-big": big}) == {T0: "w-big"}
+    assert common.newest_per_window([small, big]) == [big]
+    assert common.windows_by_start({"w-small": small, "w-big": big}) == {T0: "w-big"}
 
 
 def test_verdict_rows_and_links_list_the_worst_first() -> None:
     ev = window(T0, {"__model__": "critical", "a": "warning", "b": "critical", "c": "ok"})
-    rows = info.verdict_rows(ev)
+    rows = drift.verdict_rows(ev)
     assert [r.feature for r in rows] == ["__model__", "b", "a", "c"]
     assert (rows[1].value, rows[1].threshold, rows[1].n) == (0.2, 0.1, 500)
-    assert [v.feature for v in info.drifting_features(ev)] == ["b", "a"]
+    assert [v.feature for v in drift.drifting_features(ev)] == ["b", "a"]
 
 
 def test_statistic_series_keeps_the_newest_statistic_and_its_thresholds() -> None:
     evs = [window(T0 + i * HOUR, {"a": s}) for i, s in enumerate(["ok", "warning", "critical"])]
-    series = info.statistic_series(evs, "a", ZoneInfo("Asia/Tokyo"))
+    series = drift.statistic_series(evs, "a", ZoneInfo("Asia/Tokyo"))
     assert series.statistic == "psi"
     assert series.values == (0.2, 0.2, 0.2) and series.thresholds == (0.1, 0.1, 0.1)
     assert series.severities == ("ok", "warning", "critical")
     assert series.times[0].utcoffset().total_seconds() == 9 * 3600
-    fig = figures.statistic_over_time(series)
+    fig = drift.statistic_over_time(series)
     threshold, values = fig.data
     assert threshold.fill == "tozeroy" and list(values.y) == [0.2, 0.2, 0.2]
-    assert list(values.marker.color) == [figures.SEVERITY_COLORS[s] for s in series.severities]
+    assert list(values.marker.color) == [common.SEVERITY_COLORS[s] for s in series.severities]
     assert fig.layout.yaxis.title.text == "psi (unitless)"
     assert fig.layout.xaxis.title.text == "window start (Asia/Tokyo)"
     assert fig.layout.yaxis.type is None
@@ -182,7 +190,7 @@ def test_statistic_series_keeps_the_newest_statistic_and_its_thresholds() -> Non
 def test_a_statistic_far_above_its_threshold_gets_a_log_axis() -> None:
     evs = [window(T0, {"a": "ok"}), window(T0 + HOUR, {"a": "critical"})]
     evs[1].verdicts[0] = verdict("a", "critical", value=5.0, start=T0 + HOUR)
-    fig = figures.statistic_over_time(info.statistic_series(evs, "a", UTC_ZONE))
+    fig = drift.statistic_over_time(drift.statistic_series(evs, "a", UTC_ZONE))
     assert fig.layout.yaxis.type == "log"
     assert fig.layout.yaxis.title.text == "psi (unitless), log scale"
 
@@ -202,13 +210,13 @@ def test_a_statistic_far_above_its_threshold_gets_a_log_axis() -> None:
 def test_deep_link_windows_by_start_or_any_moment_inside(
     text: str | None, expected: int | None
 ) -> None:
-    assert info.parse_window(text, [T0, T0 + HOUR], HOUR) == expected
+    assert common.parse_window(text, [T0, T0 + HOUR], HOUR) == expected
 
 
 def test_unknown_zones_fall_back_to_utc() -> None:
-    assert info.zone(None) == UTC_ZONE
-    assert info.zone("Not/AZone") == UTC_ZONE
-    assert info.zone_label(info.zone("Europe/Paris")) == "Europe/Paris"
+    assert common.zone(None) == UTC_ZONE
+    assert common.zone("Not/AZone") == UTC_ZONE
+    assert common.zone_label(common.zone("Europe/Paris")) == "Europe/Paris"
 
 
 # --- evidence -----------------------------------------------------------------------------------
@@ -216,25 +224,25 @@ def test_unknown_zones_fall_back_to_utc() -> None:
 
 def test_distribution_labels_follow_the_reference_bin_layout() -> None:
     numeric = build_numeric(np.arange(100.0))
-    labels = evidence.bin_labels(numeric)
+    labels = distribution.bin_labels(numeric)
     assert len(labels) == numeric.n_bins
     assert labels[0] == "< 0" and labels[-2] == "> 99" and labels[-1] == "missing"
     assert labels[1].startswith("[0, ") and labels[-3].endswith(", 99]")
     categorical = build_categorical(["x", "y", "x", None])
-    assert evidence.bin_labels(categorical) == ["x", "y", "other", "unseen", "missing"]
+    assert distribution.bin_labels(categorical) == ["x", "y", "other", "unseen", "missing"]
 
-    dist = evidence.distribution_info(
+    dist = distribution.distribution_info(
         "f", categorical, [("reference", categorical.counts), ("window", [1, 1, 0, 2, 0])]
     )
     assert dist.totals == (4, 4)
     assert dist.shares[1] == (0.25, 0.25, 0.0, 0.5, 0.0)
-    fig = figures.distribution_bars(dist)
+    fig = distribution.distribution_bars(dist)
     assert [list(t.y) for t in fig.data] == [list(s) for s in dist.shares]
     assert list(fig.data[1].customdata) == [1, 1, 0, 2, 0]
     assert fig.layout.yaxis.title.text == "share of rows"
     with pytest.raises(ValueError, match="2 bins, the reference has 5"):
-        evidence.distribution_info("f", categorical, [("w", [1, 2])])
-    empty = evidence.distribution_info("f", categorical, [("w", [0] * 5)])
+        distribution.distribution_info("f", categorical, [("w", [1, 2])])
+    empty = distribution.distribution_info("f", categorical, [("w", [0] * 5)])
     assert empty.shares == ((0.0,) * 5,)
 
 
@@ -254,24 +262,24 @@ def test_performance_band_sits_on_the_worse_side_of_the_reference() -> None:
         window(T0 + HOUR, {}, n_labelled=0),
     ]  # fmt: skip
     settings = PerformanceSettings()
-    auc = evidence.performance_info(evs, "roc_auc", UTC_ZONE, settings)
+    auc = performance.performance_info(evs, "roc_auc", UTC_ZONE, settings)
     assert auc.values == (0.8,) and auc.n_labelled == (100,)
     assert auc.warning_level == pytest.approx((0.87,))
     assert auc.critical_level == pytest.approx((0.9 - settings.critical_drop,))
-    mae = evidence.performance_info(
+    mae = performance.performance_info(
         evs, "mae", UTC_ZONE, settings, change_points=[("error", T0 + 60)]
     )
     assert mae.lower_is_better and mae.change_streams == ("error",)
     assert mae.warning_level == pytest.approx((1.12,))
     assert mae.critical_level == pytest.approx((1.0 + settings.critical_relative_increase,))
-    fig = figures.performance_over_time(mae)
+    fig = performance.performance_over_time(mae)
     assert fig.layout.yaxis.title.text == "mae (lower is better)"
     assert len(fig.layout.shapes) == 1  # the change point's line
     assert fig.data[-1].name == "detector change point"
     assert list(fig.data[-1].customdata) == ["error"]
-    no_changes = figures.performance_over_time(auc)
+    no_changes = performance.performance_over_time(auc)
     assert len(no_changes.layout.shapes) == 0 and no_changes.data[-1].name == "roc_auc"
-    assert evidence.metrics_available(evs) == ["mae", "roc_auc"]
+    assert performance.metrics_available(evs) == ["mae", "roc_auc"]
 
 
 def test_quality_rates_and_chart_show_only_features_with_problems() -> None:
@@ -280,12 +288,12 @@ def test_quality_rates_and_chart_show_only_features_with_problems() -> None:
                                 "b": FeatureQuality(0.0, 0.0, unseen_rate=0.2)}),
         window(T0 + HOUR, {}, quality={"a": FeatureQuality(0.0, 0.0, out_of_range_rate=0.0)}),
     ]  # fmt: skip
-    q = evidence.quality_info(evs, ["a", "b"], UTC_ZONE)
+    q = quality.quality_info(evs, ["a", "b"], UTC_ZONE)
     assert q.invalid[0] == pytest.approx((0.15, 0.0))
     assert math.isnan(q.invalid[1][1]) and q.unseen[1][0] == 0.2
-    names = [t.name for t in figures.quality_over_time(q).data]
+    names = [t.name for t in quality.quality_over_time(q).data]
     assert names == ["b: unseen", "a: missing/wrong type"]
-    rows = evidence.quality_rows(evs[0], {"a": build_numeric([1.0, 3.0, None])})
+    rows = quality.quality_rows(evs[0], {"a": build_numeric([1.0, 3.0, None])})
     assert rows[0].feature == "b" and rows[1].reference_mean == 2.0
     assert rows[1].reference_missing_rate == pytest.approx(1 / 3)
 
@@ -293,11 +301,11 @@ def test_quality_rates_and_chart_show_only_features_with_problems() -> None:
 def test_label_info_comes_from_the_ingestion_counters() -> None:
     counts = IngestCounts(predictions=10, outcomes=8, joined=6, expired_predictions=1,
                           delay_histogram={"1m": 4, "1h": 2}, delay_sum_seconds=600.0)  # fmt: skip
-    lab = evidence.label_info(counts, [window(T0, {}, n=10, n_labelled=6)], UTC_ZONE)
+    lab = ingest.label_info(counts, [window(T0, {}, n=10, n_labelled=6)], UTC_ZONE)
     assert (lab.coverage, lab.mean_delay_seconds, lab.pending, lab.expired) == (0.6, 100.0, 3, 1)
     assert lab.delay_counts[lab.delay_buckets.index("≤ 1m")] == 4
     assert lab.delay_buckets[-1] == "> 7d" and lab.labelled_share == (0.6,)
-    assert list(figures.label_delay_bar(lab).data[0].y) == list(lab.delay_counts)
+    assert list(ingest.label_delay_bar(lab).data[0].y) == list(lab.delay_counts)
 
 
 def test_comparison_of_two_groups() -> None:
@@ -307,11 +315,11 @@ def test_comparison_of_two_groups() -> None:
         window(T0 + 2 * HOUR, {"a": "insufficient"}, n=20, n_labelled=10,
                performance={"roc_auc": 0.5}),
     ]  # fmt: skip
-    result = evidence.compare("A", a, "B", b, ["a", "z"], "roc_auc")
+    result = comparison.compare("A", a, "B", b, ["a", "z"], "roc_auc")
     assert (result.windows_a, result.windows_b, result.rows_a, result.rows_b) == (1, 2, 100, 220)
     assert result.metric_a == 0.9 and result.metric_b == pytest.approx((0.7 * 30 + 0.5 * 10) / 40)
     row_a, row_z = result.features
     assert (row_a.drift_share_a, row_a.drift_share_b) == (0.0, 1.0)  # insufficient: not judged
     assert row_z.mean_a is None and row_z.statistic == ""
-    assert evidence.common_reference(a, b) == "r1"
-    assert evidence.common_reference(a, [window(T0, {}, reference="r2")]) is None
+    assert comparison.common_reference(a, b) == "r1"
+    assert comparison.common_reference(a, [window(T0, {}, reference="r2")]) is None

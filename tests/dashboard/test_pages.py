@@ -13,8 +13,8 @@ import pytest
 import redis
 from streamlit.testing.v1 import AppTest
 
-from dashboard import info
-from monitor.stats.health import WindowEvaluation
+from dashboard.figures import common
+from monitor.vocab.verdicts import WindowEvaluation
 from tests.dashboard.conftest import BAD_SCORES, WINDOW, Deployment, base_doc, write_config
 
 PAGES = ("overview", "model", "feature", "alerts", "retraining")
@@ -62,7 +62,7 @@ def table(at: AppTest, *columns: str) -> Any:
 
 def stored_window(dep: Deployment, model: str, start: int) -> tuple[str, WindowEvaluation]:
     evaluated = dep.query().evaluations_by_window(model)
-    wid = info.windows_by_start(evaluated)[start]
+    wid = common.windows_by_start(evaluated)[start]
     return wid, evaluated[wid]
 
 
@@ -183,7 +183,7 @@ def test_model_page_shows_the_stored_verdicts_and_links_to_the_drifting_feature(
     codes = [code for row in heat["z"] for code in row]  # row by row, like the cells
     shown = dict(zip(cells["customdata"], codes, strict=True))
     for v in ev.verdicts:
-        assert shown[f"{v.feature}|{start}"] == info.SEVERITIES.index(v.severity), v.feature
+        assert shown[f"{v.feature}|{start}"] == common.SEVERITIES.index(v.severity), v.feature
 
     stored = pipeline.query().status()
     health = next(s.health for s in stored if s.model.name == "fraud-detector")
@@ -195,7 +195,7 @@ def test_model_page_shows_the_stored_verdicts_and_links_to_the_drifting_feature(
 
     traces = {t.get("name"): t for t in figure(at, "performance_chart")["data"]}
     evaluations = pipeline.query().evaluations("fraud-detector")
-    labelled = [e for e in info.newest_per_window(evaluations) if e.n_labelled]
+    labelled = [e for e in common.newest_per_window(evaluations) if e.n_labelled]
     headline = pipeline.settings.performance.binary_metrics[0]  # the chart's default metric
     assert traces[headline]["y"] == pytest.approx(
         [e.performance[headline] for e in labelled], nan_ok=True
@@ -227,7 +227,7 @@ def test_feature_deep_link_shows_the_stored_evidence(
     iso = datetime.fromtimestamp(start + 5, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     at = app_factory(pipeline, "feature", model="fraud-detector", feature="amount", window=iso)
     assert not at.exception
-    v = info.verdict_of(ev, "amount")
+    v = common.verdict_of(ev, "amount")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics[v.statistic] == f"{v.value:.4g}"
     assert metrics["threshold"] == f"{v.threshold:.4g}"
@@ -242,8 +242,8 @@ def test_feature_deep_link_shows_the_stored_evidence(
     assert bars[1]["customdata"] == stored_bins.tolist()
     series = figure(at, "feature_statistic")["data"][1]
     assert len(series["y"]) == sum(
-        1 for e in info.newest_per_window(query.evaluations("fraud-detector"))
-        if info.verdict_of(e, "amount") is not None
+        1 for e in common.newest_per_window(query.evaluations("fraud-detector"))
+        if common.verdict_of(e, "amount") is not None
     )  # fmt: skip
 
 

@@ -25,8 +25,8 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import config
-from monitor.stats.counters import IngestCounts
 from monitor.store.query import Query
+from monitor.vocab.counts import IngestCounts
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
 
-from monitor.events import UNKNOWN_MODEL, Decoder, InvalidReason, Prediction
+from monitor.events import Decoder, Prediction
+from monitor.vocab.deadletter import UNKNOWN_MODEL, InvalidReason
 from tests.e2e.test_redis_faults import read_topics
 from tests.monitor.test_events import hostile_text
 

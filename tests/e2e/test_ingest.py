@@ -124,7 +124,7 @@ def assert_observable(daemon: Any, dep: Any, expected: Expected, wait_for: Any) 
     assert status == 200 and "6 partitions" in body, body
 
     def lags() -> dict[frozenset[tuple[str, str]], float]:
-        gauge = "driftwatch_consumer_lag"
+        gauge = "driftwatch_consumer_lag_records"
         return {k: v for (name, k), v in daemon.metrics().items() if name == gauge}
 
     # Lag gauges are refreshed every few seconds; all six partitions end fully applied.

@@ -19,8 +19,8 @@ from kafka import KafkaProducer
 from sklearn.metrics import mean_absolute_error, roc_auc_score
 
 from monitor.config import FaultSettings
-from monitor.events import parse_ts
 from monitor.simulate import Simulator, produce
+from monitor.times import parse_ts
 from tests.support import cli, set_baseline
 
 pytestmark = pytest.mark.slow

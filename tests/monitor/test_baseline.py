@@ -11,7 +11,7 @@ import pytest
 from monitor.baseline import profile_from_file
 from monitor.config import ModelSettings
 from monitor.errors import DriftwatchError
-from monitor.stats.reference import CategoricalProfile
+from monitor.vocab.profile import CategoricalProfile
 
 MODEL = ModelSettings(
     name="churn",

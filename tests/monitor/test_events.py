@@ -14,16 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor import config
-from monitor.events import (
-    DeadLetter,
-    Decoder,
-    InvalidReason,
-    Outcome,
-    Prediction,
-    by_model,
-    parse_ts,
-)
+from monitor.events import Decoder, Outcome, Prediction, by_model
 from monitor.features import MAX_MAGNITUDE, FeatureSchema
+from monitor.times import parse_ts
+from monitor.vocab.deadletter import DeadLetter, InvalidReason
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from monitor.config import ModelSettings
 from monitor.features import MAX_MAGNITUDE, FeatureError, FeatureRow, FeatureSchema
-from monitor.stats.reference import category, numeric_values
+from monitor.vocab.profile import category, numeric_values
 
 MODEL = ModelSettings(
     name="m",

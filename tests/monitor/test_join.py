@@ -7,8 +7,10 @@ import redis
 
 from monitor.events import Outcome, Prediction
 from monitor.join import Joiner, JoinPlan, Pair
-from monitor.store.checkpoint import Changes, Checkpoint, Claim, Status
+from monitor.store.checkpoint import Checkpoint, Claim, Status
+from monitor.store.joins import JoinRecords
 from monitor.store.keys import Keys
+from monitor.vocab.effects import Effects
 
 T = 1_800_000_000.0
 
@@ -20,7 +22,7 @@ def keys(key_prefix: str) -> Keys:
 
 @pytest.fixture
 def joiner(redis_client: redis.Redis, keys: Keys) -> Joiner:
-    return Joiner(redis_client, keys, horizon_seconds=3600)
+    return Joiner(JoinRecords(redis_client, keys).read, horizon_seconds=3600)
 
 
 @pytest.fixture
@@ -44,16 +46,16 @@ class Partition:
         self.checkpoint, self.offset = checkpoint, 0
 
     def predictions(self, events: list[Prediction], *, snapshot: bool) -> tuple[JoinPlan, Status]:
-        changes = Changes()
-        plan = self.joiner.plan_predictions(events, self.claim.keys, changes, 0, snapshot=snapshot)
+        changes = Effects()
+        plan = self.joiner.plan_predictions(events, changes, 0, snapshot=snapshot)
         return plan, self._apply(changes, len(events))
 
     def outcomes(self, events: list[Outcome]) -> tuple[JoinPlan, Status]:
-        changes = Changes()
-        plan = self.joiner.plan_outcomes(events, self.claim.keys, changes, 0)
+        changes = Effects()
+        plan = self.joiner.plan_outcomes(events, changes, 0)
         return plan, self._apply(changes, len(events))
 
-    def _apply(self, changes: Changes, n: int) -> Status:
+    def _apply(self, changes: Effects, n: int) -> Status:
         claim: Claim = self.claim
         status = self.checkpoint.apply(
             claim, self.offset, self.offset + n, changes, 0, fresh=self.offset == 0

@@ -24,13 +24,14 @@ from kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from monitor import config
-from monitor.events import DeadLetter, Record
+from monitor.events import Record
 from monitor.ingest.batch import BatchProcessor
 from monitor.ingest.consumer import Ingestor
-from monitor.runtime.metrics import Metrics
-from monitor.stats.counters import IngestCounts
+from monitor.ingest.metrics import Metrics
 from monitor.store.keys import Keys
 from monitor.store.query import Query
+from monitor.vocab.counts import IngestCounts
+from monitor.vocab.deadletter import DeadLetter
 
 PREDICTIONS, OUTCOMES = "p", "o"
 T = time.time() - 3600

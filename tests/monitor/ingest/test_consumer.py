@@ -16,10 +16,12 @@ import redis
 from kafka import TopicPartition
 
 from monitor.errors import StoreUnavailableError
-from monitor.events import InvalidReason, Record
+from monitor.events import Prediction, Record
 from monitor.ingest.batch import BatchProcessor
+from monitor.ingest.stages import Work
 from monitor.store.checkpoint import Checkpoint
 from monitor.store.keys import Keys
+from monitor.vocab.deadletter import InvalidReason
 from tests.monitor.ingest.conftest import (
     OUTCOMES,
     PREDICTIONS,
@@ -258,14 +260,12 @@ def test_a_record_the_daemon_fails_on_is_isolated_and_dead_lettered(
     which after failing alone twice is dead-lettered as unprocessable; its neighbours count."""
     log = {P0: records(400), P1: records(400, ids=1000)}
     loop = loop_factory(log, max_poll_records=200)
-    stages = loop.processor._stages
 
-    def poisoned(kind: Any, claim: Any, batch: Any, accepted: Any, *args: Any) -> Any:
-        if claim.partition == 0 and any(event.offset == 137 for event in accepted):
+    def poisoned(work: Work[Prediction]) -> None:
+        if work.partition.endswith(":0}") and any(event.offset == 137 for event in work.decoded):
             raise ValueError("cannot handle record 137 (injected)")
-        return stages(kind, claim, batch, accepted, *args)
 
-    loop.processor._stages = poisoned  # type: ignore[method-assign]
+    loop.processor.prediction_stages.insert(0, poisoned)
     loop.start()
     loop.wait(loop.caught_up, "every record applied")
     loop.finish()

@@ -12,8 +12,8 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 
 from monitor.config import KafkaSettings
-from monitor.events import DeadLetter, InvalidReason
 from monitor.ingest.deadletter import TRUNCATED_BYTES, DeadLetterSink
+from monitor.vocab.deadletter import DeadLetter, InvalidReason
 
 #: The dead-letter topic's own limit in this test: a 1,900-byte record fits, not with headers.
 TOPIC_MAX_BYTES = 2000

@@ -13,12 +13,12 @@ import redis
 
 from monitor import config
 from monitor.runtime.evaluator import WindowEvaluator
-from monitor.stats.counters import LAST_EVENT_TS
-from monitor.stats.health import WindowEvaluation
-from monitor.store.checkpoint import Changes, Checkpoint
-from monitor.store.keys import Keys, parse_window_id, window_id
+from monitor.store.checkpoint import Checkpoint
+from monitor.store.keys import Keys
 from monitor.store.lease import Lease
 from monitor.store.query import Query
+from monitor.vocab.effects import LAST_EVENT_TS, Effects, parse_window_id, window_id
+from monitor.vocab.verdicts import WindowEvaluation
 
 T0 = 1_800_000_000
 WID = window_id(T0, "v1", "r1")
@@ -58,13 +58,11 @@ def keys(settings: config.Settings, redis_client: redis.Redis) -> Keys:
     keys = Keys(settings.redis.key_prefix)
     checkpoint = Checkpoint(redis_client, keys, settings.kafka.group_id)
     claim = checkpoint.claim("t", 0)
-    changes = Changes()
-    changes.incr[claim.keys.window("m", WID)]["n"] += 5
-    changes.incr[claim.keys.counters("m")]["predictions"] += 5
-    changes.maximum(claim.keys.counters("m"), LAST_EVENT_TS, float(NOW))
-    changes.zadd.append((keys.window_index("m"), T0, WID))
-    changes.zadd.append((keys.dirty, T0 * 1000, f"m:{WID}"))
-    checkpoint.apply(claim, 0, 1, changes, T0 * 1000, fresh=True)
+    changes = Effects()
+    changes.window("m", WID, T0).counts["n"] += 5
+    changes.counters["m"]["predictions"] += 5
+    changes.maximum("m", LAST_EVENT_TS, float(NOW))
+    checkpoint.apply(claim, 0, 1, changes, int(time.time() * 1000), fresh=True)
     return keys
 
 
@@ -126,24 +124,24 @@ def drifting_windows(
     )
     keys = Keys(settings.redis.key_prefix)
     ReferenceStore(client, keys).put(reference)
-    claim = Checkpoint(client, keys, settings.kafka.group_id).claim("t", 0)
-    changes = Changes()
+    checkpoint = Checkpoint(client, keys, settings.kafka.group_id)
+    claim = checkpoint.claim("t", 0)
     starts = [T0 + i * 3600 for i in range(6)]
     profile = reference.features["a"]
-    for i, start in enumerate(starts):
-        wid = window_id(start, "v1", "r1")
-        fields = changes.incr[claim.keys.window("m", wid)]
+    samples = [rng.normal(2.0 if i >= 2 else 0.0, size=1000) for i in range(len(starts))]
+    now_ms = int(time.time() * 1000)
+    for rank, i in enumerate(order):  # one batch per window: marked dirty in this order
+        start = starts[i]
+        changes = Effects()
+        fields = changes.window("m", window_id(start, "v1", "r1"), start).counts
         fields["n"] += 1000
-        values = rng.normal(2.0 if i >= 2 else 0.0, size=1000)
-        for b, count in enumerate(np.bincount(profile.bin_index(values), minlength=profile.n_bins)):
+        counts = np.bincount(profile.bin_index(samples[i]), minlength=profile.n_bins)
+        for b, count in enumerate(counts):
             if count:
                 fields[f"b:a:{b}"] += int(count)
-        changes.zadd.append((keys.window_index("m"), start, wid))
-        changes.zadd.append((keys.dirty, 1000 + order.index(i), f"m:{wid}"))
-    changes.incr[claim.keys.counters("m")]["predictions"] += 6000
-    changes.maximum(claim.keys.counters("m"), LAST_EVENT_TS, float(NOW))
-    checkpoint = Checkpoint(client, keys, settings.kafka.group_id)
-    checkpoint.apply(claim, 0, 1, changes, T0 * 1000, fresh=True)
+        changes.counters["m"]["predictions"] += 1000
+        changes.maximum("m", LAST_EVENT_TS, float(NOW))
+        checkpoint.apply(claim, rank, rank + 1, changes, now_ms + rank, fresh=rank == 0)
     return starts
 
 
@@ -177,11 +175,9 @@ def one_window(
     partition = len(client.keys(f"{settings.redis.key_prefix}:*:offset"))  # a new one each time
     claim = Checkpoint(client, keys, settings.kafka.group_id).claim("t", partition)
     wid = window_id(start, version, "none")
-    changes = Changes()
-    changes.incr[claim.keys.window("m", wid)]["n"] += 5
-    changes.zadd.append((keys.window_index("m"), start, wid))
-    changes.zadd.append((keys.dirty, 1.0, f"m:{wid}"))
-    changes.maximum(claim.keys.counters("m"), LAST_EVENT_TS, last_event)
+    changes = Effects()
+    changes.window("m", wid, start).counts["n"] += 5
+    changes.maximum("m", LAST_EVENT_TS, last_event)
     checkpoint = Checkpoint(client, keys, settings.kafka.group_id)
     checkpoint.apply(claim, 0, 1, changes, int(time.time() * 1000), fresh=True)
     return wid

@@ -16,8 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor.config import KafkaSettings, RedisSettings
 from monitor.runtime import health
 from monitor.runtime.health import HealthServer
-from monitor.runtime.metrics import PendingJoins
-from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, Watch
+from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, PendingJoins, Watch
 from monitor.store.client import connect
 
 

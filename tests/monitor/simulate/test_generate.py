@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from monitor import config
-from monitor.events import DeadLetter, Decoder, InvalidReason
+from monitor.events import Decoder
 from monitor.simulate import SimEvent, Simulator
+from monitor.vocab.deadletter import DeadLetter, InvalidReason
 from tests.monitor.simulate.support import (
     RATE,
     ROOT,

@@ -13,8 +13,9 @@ import numpy as np
 from scipy import stats as sps
 
 from monitor.config import ModelSettings
-from monitor.stats.reference import NumericProfile, Profile, ReferenceProfile, build_profile
-from monitor.stats.verdict import PREDICTION
+from monitor.stats.reference import build_profile
+from monitor.vocab.profile import NumericProfile, Profile, ReferenceProfile
+from monitor.vocab.verdicts import PREDICTION
 
 N_REF = 10_000
 MISSING = 0.01

@@ -12,7 +12,7 @@ import pytest
 
 from monitor.stats.calibration import NullCalibrator, size_buckets
 from monitor.stats.distance import psi_rows
-from monitor.stats.reference import ReferenceProfile
+from monitor.vocab.profile import ReferenceProfile
 from tests.monitor.stats.support import (
     MISSING,
     build_reference,

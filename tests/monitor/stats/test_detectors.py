@@ -11,14 +11,20 @@ from river.drift import ADWIN
 
 from monitor import config
 from monitor.join import Pair
-from monitor.stats.detectors import DetectorBank
-from monitor.store.checkpoint import Changes
-from monitor.store.keys import Keys
+from monitor.stats.detectors import DetectorBank, LoadState
+from monitor.vocab.effects import Effects
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = config.load(ROOT / "config.toml")
-KEYS = Keys("t")
-PKEYS = KEYS.partition(KEYS.tag("g", "out", 0))
+PARTITION = "{g:out:0}"
+
+
+def bank_of(settings: config.Settings, load: LoadState) -> DetectorBank:
+    return DetectorBank(settings.models, settings.drift, lambda _: None, load)
+
+
+def nothing_stored(partition: str, model: str, stream: str) -> None:
+    return None
 
 
 def error_stream(seed: int = 3) -> list[bool]:
@@ -44,41 +50,42 @@ def test_detections_match_river_and_survive_checkpoints_between_batches() -> Non
             expected.append(i)
     assert expected and min(expected) > 3000  # pinned: no false alarm before the change
 
-    stored: dict[str, bytes] = {}
-    bank = DetectorBank(SETTINGS, KEYS, lambda _: None, lambda keys: [stored.get(k) for k in keys])
+    stored: dict[tuple[str, str], bytes] = {}
+
+    def load(partition: str, model: str, stream: str) -> bytes | None:
+        return stored.get((model, stream))
+
+    bank = bank_of(SETTINGS, load)
     detected = []
     items = pairs(errors, t0=0.0)
     for start in range(0, len(items), 500):  # 12 batches, state checkpointed between them
-        changes = Changes()
-        bank.pairs(changes, PKEYS, items[start : start + 500])
-        bank.committed(PKEYS, changes)
-        detected += [int(ts) for _, ts, _ in changes.zadd]
-        for key, value in changes.set.items():
-            stored[key] = value
+        changes = Effects()
+        bank.pairs(changes, PARTITION, items[start : start + 500])
+        bank.committed(PARTITION, changes)
+        detected += [int(ts) for _, _, ts in changes.change_points]
+        stored.update(changes.detectors)
         if start == 2500:  # a restart: a fresh bank resumes from what was checkpointed
-            bank = DetectorBank(
-                SETTINGS, KEYS, lambda _: None, lambda keys: [stored.get(k) for k in keys]
-            )
+            bank = bank_of(SETTINGS, load)
     assert [ts - 5 for ts in detected] == expected
 
 
 def test_an_unapplied_batch_leaves_the_state_untouched() -> None:
-    bank = DetectorBank(SETTINGS, KEYS, lambda _: None, lambda keys: [None for _ in keys])
-    first = Changes()
-    bank.pairs(first, PKEYS, pairs([False] * 100, 0.0))
-    retry = Changes()
-    bank.pairs(retry, PKEYS, pairs([False] * 100, 0.0))  # the first was never committed
-    assert first.set == retry.set
+    bank = bank_of(SETTINGS, nothing_stored)
+    first = Effects()
+    bank.pairs(first, PARTITION, pairs([False] * 100, 0.0))
+    retry = Effects()
+    bank.pairs(retry, PARTITION, pairs([False] * 100, 0.0))  # the first was never committed
+    assert first.detectors == retry.detectors
 
 
 def test_page_hinkley_is_selectable() -> None:
     settings = dataclasses.replace(
         SETTINGS, drift=dataclasses.replace(SETTINGS.drift, detector="page_hinkley")
     )
-    bank = DetectorBank(settings, KEYS, lambda _: None, lambda keys: [None for _ in keys])
-    changes = Changes()
-    bank.pairs(changes, PKEYS, pairs(error_stream(), 0.0))
-    assert changes.zadd, "Page-Hinkley detects the jump from 10 % to 40 % errors"
+    bank = bank_of(settings, nothing_stored)
+    changes = Effects()
+    bank.pairs(changes, PARTITION, pairs(error_stream(), 0.0))
+    assert changes.change_points, "Page-Hinkley detects the jump from 10 % to 40 % errors"
 
 
 def test_river_concept_drift_stream_is_detected_after_its_known_drift_point() -> None:
@@ -94,9 +101,9 @@ def test_river_concept_drift_stream_is_detected_after_its_known_drift_point() ->
     for i, (x, y) in enumerate(stream.take(10_000)):
         predicted = x[0] + x[1] <= 8.0  # SEA concept 0's rule
         items.append(Pair("fraud-detector", "v1", float(i), predicted, None, bool(y), float(i)))
-    bank = DetectorBank(SETTINGS, KEYS, lambda _: None, lambda keys: [None for _ in keys])
-    changes = Changes()
-    bank.pairs(changes, PKEYS, items)
-    detections = sorted(ts for _, ts, _ in changes.zadd)
+    bank = bank_of(SETTINGS, nothing_stored)
+    changes = Effects()
+    bank.pairs(changes, PARTITION, items)
+    detections = sorted(ts for _, _, ts in changes.change_points)
     assert detections, "ADWIN misses the concept change"
     assert 4900 <= detections[0] <= 6500  # after the drift point (width 100), within 1500 pairs

@@ -27,11 +27,13 @@ from monitor import config
 from monitor.events import Decoder, Prediction
 from monitor.simulate import Simulator
 from monitor.stats import performance
-from monitor.stats.health import Judges, WindowCounts, WindowEvaluation, evaluate_window
-from monitor.stats.reference import ReferenceProfile, build_profile
-from monitor.stats.window import PREDICTION, WindowAggregator
-from monitor.store.checkpoint import Changes
-from monitor.store.keys import Keys, parse_window_id
+from monitor.stats.evaluation import Judges, evaluate_window
+from monitor.stats.reference import build_profile
+from monitor.stats.window import WindowAggregator
+from monitor.vocab.counts import WindowCounts
+from monitor.vocab.effects import Effects, parse_window_id
+from monitor.vocab.profile import ReferenceProfile
+from monitor.vocab.verdicts import PREDICTION, WindowEvaluation
 
 pytestmark = pytest.mark.slow
 
@@ -164,19 +166,14 @@ def allowed(n_windows: int, fdr: float) -> float:
 
 def test_hourly_100_event_windows_for_30_days_raise_no_critical_and_few_warnings() -> None:
     s = settings(min_samples=100)
-    keys = Keys("t")
-    pkeys = keys.partition(keys.tag("g", "p", 0))
     totals = [0, 0, 0, 0]
     for m in s.models:
         ref = reference(s, m.name)
-        changes = Changes()
-        aggregator = WindowAggregator(s, keys, lambda _, ref=ref: ref)
+        changes = Effects()
+        aggregator = WindowAggregator(s.models, s.windows, lambda _, ref=ref: ref)
         events = list(predictions(s, m.name, seed=7, n=30 * 24 * 100, rate=100 / 3600))
-        aggregator.predictions(changes, pkeys, events, now_ms=0)
-        windows = {
-            key.rsplit(":", 1)[1]: {**changes.incr[key], **changes.fincr[key]}
-            for key in changes.incr
-        }
+        aggregator.predictions(changes, events)
+        windows = {wid: {**d.counts, **d.sums} for (_, wid), d in changes.windows.items()}
         assert len(windows) == 30 * 24
         judged, drifted, quality, critical = summarise(evaluate_all(s, m.name, ref, windows))
         assert judged == len(windows)
@@ -189,20 +186,18 @@ def test_hourly_100_event_windows_for_30_days_raise_no_critical_and_few_warnings
 
 def test_daily_100k_event_windows_for_30_days_raise_no_critical_and_few_warnings() -> None:
     s = settings(min_samples=200)
-    keys = Keys("t")
-    pkeys = keys.partition(keys.tag("g", "p", 0))
     rng = np.random.default_rng(11)
     totals = [0, 0, 0, 0]
     for m in s.models:
         ref = reference(s, m.name)
-        population = Changes()
-        aggregator = WindowAggregator(
-            dataclass_replace_size(s, 10 * 365 * DAY), keys, lambda _, ref=ref: ref
-        )
+        population = Effects()
+        wide = dataclass_replace_size(s, 10 * 365 * DAY)
+        aggregator = WindowAggregator(wide.models, wide.windows, lambda _, ref=ref: ref)
         aggregator.predictions(
-            population, pkeys, list(predictions(s, m.name, seed=8, n=300_000, rate=100.0)), 0
+            population, list(predictions(s, m.name, seed=8, n=300_000, rate=100.0))
         )
-        (fields,) = population.incr.values()
+        (window,) = population.windows.values()
+        fields = window.counts
         windows: dict[str, dict[str, float]] = {}
         for day in range(30):
             window: dict[str, float] = {"n": 100_000}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor import config
-from monitor.stats.health import WindowEvaluation, health
-from monitor.stats.verdict import Verdict
+from monitor.stats.health import health
+from monitor.vocab.verdicts import Verdict, WindowEvaluation
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL = config.load(ROOT / "config.toml").model("fraud-detector")

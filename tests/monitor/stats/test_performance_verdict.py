@@ -16,10 +16,12 @@ import pytest
 
 from monitor.config import ModelSettings, PerformanceSettings, TaskType
 from monitor.stats import performance
-from monitor.stats.health import confirm_critical
+from monitor.stats.evaluation import confirm_critical
 from monitor.stats.performance_verdict import PerformanceCalibrator, judge
-from monitor.stats.reference import ReferenceProfile, build_profile
-from monitor.stats.verdict import Verdict, holm
+from monitor.stats.reference import build_profile
+from monitor.stats.verdict import holm
+from monitor.vocab.profile import ReferenceProfile
+from monitor.vocab.verdicts import Verdict
 
 CLASSES = ("a", "b", "c")
 N_REF = 10_000

@@ -12,11 +12,11 @@ import pytest
 from monitor.config import ModelSettings, QualitySettings, Settings
 from monitor.events import Prediction
 from monitor.stats.quality import judge, unseen_names
-from monitor.stats.reference import ReferenceProfile, build_profile
-from monitor.stats.verdict import Verdict
+from monitor.stats.reference import build_profile
 from monitor.stats.window import WindowAggregator
-from monitor.store.checkpoint import Changes
-from monitor.store.keys import Keys
+from monitor.vocab.effects import Effects
+from monitor.vocab.profile import ReferenceProfile
+from monitor.vocab.verdicts import Verdict
 
 MODEL = ModelSettings(
     name="m", owner="o", task="regression", features={"x": "numeric", "city": "categorical"}
@@ -50,18 +50,16 @@ def reference(seed: int = 0) -> ReferenceProfile:
 def fields(ref: ReferenceProfile, xs: list[float | None], cities: list[str | None]) -> dict:
     """A window's counts exactly as the daemon writes them (``stats/window.py``)."""
     settings = Settings(models=(MODEL,))
-    keys = Keys("t")
-    pkeys = keys.partition(keys.tag("g", "p", 0))
     events = [
         Prediction(i, f"id{i}", "m", "v", 1.8e9, {"x": x, "city": c}, 0.0)
         for i, (x, c) in enumerate(zip(xs, cities, strict=True))
     ]
-    changes = Changes()
-    aggregator = WindowAggregator(settings, keys, lambda _: ref)
+    changes = Effects()
+    aggregator = WindowAggregator(settings.models, settings.windows, lambda _: ref)
     for start in range(0, len(events), 500):  # batches, as the daemon applies them
-        aggregator.predictions(changes, pkeys, events[start : start + 500], now_ms=0)
-    (key,) = changes.incr
-    return {**changes.incr[key], **changes.fincr[key]}
+        aggregator.predictions(changes, events[start : start + 500])
+    (window,) = changes.windows.values()
+    return {**window.counts, **window.sums}
 
 
 def verdicts(ref: ReferenceProfile, window: dict, settings: QualitySettings) -> dict:

@@ -19,12 +19,14 @@ from monitor.stats.reference import (
     MAX_CATEGORIES,
     N_QUANTILE_BINS,
     SAMPLE_SIZE,
-    CategoricalProfile,
-    NumericProfile,
-    ReferenceProfile,
     build_categorical,
     build_numeric,
     build_profile,
+)
+from monitor.vocab.profile import (
+    CategoricalProfile,
+    NumericProfile,
+    ReferenceProfile,
     numeric_values,
 )
 

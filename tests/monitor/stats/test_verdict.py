@@ -13,8 +13,10 @@ import pytest
 
 from monitor.config import DriftSettings, ModelSettings
 from monitor.stats.calibration import NullCalibrator
-from monitor.stats.reference import NumericProfile, ReferenceProfile, build_profile
-from monitor.stats.verdict import DECISION, MODEL, PREDICTION, Verdict, evaluate
+from monitor.stats.reference import build_profile
+from monitor.stats.verdict import evaluate
+from monitor.vocab.profile import NumericProfile, ReferenceProfile
+from monitor.vocab.verdicts import DECISION, MODEL, PREDICTION, Verdict
 from tests.monitor.stats.support import (
     FEATURES,
     MODEL_SETTINGS,

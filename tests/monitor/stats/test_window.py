@@ -15,15 +15,13 @@ from monitor import config
 from monitor.events import Prediction
 from monitor.join import Pair
 from monitor.stats.reference import build_profile
-from monitor.stats.window import PREDICTION, WindowAggregator
-from monitor.store.checkpoint import Changes
-from monitor.store.keys import Keys, window_id
+from monitor.stats.window import WindowAggregator
+from monitor.vocab.effects import Effects, parse_window_id, window_id
+from monitor.vocab.verdicts import PREDICTION
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = config.load(ROOT / "config.toml")  # fraud-detector: binary, 5-minute windows
 MODEL = SETTINGS.model("fraud-detector")
-KEYS = Keys("t")
-PKEYS = KEYS.partition(KEYS.tag("g", "pred", 0))
 SIZE = SETTINGS.windows.size_seconds
 
 
@@ -66,23 +64,19 @@ def predictions(rng: np.random.Generator, n: int, t0: float) -> list[Prediction]
     return out
 
 
-#: The wall clock of the batch (long after the events: a backfill).
-NOW_MS = 1_900_000_000_000
-
-
 def test_counts_land_in_event_time_windows_and_equal_numpy() -> None:
     rng = np.random.default_rng(0)
     ref = reference(rng)
     events = predictions(rng, 900, t0=1_800_000_000.0)  # 900 s: three 5-minute windows
-    changes = Changes()
-    WindowAggregator(SETTINGS, KEYS, lambda _: ref).predictions(changes, PKEYS, events, NOW_MS)
+    changes = Effects()
+    WindowAggregator(SETTINGS.models, SETTINGS.windows, lambda _: ref).predictions(changes, events)
     by_window: dict[int, list[Prediction]] = {}
     for e in events:
         by_window.setdefault(math.floor(e.ts / SIZE) * SIZE, []).append(e)
     assert len(by_window) >= 3
     for start, group in by_window.items():
-        key = PKEYS.window(MODEL.name, window_id(start, "v1", "r1"))
-        fields = changes.incr[key]
+        window = changes.windows[MODEL.name, window_id(start, "v1", "r1")]
+        fields = window.counts
         assert fields["n"] == len(group)
         amounts = np.array([e.features["amount"] for e in group])
         profile = ref.features["amount"]
@@ -94,37 +88,36 @@ def test_counts_land_in_event_time_windows_and_equal_numpy() -> None:
         assert fields["miss:channel"] == len(group)
         unseen = ref.features["country"].n_bins - 2
         assert fields[f"b:country:{unseen}"] == sum(e.features["country"] == "XX" for e in group)
-        assert changes.fincr[key]["sum:amount"] == pytest.approx(amounts.sum(), rel=1e-12)
+        assert window.sums["sum:amount"] == pytest.approx(amounts.sum(), rel=1e-12)
         scores = np.array([e.score for e in group])
         pred_bins = np.bincount(ref.prediction.bin_index(scores), minlength=ref.prediction.n_bins)
         assert [fields.get(f"b:{PREDICTION}:{b}", 0) for b in range(len(pred_bins))] == list(
             pred_bins
         )
-        retention = SETTINGS.windows.retention_days * 86_400_000
-        assert changes.expire_at[key] == NOW_MS + retention  # from the write, not event time
+        assert window.start == start  # indexed by it (retention: tests/monitor/store)
 
 
 def test_partial_windows_of_two_partitions_add_up_to_the_whole() -> None:
     rng = np.random.default_rng(1)
     ref = reference(rng)
     events = predictions(rng, 600, t0=1_800_000_000.0)
-    agg = WindowAggregator(SETTINGS, KEYS, lambda _: ref)
-    whole, left, right = Changes(), Changes(), Changes()
-    agg.predictions(whole, PKEYS, events, 0)
-    agg.predictions(left, PKEYS, events[::2], 0)
-    agg.predictions(right, PKEYS, events[1::2], 0)
-    for key, fields in whole.incr.items():
-        merged = Counter(left.incr.get(key, {})) + Counter(right.incr.get(key, {}))
-        assert dict(merged) == {k: v for k, v in fields.items() if v}
+    agg = WindowAggregator(SETTINGS.models, SETTINGS.windows, lambda _: ref)
+    whole, left, right = Effects(), Effects(), Effects()
+    agg.predictions(whole, events)
+    agg.predictions(left, events[::2])
+    agg.predictions(right, events[1::2])
+    for window, delta in whole.windows.items():
+        merged = Counter(left.windows[window].counts) + Counter(right.windows[window].counts)
+        assert dict(merged) == {k: v for k, v in delta.counts.items() if v}
 
 
 def test_without_a_reference_quality_is_still_counted() -> None:
     rng = np.random.default_rng(2)
     events = predictions(rng, 100, t0=1_800_000_000.0)
-    changes = Changes()
-    WindowAggregator(SETTINGS, KEYS, lambda _: None).predictions(changes, PKEYS, events, 0)
+    changes = Effects()
+    WindowAggregator(SETTINGS.models, SETTINGS.windows, lambda _: None).predictions(changes, events)
     start = math.floor(events[0].ts / SIZE) * SIZE
-    fields = changes.incr[PKEYS.window(MODEL.name, window_id(start, "v1", "none"))]
+    fields = changes.windows[MODEL.name, window_id(start, "v1", "none")].counts
     assert fields["n"] == sum(1 for e in events if math.floor(e.ts / SIZE) * SIZE == start)
     assert not any(name.startswith("b:") for name in fields)
 
@@ -134,10 +127,10 @@ def test_pairs_add_performance_to_the_prediction_window() -> None:
         Pair(MODEL.name, "v1", 1_800_000_010.0, 1.0, 0.9, 1.0, 1_800_090_000.0),
         Pair(MODEL.name, "v1", 1_800_000_020.0, 0.0, None, 1.0, 1_800_090_000.0),
     ]
-    changes = Changes()
-    WindowAggregator(SETTINGS, KEYS, lambda _: None).pairs(changes, PKEYS, pairs, 0)
+    changes = Effects()
+    WindowAggregator(SETTINGS.models, SETTINGS.windows, lambda _: None).pairs(changes, pairs)
     start = math.floor(1_800_000_010.0 / SIZE) * SIZE
-    floats = changes.fincr[PKEYS.window(MODEL.name, window_id(start, "v1", "none"))]
+    floats = changes.windows[MODEL.name, window_id(start, "v1", "none")].sums
     assert floats["perf:n"] == 2
     assert floats["perf:tp"] == 1 and floats["perf:fn"] == 1
 
@@ -154,13 +147,13 @@ def test_windows_align_with_the_origin_and_versions_are_bounded() -> None:
     events = predictions(rng, 40, t0=1_800_000_000.0 + 100)
     for i, e in enumerate(events):
         events[i] = msgspec.structs.replace(e, version=f"v{i % 12}")
-    changes = Changes()
-    WindowAggregator(settings, KEYS, lambda _: None).predictions(changes, PKEYS, events, NOW_MS)
-    starts = {int(key.rsplit(":", 1)[1].split("|")[0]) for key in changes.incr}
+    changes = Effects()
+    WindowAggregator(settings.models, settings.windows, lambda _: None).predictions(changes, events)
+    starts = {parse_window_id(wid)[0] for _, wid in changes.windows}
     assert all((start - 120) % SIZE == 0 for start in starts)
-    versions = {key.rsplit(":", 1)[1].split("|")[1] for key in changes.incr}
+    versions = {parse_window_id(wid)[1] for _, wid in changes.windows}
     assert len(versions - {OTHER_VERSION}) <= MAX_VERSIONS_PER_WINDOW * len(starts)
-    folded = sum(changes.incr[key].get("versions_folded", 0) for key in changes.incr)
+    folded = sum(d.counts.get("versions_folded", 0) for d in changes.windows.values())
     assert folded and folded == sum(
-        changes.incr[key]["n"] for key in changes.incr if f"|{OTHER_VERSION}|" in key
+        d.counts["n"] for (_, wid), d in changes.windows.items() if f"|{OTHER_VERSION}|" in wid
     )

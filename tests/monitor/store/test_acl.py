@@ -13,13 +13,14 @@ import redis
 
 from monitor import config
 from monitor.errors import StoreUnavailableError
-from monitor.events import DeadLetter, InvalidReason
-from monitor.store.checkpoint import Changes, Checkpoint, Status
+from monitor.store.checkpoint import Checkpoint, Status
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys
 from monitor.store.lease import Lease
 from monitor.store.outbox import Outbox
 from monitor.store.query import Query
+from monitor.vocab.deadletter import DeadLetter, InvalidReason
+from monitor.vocab.effects import Effects
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "operations.md"
 
@@ -57,9 +58,9 @@ def test_the_daemon_user_can_checkpoint_and_evaluate(
     keys = Keys(key_prefix)
     checkpoint = Checkpoint(daemon, keys, "g")
     claim = checkpoint.claim("t", 0)
-    changes = Changes()
-    changes.incr[claim.keys.counters("m")]["predictions"] += 1
-    changes.fincr[claim.keys.window("m", "w")]["sum:x"] += 1.5
+    changes = Effects()
+    changes.counters["m"]["predictions"] += 1
+    changes.window("m", "0|v|r", 0).sums["sum:x"] += 1.5
     letter = DeadLetter(0, InvalidReason.EMPTY, "empty", "m", None, None)
     result = checkpoint.apply(claim, 0, 1, changes, 0, fresh=True, dead=[letter])
     assert result.status is Status.APPLIED

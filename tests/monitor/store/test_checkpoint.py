@@ -11,25 +11,26 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 import pytest
 import redis
 
 from monitor import config
 from monitor.errors import FencedError, StoreUnavailableError
-from monitor.events import DeadLetter, InvalidReason
 from monitor.join import Pair
 from monitor.stats.calibration import NullCalibrator
 from monitor.stats.detectors import DetectorBank
-from monitor.stats.health import Judges, WindowCounts, evaluate_window
+from monitor.stats.evaluation import Judges, evaluate_window
 from monitor.stats.reference import build_profile
-from monitor.store.checkpoint import Changes, Checkpoint, Status
+from monitor.store.checkpoint import Checkpoint, Status
 from monitor.store.evaluations import EvaluationStore
-from monitor.store.keys import MEMBER_SEP, Keys
+from monitor.store.keys import Keys
 from monitor.store.lease import Lease
 from monitor.store.outbox import Outbox
 from monitor.store.query import Query
+from monitor.vocab.counts import WindowCounts
+from monitor.vocab.deadletter import DeadLetter, InvalidReason
+from monitor.vocab.effects import Effects, window_id
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -39,21 +40,19 @@ def checkpoint(redis_client: redis.Redis, key_prefix: str) -> Checkpoint:
     return Checkpoint(redis_client, Keys(key_prefix), "g")
 
 
-def counted(changes: Changes, key: str, n: int = 1) -> Changes:
-    changes.incr[key]["n"] += n
-    return changes
+def counted(effects: Effects, n: int = 1) -> Effects:
+    """``effects`` counting ``n`` into model m's counter "n"."""
+    effects.counters["m"]["n"] += n
+    return effects
 
 
 def test_claims_increase_the_epoch_and_fence_the_previous_owner(checkpoint: Checkpoint) -> None:
     old = checkpoint.claim("t", 0)
     new = checkpoint.claim("t", 0)
     assert new.epoch > old.epoch
-    key = new.keys.counters("m")
-    assert (
-        checkpoint.apply(new, 0, 5, counted(Changes(), key), 0, fresh=True).status is Status.APPLIED
-    )
+    assert checkpoint.apply(new, 0, 5, counted(Effects()), 0, fresh=True).status is Status.APPLIED
     with pytest.raises(FencedError):
-        checkpoint.apply(old, 5, 9, counted(Changes(), key), 0)
+        checkpoint.apply(old, 5, 9, counted(Effects()), 0)
     assert checkpoint.claim("t", 0).next_offset == 5
 
 
@@ -66,7 +65,7 @@ def test_the_checkpoint_accepts_exactly_the_next_records(
     key = claim.keys.counters("m")
 
     def apply(first: int, next_offset: int, *, fresh: bool = False) -> tuple[Status, int | None]:
-        result = checkpoint.apply(claim, first, next_offset, counted(Changes(), key, 10), 0,
+        result = checkpoint.apply(claim, first, next_offset, counted(Effects(), 10), 0,
                                   fresh=fresh)  # fmt: skip
         return result.status, result.stored_offset
 
@@ -89,19 +88,19 @@ def test_a_claim_lost_by_redis_is_reported_and_claims_stay_above_lost_epochs(
     and no epoch handed out after the loss repeats one handed out before it."""
     claim = checkpoint.claim("t", 7)
     key = claim.keys.counters("m")
-    assert checkpoint.apply(claim, 0, 5, counted(Changes(), key), 0, fresh=True).status is (
+    assert checkpoint.apply(claim, 0, 5, counted(Effects()), 0, fresh=True).status is (
         Status.APPLIED
     )
     redis_client.set(claim.keys.epoch, 1)  # as in the older copy
-    lost = checkpoint.apply(claim, 5, 9, counted(Changes(), key), 0)
+    lost = checkpoint.apply(claim, 5, 9, counted(Effects()), 0)
     assert (lost.status, lost.stored_offset) == (Status.CLAIM_LOST, 5)
     assert int(redis_client.hget(key, "n")) == 1
     redis_client.delete(claim.keys.epoch)  # a copy from before the first claim
     again = checkpoint.claim("t", 7)
     assert again.epoch > claim.epoch and again.next_offset == 5
-    assert checkpoint.apply(again, 5, 9, counted(Changes(), key), 0).status is Status.APPLIED
+    assert checkpoint.apply(again, 5, 9, counted(Effects()), 0).status is Status.APPLIED
     with pytest.raises(FencedError):
-        checkpoint.apply(claim, 9, 10, counted(Changes(), key), 0)
+        checkpoint.apply(claim, 9, 10, counted(Effects()), 0)
 
 
 def test_a_sum_that_would_overflow_refuses_the_whole_batch(
@@ -109,17 +108,19 @@ def test_a_sum_that_would_overflow_refuses_the_whole_batch(
 ) -> None:
     """Everything is validated before the first write: the batch applies whole or not at all."""
     claim = checkpoint.claim("t", 8)
-    window = claim.keys.window("m", "w")
+    wid = window_id(0, "v", "r")
+    window = claim.keys.window("m", wid)
     record = Keys(key_prefix).join_record("m", "id")
-    first = Changes()
-    first.fincr[window]["sq:x"] += 1.5e308
-    assert checkpoint.apply(claim, 0, 1, first, 0, fresh=True).status is Status.APPLIED
-    second = counted(Changes(), claim.keys.counters("m"))
-    second.put_ttl_ms = 60_000
-    second.put.append((record, "P{}"))
-    second.fincr[window]["sum:x"] += 1.0
-    second.fincr[window]["sq:x"] += 1.5e308
-    result = checkpoint.apply(claim, 1, 2, second, 0)
+    first = Effects()
+    first.window("m", wid, 0).sums["sq:x"] += 1.5e308
+    now_ms = int(time.time() * 1000)  # windows are kept from their last write
+    assert checkpoint.apply(claim, 0, 1, first, now_ms, fresh=True).status is Status.APPLIED
+    second = counted(Effects())
+    second.join_ttl_ms = second.join_bucket_ms = 60_000
+    second.join_put.append(("m", "id", "P{}"))
+    second.window("m", wid, 0).sums["sum:x"] += 1.0
+    second.window("m", wid, 0).sums["sq:x"] += 1.5e308
+    result = checkpoint.apply(claim, 1, 2, second, now_ms)
     assert result.status is Status.INVALID and "sq:x" in result.detail
     assert not redis_client.exists(record, claim.keys.counters("m"))
     assert list(redis_client.hgetall(window)) == [b"sq:x"]
@@ -135,10 +136,10 @@ def test_dead_letters_wait_in_the_outbox_of_the_batch_that_applied(
         DeadLetter(3, InvalidReason.BAD_JSON, "x", "_unknown", None, b"\xff{"),
         DeadLetter(5, InvalidReason.DUPLICATE_ID, "id 'a'", "m", b"a", bytes(range(256))),
     ]
-    assert checkpoint.apply(claim, 0, 6, Changes(), 0, fresh=True, dead=letters).status is (
+    assert checkpoint.apply(claim, 0, 6, Effects(), 0, fresh=True, dead=letters).status is (
         Status.APPLIED
     )
-    refused = checkpoint.apply(claim, 0, 6, Changes(), 0, dead=[letters[0]])
+    refused = checkpoint.apply(claim, 0, 6, Effects(), 0, dead=[letters[0]])
     assert refused.status is Status.ALREADY_APPLIED
     outbox = Outbox(redis_client)
     assert outbox.pending(claim.keys) == letters
@@ -156,10 +157,10 @@ def test_a_changed_join_snapshot_is_a_conflict_and_applies_nothing(
     fresh, taken, paired = (keys.join_record("m", i) for i in ("new", "taken", "paired"))
     redis_client.set(paired, "P{}", px=60_000)
     ttl = redis_client.pttl(paired)
-    changes = counted(Changes(), claim.keys.counters("m"))
-    changes.put_ttl_ms = 60_000
-    changes.put += [(fresh, "P{}"), (taken, "P{}")]  # planned while both were absent
-    changes.mark.append((paired, "P"))
+    changes = counted(Effects())
+    changes.join_ttl_ms = changes.join_bucket_ms = 60_000
+    changes.join_put += [("m", "new", "P{}"), ("m", "taken", "P{}")]  # planned while both absent
+    changes.join_mark.append(("m", "paired", "P"))
     redis_client.set(taken, "O{}")  # meanwhile an outcome arrived elsewhere
     assert checkpoint.apply(claim, 0, 1, changes, 0, fresh=True).status is Status.CONFLICT
     assert redis_client.exists(fresh) == 0  # undone
@@ -172,16 +173,16 @@ def test_a_changed_join_snapshot_is_a_conflict_and_applies_nothing(
     claim = checkpoint.claim("t", 2)
     other = keys.join_record("m", "other")
     redis_client.set(other, "J")
-    changes = Changes()
-    changes.mark += [(paired, "P"), (other, "P")]
+    changes = Effects()
+    changes.join_mark += [("m", "paired", "P"), ("m", "other", "P")]
     assert checkpoint.apply(claim, 0, 1, changes, 0, fresh=True).status is Status.CONFLICT
     assert redis_client.get(paired) == b"P{}"
     assert 0 < redis_client.pttl(paired) <= ttl  # its TTL survived the undo
     assert redis_client.get(other) == b"J"
 
     # A duplicate judged on a record that changed since (it expired): conflict too.
-    changes = Changes()
-    changes.expect.append((keys.join_record("m", "gone"), "J"))
+    changes = Effects()
+    changes.join_expect.append(("m", "gone", "J"))
     assert checkpoint.apply(claim, 0, 1, changes, 0, fresh=True).status is Status.CONFLICT
 
 
@@ -219,11 +220,11 @@ def test_a_redis_refusing_writes_applies_nothing_and_the_retry_applies_once(
     claim = checkpoint.claim("t", 6)
     record = Keys(key_prefix).join_record("m", "waiting")
 
-    def batch() -> Changes:
-        changes = counted(Changes(), claim.keys.counters("m"), 7)
-        changes.put_ttl_ms = 60_000
-        changes.put.append((record, "P{}"))
-        changes.zadd.append((claim.keys.counters("m") + ":idx", 1, "w"))
+    def batch() -> Effects:
+        changes = counted(Effects(), 7)
+        changes.join_ttl_ms = changes.join_bucket_ms = 60_000
+        changes.join_put.append(("m", "waiting", "P{}"))
+        changes.window("m", window_id(0, "v", "r"), 0).counts["n"] += 7
         return changes
 
     with refusing_writes(redis_client, how):
@@ -246,9 +247,9 @@ def test_opaque_state_is_stored_byte_for_byte(
 ) -> None:
     claim = checkpoint.claim("t", 5)
     blob = bytes(range(256)) * 3  # not UTF-8: travels as an argument of its own
-    changes = Changes()
-    changes.set[claim.keys.detector("m", "error")] = blob
-    changes.set[claim.keys.detector("m", "prediction")] = b""
+    changes = Effects()
+    changes.detectors["m", "error"] = blob
+    changes.detectors["m", "prediction"] = b""
     assert checkpoint.apply(claim, 0, 1, changes, 0, fresh=True).status is Status.APPLIED
     assert redis_client.get(claim.keys.detector("m", "error")) == blob
     assert redis_client.get(claim.keys.detector("m", "prediction")) == b""
@@ -259,28 +260,28 @@ def test_a_detector_resumes_from_the_state_its_batch_checkpointed(
 ) -> None:
     """A new owner (after a restart or a rebalance) continues the detector, not a fresh one."""
     settings = config.load(ROOT / "config.toml")
-    keys = Keys(key_prefix)
     claim = checkpoint.claim("out", 0)
+    tag = claim.keys.tag
     batch = [
         Pair("fraud-detector", "v1", float(i), 1.0, None, float(i % 3 == 0), i + 5.0)
         for i in range(300)
     ]
 
     def bank(load: Any) -> DetectorBank:
-        return DetectorBank(settings, keys, lambda _: None, load)
+        return DetectorBank(settings.models, settings.drift, lambda _: None, load)
 
-    first = bank(redis_client.mget)
-    changes = Changes()
-    first.pairs(changes, claim.keys, batch)
+    first = bank(checkpoint.detector_state)
+    changes = Effects()
+    first.pairs(changes, tag, batch)
     assert checkpoint.apply(claim, 0, 1, changes, 0, fresh=True).status is Status.APPLIED
-    first.committed(claim.keys, changes)
+    first.committed(tag, changes)
 
-    kept, resumed, fresh = Changes(), Changes(), Changes()
-    first.pairs(kept, claim.keys, batch)
-    bank(redis_client.mget).pairs(resumed, claim.keys, batch)
-    bank(lambda ks: [None] * len(ks)).pairs(fresh, claim.keys, batch)
-    assert resumed.set and resumed.set == kept.set
-    assert fresh.set != kept.set
+    kept, resumed, fresh = Effects(), Effects(), Effects()
+    first.pairs(kept, tag, batch)
+    bank(checkpoint.detector_state).pairs(resumed, tag, batch)
+    bank(lambda *_: None).pairs(fresh, tag, batch)
+    assert resumed.detectors and resumed.detectors == kept.detectors
+    assert fresh.detectors != kept.detectors
 
 
 def test_pending_records_expire_once_and_joined_ones_silently(
@@ -288,20 +289,19 @@ def test_pending_records_expire_once_and_joined_ones_silently(
 ) -> None:
     keys = Keys(key_prefix)
     claim = checkpoint.claim("t", 3)
-    changes = Changes()
-    changes.put_ttl_ms = 60_000
+    changes = Effects()
+    changes.join_ttl_ms = 60_000
+    changes.join_bucket_ms = 1000
     bucket = claim.keys.expiry_bucket(1000)
     for i, value in enumerate(["P{}", "O{}", "P{}"]):
-        record = keys.join_record("m", f"r{i}")
-        changes.put.append((record, value))
-        changes.expiry[bucket, 1000].append("m" + MEMBER_SEP + record)
+        changes.join_put.append(("m", f"r{i}", value))
     assert checkpoint.apply(claim, 0, 1, changes, now_ms=0, fresh=True).status is Status.APPLIED
-    paired = Changes()
-    paired.mark.append((keys.join_record("m", "r2"), "P"))  # r2's outcome arrived
+    paired = Effects()
+    paired.join_mark.append(("m", "r2", "P"))  # r2's outcome arrived
     assert checkpoint.apply(claim, 1, 2, paired, now_ms=500).status is Status.APPLIED
-    result = checkpoint.apply(claim, -1, -1, Changes(), now_ms=2000)
+    result = checkpoint.apply(claim, -1, -1, Effects(), now_ms=2000)
     assert (result.expired_predictions, result.orphan_outcomes) == (1, 1)
-    again = checkpoint.apply(claim, -1, -1, Changes(), now_ms=3000)
+    again = checkpoint.apply(claim, -1, -1, Effects(), now_ms=3000)
     assert (again.expired_predictions, again.orphan_outcomes) == (0, 0)
     counters = redis_client.hgetall(claim.keys.counters("m"))
     assert counters == {b"expired_predictions": b"1", b"orphan_outcomes": b"1"}
@@ -309,20 +309,37 @@ def test_pending_records_expire_once_and_joined_ones_silently(
     assert redis_client.exists(bucket) == 0
 
 
-def test_retention_and_sorted_set_effects(
-    checkpoint: Checkpoint, redis_client: redis.Redis
+def test_windows_are_indexed_marked_and_kept_from_their_last_write(
+    redis_client: redis.Redis, key_prefix: str
 ) -> None:
+    """A window written is indexed by its start, marked for evaluation at the write and kept
+    ``windows.retention_days`` from the write (wall clock), not from its event time; change
+    points are indexed by event time; a maximum only ever rises."""
+    keys = Keys(key_prefix)
+    checkpoint = Checkpoint(redis_client, keys, "g", config.WindowSettings(retention_days=3))
     claim = checkpoint.claim("t", 4)
-    changes = counted(Changes(), claim.keys.counters("m"))
-    changes.expire_at[claim.keys.counters("m")] = 4_102_444_800_000  # 2100-01-01
-    changes.zadd.append((claim.keys.counters("m") + ":idx", 7, "member"))
-    changes.maximum(claim.keys.counters("m"), "last", 5.5)
-    checkpoint.apply(claim, 0, 1, changes, 0, fresh=True)
-    assert redis_client.pexpiretime(claim.keys.counters("m")) == 4_102_444_800_000
-    assert redis_client.zscore(claim.keys.counters("m") + ":idx", "member") == 7
-    lower = Changes()
-    lower.maximum(claim.keys.counters("m"), "last", 1.0)
-    checkpoint.apply(claim, 1, 2, lower, 0)
+    now_ms = 1_900_000_000_000  # long after the events: a backfill
+    wid = window_id(1_800_000_000, "v1", "r1")
+    changes = counted(Effects())
+    changes.window("m", wid, 1_800_000_000).counts["n"] += 4
+    changes.dead_letters["m", 1_899_999_000][InvalidReason.BAD_JSON.value] += 1
+    changes.change_points.append(("m", "error", 1_800_000_123.25))
+    changes.maximum("m", "last", 5.5)
+    checkpoint.apply(claim, 0, 1, changes, now_ms, fresh=True)
+    window = claim.keys.window("m", wid)
+    retention = 3 * 86_400_000
+    assert int(redis_client.hget(window, "n")) == 4
+    assert redis_client.pexpiretime(window) == now_ms + retention
+    assert redis_client.pexpiretime(claim.keys.dead_letters("m", 1_899_999_000)) == (
+        now_ms + retention
+    )
+    assert redis_client.zscore(keys.window_index("m"), wid) == 1_800_000_000
+    assert redis_client.zscore(keys.dirty, f"m:{wid}") == now_ms
+    (point,) = redis_client.zrange(keys.change_points("m"), 0, -1, withscores=True)
+    assert point == (f"error|1800000123.250|{claim.keys.tag}".encode(), 1_800_000_123.25)
+    lower = Effects()
+    lower.maximum("m", "last", 1.0)
+    checkpoint.apply(claim, 1, 2, lower, now_ms)
     assert float(redis_client.hget(claim.keys.counters("m"), "last")) == 5.5
 
 
@@ -340,11 +357,12 @@ def test_lease_has_one_holder_at_a_time(redis_client: redis.Redis, key_prefix: s
     assert b.hold()
 
 
-def test_changes_encode_floats_exactly() -> None:
-    changes = Changes()
-    changes.fincr["k"]["x"] += 0.1 + 0.2
-    payload: Any = msgspec.msgpack.decode(changes.encode({}, []))
-    assert float(payload["fincr"][0][2]) == 0.1 + 0.2
+def test_effects_encode_floats_exactly(checkpoint: Checkpoint, redis_client: redis.Redis) -> None:
+    claim = checkpoint.claim("t", 10)
+    changes = Effects()
+    changes.counter_sums["m"]["x"] += 0.1 + 0.2
+    checkpoint.apply(claim, 0, 1, changes, 0, fresh=True)
+    assert float(redis_client.hget(claim.keys.counters("m"), "x")) == 0.1 + 0.2
 
 
 def test_an_insufficient_window_evaluation_round_trips_through_the_store(

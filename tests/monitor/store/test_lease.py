@@ -9,10 +9,11 @@ import pytest
 import redis
 
 from monitor.errors import FencedError
-from monitor.stats.health import Health, WindowEvaluation
 from monitor.store.evaluations import EvaluationStore
-from monitor.store.keys import Keys, window_id
+from monitor.store.keys import Keys
 from monitor.store.lease import Fence, Lease
+from monitor.vocab.effects import window_id
+from monitor.vocab.verdicts import Health, WindowEvaluation
 
 T0 = 1_800_000_000
 WID = window_id(T0, "v1", "r1")

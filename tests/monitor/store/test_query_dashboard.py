@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
 from monitor import config
-from monitor.stats.health import Health, WindowEvaluation
-from monitor.store.checkpoint import Changes, Checkpoint
+from monitor.store.checkpoint import Checkpoint
 from monitor.store.evaluations import EvaluationStore
-from monitor.store.keys import Keys, window_id
+from monitor.store.keys import Keys
 from monitor.store.lease import Lease
 from monitor.store.query import Query
+from monitor.vocab.effects import Effects, window_id
+from monitor.vocab.verdicts import Health, WindowEvaluation
 
 T0 = 1_800_000_000
 
@@ -44,15 +47,15 @@ def query(settings: config.Settings, redis_client: redis.Redis) -> Query:
     checkpoint = Checkpoint(redis_client, keys, settings.kafka.group_id)
     for partition, n in ((0, 3), (1, 4)):
         claim = checkpoint.claim("t", partition)
-        changes = Changes()
-        changes.incr[claim.keys.counters("m1")]["predictions"] += n
+        changes = Effects()
+        changes.counters["m1"]["predictions"] += n
         for start in (T0, T0 + 3600):
-            key = claim.keys.window("m1", window_id(start, "v1", "r1"))
-            changes.incr[key]["n"] += n
-            changes.incr[key]["b:a:0"] += 1
-            changes.incr[key]["b:a:2"] += n - 1
-            changes.incr[key]["b:b:1"] += 5  # another feature: never read with "a"
-        checkpoint.apply(claim, 0, 1, changes, T0 * 1000, fresh=True)
+            fields = changes.window("m1", window_id(start, "v1", "r1"), start).counts
+            fields["n"] += n
+            fields["b:a:0"] += 1
+            fields["b:a:2"] += n - 1
+            fields["b:b:1"] += 5  # another feature: never read with "a"
+        checkpoint.apply(claim, 0, 1, changes, int(time.time() * 1000), fresh=True)
     store = EvaluationStore(redis_client, keys, retention_ms=10**12)
     fence = Lease(redis_client, keys.evaluator_lease, keys.evaluator_fence, "t", 60_000).hold()
     assert fence is not None

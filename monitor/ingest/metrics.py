@@ -1,4 +1,5 @@
-"""Every Prometheus metric of the daemon, and nowhere else.
+"""Every Prometheus metric of ingestion, and nowhere else (the group-wide pending joins are
+``monitor/runtime/probe.py``'s).
 
 Built on an injected registry (tests pass their own) so two daemons in one test process, or a test
 and a daemon, never share counters. Labels stay bounded: configured model names (unknown models
@@ -7,16 +8,7 @@ are ``_unknown``), closed reason lists, topic and partition numbers — never id
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-
-if TYPE_CHECKING:
-    from monitor.runtime.probe import DependencyProbe
 
 #: Batch work is milliseconds; a batch near a second means the loop is in trouble.
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -29,7 +21,7 @@ class Metrics:
         self.registry = registry
         self.events = Counter(
             "driftwatch_events_total",
-            "Events consumed, by topic kind, model and result (valid, dead, duplicate).",
+            "Events consumed, by topic kind, model and result (valid, or dead: dead-lettered).",
             ["kind", "model", "result"],
             registry=registry,
         )
@@ -58,7 +50,7 @@ class Metrics:
             registry=registry,
         )
         self.consumer_lag = Gauge(
-            "driftwatch_consumer_lag",
+            "driftwatch_consumer_lag_records",
             "Records between the high watermark and this instance's position.",
             ["topic", "partition"],
             registry=registry,
@@ -98,38 +90,3 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
-
-
-class PendingJoins(Collector):
-    """``driftwatch_pending_joins{model,kind}``: predictions waiting for their outcome and early
-    outcomes waiting for their prediction, over the whole consumer group, and
-    ``driftwatch_pending_joins_age_seconds``, how old that reading is.
-
-    Every valid prediction either pairs, waits or expires, so pending = predictions − joined −
-    expired (outcomes alike), from the mergeable counters. The probe thread reads them from Redis
-    (:mod:`monitor.runtime.probe`); a scrape only copies the last reading, so it never waits on
-    Redis. Every instance reports the same group-wide figure: aggregate with ``max``, not ``sum``.
-    """
-
-    NAME = "driftwatch_pending_joins"
-    HELP = "Join records waiting for their other side, group-wide, by model and kind."
-    AGE = "driftwatch_pending_joins_age_seconds"
-    AGE_HELP = "Seconds since driftwatch_pending_joins was read from Redis."
-
-    def __init__(self, probe: DependencyProbe) -> None:
-        self._probe = probe
-
-    def describe(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
-        yield GaugeMetricFamily(self.AGE, self.AGE_HELP)
-
-    def collect(self) -> Iterator[Metric]:
-        rows, at = self._probe.pending_rows, self._probe.pending_at
-        if at is None:
-            return  # never read yet: no figure rather than a wrong one
-        family = GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
-        for row in rows:
-            family.add_metric([row.model.name, "prediction"], row.counts.pending_predictions)
-            family.add_metric([row.model.name, "outcome"], row.counts.pending_outcomes)
-        yield family
-        yield GaugeMetricFamily(self.AGE, self.AGE_HELP, value=time.monotonic() - at)

@@ -1,0 +1,183 @@
+"""What every figure family and page shares: severities and their colours, row names, the viewer's
+time zone, picking one evaluation per window, and the Plotly layout.
+
+Kept in one module so that a colour, a row label or a time format means the same on every page:
+the families (``drift.py``, ``performance.py``, …) build on these and never redefine them.
+
+Times are epoch seconds in the store and UTC on the wire; info objects carry them as aware
+datetimes in the viewer's zone, so every chart and table shows local time and says which zone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, tzinfo
+from typing import Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import plotly.graph_objects as go
+
+from monitor.config import ModelSettings
+from monitor.vocab.verdicts import Verdict, WindowEvaluation
+
+K = TypeVar("K")
+
+# --- severities and colours -----------------------------------------------------------------------
+
+Severity = Literal["none", "insufficient", "ok", "warning", "critical"]
+#: Severities from "nothing to say" to worst: heatmap codes are indices into this tuple.
+SEVERITIES: tuple[Severity, ...] = ("none", "insufficient", "ok", "warning", "critical")
+#: One colour per severity everywhere: a colour means the same in the overview, the heatmap and
+#: every time series.
+SEVERITY_COLORS: dict[str, str] = {
+    "none": "#ececec",  # nothing evaluated: no reference, or no window
+    "insufficient": "#a8a8a8",  # too few rows for a verdict
+    "ok": "#2e9e5b",
+    "warning": "#f2a900",
+    "critical": "#d62728",
+}
+#: Series colours that never mean a severity: the reference, the window looked at, a comparison.
+SERIES_COLORS = ("#7a7a7a", "#1f77b4", "#9467bd")
+#: Shade of the "no change" band behind a drift statistic or a performance metric.
+BAND_OK = "rgba(46, 158, 91, 0.12)"
+
+# --- rows: features and model outputs -------------------------------------------------------------
+
+MODEL_ROW = "__model__"
+PREDICTION_ROW = "__prediction__"
+DECISION_ROW = "__decision__"
+#: The model's outputs, shown as rows beside its features.
+OUTPUT_ROWS = (PREDICTION_ROW, DECISION_ROW)
+ROW_LABELS = {
+    MODEL_ROW: "model (all features)",
+    PREDICTION_ROW: "prediction (model output)",
+    DECISION_ROW: "decision (predicted class)",
+}
+
+
+def feature_label(feature: str) -> str:
+    """A row's readable name: the stored names of the model-level and output rows are internal."""
+    return ROW_LABELS.get(feature, feature)
+
+
+def rows_of(model: ModelSettings) -> list[str]:
+    """What a verdict can be about: the model's features, then its outputs (the decisions only
+    for a binary model, whose prediction row is its score)."""
+    outputs = OUTPUT_ROWS if model.task == "binary" else (PREDICTION_ROW,)
+    return [*model.features, *outputs]
+
+
+def baseline_hint(model: str) -> str:
+    """What to run when a model has no reference profile yet."""
+    return f"driftwatch baseline set --model {model} --file train.csv"
+
+
+# --- time -----------------------------------------------------------------------------------------
+
+#: How a moment is written in text (hover labels, pickers, notices); axes format their own ticks.
+TIME_FORMAT = "%Y-%m-%d %H:%M %Z"
+
+
+def zone(name: str | None) -> tzinfo:
+    """The viewer's zone from the browser's IANA name; UTC when unknown (tests, old browsers)."""
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def zone_label(tz: tzinfo) -> str:
+    """The zone's IANA name, which time axes show so nobody mistakes local time for UTC."""
+    return str(getattr(tz, "key", tz))
+
+
+def local(ts: float, tz: tzinfo) -> datetime:
+    """A stored epoch time in the viewer's zone."""
+    return datetime.fromtimestamp(ts, tz)
+
+
+def stamp(ts: float, tz: tzinfo) -> str:
+    """A stored epoch time as text in the viewer's zone, in :data:`TIME_FORMAT`."""
+    return f"{local(ts, tz):{TIME_FORMAT}}"
+
+
+# --- windows and their verdicts -------------------------------------------------------------------
+
+
+def windows_by_start(evaluated: Mapping[K, WindowEvaluation]) -> dict[int, K]:
+    """The window id standing for each window start, oldest first: where two model versions
+    share a window, the one that served more traffic (the comparison view separates versions)."""
+    best: dict[int, K] = {}
+    for wid, ev in evaluated.items():
+        held = best.get(ev.window_start)
+        if held is None or ev.n > evaluated[held].n:
+            best[ev.window_start] = wid
+    return {start: best[start] for start in sorted(best)}
+
+
+def newest_per_window(evaluations: Iterable[WindowEvaluation]) -> list[WindowEvaluation]:
+    """One evaluation per window start, oldest first, chosen as by :func:`windows_by_start`."""
+    evaluated = dict(enumerate(evaluations))
+    return [evaluated[i] for i in windows_by_start(evaluated).values()]
+
+
+def window_times(windows: Iterable[WindowEvaluation], tz: tzinfo) -> tuple[datetime, ...]:
+    """The windows' starts in the viewer's zone: the x axis of every time series."""
+    return tuple(local(ev.window_start, tz) for ev in windows)
+
+
+def verdict_of(ev: WindowEvaluation, feature: str) -> Verdict | None:
+    """A window's verdict about one row, if it judged that row."""
+    return next((v for v in ev.verdicts if v.feature == feature), None)
+
+
+def parse_window(text: str | None, starts: Sequence[int], size_seconds: int) -> int | None:
+    """The window a deep link names, by its start or any moment inside it: epoch seconds or
+    ISO 8601 (no zone = UTC). None when absent, unreadable or not among ``starts``."""
+    if not text:
+        return None
+    try:
+        moment = float(text)
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=ZoneInfo("UTC"))
+        moment = parsed.timestamp()
+    return next((s for s in starts if s <= moment < s + size_seconds), None)
+
+
+# --- numbers --------------------------------------------------------------------------------------
+
+
+def number(value: float | None) -> float:
+    """Stored numbers may be null where a statistic was undefined; charts want NaN."""
+    return math.nan if value is None else float(value)
+
+
+def present(values: Iterable[float]) -> list[float]:
+    """The values that are not NaN: axis ranges and scales must ignore windows without a value."""
+    return [v for v in values if v == v]  # NaN is the only value unequal to itself
+
+
+# --- layout ---------------------------------------------------------------------------------------
+
+
+def layout(fig: go.Figure, x_title: str, y_title: str, height: int = 320) -> go.Figure:
+    """The frame every chart shares: compact margins, legend on top, titled axes."""
+    fig.update_layout(  # no template: st.plotly_chart applies Streamlit's theme
+        height=height,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+    )
+    return fig
+
+
+def time_axis(zone_name: str) -> str:
+    """A time axis's title, naming the zone its ticks are in."""
+    return f"window start ({zone_name})"

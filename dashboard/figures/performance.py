@@ -1,0 +1,171 @@
+"""Performance: a metric per labelled window against the reference, the levels at which health
+warns and turns critical, and the moments the online (river) detectors fired.
+
+``performance_info`` reads the levels from the stored verdicts and ``[performance]`` rather than
+recomputing them, so the shaded bands are exactly where the daemon's verdicts change;
+``performance_over_time`` draws them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+import plotly.graph_objects as go
+
+from dashboard.figures.common import (
+    BAND_OK,
+    SERIES_COLORS,
+    SEVERITY_COLORS,
+    layout,
+    local,
+    newest_per_window,
+    number,
+    present,
+    time_axis,
+    window_times,
+    zone_label,
+)
+from monitor.config import PerformanceSettings
+from monitor.vocab.verdicts import LOWER_IS_BETTER, WindowEvaluation
+
+#: Shade between the warning level and the critical level.
+BAND_WARNING = "rgba(242, 169, 0, 0.15)"
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceInfo:
+    """A metric per window against the reference and the levels where health warns / is critical,
+    with the times the model's online (river) detectors fired and on which stream."""
+
+    metric: str
+    lower_is_better: bool
+    times: tuple[datetime, ...]
+    values: tuple[float, ...]
+    n_labelled: tuple[int, ...]
+    reference: tuple[float, ...]
+    warning_level: tuple[float, ...]
+    critical_level: tuple[float, ...]
+    change_points: tuple[datetime, ...]
+    change_streams: tuple[str, ...]
+    zone: str
+
+
+def metrics_available(evaluations: Sequence[WindowEvaluation]) -> list[str]:
+    """The metrics any of these windows has a value for: the choices of the metric picker."""
+    names = {m for ev in evaluations for m in ev.performance}
+    return sorted(names)
+
+
+def headline_metric(task: str, settings: PerformanceSettings) -> str:
+    """The first monitored metric of the task (``[performance]`` in the config)."""
+    return settings.metrics(task)[0]  # type: ignore[arg-type]
+
+
+def performance_info(
+    evaluations: Sequence[WindowEvaluation],
+    metric: str,
+    tz: tzinfo,
+    settings: PerformanceSettings,
+    change_points: Sequence[tuple[str, float]] = (),
+) -> PerformanceInfo:
+    """Windows with labels only. The warning level is each window's own band — the value beyond
+    which its performance verdict warns at its label count (NaN when it had no verdict) — and the
+    critical level the critical floor from the reference (``[performance]``).
+
+    ``change_points`` are ``(stream, event time)`` pairs as ``Query.change_points`` returns them.
+    """
+    lower = metric in LOWER_IS_BETTER
+    rows = [
+        ev
+        for ev in newest_per_window(evaluations)
+        if ev.n_labelled and ev.performance.get(metric) is not None
+    ]
+    refs = [number(ev.reference_performance.get(metric)) for ev in rows]
+    bands = []
+    for ev in rows:
+        judged = [v for v in ev.performance_verdicts if v.statistic == metric]
+        bands.append(number(judged[0].threshold) if judged else float("nan"))
+    if lower:
+        critical = [r * (1.0 + settings.critical_relative_increase) for r in refs]
+    else:
+        critical = [r - settings.critical_drop for r in refs]
+    return PerformanceInfo(
+        metric=metric,
+        lower_is_better=lower,
+        times=window_times(rows, tz),
+        values=tuple(number(ev.performance[metric]) for ev in rows),
+        n_labelled=tuple(ev.n_labelled for ev in rows),
+        reference=tuple(refs),
+        warning_level=tuple(bands),
+        critical_level=tuple(critical),
+        change_points=tuple(local(t, tz) for _, t in change_points),
+        change_streams=tuple(stream for stream, _ in change_points),
+        zone=zone_label(tz),
+    )
+
+
+def performance_over_time(info: PerformanceInfo) -> go.Figure:
+    """The metric per window over its reference band; detector change points as vertical lines."""
+    times = list(info.times)
+    fig = go.Figure()
+    for edge, bound, fill, name in (
+        (info.reference, info.warning_level, BAND_OK, "within the band at this label count"),
+        (
+            info.warning_level,
+            info.critical_level,
+            BAND_WARNING,
+            "warning, up to the critical floor",
+        ),
+    ):
+        fig.add_scatter(
+            x=times,
+            y=list(edge),
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+            hoverinfo="skip",
+        )
+        fig.add_scatter(
+            x=times,
+            y=list(bound),
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=fill,
+            name=name,
+            hoverinfo="skip",
+        )
+    fig.add_scatter(
+        x=times,
+        y=list(info.reference),
+        name="reference",
+        mode="lines",
+        line={"color": SERIES_COLORS[0], "dash": "dot"},
+        hovertemplate="reference %{y:.4g}<extra></extra>",
+    )
+    fig.add_scatter(
+        x=times,
+        y=list(info.values),
+        name=info.metric,
+        mode="lines+markers",
+        line={"color": SERIES_COLORS[1]},
+        customdata=list(info.n_labelled),
+        hovertemplate=f"{info.metric} %{{y:.4g}}<br>%{{customdata:,}} labelled rows<extra></extra>",
+    )
+    for moment in info.change_points:
+        fig.add_vline(x=moment, line={"color": SEVERITY_COLORS["critical"], "dash": "dot"})
+    if info.change_points:  # one legend entry and a hover label for the vertical lines
+        top = max(present([*info.values, *info.reference]), default=0.0)
+        fig.add_scatter(
+            x=list(info.change_points),
+            y=[top] * len(info.change_points),
+            name="detector change point",
+            mode="markers",
+            marker={"symbol": "triangle-down", "size": 11, "color": SEVERITY_COLORS["critical"]},
+            customdata=list(info.change_streams),
+            hovertemplate="change point in the %{customdata} stream<extra></extra>",
+        )
+    direction = "lower is better" if info.lower_is_better else "higher is better"
+    return layout(fig, time_axis(info.zone), f"{info.metric} ({direction})")

@@ -1,0 +1,45 @@
+"""``driftwatch dashboard``: the read-only Streamlit app for a config, in this process's place."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from monitor import config as config_module
+from monitor.cli.common import config_option, friendly_errors
+
+
+@click.command("dashboard")
+@config_option
+@click.option("--host", help="Address to listen on.  [default: dashboard.host]")
+@click.option("--port", type=int, help="Port to listen on.  [default: dashboard.port]")
+@friendly_errors
+def dashboard_command(config_path: Path, host: str | None, port: int | None) -> None:
+    """Start the read-only Streamlit dashboard for this config (beside the daemon).
+
+    Replaces this process with ``streamlit run``, so signals reach Streamlit directly and its exit
+    code is this command's. The config path reaches the app through DRIFTWATCH_CONFIG.
+    """
+    import dashboard
+
+    settings = config_module.load(config_path)  # a broken config fails here, in one line
+    host = host or settings.dashboard.host
+    port = settings.dashboard.port if port is None else port
+    app = Path(dashboard.__file__).with_name("streamlit_app.py")
+    argv = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", host,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "viewer",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    click.echo(f"dashboard: http://{shown}:{port}")
+    sys.stdout.flush()
+    env = {**os.environ, dashboard.ENV_CONFIG: str(config_path.resolve())}
+    os.execve(sys.executable, argv, env)

@@ -1,0 +1,56 @@
+"""The monitored models: one ``[[models]]`` table each, with its task and features."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from monitor.errors import ConfigError
+
+TaskType = Literal["binary", "multiclass", "regression"]
+FeatureType = Literal["numeric", "categorical", "boolean"]
+
+#: Model names become parts of Redis keys (``monitor/store/keys.py``): plain characters, bounded.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """One monitored model."""
+
+    name: str
+    owner: str
+    task: TaskType
+    features: Mapping[str, FeatureType]
+    #: Binary classifiers: score at or above which the positive class is predicted, for events
+    #: that send a score and no prediction (an event's prediction is the model's own decision).
+    threshold: float = 0.5
+    #: Multiclass classifiers: the class labels, for per-class metrics.
+    classes: tuple[str, ...] = ()
+    #: Relative weight of each feature in the model-level drift verdict (default 1).
+    importance: Mapping[str, float] = field(default_factory=dict)
+
+    def validate(self, key: str) -> None:
+        """Reject a model that could not be monitored as its task requires.
+
+        Unique names span models, so :class:`~monitor.config.Settings` checks them.
+        """
+        if not _NAME.match(self.name):
+            raise ConfigError(
+                f"{key}.name",
+                f"{self.name!r} is not a valid model name",
+                "use 1-64 of A-Z a-z 0-9 _ . -",
+            )
+        if not self.features:
+            raise ConfigError(f"{key}.features", "no feature listed", "add name = 'numeric'")
+        if self.task == "binary" and not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"{key}.threshold", "must be between 0 and 1", "e.g. 0.5")
+        if self.task == "multiclass" and len(self.classes) < 2:
+            raise ConfigError(f"{key}.classes", "multiclass needs >= 2 classes", "list them")
+        for feature in self.importance:
+            if feature not in self.features:
+                raise ConfigError(
+                    f"{key}.importance.{feature}", "not a feature of this model", "remove it"
+                )

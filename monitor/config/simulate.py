@@ -1,0 +1,61 @@
+"""The traffic simulator's defaults and fault schedule (``[simulate]``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from monitor.config.models import ModelSettings
+from monitor.errors import ConfigError
+
+FaultKind = Literal[
+    "covariate_shift",
+    "concept_drift",
+    "prediction_shift",
+    "nulls",
+    "out_of_range",
+    "unseen_category",
+    "malformed_json",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSettings:
+    """One injected fault of the traffic simulator, on the simulated clock."""
+
+    kind: FaultKind
+    model: str
+    #: Affected feature (covariate shift and data-quality faults); empty = the first feature.
+    feature: str = ""
+    start_seconds: float = 0.0
+    #: 0 = until the end of the run.
+    end_seconds: float = 0.0
+    #: Shift in reference standard deviations, or the share of affected events for
+    #: data-quality faults.
+    magnitude: float = 1.0
+
+    def validate(self, key: str, models: Mapping[str, ModelSettings]) -> None:
+        """A fault must hit a configured model (and feature), or the demo silently shows none."""
+        model = models.get(self.model)
+        if model is None:
+            raise ConfigError(f"{key}.model", f"no model named {self.model!r}", "fix the name")
+        if self.feature and self.feature not in model.features:
+            raise ConfigError(f"{key}.feature", f"{self.model} has no {self.feature!r}", "fix it")
+
+
+@dataclass(frozen=True, slots=True)
+class SimulateSettings:
+    """``driftwatch simulate`` defaults; the demo reads its fault schedule from here."""
+
+    rate: float = 200.0
+    #: Mean delay between a prediction and its outcome, on the simulated clock.
+    label_delay_seconds: float = 30.0
+    #: Share of predictions that ever receive an outcome.
+    label_rate: float = 0.9
+    faults: tuple[FaultSettings, ...] = ()
+
+    def validate(self, key: str, models: Mapping[str, ModelSettings]) -> None:
+        """Check each fault against ``models``, the configured models by name."""
+        for i, fault in enumerate(self.faults):
+            fault.validate(f"{key}.faults[{i}]", models)

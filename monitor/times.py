@@ -1,0 +1,66 @@
+"""Times as they arrive: in events (RFC 3339 or epoch seconds/milliseconds, :func:`parse_ts`)
+and typed by people: durations (``90s``, ``5m``) and points in time (``now-3d``, ISO 8601).
+
+People's times are read by the command line (``baseline set --start/--end``, ``simulate
+--start``) and the simulator's ``--fault`` schedule; they live here, outside either, so neither
+depends on the other for a parser. Their errors are ``ValueError`` with a message meant for the
+user: callers turn it into their own kind of error (``click.BadParameter``, ``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+#: Numbers above this are epoch milliseconds (as seconds they would be after the year 5000).
+MILLIS_THRESHOLD = 1e11
+_DURATION = re.compile(r"^(\d+(?:\.\d*)?)([smhd]?)$")
+_UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of ``300``, ``90s``, ``5m``, ``2h`` or ``1d``; raises ``ValueError``.
+
+    >>> parse_duration("90s"), parse_duration("1.5h")
+    (90.0, 5400.0)
+    """
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration like 300, 90s, 5m, 2h or 1d")
+    return float(match[1]) * _UNIT_SECONDS[match[2]]
+
+
+def parse_start(text: str, now: float) -> float:
+    """Epoch seconds of ``now``, ``now-3d`` / ``now+1h``, or an ISO 8601 time (naive = UTC).
+
+    ``now`` is passed in rather than read from the clock so that a start and an end parsed
+    together (``--start now-14d --end now-7d``) are relative to the same instant.
+    """
+    relative = re.fullmatch(r"now(?:([+-])(.+))?", text.strip())
+    if relative is not None:
+        offset = parse_duration(relative[2]) if relative[2] else 0.0
+        return now - offset if relative[1] == "-" else now + offset
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is neither an ISO time nor now-DURATION") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def parse_ts(raw: Any) -> float | None:
+    """Epoch seconds from an RFC 3339 string with zone, or epoch seconds/milliseconds."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw):
+            return None
+        return raw / 1000.0 if raw > MILLIS_THRESHOLD else float(raw)
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            return None
+        return parsed.timestamp() if parsed.tzinfo is not None else None
+    return None

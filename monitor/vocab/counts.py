@@ -1,0 +1,73 @@
+"""Counts as read back, merged over partitions: a window's counts and a model's ingest totals.
+
+``monitor/store/query.py`` builds them from the per-partition hashes; evaluation, the CLI and the
+dashboard read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from monitor.vocab.effects import BIN_PREFIX, PERFORMANCE_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCounts:
+    """One window's counts merged over partitions (field names: ``monitor/vocab/effects.py``)."""
+
+    n: int
+    fields: Mapping[str, float]
+
+    def bins(self, feature: str, n_bins: int) -> np.ndarray:
+        counts = np.zeros(n_bins, dtype=np.int64)
+        prefix = f"{BIN_PREFIX}{feature}:"
+        for name, value in self.fields.items():
+            if name.startswith(prefix):
+                counts[int(name[len(prefix) :])] = int(value)
+        return counts
+
+    def get(self, name: str) -> float:
+        return float(self.fields.get(name, 0.0))
+
+    @property
+    def performance_sums(self) -> dict[str, float]:
+        n = len(PERFORMANCE_PREFIX)
+        return {k[n:]: float(v) for k, v in self.fields.items() if k.startswith(PERFORMANCE_PREFIX)}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestCounts:
+    """A model's ingestion totals, merged over partitions."""
+
+    predictions: int = 0
+    outcomes: int = 0
+    joined: int = 0
+    dead: int = 0
+    expired_predictions: int = 0
+    orphan_outcomes: int = 0
+    dead_by_reason: dict[str, int] = field(default_factory=dict)
+    delay_histogram: dict[str, int] = field(default_factory=dict)
+    delay_sum_seconds: float = 0.0
+    last_event_ts: float | None = None
+
+    @property
+    def label_coverage(self) -> float | None:
+        """Share of predictions that received their outcome."""
+        return self.joined / self.predictions if self.predictions else None
+
+    @property
+    def mean_label_delay_seconds(self) -> float | None:
+        return self.delay_sum_seconds / self.joined if self.joined else None
+
+    @property
+    def pending_predictions(self) -> int:
+        """Predictions waiting for their outcome: each valid one pairs, waits or expires."""
+        return max(0, self.predictions - self.joined - self.expired_predictions)
+
+    @property
+    def pending_outcomes(self) -> int:
+        """Early outcomes waiting for their prediction."""
+        return max(0, self.outcomes - self.joined - self.orphan_outcomes)
