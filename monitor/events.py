@@ -20,7 +20,7 @@ import operator
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import msgspec
 import numpy as np
@@ -52,7 +52,14 @@ _OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 
 Scalar = float | str
 _W = TypeVar("_W", bound=msgspec.Struct)
-_M = TypeVar("_M")
+
+
+class _HasModel(Protocol):
+    @property
+    def model(self) -> str: ...
+
+
+_M = TypeVar("_M", bound=_HasModel)
 _MODEL = operator.attrgetter("model")
 #: A Kafka record as the daemon passes it around: (offset, key, value).
 Record = tuple[int, bytes | None, bytes | None]

@@ -144,13 +144,14 @@ class Joiner:
         """Each event finds its record: none (it waits, as ``side``), the other side waiting (a
         pair), or its own side or ``'J'`` (a duplicate). A key repeated in the batch is a
         duplicate of its first occurrence."""
-        ids = [(e.model, e.id) for e in events]
+        ids: list[tuple[str, str]] = [(e.model, e.id) for e in events]
         found = self._snapshot(ids) if snapshot else {}
         other = EARLY_OUTCOME if side == PENDING else PENDING
         other_byte = ord(other)
         plan = JoinPlan(found=len(found))
         planned: set[tuple[str, str]] = set()
         waiting = effects.join_put
+        model_id: tuple[str, str]
         for event, model_id in zip(events, ids, strict=True):
             current = found.get(model_id)
             if model_id in planned:

@@ -142,8 +142,7 @@ class BatchProcessor:
 
     def _apply(self, batch: Batch) -> BatchResult:
         if self.kind(batch.claim.topic) == "prediction":
-            decode_predictions = self._decoder.predictions
-            return self._run(batch, "prediction", decode_predictions, self.prediction_stages)
+            return self._run(batch, "prediction", self._decoder.predictions, self.prediction_stages)
         return self._run(batch, "outcome", self._decoder.outcomes, self.outcome_stages)
 
     def _run(

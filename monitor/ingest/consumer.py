@@ -166,7 +166,7 @@ class Ingestor:
         """Forget a partition; a batch of it still in flight is fenced or already applied."""
         owned = self.state.owned.pop(tp, None)
         if owned is not None:
-            self._processor.detectors.forget(owned.claim.keys)
+            self._processor.detectors.forget(owned.claim.keys.tag)
         self.state.unclaimed.discard(tp)
 
     # Step 2 ------------------------------------------------------------------------------
@@ -260,7 +260,7 @@ class Ingestor:
                     self._consumer.seek_to_end(tp)
             else:
                 self._consumer.seek(tp, claim.next_offset)
-            self._processor.detectors.forget(claim.keys)  # reload what the last owner left
+            self._processor.detectors.forget(claim.keys.tag)  # reload what the last owner left
             self.state.owned[tp] = Owned.claimed(claim)
             log.info(
                 "claimed %s[%d] epoch=%d offset=%s",

@@ -77,7 +77,7 @@ def refuse_duplicates(work: Work[E]) -> None:
         work.counted, work.letters = list(work.decoded), list(work.invalid)
         return
     raw = {offset: (key, value) for offset, key, value in work.records}
-    duplicates = [
+    duplicates: list[DeadLetter] = [
         DeadLetter(e.offset, InvalidReason.DUPLICATE_ID, f"id {e.id[:64]!r} seen before",
                    e.model, *raw[e.offset])
         for e in work.plan.duplicates

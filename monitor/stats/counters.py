@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from monitor.events import Outcome, Prediction, by_model
 from monitor.join import Pair
@@ -28,10 +29,12 @@ from monitor.vocab.effects import (
     Effects,
 )
 
+_E = TypeVar("_E", Prediction, Outcome)
+
 
 def count_batch(
     effects: Effects,
-    valid: Sequence[Prediction] | Sequence[Outcome],
+    valid: Sequence[_E],
     dead: Iterable[DeadLetter],
     pairs: Sequence[Pair],
 ) -> None:

@@ -40,7 +40,7 @@ def health(
         window_start = ev.window_start
         status, reasons = _window_signals(ev)
         degraded = any(v.status == "degraded" for v in ev.performance_verdicts)
-    since = _unhealthy_since(judged)
+    since: float | None = _unhealthy_since(judged)
     carried = _unhealthy_since_before(previous)
     if since is not None and since == judged[-1].window_start and carried is not None:
         since = min(since, carried)

@@ -2,7 +2,7 @@
 -- KEYS[1] offset key, KEYS[2] epoch key, KEYS[3] expiry index, KEYS[4] dead-letter outbox
 -- ARGV[1] epoch, ARGV[2] first offset (-1: sweep only), ARGV[3] next offset,
 -- ARGV[4] '1' when the partition had no checkpoint at its claim (its first batch may start anywhere),
--- ARGV[5] the changes (MessagePack, see Changes.encode), then the values of c.set, then one
+-- ARGV[5] the effects (MessagePack, see _argument in checkpoint.py), then the values of c.set, then one
 -- encoded dead letter per offset of c.dead
 -- Returns {status, stored offset (-1: none), expired_predictions, orphan_outcomes, detail}
 local APPLIED, ALREADY_APPLIED, OVERLAP, GAP, CLAIM_LOST = 1, 0, 2, 3, 4

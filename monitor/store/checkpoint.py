@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import redis
@@ -218,7 +218,7 @@ class Checkpoint:
         """A partition's stored detector state of a model's stream (None: none yet)."""
         key = self._keys.partition(partition).detector(model, stream)
         try:
-            state: bytes | None = self._redis.get(key)
+            state = cast(bytes | None, self._redis.get(key))  # a client without decode_responses
         except redis.RedisError as exc:
             if not is_outage(exc):
                 raise

@@ -6,6 +6,8 @@ script re-checks every record the plan relies on as it writes it.
 
 from __future__ import annotations
 
+from typing import cast
+
 import redis
 
 from monitor.store.client import is_outage, unavailable
@@ -22,7 +24,8 @@ class JoinRecords:
     def read(self, ids: list[tuple[str, str]]) -> list[bytes | None]:
         """Each (model, id)'s record as it is now, in one ``MGET`` (None: there is none)."""
         try:
-            return self._redis.mget([self._keys.join_record(model, i) for model, i in ids])
+            keys = [self._keys.join_record(model, i) for model, i in ids]
+            return cast(list[bytes | None], self._redis.mget(keys))  # no decode_responses
         except redis.RedisError as exc:
             if not is_outage(exc):
                 raise

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import msgspec
 
@@ -32,6 +32,7 @@ from monitor.vocab.verdicts import (
     WindowEvaluation,
 )
 
+D = TypeVar("D", bound=msgspec.Struct)
 #: A statistic that is ``null`` when it could not be computed.
 Statistic = Annotated[float | None, msgspec.Meta(description="null: not computable (too few rows)")]
 #: Metric name → value; ``null`` values: not computable (e.g. AUC without both classes).
@@ -207,18 +208,7 @@ def _latest_window(ev: WindowEvaluation) -> LatestWindow:
         reference=ev.reference,
         n=ev.n,
         n_labelled=ev.n_labelled,
-        drifted=[
-            DriftedFeature(
-                feature=v.feature,
-                statistic=v.statistic,
-                value=v.value,
-                threshold=v.threshold,
-                p_value=v.p_value,
-                severity=v.severity,
-                expected_false_alarm_rate=v.expected_false_alarm_rate,
-            )
-            for v in _drifted(ev)
-        ],
+        drifted=[_part(v, DriftedFeature) for v in _drifted(ev)],
         performance=ev.performance,
         reference_performance=ev.reference_performance,
         performance_verdicts=[_verdict_doc(v) for v in ev.performance_verdicts],
@@ -238,18 +228,12 @@ def _rolling_view(ev: WindowEvaluation) -> RollingView:
 
 
 def _verdict_doc(v: Verdict) -> VerdictDoc:
-    return VerdictDoc(
-        feature=v.feature,
-        statistic=v.statistic,
-        value=v.value,
-        threshold=v.threshold,
-        p_value=v.p_value,
-        n=v.n,
-        status=v.status,
-        severity=v.severity,
-        expected_false_alarm_rate=v.expected_false_alarm_rate,
-        reasons=list(v.reasons),
-    )
+    return _part(v, VerdictDoc)
+
+
+def _part(v: Verdict, doc: type[D]) -> D:
+    """The fields of ``v`` that the document's ``doc`` type names (NaN stays NaN: ``null``)."""
+    return msgspec.convert(v, doc, from_attributes=True)
 
 
 if __name__ == "__main__":
