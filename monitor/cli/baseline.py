@@ -64,8 +64,7 @@ def baseline_set(
     """
     from monitor.baseline import profile_from_file, profile_from_stream
     from monitor.store.client import connect
-    from monitor.store.keys import Keys
-    from monitor.store.references import ReferenceStore
+    from monitor.store.query import Query
 
     settings = config_module.load(config_path)
     model = require_model(settings, model_name)
@@ -100,7 +99,7 @@ def baseline_set(
         profile = profile_from_stream(
             settings, model, start, end, version=ref_version, progress=progress
         )
-    ReferenceStore(connect(settings.redis), Keys(settings.redis.key_prefix)).put(profile)
+    Query(connect(settings.redis), settings).references().put(profile)
     click.echo(
         f"{model_name}: reference {profile.version} from {profile.n:,} rows "
         f"({len(profile.features)} features) is now current"

@@ -229,6 +229,7 @@ class Query:
         return out
 
     def references(self) -> ReferenceStore:
+        """The reference profiles: history and current versions, and ``put`` for a new one."""
         return ReferenceStore(self._redis, self._keys)
 
     # --- dashboard reads: few round trips whatever the number of models or windows ----------
