@@ -168,7 +168,7 @@ def profile_from_stream(
     progress: Callable[[int], None] = lambda n: None,
 ) -> ReferenceProfile:
     """Build the model's reference from its events with ``start <= ts < end`` in Kafka."""
-    decoder = Decoder(settings)
+    decoder = Decoder(settings.models, settings.ingest, settings.fields)
     kafka = settings.kafka
     predictions: dict[str, Prediction] = {}
     for value in _read_topic(kafka, kafka.predictions_topic, start, end, progress):

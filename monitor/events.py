@@ -25,7 +25,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 import msgspec
 import numpy as np
 
-from monitor.config import ModelSettings, Settings
+from monitor.config import FieldMapping, IngestSettings, ModelSettings
 from monitor.features import MAX_MAGNITUDE, FeatureError, FeatureRow, FeatureSchema
 from monitor.times import parse_ts
 from monitor.vocab.deadletter import UNKNOWN_MODEL, DeadLetter, InvalidReason
@@ -143,14 +143,21 @@ class Decoder:
     the features decode into the model's typed row once the model is known.
     """
 
-    def __init__(self, settings: Settings, *, clock: Any = time.time) -> None:
-        self._models: dict[str, ModelSettings] = {m.name: m for m in settings.models}
-        self._max_bytes = settings.ingest.max_event_bytes
-        self._max_future = settings.ingest.max_future_seconds
+    def __init__(
+        self,
+        models: Sequence[ModelSettings],
+        ingest: IngestSettings,
+        fields: FieldMapping,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._models: dict[str, ModelSettings] = {m.name: m for m in models}
+        self._max_bytes = ingest.max_event_bytes
+        self._max_future = ingest.max_future_seconds
         self._clock = clock
-        self._pred_paths = _paths(settings.fields.predictions)
-        self._out_paths = _paths(settings.fields.outcomes)
-        self._schemas = {m.name: FeatureSchema(m) for m in settings.models}
+        self._pred_paths = _paths(fields.predictions)
+        self._out_paths = _paths(fields.outcomes)
+        self._schemas = {m.name: FeatureSchema(m) for m in models}
         self._pred_decoder = msgspec.json.Decoder(_WirePrediction)
         #: Model versions already found valid.
         self._versions: set[str] = set()

@@ -105,7 +105,7 @@ class BatchProcessor:
         self.prediction_stages = prediction_stages(joiner, windows, self.detectors)
         self.outcome_stages = outcome_stages(joiner, windows, self.detectors)
         self._outbox = Outbox(client)
-        self._decoder = Decoder(settings, clock=clock)
+        self._decoder = Decoder(settings.models, settings.ingest, settings.fields, clock=clock)
         self._sink = sink
         self._metrics = metrics
         self._clock = clock

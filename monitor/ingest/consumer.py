@@ -45,7 +45,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from monitor.config import Settings
+from monitor.config import IngestSettings, KafkaSettings
 from monitor.errors import FencedError, SinkUnavailableError, StoreUnavailableError
 from monitor.ingest.batch import Batch, BatchProcessor, BatchResult
 from monitor.ingest.metrics import Metrics
@@ -80,28 +80,29 @@ class Ingestor:
 
     def __init__(
         self,
-        settings: Settings,
+        kafka: KafkaSettings,
+        ingest: IngestSettings,
         processor: BatchProcessor,
         metrics: Metrics,
         *,
         consumer_factory: Callable[..., KafkaConsumer] = KafkaConsumer,
     ) -> None:
-        self._settings = settings
+        self._start_from = ingest.start_from
         self._processor = processor
         self._metrics = metrics
-        self._batch_max = settings.ingest.max_batch_records
+        self._batch_max = ingest.max_batch_records
         self._rebalance = RebalanceLog()
         self._pool = ThreadPoolExecutor(PARALLEL_BATCHES, thread_name_prefix="batch")
         self._backoff = Backoff()
         self._last_poll = 0.0
         self.state = LoopState()
-        k = settings.kafka
+        k = kafka
         self._fenced_reclaim_seconds = FENCED_RECLAIM_SESSIONS * k.session_timeout_ms / 1000
         self._consumer = consumer_factory(
             **k.client_kwargs(),
             group_id=k.group_id,
             enable_auto_commit=False,
-            auto_offset_reset=settings.ingest.start_from,
+            auto_offset_reset=ingest.start_from,
             max_poll_records=k.max_poll_records,
             session_timeout_ms=k.session_timeout_ms,
             max_poll_interval_ms=k.max_poll_interval_ms,
@@ -254,7 +255,7 @@ class Ingestor:
             if tp not in self._consumer.assignment():
                 continue  # revoked meanwhile; the change is drained next iteration
             if claim.next_offset is None:
-                if self._settings.ingest.start_from == "earliest":
+                if self._start_from == "earliest":
                     self._consumer.seek_to_beginning(tp)
                 else:
                     self._consumer.seek_to_end(tp)

@@ -67,7 +67,7 @@ class Daemon:
         try:
             self._sink = DeadLetterSink(settings.kafka)
             processor = BatchProcessor(settings, self._redis, self._sink, self.metrics)
-            self.ingestor = Ingestor(settings, processor, self.metrics)
+            self.ingestor = Ingestor(settings.kafka, settings.ingest, processor, self.metrics)
         except KafkaError as exc:
             raise DriftwatchError(
                 f"no Kafka broker at {servers} answered ({exc}); start it or fix "

@@ -69,7 +69,7 @@ def test_hostile_events_cost_a_running_daemon_nothing_but_themselves(
     daemon = daemon_factory(dep)
     wait_for(lambda: "claimed" in daemon.log_text(), 60, "the daemon to claim its partitions")
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
-    oracle = Decoder(dep.settings)
+    oracle = Decoder(dep.settings.models, dep.settings.ingest, dep.settings.fields)
     valid: Counter[str] = Counter()
     dead: Counter[tuple[str, str]] = Counter()
     ids: set[tuple[str, str]] = set()

@@ -25,7 +25,7 @@ SETTINGS = config.load(ROOT / "config.toml")
 
 
 def decoder(settings: config.Settings = SETTINGS) -> Decoder:
-    return Decoder(settings, clock=lambda: NOW)
+    return Decoder(settings.models, settings.ingest, settings.fields, clock=lambda: NOW)
 
 
 def pred(**overrides: Any) -> dict[str, Any]:

@@ -261,7 +261,13 @@ def loop_factory(
         sink = RecordingSink()
         metrics = Metrics(CollectorRegistry())
         processor = BatchProcessor(settings, redis_client, sink, metrics)  # type: ignore[arg-type]
-        ingestor = Ingestor(settings, processor, metrics, consumer_factory=lambda **_: consumer)
+        ingestor = Ingestor(
+            settings.kafka,
+            settings.ingest,
+            processor,
+            metrics,
+            consumer_factory=lambda **_: consumer,
+        )
         loop = Loop(settings, consumer, processor, sink, metrics, ingestor, redis_client)
         loops.append(loop)
         return loop

@@ -113,7 +113,7 @@ def test_every_valid_event_validates_against_the_json_schemas() -> None:
 
 
 def test_every_valid_event_decodes_and_every_malformed_one_is_dead_lettered_as_bad_json() -> None:
-    decoder = Decoder(SETTINGS, clock=lambda: START + 3600)
+    decoder = Decoder(SETTINGS.models, SETTINGS.ingest, SETTINGS.fields, clock=lambda: START + 3600)
     events = run(faults=[fault("malformed_json", model="intent", magnitude=0.5)])
     for offset, e in enumerate(events):
         decode = decoder.prediction if e.topic_kind == "prediction" else decoder.outcome

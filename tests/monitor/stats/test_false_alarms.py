@@ -71,7 +71,7 @@ def settings(min_samples: int) -> config.Settings:
 def predictions(
     s: config.Settings, model: str, seed: int, n: int, rate: float
 ) -> Iterator[Prediction]:
-    decoder = Decoder(s, clock=lambda: T0 + 400 * DAY)
+    decoder = Decoder(s.models, s.ingest, s.fields, clock=lambda: T0 + 400 * DAY)
     sim = Simulator(s, seed=seed, start=T0, rate=rate, faults=[], models=[model])
     for i, event in enumerate(sim.events(n)):
         if event.topic_kind == "prediction":
@@ -84,7 +84,7 @@ def labelled_pairs(
     s: config.Settings, model: str, seed: int, n: int
 ) -> tuple[list[Prediction], list[float]]:
     """Simulated predictions that received a label, and their labels (binary 0/1, or values)."""
-    decoder = Decoder(s, clock=lambda: T0 + 400 * DAY)
+    decoder = Decoder(s.models, s.ingest, s.fields, clock=lambda: T0 + 400 * DAY)
     sim = Simulator(s, seed=seed, start=T0, rate=100.0, faults=[], models=[model])
     pending: dict[str, Prediction] = {}
     out: tuple[list[Prediction], list[float]] = ([], [])
