@@ -51,7 +51,7 @@ from monitor.vocab.effects import (
     JOINED,
     LAST_EVENT_TS,
     PREDICTIONS,
-    Changes,
+    Effects,
     window_id,
 )
 from monitor.vocab.profile import NumericProfile, ReferenceProfile
@@ -147,7 +147,7 @@ def fill(settings: config.Settings, client: redis.Redis, days: int) -> None:
     fence = lease.hold()
     if fence is None:
         raise SystemExit(f"a daemon's evaluator holds {keys.evaluator_lease}; stop it first")
-    checkpoint = Checkpoint(client, keys, settings.kafka.group_id)
+    checkpoint = Checkpoint(client, keys, settings.kafka.group_id, settings.windows)
     claim = checkpoint.claim("bench", 0)
     judges = Judges.of(settings)
     now = time.time()
@@ -156,19 +156,18 @@ def fill(settings: config.Settings, client: redis.Redis, days: int) -> None:
     for i, model in enumerate(settings.models):
         ref = reference_for(model, rng)
         references.put(ref)
-        changes = Changes()
+        changes = Effects()
         recent = []
-        counters = changes.incr[claim.keys.counters(model.name)]
+        counters = changes.counters[model.name]
         for w in range(days * 24):
             start = first + w * HOUR
             drifting = i % 5 == 0 and w >= (days - 2) * 24
             fields = window_fields(model, ref, rng, drifting)
             wid = window_id(start, "v1", ref.version)
-            key = claim.keys.window(model.name, wid)
+            window = changes.window(model.name, wid, start)
             for name, value in fields.items():
-                target = changes.fincr if isinstance(value, float) else changes.incr
-                target[key][name] += value
-            changes.zadd.append((keys.window_index(model.name), start, wid))
+                target = window.sums if isinstance(value, float) else window.counts
+                target[name] += value
             ev = evaluate_window(
                 model,
                 ref,
@@ -184,10 +183,10 @@ def fill(settings: config.Settings, client: redis.Redis, days: int) -> None:
             counters[JOINED] += int(fields["perf:n"])
             counters["outcomes"] += int(fields["perf:n"])
             counters["delay:1h"] += int(fields["perf:n"])
-            changes.fincr[claim.keys.counters(model.name)][DELAY_SUM] += 1800.0 * fields["perf:n"]
+            changes.counter_sums[model.name][DELAY_SUM] += 1800.0 * fields["perf:n"]
         counters[DEAD] += 12
         counters[DEAD_PREFIX + "bad_json"] += 12
-        changes.maximum(claim.keys.counters(model.name), LAST_EVENT_TS, now - 60)
+        changes.maximum(model.name, LAST_EVENT_TS, now - 60)
         # one "batch" per model
         checkpoint.apply(claim, i, i + 1, changes, int(now * 1000), fresh=i == 0)
         evaluations.save_health(fence, health(model, recent, now))

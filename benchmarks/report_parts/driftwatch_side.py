@@ -90,24 +90,22 @@ def aggregate(
 ) -> tuple[WindowCounts, float]:
     """A window's counts from its events, and the seconds ``WindowAggregator`` took."""
     from monitor.stats.window import WindowAggregator
-    from monitor.store.keys import Keys
     from monitor.vocab.counts import WindowCounts
-    from monitor.vocab.effects import Changes
+    from monitor.vocab.effects import Effects
 
-    keys = Keys("bench")
-    pkeys = keys.partition(keys.tag("bench", "predictions", 0))
-    aggregator = WindowAggregator(settings, keys, references.get)
+    aggregator = WindowAggregator(settings.models, settings.windows, references.get)
     batch = settings.kafka.max_poll_records
     fields: dict[str, float] = {}
     elapsed = 0.0
     for start in range(0, len(events), batch):
-        changes = Changes()
+        changes = Effects()
         t = time.perf_counter()
-        aggregator.predictions(changes, pkeys, events[start : start + batch], now_ms=0)
+        aggregator.predictions(changes, events[start : start + batch])
         elapsed += time.perf_counter() - t
-        if len(changes.incr) != 1:
-            raise RuntimeError(f"expected one window per batch, got {len(changes.incr)}")
-        for increments in (*changes.incr.values(), *changes.fincr.values()):
+        if len(changes.windows) != 1:
+            raise RuntimeError(f"expected one window per batch, got {len(changes.windows)}")
+        (window,) = changes.windows.values()
+        for increments in (window.counts, window.sums):
             for name, value in increments.items():
                 fields[name] = fields.get(name, 0.0) + value
     return WindowCounts(int(fields["n"]), fields), elapsed
