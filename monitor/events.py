@@ -14,7 +14,6 @@ or input it cannot handle): that record is dead-lettered, its neighbours decode.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import operator
 import re
@@ -23,10 +22,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn, Protocol, TypeVar
 
 import msgspec
-import numpy as np
 
 from monitor.config import FieldMapping, IngestSettings, ModelSettings
 from monitor.features import MAX_MAGNITUDE, FeatureError, FeatureRow, FeatureSchema
+from monitor.rawjson import MAX_NESTING, json_error, too_deep
 from monitor.times import parse_ts
 from monitor.vocab.deadletter import UNKNOWN_MODEL, DeadLetter, InvalidReason
 
@@ -42,12 +41,6 @@ _VERSION = re.compile(r"[A-Za-z0-9._:/+@-]{1,64}")
 VERSION_RULE = "version must be 1-64 characters of A-Z a-z 0-9 . _ : / + @ -"
 #: Distinct valid versions remembered by a decoder (they repeat: a cache, not a limit).
 VERSION_MEMORY = 10_000
-#: JSON nested deeper than this is refused (``bad_json``) before decoding. The decoder itself
-#: stops at the interpreter's recursion limit minus the current stack depth, which varies with
-#: where it runs; a fixed bound keeps the verdict the same everywhere.
-MAX_NESTING = 500
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 
 
 Scalar = float | str
@@ -263,11 +256,7 @@ class Decoder:
             raise _Invalid(InvalidReason.EMPTY, "empty record value")
         if len(value) > self._max_bytes:
             raise _Invalid(InvalidReason.TOO_LARGE, f"{len(value)} bytes > {self._max_bytes}")
-        if (  # only texts with that many brackets can nest that deep: the usual event skips this
-            len(value) > 2 * MAX_NESTING
-            and value.count(b"[") + value.count(b"{") > MAX_NESTING
-            and nesting(value) > MAX_NESTING
-        ):
+        if too_deep(value):
             raise _Invalid(InvalidReason.BAD_JSON, f"JSON nested deeper than {MAX_NESTING} levels")
         try:
             if not paths:
@@ -282,7 +271,7 @@ class Decoder:
         except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
             raise self._classify_validation_error(value, str(exc), paths) from None
         except msgspec.DecodeError as exc:
-            raise _classify_json_error(value, exc) from None
+            raise _Invalid(*json_error(value, exc)) from None
 
     def _classify_validation_error(self, value: bytes, message: str, paths: _Paths) -> _Invalid:
         """Name the reason, and the model when the event still says which (off the hot path)."""
@@ -319,17 +308,6 @@ class Decoder:
         if ts < EARLIEST_TS or ts > latest:
             raise _Invalid(InvalidReason.BAD_TIMESTAMP, f"ts {ts:.0f} out of range", model)
         return ts
-
-
-def nesting(value: bytes) -> int:
-    """The deepest bracket nesting of a JSON text, brackets inside strings ignored.
-
-    >>> nesting(b'{"a": [1, {"b": "]]]"}]}')
-    3
-    """
-    chars = np.frombuffer(_STRING.sub(b'""', value), np.uint8)
-    steps = np.isin(chars, _OPEN).astype(np.int64) - np.isin(chars, _CLOSE)
-    return int(np.cumsum(steps).max(initial=0))
 
 
 _Paths = dict[str, tuple[str, ...]]
@@ -403,19 +381,6 @@ def _score(model: ModelSettings, raw: Any) -> float | dict[str, float] | None:
     raise _Invalid(
         InvalidReason.BAD_SCORE, f"score is not valid for a {model.task} model", model.name
     )
-
-
-def _classify_json_error(value: bytes, exc: msgspec.DecodeError) -> _Invalid:
-    """Tell non-UTF-8 and NaN/Infinity apart from other broken JSON (off the hot path)."""
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return _Invalid(InvalidReason.NOT_UTF8, f"invalid UTF-8 at byte {err.start}")
-    try:
-        json.loads(text)  # the stdlib accepts NaN and Infinity, which JSON (and msgspec) reject
-    except (ValueError, RecursionError):
-        return _Invalid(InvalidReason.BAD_JSON, str(exc)[:120])
-    return _Invalid(InvalidReason.NON_FINITE, "NaN or Infinity is not valid JSON")
 
 
 def by_model(items: Iterable[_M]) -> dict[str, list[_M]]:

@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "times": 0,
     "store": 1,
     "events": 2,
+    "rawjson": 2,
     "features": 2,
     "join": 2,
     "stats": 2,
@@ -34,7 +35,7 @@ LAYERS: dict[str, int] = {
     "__init__": 4,
     "__main__": 4,
 }
-STAGES = {"events", "features", "join", "stats"}
+STAGES = {"events", "rawjson", "features", "join", "stats"}
 #: What the dashboard may import from ``monitor``.
 DASHBOARD_ALLOWED = ("monitor.config", "monitor.errors", "monitor.vocab", "monitor.store.query",
                      "monitor.store.client")  # fmt: skip
