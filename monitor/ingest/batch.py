@@ -27,9 +27,9 @@ from monitor.config import Settings
 from monitor.errors import BatchRejectedError, DriftwatchError
 from monitor.events import Decoder, Record, by_model
 from monitor.ingest.deadletter import DeadLetterSink
-from monitor.ingest.metrics import Metrics
 from monitor.ingest.stages import E, Stage, Work, outcome_stages, prediction_stages
 from monitor.join import Joiner
+from monitor.metrics import Metrics
 from monitor.stats.detectors import DetectorBank
 from monitor.stats.window import WindowAggregator
 from monitor.store.checkpoint import ApplyResult, Checkpoint, Claim, Status

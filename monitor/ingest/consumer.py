@@ -48,10 +48,10 @@ from kafka.errors import KafkaError
 from monitor.config import IngestSettings, KafkaSettings
 from monitor.errors import FencedError, SinkUnavailableError, StoreUnavailableError
 from monitor.ingest.batch import Batch, BatchProcessor, BatchResult
-from monitor.ingest.metrics import Metrics
 from monitor.ingest.partition import Backoff, InFlight, LoopState, Owned
 from monitor.ingest.progress import Progress
 from monitor.ingest.rebalance import RebalanceLog
+from monitor.metrics import Metrics
 from monitor.store.checkpoint import Status
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
-from monitor.ingest.metrics import Metrics
 from monitor.ingest.partition import Owned
+from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

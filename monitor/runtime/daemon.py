@@ -24,10 +24,10 @@ from monitor.errors import DriftwatchError
 from monitor.ingest.batch import BatchProcessor
 from monitor.ingest.consumer import Ingestor
 from monitor.ingest.deadletter import DeadLetterSink
-from monitor.ingest.metrics import Metrics
+from monitor.metrics import Metrics, PendingJoins
 from monitor.runtime.evaluator import WindowEvaluator
 from monitor.runtime.health import HealthServer
-from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, PendingJoins
+from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe
 from monitor.store.client import connect
 from monitor.store.query import Query
 

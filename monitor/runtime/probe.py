@@ -16,14 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 from kafka import KafkaAdminClient
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from monitor.config import KafkaSettings
 from monitor.store.query import ModelIngest
@@ -140,38 +138,3 @@ class DependencyProbe:
             log.debug("pending joins not read: %s", exc)
             return
         self.pending_at = time.monotonic()
-
-
-class PendingJoins(Collector):
-    """``driftwatch_pending_joins{model,kind}``: predictions waiting for their outcome and early
-    outcomes waiting for their prediction, over the whole consumer group, and
-    ``driftwatch_pending_joins_age_seconds``, how old that reading is.
-
-    Every valid prediction either pairs, waits or expires, so pending = predictions − joined −
-    expired (outcomes alike), from the mergeable counters. The probe thread reads them from Redis
-    (:mod:`monitor.runtime.probe`); a scrape only copies the last reading, so it never waits on
-    Redis. Every instance reports the same group-wide figure: aggregate with ``max``, not ``sum``.
-    """
-
-    NAME = "driftwatch_pending_joins"
-    HELP = "Join records waiting for their other side, group-wide, by model and kind."
-    AGE = "driftwatch_pending_joins_age_seconds"
-    AGE_HELP = "Seconds since driftwatch_pending_joins was read from Redis."
-
-    def __init__(self, probe: DependencyProbe) -> None:
-        self._probe = probe
-
-    def describe(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
-        yield GaugeMetricFamily(self.AGE, self.AGE_HELP)
-
-    def collect(self) -> Iterator[Metric]:
-        rows, at = self._probe.pending_rows, self._probe.pending_at
-        if at is None:
-            return  # never read yet: no figure rather than a wrong one
-        family = GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
-        for row in rows:
-            family.add_metric([row.model.name, "prediction"], row.counts.pending_predictions)
-            family.add_metric([row.model.name, "outcome"], row.counts.pending_outcomes)
-        yield family
-        yield GaugeMetricFamily(self.AGE, self.AGE_HELP, value=time.monotonic() - at)

@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "config": 0,
     "vocab": 0,
     "times": 0,
+    "metrics": 0,
     "store": 1,
     "events": 2,
     "rawjson": 2,

@@ -27,7 +27,7 @@ from monitor import config
 from monitor.events import Record
 from monitor.ingest.batch import BatchProcessor
 from monitor.ingest.consumer import Ingestor
-from monitor.ingest.metrics import Metrics
+from monitor.metrics import Metrics
 from monitor.store.keys import Keys
 from monitor.store.query import Query
 from monitor.vocab.counts import IngestCounts

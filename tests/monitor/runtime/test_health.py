@@ -14,9 +14,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import KafkaSettings, RedisSettings
+from monitor.metrics import PendingJoins
 from monitor.runtime import health
 from monitor.runtime.health import HealthServer
-from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, PendingJoins, Watch
+from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, Watch
 from monitor.store.client import connect
 
 

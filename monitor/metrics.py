@@ -1,5 +1,4 @@
-"""Every Prometheus metric of ingestion, and nowhere else (the group-wide pending joins are
-``monitor/runtime/probe.py``'s).
+"""Every Prometheus metric of the daemon, and nowhere else.
 
 Built on an injected registry (tests pass their own) so two daemons in one test process, or a test
 and a daemon, never share counters. Labels stay bounded: configured model names (unknown models
@@ -8,7 +7,16 @@ are ``_unknown``), closed reason lists, topic and partition numbers — never id
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from monitor.config import ModelSettings
+from monitor.vocab.counts import IngestCounts
 
 #: Batch work is milliseconds; a batch near a second means the loop is in trouble.
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -90,3 +98,57 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+
+
+class _ModelCounts(Protocol):
+    @property
+    def model(self) -> ModelSettings: ...
+
+    @property
+    def counts(self) -> IngestCounts: ...
+
+
+class PendingReading(Protocol):
+    """The latest group-wide reading of the ingest counters (``monitor/runtime/probe.py`` takes
+    it in a thread of its own) and when it was taken (``time.monotonic()``; None: not yet)."""
+
+    @property
+    def pending_rows(self) -> Sequence[_ModelCounts]: ...
+
+    @property
+    def pending_at(self) -> float | None: ...
+
+
+class PendingJoins(Collector):
+    """``driftwatch_pending_joins{model,kind}``: predictions waiting for their outcome and early
+    outcomes waiting for their prediction, over the whole consumer group, and
+    ``driftwatch_pending_joins_age_seconds``, how old that reading is.
+
+    Every valid prediction either pairs, waits or expires, so pending = predictions − joined −
+    expired (outcomes alike), from the mergeable counters. The probe thread reads them from Redis
+    (:mod:`monitor.runtime.probe`); a scrape only copies the last reading, so it never waits on
+    Redis. Every instance reports the same group-wide figure: aggregate with ``max``, not ``sum``.
+    """
+
+    NAME = "driftwatch_pending_joins"
+    HELP = "Join records waiting for their other side, group-wide, by model and kind."
+    AGE = "driftwatch_pending_joins_age_seconds"
+    AGE_HELP = "Seconds since driftwatch_pending_joins was read from Redis."
+
+    def __init__(self, probe: PendingReading) -> None:
+        self._probe = probe
+
+    def describe(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
+        yield GaugeMetricFamily(self.AGE, self.AGE_HELP)
+
+    def collect(self) -> Iterator[Metric]:
+        rows, at = self._probe.pending_rows, self._probe.pending_at
+        if at is None:
+            return  # never read yet: no figure rather than a wrong one
+        family = GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
+        for row in rows:
+            family.add_metric([row.model.name, "prediction"], row.counts.pending_predictions)
+            family.add_metric([row.model.name, "outcome"], row.counts.pending_outcomes)
+        yield family
+        yield GaugeMetricFamily(self.AGE, self.AGE_HELP, value=time.monotonic() - at)
