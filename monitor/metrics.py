@@ -92,6 +92,13 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self.notifications = Counter(
+            "driftwatch_notifications_total",
+            "Notifications handed to receivers, by receiver and result: sent, fallback (the "
+            "receiver gave up, its fallback took it), failed (nobody took it; due again later).",
+            ["receiver", "result"],
+            registry=registry,
+        )
         self.expired = Counter(
             "driftwatch_join_expired_total",
             "Pending records whose label horizon passed unpaired, by kind.",

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import click
 
+from monitor.cli.alerts import alerts_group
 from monitor.cli.baseline import baseline_group
 from monitor.cli.config import config_group
 from monitor.cli.dashboard import dashboard_command
 from monitor.cli.run import run_command
 from monitor.cli.services import services_group
+from monitor.cli.silence import silence_group
 from monitor.cli.simulate import simulate_command
 from monitor.cli.status import status_command
 from monitor.cli.topics import topics_group
@@ -41,3 +43,5 @@ main.add_command(services_group)
 main.add_command(topics_group)
 main.add_command(simulate_command)
 main.add_command(dashboard_command)
+main.add_command(alerts_group)
+main.add_command(silence_group)

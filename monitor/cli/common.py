@@ -43,8 +43,25 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         except DriftwatchError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(1)
+        except Exception as exc:
+            hint = _unreachable(exc)
+            if hint is None:
+                raise
+            click.secho(f"error: {hint}", fg="red", err=True)
+            sys.exit(1)
 
     return wrapper
+
+
+def _unreachable(exc: Exception) -> str | None:
+    """What to do when a command cannot reach Redis (redis-py is imported only by commands that
+    use it, so ``--help`` stays fast; it is loaded by then if this is its error)."""
+    redis = sys.modules.get("redis")
+    if redis is None or not isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return None
+    return (
+        f"Redis is unreachable ({exc}): start it (driftwatch services up) or point redis.url at it"
+    )
 
 
 def require_model(settings: Settings, name: str) -> ModelSettings:

@@ -11,6 +11,7 @@ the types are checked once, generically, from the annotations (``_parse``). Modu
 
 - ``settings``: :class:`Settings`, :func:`load`, :func:`parse` and the rules spanning sections;
 - ``connections``: Kafka, Redis and :class:`Secret`;
+- ``alerting``: the routing tree and the receivers of alerts;
 - ``models``: the monitored models;
 - ``ingest``: event field mapping, ingest limits, windows;
 - ``verdicts``: drift, performance and data-quality verdicts;
@@ -22,6 +23,18 @@ Import from ``monitor.config``, not the modules: their split may change.
 
 from __future__ import annotations
 
+from monitor.config.alerting import (
+    DEFAULT_GROUP_INTERVAL_SECONDS,
+    DEFAULT_GROUP_WAIT_SECONDS,
+    DEFAULT_INHIBIT_RULES,
+    DEFAULT_REPEAT_INTERVAL_SECONDS,
+    GROUP_BY_ALL,
+    AlertingSettings,
+    InhibitRuleSettings,
+    ReceiverSettings,
+    RouteSettings,
+    validate_routing,
+)
 from monitor.config.connections import (
     MIN_POLL_INTERVAL_MS,
     KafkaSettings,
@@ -38,8 +51,8 @@ from monitor.config.ingest import (
     WindowSettings,
 )
 from monitor.config.models import FeatureType, ModelSettings, TaskType
+from monitor.config.rules import DEFAULT_RULES, RuleKind, RuleSettings
 from monitor.config.runtime import (
-    AlertingSettings,
     DashboardSettings,
     RetrainingSettings,
     RuntimeSettings,
@@ -54,6 +67,12 @@ from monitor.config.verdicts import (
 )
 
 __all__ = [
+    "DEFAULT_GROUP_INTERVAL_SECONDS",
+    "DEFAULT_GROUP_WAIT_SECONDS",
+    "DEFAULT_INHIBIT_RULES",
+    "DEFAULT_REPEAT_INTERVAL_SECONDS",
+    "DEFAULT_RULES",
+    "GROUP_BY_ALL",
     "JUDGEABLE_METRICS",
     "MIN_POLL_INTERVAL_MS",
     "OUTCOME_FIELDS",
@@ -66,12 +85,17 @@ __all__ = [
     "FeatureType",
     "FieldMapping",
     "IngestSettings",
+    "InhibitRuleSettings",
     "KafkaSettings",
     "ModelSettings",
     "PerformanceSettings",
     "QualitySettings",
+    "ReceiverSettings",
     "RedisSettings",
     "RetrainingSettings",
+    "RouteSettings",
+    "RuleKind",
+    "RuleSettings",
     "RuntimeSettings",
     "SaslMechanism",
     "Secret",
@@ -82,4 +106,5 @@ __all__ = [
     "WindowSettings",
     "load",
     "parse",
+    "validate_routing",
 ]

@@ -3,6 +3,8 @@
 The type annotations of the settings are the schema. One walker handles every section, so unknown
 keys, wrong types and missing values are reported the same way everywhere and no section repeats
 that work; each section's ``validate`` method then states only the rules its types cannot express.
+A field whose key cannot be a Python name (``continue``) names its key in its metadata:
+``field(metadata={"key": "continue"})``.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from monitor.errors import ConfigError
 def _type_name(tp: Any) -> str:
     """How a type reads in an error message: in TOML words (list, table), not Python's."""
     origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
     if origin is Literal:
-        return " | ".join(repr(a) for a in typing.get_args(tp))
+        return " | ".join(repr(a) for a in args)
     if origin in (tuple, list):
         return "list"
     if origin in (dict, Mapping) or (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
         return "table"
+    if origin in (types.UnionType, typing.Union):
+        return " | ".join(_type_name(a) for a in args if a is not types.NoneType)
     return getattr(tp, "__name__", str(tp))
 
 
@@ -33,7 +38,7 @@ def build(cls: type, raw: Any, key: str) -> Any:
     if not isinstance(raw, Mapping):
         raise ConfigError(key or "<root>", f"expected a table, got {type(raw).__name__}", "fix it")
     hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls)}
+    known = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
     for name in raw:
         if name not in known:
             where = f"{key}.{name}" if key else name
@@ -48,7 +53,7 @@ def build(cls: type, raw: Any, key: str) -> Any:
             if required:
                 raise ConfigError(where, "missing required value", f"add {name} = …")
             continue
-        values[name] = _convert(hints[name], raw[name], where)
+        values[f.name] = _convert(hints[f.name], raw[name], where)
     return cls(**values)
 
 
@@ -56,9 +61,11 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     """Check one TOML value against annotation ``tp`` and return it as that type."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    wrong = ConfigError(
-        key, f"expected {_type_name(tp)}, got {type(value).__name__} {value!r}", "correct the type"
-    )
+    # Where tables are expected the value is not echoed: secrets are tables ({ env = "VAR" }), and
+    # one pasted into the file instead must not reach an error message or a log.
+    tables = dataclasses.is_dataclass(args[0] if origin is tuple else tp)
+    got = type(value).__name__ if tables else f"{type(value).__name__} {value!r}"
+    wrong = ConfigError(key, f"expected {_type_name(tp)}, got {got}", "correct the type")
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return build(tp, value, key)
     if origin is Literal:
@@ -67,6 +74,8 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         return value
     if origin in (types.UnionType, typing.Union):
         for arg in args:
+            if arg is types.NoneType:  # TOML has no null: an unset optional key is left out
+                continue
             try:
                 return _convert(arg, value, key)
             except ConfigError:
@@ -95,7 +104,7 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r} at {key}")  # a bug in Settings, not input
 
 
-def require_positive(key: str, value: int) -> None:
+def require_positive(key: str, value: float) -> None:
     """Sizes, counts and durations: zero or less would stall or disable the component."""
     if value <= 0:
         raise ConfigError(key, f"must be positive, got {value}", "use a number above 0")

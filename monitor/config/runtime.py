@@ -1,5 +1,5 @@
 """The processes Driftwatch runs (``[runtime]``, ``[dashboard]``) and the capabilities they switch
-on (``[alerting]``, ``[retraining]``). Their types are their only rules."""
+on (``[retraining]``; ``[alerting]`` is ``alerting.py``). Their types are their only rules."""
 
 from __future__ import annotations
 
@@ -26,13 +26,13 @@ class DashboardSettings:
     host: str = "127.0.0.1"
     port: int = 8501
     refresh_seconds: int = 30
+    #: The dashboard's address as people reach it (behind a proxy, a DNS name): notifications
+    #: link to the evidence there. Empty: ``http://<host>:<port>``.
+    public_url: str = ""
 
-
-@dataclass(frozen=True, slots=True)
-class AlertingSettings:
-    """Owner-routed alerting (filled by the alerting capability)."""
-
-    enabled: bool = False
+    @property
+    def link_base(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)

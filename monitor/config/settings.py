@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config._parse import build
+from monitor.config.alerting import AlertingSettings
 from monitor.config.connections import KafkaSettings, RedisSettings
 from monitor.config.ingest import FieldMapping, IngestSettings, WindowSettings
 from monitor.config.models import ModelSettings
 from monitor.config.runtime import (
-    AlertingSettings,
     DashboardSettings,
     RetrainingSettings,
     RuntimeSettings,
@@ -77,7 +77,13 @@ class Settings:
         self.drift.validate("drift")
         self.windows.validate("windows")
         self.ingest.validate("ingest")
-        for key, secret in (*self.redis.secrets("redis"), *self.kafka.secrets("kafka")):
+        self.alerting.validate("alerting", frozenset(seen))
+        secrets = (
+            *self.redis.secrets("redis"),
+            *self.kafka.secrets("kafka"),
+            *self.alerting.secrets("alerting"),
+        )
+        for key, secret in secrets:
             secret.check(key)
 
 

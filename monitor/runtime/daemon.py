@@ -73,7 +73,7 @@ class Daemon:
                 f"no Kafka broker at {servers} answered ({exc}); start it or fix "
                 "kafka.bootstrap_servers (and the security settings)"
             ) from exc
-        self.evaluator = WindowEvaluator(settings, self._redis)
+        self.evaluator = WindowEvaluator(settings, self._redis, self.metrics)
         self._evaluator_thread = threading.Thread(
             target=self.evaluator.run, args=(self.stop_event,), name="evaluator", daemon=True
         )

@@ -15,6 +15,11 @@
    are then merged into one (memory ÷ partition count).
 4. Recompute the health of every model touched from its newest evaluations, and its rolling
    view: the last ``windows.rolling_windows`` windows merged and evaluated as one.
+5. With ``alerting.enabled``: evaluate every model's alert rules (``monitor/alert/``) — also of
+   models without new windows, since no traffic is itself a signal — and store the alerts whose
+   state changed.
+6. Then notify: the notifications due now go to their receivers in the background
+   (``monitor/runtime/notifier.py``).
 """
 
 from __future__ import annotations
@@ -28,10 +33,15 @@ from typing import Any
 
 import redis
 
+from monitor.alert.evaluate import evaluate as evaluate_alerts
+from monitor.alert.rules import Evidence
 from monitor.config import Settings
 from monitor.errors import FencedError
+from monitor.metrics import Metrics
+from monitor.runtime.notifier import Notifier
 from monitor.stats.evaluation import Judges, critical_sized, evaluate_window
 from monitor.stats.health import health
+from monitor.store.alerts import AlertStore
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys
 from monitor.store.lease import Fence, Lease
@@ -63,13 +73,21 @@ CALIBRATION_CACHE_ENTRIES = 16_384
 class WindowEvaluator:
     """Evaluates changed windows while it holds the lease."""
 
-    def __init__(self, settings: Settings, client: redis.Redis) -> None:
+    def __init__(
+        self, settings: Settings, client: redis.Redis, metrics: Metrics | None = None
+    ) -> None:
         self._settings = settings
         keys = Keys(settings.redis.key_prefix)
         self._query = Query(client, settings)
         self._references = ReferenceStore(client, keys)
         retention_ms = settings.windows.retention_days * 86_400_000
         self._store = EvaluationStore(client, keys, retention_ms)
+        self._alerts = AlertStore(client, keys)
+        self._notifier = (
+            Notifier(settings.alerting, settings.dashboard.link_base, client, keys, metrics)
+            if settings.alerting.enabled
+            else None
+        )
         self._lease = Lease(
             client, keys.evaluator_lease, keys.evaluator_fence, uuid.uuid4().hex, LEASE_MS
         )
@@ -89,8 +107,14 @@ class WindowEvaluator:
                 )
             except Exception:  # a bug must not end evaluation for good: log it, try again
                 log.exception("window evaluation failed; retrying in %.0fs", EVALUATE_SECONDS)
+        if self._notifier is not None:  # let sends in flight finish, within bounds
+            self._notifier.close(timeout=10.0)
         with contextlib.suppress(redis.RedisError):  # else the lease expires by itself
             self._lease.release()
+
+    def wait_for_notifications(self, timeout: float) -> bool:
+        """Wait until no notification is being sent (tests, and a graceful stop)."""
+        return self._notifier is None or self._notifier.wait(timeout)
 
     def run_once(self, now: float | None = None) -> int:
         """Steps 1–4 once; returns the number of windows evaluated (0 if the lease was lost)."""
@@ -166,9 +190,30 @@ class WindowEvaluator:
             merged = self._query.rolling_counts(model, self._settings.windows.rolling_windows)
             if merged is not None:
                 self._store.save_rolling(fence, self._evaluate(model, *merged, now))
+        if self._notifier is not None:
+            self._evaluate_alerts(fence, now)  # Step 5
+            alerts, silences = self._query.alerts(), self._query.silences(now)
+            self._notifier.run_once(fence, alerts, silences, now)  # Step 6
         if evaluated:
             log.debug("evaluated %d windows of %d models", evaluated, len(touched))
         return evaluated
+
+    def _evaluate_alerts(self, fence: Fence, now: float) -> None:
+        current = self._query.alerts()
+        span = self._settings.performance.change_point_span_seconds
+        for row in self._query.status():
+            model = row.model.name
+            points = self._query.change_points(model, since=now - span)
+            evidence = Evidence(
+                model=row.model,
+                now=now,
+                window_seconds=self._settings.windows.size_seconds,
+                judged=row.latest,
+                counts=row.counts,
+                error_change_points=[ts for stream, ts in points if stream == "error"],
+            )
+            changed, gone = evaluate_alerts(self._settings.alerting.rules, evidence, current[model])
+            self._alerts.save(fence, model, changed, gone)
 
     def _evaluate(
         self,

@@ -11,15 +11,11 @@ not overwrite what its successor wrote, so a stale fence writes nothing and rais
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import msgspec
 import redis
-from redis.commands.core import Script
 
-from monitor.errors import FencedError
 from monitor.store.keys import Keys
-from monitor.store.lease import FENCE_CHECK, FENCED, Fence
+from monitor.store.lease import FENCE_CHECK, Fence
 from monitor.vocab.verdicts import Health, WindowEvaluation
 
 #: KEYS[3] evaluation, KEYS[4] evaluation index, KEYS[5] dirty set, KEYS[6] window index, KEYS[7]
@@ -132,35 +128,20 @@ class EvaluationStore:
             int(ev.evaluated_at * 1000),
             CHANGE_POINTS_KEPT,
         ]
-        _run(self._save, fence, keys, args)
+        fence.run(self._save, keys, args)
 
     def forget(self, fence: Fence, dirty_member: str) -> None:
         """Drop a changed window that will never be evaluated (its model left the config)."""
-        _run(self._forget, fence, [self._keys.dirty], [dirty_member])
+        fence.run(self._forget, [self._keys.dirty], [dirty_member])
 
     def merge_window(self, fence: Fence, keys: list[str], now_ms: int) -> int:
         """Fold a final window's partition hashes (``keys[1:]``) into ``keys[0]``: memory ÷
         partitions; returns how many were folded. One script, so a checkpoint of any partition
         runs wholly before or after it. The merged hash is kept ``retention`` from now."""
-        return _run(self._merge, fence, keys, [now_ms + self._retention_ms])
+        return fence.run(self._merge, keys, [now_ms + self._retention_ms])
 
     def save_rolling(self, fence: Fence, ev: WindowEvaluation) -> None:
-        _run(self._set, fence, [self._keys.rolling(ev.model)], [msgspec.msgpack.encode(ev)])
+        fence.run(self._set, [self._keys.rolling(ev.model)], [msgspec.msgpack.encode(ev)])
 
     def save_health(self, fence: Fence, health: Health) -> None:
-        _run(self._set, fence, [self._keys.health(health.model)], [msgspec.msgpack.encode(health)])
-
-
-def _run(
-    script: Script,
-    fence: Fence,
-    keys: Sequence[str],
-    args: Sequence[bytes | str | int | float],
-) -> int:
-    """Run a fenced script; its result, or FencedError if it wrote nothing for a stale fence."""
-    result = int(script(keys=[*fence.keys, *keys], args=[*fence.args, *args]))
-    if result == FENCED:
-        raise FencedError(
-            f"lease {fence.key} is no longer held by {fence.holder} with token {fence.token}"
-        )
-    return result
+        fence.run(self._set, [self._keys.health(health.model)], [msgspec.msgpack.encode(health)])

@@ -36,6 +36,9 @@ Layout (``P`` = the configured prefix)::
     P:{g:t:p}:det:<model>:<stream>        river detector state of this partition (MessagePack)
     P:{g:t:p}:dl:<model>:<start>          dead letters by reason, by window of *arrival* (hash)
     P:cp:<model>                          change points "<stream>|<ts>|<tag>" by event time (zset)
+    P:alerts:<model>                      the model's alerts: fingerprint → MessagePack (hash)
+    P:nflog:<receiver>                    notification log: group key → what was last sent (hash)
+    P:silences                            silences: id → MessagePack (hash), expired ones kept 120 h
 
 A *window id* is ``<window start>|<model version>|<reference version>``
 (``monitor/vocab/effects.py``). Join records start with a tag (``PENDING``, ``EARLY_OUTCOME``,
@@ -142,6 +145,16 @@ class Keys:
 
     def change_points(self, model: str) -> str:
         return f"{self.prefix}:cp:{model}"
+
+    def alerts(self, model: str) -> str:
+        return f"{self.prefix}:alerts:{model}"
+
+    def notification_log(self, receiver: str) -> str:
+        return f"{self.prefix}:nflog:{receiver}"
+
+    @property
+    def silences(self) -> str:
+        return f"{self.prefix}:silences"
 
     @property
     def evaluator_lease(self) -> str:

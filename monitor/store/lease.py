@@ -15,9 +15,13 @@ only grow.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
+from redis.commands.core import Script
+
+from monitor.errors import FencedError
 
 #: KEYS[1] lease, KEYS[2] fencing counter; ARGV[1] holder, ARGV[2] ttl (ms). Returns the token, or
 #: 0 if another holder has the lease (tokens start at 1).
@@ -67,6 +71,18 @@ class Fence:
     def args(self) -> list[str | int]:
         """The first ARGV of a fenced script."""
         return [self.holder, self.token]
+
+    def run(
+        self, script: Script, keys: Sequence[str], args: Sequence[bytes | str | int | float]
+    ) -> int:
+        """Run a fenced script; its result, or :class:`FencedError` if it wrote nothing because
+        this fence is stale."""
+        result = int(script(keys=[*self.keys, *keys], args=[*self.args, *args]))
+        if result == FENCED:
+            raise FencedError(
+                f"lease {self.key} is no longer held by {self.holder} with token {self.token}"
+            )
+        return result
 
 
 class Lease:

@@ -6,6 +6,7 @@ read-modify-writes a total shared by two partitions.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import redis
 from monitor.config import ModelSettings, Settings
 from monitor.store.keys import Keys
 from monitor.store.references import ReferenceStore
+from monitor.vocab.alerts import Alert
 from monitor.vocab.counts import IngestCounts, WindowCounts
 from monitor.vocab.deadletter import UNKNOWN_MODEL
 from monitor.vocab.effects import (
@@ -33,6 +35,7 @@ from monitor.vocab.effects import (
     bin_field,
     parse_window_id,
 )
+from monitor.vocab.silences import Silence
 from monitor.vocab.verdicts import Health, WindowEvaluation
 
 
@@ -228,6 +231,25 @@ class Query:
             out.append((stream, float(ts)))
         return out
 
+    def alerts(self, models: list[str] | None = None) -> dict[str, dict[str, Alert]]:
+        """Each model's alerts by fingerprint, in one round trip (pending, firing, resolved)."""
+        names = models or [m.name for m in self._settings.models]
+        pipe = self._redis.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(self._keys.alerts(name))
+        return {
+            name: {fp.decode(): _alert.decode(blob) for fp, blob in stored.items()}
+            for name, stored in zip(names, pipe.execute(), strict=True)
+        }
+
+    def silences(self, now: float | None = None, *, include_expired: bool = False) -> list[Silence]:
+        """The silences not yet expired at ``now`` (default: the clock), oldest first;
+        ``include_expired`` adds the expired ones still kept (swept 120 h after their end)."""
+        now = time.time() if now is None else now
+        found = (_silence.decode(b) for b in self._redis.hvals(self._keys.silences))
+        chosen = (s for s in found if include_expired or s.state(now) != "expired")
+        return sorted(chosen, key=lambda s: (s.starts_at, s.id))
+
     def references(self) -> ReferenceStore:
         """The reference profiles: history and current versions, and ``put`` for a new one."""
         return ReferenceStore(self._redis, self._keys)
@@ -304,3 +326,5 @@ def _merge_counters(hashes: Iterable[dict[bytes, bytes]]) -> IngestCounts:
 
 _evaluation = msgspec.msgpack.Decoder(WindowEvaluation)
 _health = msgspec.msgpack.Decoder(Health)
+_alert = msgspec.msgpack.Decoder(Alert)
+_silence = msgspec.msgpack.Decoder(Silence)

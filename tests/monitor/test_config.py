@@ -118,15 +118,19 @@ def test_secret_from_file(tmp_path: Path) -> None:
     assert config.parse(raw).redis.password.reveal() == "from-file"
 
 
-def _leaf_keys(cls: type, prefix: str) -> list[str]:
+def _leaf_keys(cls: type, prefix: str, path: tuple[type, ...] = ()) -> list[str]:
+    """Every key of ``cls`` as written in TOML (a field's ``key`` alias included); a section
+    that contains itself (the routing tree) is listed once."""
     keys = []
     for f in dataclasses.fields(cls):
+        name = f.metadata.get("key", f.name)
         tp = cls.__annotations__.get(f.name, "")
         inner = getattr(config, re.sub(r"tuple\[(\w+), \.\.\.\]", r"\1", str(tp)), None)
-        if isinstance(inner, type) and dataclasses.is_dataclass(inner):
-            keys += _leaf_keys(inner, f"{prefix}{f.name}.")
+        nested = isinstance(inner, type) and dataclasses.is_dataclass(inner)
+        if nested and inner not in (*path, cls):
+            keys += _leaf_keys(inner, f"{prefix}{name}.", (*path, cls))
         else:
-            keys.append(prefix + f.name)
+            keys.append(prefix + name)
     return keys
 
 

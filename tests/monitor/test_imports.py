@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "features": 2,
     "join": 2,
     "stats": 2,
+    "alert": 2,
     "ingest": 3,
     "runtime": 4,
     "baseline": 4,
@@ -36,7 +37,7 @@ LAYERS: dict[str, int] = {
     "__init__": 4,
     "__main__": 4,
 }
-STAGES = {"events", "rawjson", "features", "join", "stats"}
+STAGES = {"events", "rawjson", "features", "join", "stats", "alert"}
 #: What the dashboard may import from ``monitor``.
 DASHBOARD_ALLOWED = ("monitor.config", "monitor.errors", "monitor.vocab", "monitor.store.query",
                      "monitor.store.client")  # fmt: skip

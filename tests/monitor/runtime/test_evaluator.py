@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -230,3 +231,110 @@ def test_the_rolling_view_follows_the_newest_version_not_the_greatest_name(
     one_window(redis_client, settings, start + 3600, "v10", last_event=now)
     wid, counts = Query(redis_client, settings).rolling_counts("m", last=24)  # type: ignore[misc]
     assert parse_window_id(wid)[1] == "v10" and counts.n == 5
+
+
+def test_with_alerting_on_a_drifting_feature_fires_for_its_owner_and_clears_nothing_else(
+    settings: config.Settings, redis_client: redis.Redis
+) -> None:
+    """Step 5: the evaluator turns the newest judged window's critical verdict into a firing
+    alert with the model's owner; the stable model output and the rules on numbers say nothing
+    that fires."""
+    enabled = dataclasses.replace(
+        settings, alerting=dataclasses.replace(settings.alerting, enabled=True)
+    )
+    drifting_windows(enabled, redis_client, [0, 1, 2, 3, 4, 5])
+    evaluator = WindowEvaluator(enabled, redis_client)
+    for _ in range(10):
+        if evaluator.run_once(NOW) == 0:
+            break
+    alerts = Query(redis_client, enabled).alerts()["m"]
+    firing = {a.labels["alertname"]: a for a in alerts.values() if a.state == "firing"}
+    assert set(firing) == {"FeatureDrift"}
+    drift = firing["FeatureDrift"]
+    assert drift.labels == {"alertname": "FeatureDrift", "model": "m", "severity": "critical",
+                            "owner": "o", "feature": "a"}  # fmt: skip
+    assert drift.annotations["version"] == "v1" and drift.fired_at == NOW
+    evaluator.run_once(NOW + 5)  # nothing new: the same window counts once
+    again = Query(redis_client, enabled).alerts()["m"][drift.fingerprint]
+    assert (again.state, again.breaches, again.fired_at) == ("firing", 1, NOW)
+
+
+def test_without_alerting_no_alert_is_kept(
+    settings: config.Settings, redis_client: redis.Redis
+) -> None:
+    drifting_windows(settings, redis_client, [0, 1, 2, 3, 4, 5])
+    evaluator = WindowEvaluator(settings, redis_client)
+    for _ in range(10):
+        if evaluator.run_once(NOW) == 0:
+            break
+    assert Query(redis_client, settings).alerts() == {"m": {}}
+
+
+def stable_window(
+    client: redis.Redis, settings: config.Settings, start: int, partition: int
+) -> None:
+    """One more window of model "m" (1,000 rows as the reference), written by its own partition
+    after ``drifting_windows``."""
+    from monitor.store.references import ReferenceStore
+
+    keys = Keys(settings.redis.key_prefix)
+    profile = ReferenceStore(client, keys).get("m", "r1").features["a"]  # type: ignore[union-attr]
+    checkpoint = Checkpoint(client, keys, settings.kafka.group_id)
+    claim = checkpoint.claim("t", partition)
+    changes = Effects()
+    fields = changes.window("m", window_id(start, "v1", "r1"), start).counts
+    fields["n"] += 1000
+    values = np.random.default_rng(start).normal(size=1000)
+    for b, count in enumerate(np.bincount(profile.bin_index(values), minlength=profile.n_bins)):
+        if count:
+            fields[f"b:a:{b}"] += int(count)
+    changes.maximum("m", LAST_EVENT_TS, float(start + 3600))
+    checkpoint.apply(claim, 0, 1, changes, int(time.time() * 1000), fresh=True)
+
+
+def test_a_drift_notifies_its_owner_once_and_its_end_resolves_it(
+    settings: config.Settings, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps 5 and 6 against a real receiver: apprise json:// to a local HTTP server. The drift
+    fires, waits group_wait, is sent once (however many rounds follow), and once a stable window
+    clears it, one resolve follows after group_interval."""
+    from tests.monitor.alert.support import Endpoint, serving
+
+    with serving(Endpoint()) as hook:
+        monkeypatch.setenv("DW_TEST_HOOK", f"json://{hook.address}/hook")
+        enabled = config.parse(
+            {
+                "redis": {"url": settings.redis.url, "key_prefix": settings.redis.key_prefix},
+                "models": [{"name": "m", "owner": "o", "task": "binary",
+                            "features": {"a": "numeric"}}],
+                "alerting": {
+                    "enabled": True,
+                    "route": {"receiver": "owners", "group_by": ["model"]},
+                    "receivers": [{"name": "owners", "apprise_urls": [{"env": "DW_TEST_HOOK"}]}],
+                },
+            }
+        )  # fmt: skip
+        drifting_windows(enabled, redis_client, [0, 1, 2, 3, 4, 5])
+        evaluator = WindowEvaluator(enabled, redis_client)
+
+        def rounds(now: float, n: int = 3) -> None:
+            for _ in range(n):
+                evaluator.run_once(now)
+            evaluator.wait_for_notifications(10.0)
+
+        rounds(NOW)  # fires; within group_wait
+        assert hook.requests == []
+        for later in (NOW + 31, NOW + 60, NOW + 120):
+            rounds(later)
+        assert len(hook.requests) == 1
+        first = hook.bodies()[0]
+        assert "feature drift: a" in first["title"] and "CRITICAL" in first["title"]
+        assert "owner o" in first["message"] or "o" in first["message"]
+
+        stable_window(redis_client, enabled, T0 + 6 * 3600, partition=1)
+        rounds(NOW + 200)  # resolved now; within group_interval of the first notification
+        assert len(hook.requests) == 1
+        rounds(NOW + 31 + 301)
+        rounds(NOW + 400)
+        assert len(hook.requests) == 2
+        assert "RESOLVED" in hook.bodies()[1]["title"]

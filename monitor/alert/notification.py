@@ -1,0 +1,28 @@
+"""A notification: what one receiver is told about one group of alerts at one moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitor.vocab.alerts import Alert
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One group's alerts for one receiver: the firing ones and those resolved since the last
+    notification (Alertmanager's grouped notification)."""
+
+    receiver: str
+    #: Stable id of the group (route and group-by label values): PagerDuty's ``dedup_key``.
+    group_key: str
+    #: The group's label values (those of the route's ``group_by``).
+    group_labels: dict[str, str]
+    firing: tuple[Alert, ...]
+    resolved: tuple[Alert, ...]
+    #: A test message sent by ``driftwatch alerts test``: says so in its title.
+    test: bool = False
+
+    @property
+    def status(self) -> str:
+        """``firing`` while any alert fires, else ``resolved``."""
+        return "firing" if self.firing else "resolved"

@@ -1,0 +1,206 @@
+"""Rules: what each kind of evidence says about an alert — breach, clear, or nothing to say.
+
+A rule never decides on its own whether to notify: it turns the model's evidence into
+:class:`Signal` s, one per alert identity (labels), and ``monitor/alert/state.py`` moves each
+alert through pending, firing and resolved. A signal is three-valued, as Alertmanager's rule
+evaluation is not but Driftwatch's verdicts are: ``breach``, ``clear`` — and ``None`` when the
+evidence cannot tell (a window too small for a verdict, a metric without labels), which neither
+fires nor resolves.
+
+Hysteresis is built in: a verdict rule breaches on verdicts at its severity and clears only on
+``ok`` verdicts (a warning keeps a critical alert as it is); a number rule breaches past ``fire``
+and clears only past ``clear``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from monitor.config import ModelSettings
+from monitor.config.rules import RuleSettings
+from monitor.vocab.alerts import ALERTNAME, FEATURE, MODEL, OWNER, SEVERITY
+from monitor.vocab.counts import IngestCounts
+from monitor.vocab.verdicts import MODEL as MODEL_VERDICT
+from monitor.vocab.verdicts import OUTPUTS, Verdict, WindowEvaluation
+
+#: alertname of each rule kind.
+ALERTNAMES = {
+    "feature_drift": "FeatureDrift",
+    "prediction_drift": "PredictionDrift",
+    "performance": "PerformanceDegraded",
+    "data_quality": "DataQuality",
+    "change_point": "ErrorRateChange",
+    "label_coverage": "LabelCoverageLow",
+    "label_delay": "LabelDelayHigh",
+    "stale_data": "StaleData",
+    "dead_letters": "DeadLetterRate",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Everything the rules read of one model at one moment (all from the query module)."""
+
+    model: ModelSettings
+    now: float
+    window_seconds: int
+    #: The newest window with a verdict (enough rows), or None.
+    judged: WindowEvaluation | None
+    counts: IngestCounts
+    #: Event times of the error detector's change points within the change-point span.
+    error_change_points: Sequence[float] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """What one rule says about one alert identity now."""
+
+    labels: dict[str, str]
+    #: True: in breach; False: clear; None: the evidence cannot tell (no state change).
+    breach: bool | None
+    annotations: dict[str, str] = field(default_factory=dict)
+    #: The window the evidence comes from (verdict and window rules): a window re-evaluated
+    #: counts once towards ``for_windows``.
+    window_start: int | None = None
+
+
+def signals(rule: RuleSettings, evidence: Evidence) -> Iterator[Signal]:
+    """Every signal of ``rule`` for the model in ``evidence``."""
+    if rule.models and evidence.model.name not in rule.models:
+        return
+    if rule.kind in ("feature_drift", "prediction_drift", "performance", "data_quality"):
+        yield from _verdict_signals(rule, evidence)
+    elif rule.kind == "change_point":
+        points = evidence.error_change_points
+        note = {"summary": "the online detector saw the error rate change"}
+        if points:
+            note["since"] = f"{min(points):.0f}"
+        yield Signal(_labels(rule, evidence.model), bool(points), note)
+    else:
+        value, window = _number(rule, evidence)
+        yield _compare(rule, evidence.model, value, window)
+
+
+def _labels(rule: RuleSettings, model: ModelSettings, feature: str = "") -> dict[str, str]:
+    labels = {
+        ALERTNAME: ALERTNAMES[rule.kind],
+        MODEL: model.name,
+        SEVERITY: rule.severity,
+        OWNER: model.owner,
+    }
+    if feature:
+        labels[FEATURE] = feature
+    return labels
+
+
+def _verdict_signals(rule: RuleSettings, evidence: Evidence) -> Iterator[Signal]:
+    """One signal per feature (or output, or metric): breach on a verdict at the rule's
+    severity, clear on ``ok``; data quality takes a feature's worst rate."""
+    ev = evidence.judged
+    if ev is None:
+        return
+    by_subject: dict[str, list[Verdict]] = {}
+    for v in _verdicts(rule, ev):
+        subject = v.statistic if rule.kind == "performance" else v.feature
+        by_subject.setdefault(subject, []).append(v)
+    for subject, verdicts in by_subject.items():
+        worst = max(verdicts, key=lambda v: _RANK[v.severity])
+        breach: bool | None
+        if _RANK[worst.severity] >= _RANK[rule.severity]:
+            breach = True
+        elif all(v.severity == "ok" for v in verdicts):
+            breach = False
+        else:
+            breach = None  # insufficient, or a warning under a critical rule: hold
+        yield Signal(
+            _labels(rule, evidence.model, subject),
+            breach,
+            _verdict_annotations(rule, subject, worst, ev),
+            ev.window_start,
+        )
+
+
+def _verdicts(rule: RuleSettings, ev: WindowEvaluation) -> list[Verdict]:
+    if rule.kind == "feature_drift":
+        return [v for v in ev.verdicts if v.feature not in (*OUTPUTS, MODEL_VERDICT)]
+    if rule.kind == "prediction_drift":
+        return [v for v in ev.verdicts if v.feature in OUTPUTS]
+    if rule.kind == "performance":
+        return list(ev.performance_verdicts)
+    return list(ev.quality_verdicts)
+
+
+_RANK = {"insufficient": -1, "ok": 0, "warning": 1, "critical": 2}
+_WHAT = {
+    "feature_drift": "feature drift",
+    "prediction_drift": "prediction drift",
+    "performance": "performance degraded",
+    "data_quality": "data quality",
+}
+
+
+def _verdict_annotations(
+    rule: RuleSettings, subject: str, v: Verdict, ev: WindowEvaluation
+) -> dict[str, str]:
+    """The evidence a person acts on: what, the statistic against its threshold at its size."""
+    notes = {
+        "summary": f"{_WHAT[rule.kind]}: {subject}",
+        "statistic": v.statistic,
+        "value": _number_text(v.value),
+        "threshold": _number_text(v.threshold),
+        "n": str(v.n),
+        "version": ev.version,
+        "reference": ev.reference,
+        "window_start": str(ev.window_start),
+    }
+    if v.p_value is not None:
+        notes["p_value"] = _number_text(v.p_value)
+    if v.reasons:
+        notes["description"] = v.reasons[0]
+    return notes
+
+
+def _number(rule: RuleSettings, evidence: Evidence) -> tuple[float | None, int | None]:
+    """The value a number rule compares (None: cannot tell yet) and its window, if any."""
+    c = evidence.counts
+    if rule.kind == "label_coverage":
+        settled = c.joined + c.expired_predictions  # predictions whose label window closed
+        return (c.joined / settled if settled else None), None
+    if rule.kind == "label_delay":
+        mean = c.mean_label_delay_seconds
+        return (None if mean is None else mean / 3600.0), None
+    if rule.kind == "stale_data":
+        if c.last_event_ts is None:
+            return None, None  # never seen: nothing went stale
+        return (evidence.now - c.last_event_ts) / evidence.window_seconds, None
+    ev = evidence.judged  # dead_letters: by the window they arrived in
+    if ev is None:
+        return None, None
+    dead = sum(ev.dead_letters.values())
+    total = ev.n + dead
+    return (dead / total if total else None), ev.window_start
+
+
+def _compare(
+    rule: RuleSettings, model: ModelSettings, value: float | None, window: int | None
+) -> Signal:
+    direction, fire, clear = rule.thresholds()
+    labels = _labels(rule, model)
+    if value is None or math.isnan(value):
+        return Signal(labels, None, window_start=window)
+    if direction == "below":
+        breach = True if value < fire else False if value >= clear else None
+    else:
+        breach = True if value > fire else False if value <= clear else None
+    notes = {
+        "summary": f"{ALERTNAMES[rule.kind]}: {_number_text(value)} ({direction} {fire:g})",
+        "value": _number_text(value),
+        "threshold": f"{fire:g}",
+    }
+    return Signal(labels, breach, notes, window)
+
+
+def _number_text(x: float | None) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:.4g}"
