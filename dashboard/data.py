@@ -5,9 +5,11 @@ every session); reads are data (``st.cache_data``) kept for :data:`TTL_SECONDS`,
 open tabs costs Redis one read per page per few seconds. Every function takes the config path as
 its first cached argument, so two configs in one process (tests) never share results.
 
-The dashboard never names a Redis key and never writes: ``Query`` is read-only. The alerting and
-retraining capabilities will add their reads here (firing alerts, silences, webhook deliveries)
-once ``Query`` serves them; their pages already have a place in the navigation.
+The dashboard never names a Redis key, and reads only, with one exception: silences, which people
+make and end, are written through ``Query.silence_store()`` by :func:`add_silence` and
+:func:`expire_silence`, which the Alerts page offers only when the config makes the dashboard
+:func:`writable` and someone is signed in (``widgets.editor``). The retraining capability will add
+its reads here (webhook deliveries) once ``Query`` serves them.
 
 The config path comes from ``--config PATH`` after ``--`` on the ``streamlit run`` command line,
 else from the ``DRIFTWATCH_CONFIG`` environment variable (what ``driftwatch dashboard`` sets),
@@ -26,8 +28,10 @@ from dashboard import ENV_CONFIG
 from monitor import config
 from monitor.store.client import connect
 from monitor.store.query import ModelStatus, Query
+from monitor.vocab.alerts import Alert, LogEntry
 from monitor.vocab.counts import IngestCounts
 from monitor.vocab.profile import ReferenceProfile
+from monitor.vocab.silences import Silence
 from monitor.vocab.verdicts import WindowEvaluation
 
 #: How stale a page may be: short enough to watch drift happen, long enough that every open tab
@@ -144,3 +148,57 @@ def feature_bins(model: str, wids: tuple[str, ...], feature: str, n_bins: int) -
     """One feature's reference-bin counts summed over windows (binned on the same reference)."""
     per_window = _feature_bins(config_path(), model, wids, feature, n_bins)
     return [sum(column) for column in zip(*per_window.values(), strict=True)] or [0] * n_bins
+
+
+# --- alerting: alerts, silences, the notification log ---------------------------------------------
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _alerts(path: str) -> dict[str, dict[str, Alert]]:
+    return _query(path).alerts()
+
+
+def alerts() -> dict[str, dict[str, Alert]]:
+    """Every configured model's alerts by fingerprint: pending, firing, resolved (kept a day)."""
+    return _alerts(config_path())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _silences(path: str) -> list[Silence]:
+    return _query(path).silences(include_expired=True)
+
+
+def silences() -> list[Silence]:
+    """Every silence still kept, the expired ones too (120 h): the page tells their states apart
+    at its own clock, so a cached list never shows a silence in a state it has left."""
+    return _silences(config_path())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _notification_log(path: str) -> dict[str, dict[str, LogEntry]]:
+    receivers = [r.name for r in _settings(path).alerting.receivers]
+    return _query(path).notification_log(receivers)
+
+
+def notification_log() -> dict[str, dict[str, LogEntry]]:
+    """Each configured receiver's notification log: group key → what it was last sent, when."""
+    return _notification_log(config_path())
+
+
+def writable() -> bool:
+    """Whether the config lets signed-in people create and expire silences here
+    (``dashboard.writable``; read-only by default)."""
+    return settings().dashboard.writable
+
+
+def add_silence(silence: Silence) -> None:
+    """Store a new silence, and forget the cached list so the page shows it at once."""
+    _query(config_path()).silence_store().add(silence)
+    _silences.clear()
+
+
+def expire_silence(silence_id: str, now: float) -> Silence | None:
+    """End a silence ``now`` (see ``SilenceStore.expire``), and forget the cached list."""
+    ended = _query(config_path()).silence_store().expire(silence_id, now)
+    _silences.clear()
+    return ended

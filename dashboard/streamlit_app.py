@@ -23,25 +23,15 @@ WINDOW_CHOICES = (24, 48, 168, 336, 720)
 _FULL_RUN = "_refresh_full_run"
 
 
-def _auth_configured() -> bool:
-    """OIDC login is on when ``.streamlit/secrets.toml`` has an ``[auth]`` section."""
-    try:
-        return st.secrets.load_if_toml_exists() and "auth" in st.secrets
-    except FileNotFoundError:
-        return False
-
-
 def _signed_in() -> bool:
     """True when the viewer may see the app: no login configured, or logged in."""
-    if not _auth_configured():
-        proxy_user = st.context.headers.get("X-Forwarded-User") or st.context.headers.get(
-            "X-Forwarded-Email"
-        )
-        if proxy_user:
-            st.sidebar.caption(f"signed in as {proxy_user} (reverse proxy)")
+    user = widgets.signed_in_user()
+    if not widgets.auth_configured():
+        if user:
+            st.sidebar.caption(f"signed in as {user} (reverse proxy)")
         return True
-    if st.user.is_logged_in:
-        st.sidebar.caption(f"signed in as {st.user.get('email') or st.user.get('name')}")
+    if user:
+        st.sidebar.caption(f"signed in as {user}")
         st.sidebar.button("Log out", on_click=st.logout)
         return True
     st.title("Driftwatch")
@@ -82,8 +72,9 @@ def _sidebar(default_refresh: int) -> None:
     if st.sidebar.button("Refresh now", icon=":material/refresh:"):
         st.cache_data.clear()
     zone = widgets.viewer_zone()
+    access = "writable: silences" if data.writable() else "read-only"
     st.sidebar.caption(
-        f"config `{data.config_path()}` · read-only · times in {zone} · "
+        f"config `{data.config_path()}` · {access} · times in {zone} · "
         f"drawn {datetime.now(zone):%H:%M:%S}"
     )
     if refresh:

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.figures import common, health
+from dashboard.figures import common
 from monitor.config import ModelSettings
 
 T = TypeVar("T")
@@ -27,6 +27,33 @@ FEATURE_PAGE = "app_pages/feature.py"
 WINDOWS_SHOWN = "windows_shown"
 DEFAULT_WINDOWS_SHOWN = 168
 OLDER_WINDOW_HINT = "An older window may lie beyond 'Windows shown' in the sidebar: widen it."
+
+
+def auth_configured() -> bool:
+    """OIDC login is on when ``.streamlit/secrets.toml`` has an ``[auth]`` section."""
+    try:
+        return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+    except FileNotFoundError:
+        return False
+
+
+def signed_in_user() -> str | None:
+    """Who is signed in: the OIDC login's email (or name), else, without ``[auth]``, the user an
+    authenticating reverse proxy names in ``X-Forwarded-User`` / ``X-Forwarded-Email``; None when
+    nobody is (docs/dashboard.md, Access)."""
+    if auth_configured():
+        if not st.user.is_logged_in:
+            return None
+        return str(st.user.get("email") or st.user.get("name") or st.user.get("sub"))
+    headers = st.context.headers
+    return headers.get("X-Forwarded-User") or headers.get("X-Forwarded-Email")
+
+
+def editor() -> str | None:
+    """Who may change state here, and is named as its author: the signed-in user, when the config
+    makes the dashboard writable; None (read-only) otherwise, so an anonymous viewer never
+    writes."""
+    return signed_in_user() if data.writable() else None
 
 
 def viewer_zone() -> tzinfo:
@@ -115,13 +142,13 @@ def number_text(value: float | None, spec: str, unit: str = "") -> str:
     return "–" if value is None else f"{value:{spec}}{unit}"
 
 
-def health_styled(table: pd.DataFrame) -> Any:
-    """The table with its ``health`` cells coloured by the one severity scheme."""
+def coloured(table: pd.DataFrame, column: str, colour_of: Callable[[str], str]) -> Any:
+    """The table with its ``column`` cells (a health, a severity) coloured by the one scheme."""
 
-    def colour(status: str) -> str:
-        return f"background-color: {health.health_color(status)}; color: white; font-weight: 600"
+    def colour(value: str) -> str:
+        return f"background-color: {colour_of(value)}; color: white; font-weight: 600"
 
-    return table.style.map(colour, subset=["health"])
+    return table.style.map(colour, subset=[column])
 
 
 def severity_badge(severity: str, text: str) -> str:

@@ -2,21 +2,28 @@
 
 Built on an injected registry (tests pass their own) so two daemons in one test process, or a test
 and a daemon, never share counters. Labels stay bounded: configured model names (unknown models
-are ``_unknown``), closed reason lists, topic and partition numbers — never ids or values.
+are ``_unknown``) and features, closed lists (reasons, statistics, metrics, alert names, states),
+topic and partition numbers — never ids, versions or values.
 """
 
 from __future__ import annotations
 
+import collections
+import math
 import time
-from collections.abc import Iterator, Sequence
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitor.config import ModelSettings
+from monitor.config import JUDGEABLE_METRICS, ModelSettings
+from monitor.vocab.alerts import ALERTNAME, SEVERITY, Alert
 from monitor.vocab.counts import IngestCounts
+from monitor.vocab.verdicts import OUTPUTS, Health, HealthStatus, WindowEvaluation
 
 #: Batch work is milliseconds; a batch near a second means the loop is in trouble.
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -107,55 +114,225 @@ class Metrics:
         )
 
 
-class _ModelCounts(Protocol):
+class ModelState(Protocol):
+    """What the gauges read of one configured model (a ``ModelStatus`` of
+    ``monitor/store/query.py``): its ingest totals, health and newest judged evaluation."""
+
     @property
     def model(self) -> ModelSettings: ...
 
     @property
     def counts(self) -> IngestCounts: ...
 
-
-class PendingReading(Protocol):
-    """The latest group-wide reading of the ingest counters (``monitor/runtime/probe.py`` takes
-    it in a thread of its own) and when it was taken (``time.monotonic()``; None: not yet)."""
+    @property
+    def health(self) -> Health | None: ...
 
     @property
-    def pending_rows(self) -> Sequence[_ModelCounts]: ...
+    def latest(self) -> WindowEvaluation | None: ...
+
+
+class Reading(Protocol):
+    """One group-wide reading of every configured model and of its alerts (by model, then
+    fingerprint), and when it was taken (``time.monotonic()``)."""
 
     @property
-    def pending_at(self) -> float | None: ...
+    def rows(self) -> Sequence[ModelState]: ...
+
+    @property
+    def alerts(self) -> Mapping[str, Mapping[str, Alert]]: ...
+
+    @property
+    def at(self) -> float: ...
 
 
-class PendingJoins(Collector):
+class ProbeReading(Protocol):
+    """What reads Redis for the gauges, in a thread of its own (``monitor/runtime/probe.py``):
+    its last reading, None before the first."""
+
+    @property
+    def reading(self) -> Reading | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Gauge:
+    """A gauge family served from a reading: its name, help and label names."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+
+    def family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(self.name, self.help, labels=self.labels)
+
+
+#: One sample: its family, its label values (in the family's order) and its value.
+_Sample = tuple[_Gauge, tuple[str, ...], float]
+
+
+class _FromReading(Collector):
+    """Gauges copied from the probe's last reading, and how old that reading is.
+
+    The probe thread reads Redis; a scrape only copies, so it never waits on Redis, and while
+    Redis is unreachable it serves the last reading with a growing age. Before the first reading
+    it serves nothing: no figure rather than a wrong one. Every instance reports the same
+    group-wide figures: aggregate them with ``max``, not ``sum``.
+    """
+
+    GAUGES: tuple[_Gauge, ...]
+    AGE: _Gauge
+
+    def __init__(self, probe: ProbeReading) -> None:
+        self._probe = probe
+
+    def describe(self) -> Iterator[Metric]:
+        for gauge in (*self.GAUGES, self.AGE):
+            yield gauge.family()
+
+    def collect(self) -> Iterator[Metric]:
+        reading = self._probe.reading
+        if reading is None:
+            return
+        families = {gauge: gauge.family() for gauge in self.GAUGES}
+        for gauge, labels, value in self._samples(reading):
+            families[gauge].add_metric(labels, value)
+        yield from families.values()
+        yield GaugeMetricFamily(self.AGE.name, self.AGE.help, value=time.monotonic() - reading.at)
+
+    @abstractmethod
+    def _samples(self, reading: Reading) -> Iterator[_Sample]:
+        """The samples of ``reading``, each in one of :attr:`GAUGES`."""
+
+
+class PendingJoins(_FromReading):
     """``driftwatch_pending_joins{model,kind}``: predictions waiting for their outcome and early
     outcomes waiting for their prediction, over the whole consumer group, and
     ``driftwatch_pending_joins_age_seconds``, how old that reading is.
 
     Every valid prediction either pairs, waits or expires, so pending = predictions − joined −
-    expired (outcomes alike), from the mergeable counters. The probe thread reads them from Redis
-    (:mod:`monitor.runtime.probe`); a scrape only copies the last reading, so it never waits on
-    Redis. Every instance reports the same group-wide figure: aggregate with ``max``, not ``sum``.
+    expired (outcomes alike), from the mergeable counters.
     """
 
-    NAME = "driftwatch_pending_joins"
-    HELP = "Join records waiting for their other side, group-wide, by model and kind."
-    AGE = "driftwatch_pending_joins_age_seconds"
-    AGE_HELP = "Seconds since driftwatch_pending_joins was read from Redis."
+    PENDING = _Gauge(
+        "driftwatch_pending_joins",
+        "Join records waiting for their other side, group-wide, by model and kind.",
+        ("model", "kind"),
+    )
+    GAUGES = (PENDING,)
+    AGE = _Gauge(
+        "driftwatch_pending_joins_age_seconds",
+        "Seconds since driftwatch_pending_joins was read from Redis.",
+    )
 
-    def __init__(self, probe: PendingReading) -> None:
-        self._probe = probe
+    def _samples(self, reading: Reading) -> Iterator[_Sample]:
+        for row in reading.rows:
+            yield self.PENDING, (row.model.name, "prediction"), row.counts.pending_predictions
+            yield self.PENDING, (row.model.name, "outcome"), row.counts.pending_outcomes
 
-    def describe(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
-        yield GaugeMetricFamily(self.AGE, self.AGE_HELP)
 
-    def collect(self) -> Iterator[Metric]:
-        rows, at = self._probe.pending_rows, self._probe.pending_at
-        if at is None:
-            return  # never read yet: no figure rather than a wrong one
-        family = GaugeMetricFamily(self.NAME, self.HELP, labels=["model", "kind"])
-        for row in rows:
-            family.add_metric([row.model.name, "prediction"], row.counts.pending_predictions)
-            family.add_metric([row.model.name, "outcome"], row.counts.pending_outcomes)
-        yield family
-        yield GaugeMetricFamily(self.AGE, self.AGE_HELP, value=time.monotonic() - at)
+#: ``driftwatch_model_health`` by health, ordered by urgency (``>= 1``: WARN or worse); a model
+#: not evaluated yet counts as INSUFFICIENT DATA.
+HEALTH_VALUES: dict[HealthStatus, int] = {
+    "INSUFFICIENT DATA": -1,
+    "OK": 0,
+    "WARN": 1,
+    "CRITICAL": 2,
+}
+#: Statistics of the feature and output drift verdicts that are exported (``stats/verdict.py``
+#: judges by PSI): a closed list, so a new statistic is a deliberate change of cardinality.
+DRIFT_STATISTICS = ("psi",)
+
+
+class ModelMetrics(_FromReading):
+    """Each configured model's health, verdicts, label coverage and alerts as gauges, for teams
+    that alert with Prometheus and Alertmanager and chart with Grafana, beside or instead of
+    Driftwatch's own routing (``driftwatch_model_metrics_age_seconds``: the reading's age).
+
+    Drift statistics, thresholds and performance come from the model's newest judged window, as
+    ``driftwatch status`` shows it. A verdict with too little data to judge (and a NaN value)
+    gives no sample rather than NaN: a rule comparing a statistic with its threshold then neither
+    fires nor resolves on noise — Driftwatch's own rules treat INSUFFICIENT DATA the same way.
+    Labels are bounded by the configuration and closed lists: models, their features and
+    outputs, :data:`DRIFT_STATISTICS`, ``JUDGEABLE_METRICS``, alert names, severities and
+    states; never a model version, an id or a value.
+    """
+
+    HEALTH = _Gauge(
+        "driftwatch_model_health",
+        "Model health: 0 OK, 1 WARN, 2 CRITICAL, -1 INSUFFICIENT DATA or not evaluated yet.",
+        ("model",),
+    )
+    STATISTIC = _Gauge(
+        "driftwatch_feature_drift_statistic",
+        "Drift statistic of a feature or output in the model's newest judged window.",
+        ("model", "feature", "statistic"),
+    )
+    THRESHOLD = _Gauge(
+        "driftwatch_feature_drift_threshold",
+        "Threshold the drift statistic had to exceed at that window's size.",
+        ("model", "feature", "statistic"),
+    )
+    PERFORMANCE = _Gauge(
+        "driftwatch_model_performance",
+        "Performance metric of the model's newest judged window, where labels sufficed to judge.",
+        ("model", "metric"),
+    )
+    REFERENCE = _Gauge(
+        "driftwatch_model_reference_performance",
+        "Performance metric on the reference that window was compared with.",
+        ("model", "metric"),
+    )
+    COVERAGE = _Gauge(
+        "driftwatch_label_coverage_ratio",
+        "Share of the model's predictions that received their outcome, group-wide.",
+        ("model",),
+    )
+    ALERTS = _Gauge(
+        "driftwatch_alerts",
+        "Driftwatch's alerts by model, alert name, severity and state (pending, firing, resolved).",
+        ("model", "alertname", "severity", "state"),
+    )
+    GAUGES = (HEALTH, STATISTIC, THRESHOLD, PERFORMANCE, REFERENCE, COVERAGE, ALERTS)
+    AGE = _Gauge(
+        "driftwatch_model_metrics_age_seconds",
+        "Seconds since the model gauges (health, drift, performance, label coverage, alerts) "
+        "were read from Redis.",
+    )
+
+    def _samples(self, reading: Reading) -> Iterator[_Sample]:
+        for row in reading.rows:
+            name = row.model.name
+            health: HealthStatus = row.health.status if row.health else "INSUFFICIENT DATA"
+            yield self.HEALTH, (name,), HEALTH_VALUES[health]
+            if row.counts.label_coverage is not None:
+                yield self.COVERAGE, (name,), row.counts.label_coverage
+            if row.latest is not None:
+                yield from self._judged(row.model, row.latest)
+            states = collections.Counter(
+                (alert.labels.get(ALERTNAME, ""), alert.labels.get(SEVERITY, ""), alert.state)
+                for alert in reading.alerts.get(name, {}).values()
+            )
+            for (alertname, severity, state), count in states.items():
+                yield self.ALERTS, (name, alertname, severity, state), count
+
+    def _judged(self, model: ModelSettings, ev: WindowEvaluation) -> Iterator[_Sample]:
+        """Drift and performance samples of a window's judged verdicts, within the bounds."""
+        streams = {*model.features, *OUTPUTS}
+        for v in ev.verdicts:
+            bounded = v.feature in streams and v.statistic in DRIFT_STATISTICS
+            if bounded and v.status != "insufficient":
+                labels = (model.name, v.feature, v.statistic)
+                yield from _finite(self.STATISTIC, labels, v.value)
+                yield from _finite(self.THRESHOLD, labels, v.threshold)
+        metrics = JUDGEABLE_METRICS[model.task]
+        for v in ev.performance_verdicts:
+            if v.status != "insufficient" and v.statistic in metrics:
+                yield from _finite(self.PERFORMANCE, (model.name, v.statistic), v.value)
+        for metric, value in ev.reference_performance.items():
+            if metric in metrics:
+                yield from _finite(self.REFERENCE, (model.name, metric), value)
+
+
+def _finite(gauge: _Gauge, labels: tuple[str, ...], value: float) -> Iterator[_Sample]:
+    """The sample, unless its value is NaN or infinite: absent is clearer to a rule than NaN."""
+    if math.isfinite(value):
+        yield gauge, labels, value

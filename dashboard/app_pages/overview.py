@@ -13,7 +13,7 @@ import textwrap
 import streamlit as st
 
 from dashboard import data, widgets
-from dashboard.figures import health
+from dashboard.figures import common, health
 
 #: Unhealthy models linked above the table: enough for a bad night, short enough to read.
 ATTENTION_LINKS = 10
@@ -70,9 +70,9 @@ if not selected:
     st.stop()
 
 table = widgets.frame(selected)
-table.insert(1, "link", [f"model?model={r.model}" for r in selected])
+table.insert(1, "link", [common.deep_link(common.MODEL_PATH, {"model": r.model}) for r in selected])
 event = st.dataframe(
-    widgets.health_styled(table),
+    widgets.coloured(table, "health", health.health_color),
     hide_index=True,
     height=min(TABLE_HEADER_PX + TABLE_ROW_PX * len(selected), TABLE_MAX_PX),
     on_select="rerun",

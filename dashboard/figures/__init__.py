@@ -2,9 +2,10 @@
 
 Each family module holds the info object its figures need (a small frozen dataclass computed from
 ``Query`` results) and the functions drawing it with Plotly: ``drift``, ``performance``,
-``quality``, ``distribution``, ``ingest`` (labels, dead letters), ``health`` (the overview) and
-``comparison``. ``common`` holds what they share: severities and their colours, row names, time
-zones, window selection and the chart layout.
+``quality``, ``distribution``, ``ingest`` (labels, dead letters), ``health`` (the overview),
+``comparison``, and ``alerts``, whose info objects fill tables (the Alerts page links to the other
+families' charts). ``common`` holds what they share: severities and their colours, row names,
+time zones, window selection, deep links and the chart layout.
 
 Nothing here imports Streamlit or reads Redis, so every number a page shows is tested without a
 browser (``tests/dashboard/test_figures.py``); the pages (``dashboard/app_pages/``) and the model

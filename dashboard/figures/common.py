@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Literal, TypeVar
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import plotly.graph_objects as go
@@ -66,6 +67,16 @@ def rows_of(model: ModelSettings) -> list[str]:
     for a binary model, whose prediction row is its score)."""
     outputs = OUTPUT_ROWS if model.task == "binary" else (PREDICTION_ROW,)
     return [*model.features, *outputs]
+
+
+#: The address paths of the model and feature pages (Streamlit names a page's path after its file).
+MODEL_PATH, FEATURE_PATH = "model", "feature"
+
+
+def deep_link(page: str, params: Mapping[str, str]) -> str:
+    """A page's address relative to the app, its state in query parameters (docs/dashboard.md,
+    Deep links): what a table's link column opens, so a row leads to its evidence."""
+    return f"{page}?{urlencode(params)}"
 
 
 def baseline_hint(model: str) -> str:

@@ -113,9 +113,3 @@ def _waited(group: Group, firing: Sequence[Alert], entry: LogEntry | None, now: 
         started = min((a.fired_at or now for a in firing), default=now)
         return now >= started + opts.group_wait_seconds
     return now >= entry.sent_at + opts.group_interval_seconds
-
-
-def log_key(receiver: str, destination: int) -> str:
-    """The notification log's receiver key of one destination of a receiver: each destination
-    keeps its own log, so one that failed is retried without repeating the others."""
-    return f"{receiver}/{destination}"

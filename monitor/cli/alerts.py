@@ -67,3 +67,39 @@ def alerts_list(
             f"{a.state:<9} {a.labels['severity']:<9} {a.labels['alertname']:<20} "
             f"{a.labels['model']:<20} {when:<17} {a.annotations.get('summary', '')}"
         )
+
+
+@alerts_group.command("test")
+@config_option
+@click.option("--receiver", "receiver_name", required=True, help="A configured receiver.")
+@friendly_errors
+def alerts_test(config_path: Path, receiver_name: str) -> None:
+    """Send a clearly marked test notification to every destination of a receiver."""
+    from monitor.alert import message
+    from monitor.alert.delivery import deliver
+    from monitor.alert.notification import Notification
+    from monitor.errors import ConfigError
+    from monitor.runtime.notifier import receiver_of
+
+    settings = config_module.load(config_path)
+    configured = {r.name: (i, r) for i, r in enumerate(settings.alerting.receivers)}
+    if receiver_name not in configured:
+        names = ", ".join(sorted(configured)) or "none configured"
+        raise ConfigError("--receiver", f"no receiver named {receiver_name!r}", f"use {names}")
+    index, receiver_settings = configured[receiver_name]
+    for key, secret in receiver_settings.secrets(f"alerting.receivers[{index}]"):
+        secret.check(key)
+    receiver = receiver_of(receiver_settings, f"alerting.receivers[{index}]")
+    if receiver is None:
+        raise ConfigError(
+            f"alerting.receivers[{index}]", "has no destination", "add apprise_urls or a key"
+        )
+    test = Notification(receiver_name, "driftwatch-test", {}, (), (), test=True)
+    title, body = message.render(test, settings.dashboard.link_base)
+    outcome = deliver(receiver, test, title, body, deadline_seconds=30.0)
+    if not outcome.sent:
+        raise click.ClickException(
+            f"the test notification to {receiver_name} failed after {outcome.attempts} "
+            f"attempt(s): {outcome.error}"
+        )
+    click.echo(f"test notification delivered to {receiver_name} ({outcome.attempts} attempt(s))")

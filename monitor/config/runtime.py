@@ -26,6 +26,9 @@ class DashboardSettings:
     host: str = "127.0.0.1"
     port: int = 8501
     refresh_seconds: int = 30
+    #: Let signed-in people create and expire silences from the Alerts page (the Redis user then
+    #: needs write access to the silences, docs/dashboard.md). Read-only by default.
+    writable: bool = False
     #: The dashboard's address as people reach it (behind a proxy, a DNS name): notifications
     #: link to the evidence there. Empty: ``http://<host>:<port>``.
     public_url: str = ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+from functools import partial
 
 import redis
 from kafka.errors import KafkaError
@@ -24,10 +25,10 @@ from monitor.errors import DriftwatchError
 from monitor.ingest.batch import BatchProcessor
 from monitor.ingest.consumer import Ingestor
 from monitor.ingest.deadletter import DeadLetterSink
-from monitor.metrics import Metrics, PendingJoins
+from monitor.metrics import Metrics, ModelMetrics, PendingJoins
 from monitor.runtime.evaluator import WindowEvaluator
 from monitor.runtime.health import HealthServer
-from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe
+from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, ModelReading
 from monitor.store.client import connect
 from monitor.store.query import Query
 
@@ -59,10 +60,10 @@ class Daemon:
         probe_client = connect(
             settings.redis, timeout_seconds=PROBE_TIMEOUT_SECONDS, retry_connection_errors=0
         )
-        self.probe = DependencyProbe(
-            probe_client, settings.kafka, Query(probe_client, settings).ingest
-        )
+        read = partial(ModelReading.read, Query(probe_client, settings))
+        self.probe = DependencyProbe(probe_client, settings.kafka, read)
         self.metrics.registry.register(PendingJoins(self.probe))
+        self.metrics.registry.register(ModelMetrics(self.probe))
         servers = ", ".join(settings.kafka.bootstrap_servers)
         try:
             self._sink = DeadLetterSink(settings.kafka)

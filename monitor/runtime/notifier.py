@@ -21,14 +21,14 @@ from monitor.alert.delivery import Delivery, Dispatcher, send_with_fallback
 from monitor.alert.notification import Notification
 from monitor.alert.pipeline import Due, groups, plan
 from monitor.alert.receivers import AppriseReceiver, DeliveryError, PagerDutyReceiver, Receiver
-from monitor.alert.route import routing_tree
+from monitor.alert.route import Route, routing_tree
 from monitor.config import AlertingSettings, ReceiverSettings
 from monitor.errors import FencedError
 from monitor.metrics import Metrics
 from monitor.store.keys import Keys
 from monitor.store.lease import Fence
 from monitor.store.nflog import NotificationLog
-from monitor.vocab.alerts import Alert, LogEntry
+from monitor.vocab.alerts import Alert
 from monitor.vocab.silences import Silence
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Notifier:
         self._link_base = link_base
         self._tree = routing_tree(alerting.route)
         self._receivers = {
-            r.name: _receiver(r, f"alerting.receivers[{i}]")
+            r.name: receiver_of(r, f"alerting.receivers[{i}]")
             for i, r in enumerate(alerting.receivers)
         }
         self._settings = {r.name: r for r in alerting.receivers}
@@ -58,6 +58,7 @@ class Notifier:
         self._dispatcher: Dispatcher[None] = Dispatcher()
         #: (receiver, group key) → when its delivery last gave up: retried a group_interval on.
         self._gave_up: dict[tuple[str, str], float] = {}
+        self._keep = 2 * max(_repeat_intervals(self._tree))
 
     def run_once(
         self,
@@ -69,9 +70,10 @@ class Notifier:
         """Submit every notification due now; returns how many were submitted."""
         every = [a for by_fp in alerts.values() for a in by_fp.values()]
         firing = [a for a in every if a.state == "firing"]
-        logs: dict[str, dict[str, LogEntry]] = {}
+        logs = {name: self._log.entries(name) for name in self._settings}
+        found = groups(self._tree, every)
         submitted = 0
-        for group in groups(self._tree, every):
+        for group in found:
             name = group.route.opts.receiver
             receiver = self._receivers.get(name)
             if receiver is None:  # a receiver without destinations discards, as "null" does
@@ -79,8 +81,6 @@ class Notifier:
             failed = self._gave_up.get((name, group.key))
             if failed is not None and now < failed + group.route.opts.group_interval_seconds:
                 continue
-            if name not in logs:
-                logs[name] = self._log.entries(name)
             due = plan(
                 group,
                 logs[name].get(group.key),
@@ -90,8 +90,17 @@ class Notifier:
                 silences=silences,
                 now=now,
             )
-            if due is not None and self._submit(fence, receiver, due, now):
+            deadline = group.route.opts.group_interval_seconds
+            if due is not None and self._submit(fence, receiver, due, deadline, now):
                 submitted += 1
+        live = {group.key for group in found}
+        for name, entries in logs.items():
+            # Entries live 2 × repeat_interval (design §6): by then a still-firing group was
+            # repeated, and a group that ended needs no memory of what it was told.
+            stale = [
+                k for k, e in entries.items() if k not in live and e.sent_at < now - self._keep
+            ]
+            self._log.drop(fence, name, stale)
         return submitted
 
     def wait(self, timeout: float) -> bool:
@@ -101,11 +110,14 @@ class Notifier:
     def close(self, timeout: float) -> None:
         self._dispatcher.close(timeout)
 
-    def _submit(self, fence: Fence, receiver: Receiver, due: Due, now: float) -> bool:
+    def _submit(
+        self, fence: Fence, receiver: Receiver, due: Due, deadline: float, now: float
+    ) -> bool:
+        """Hand one notification to the pool; ``deadline``: its route's ``group_interval``, so a
+        retry never runs into the group's next notification."""
         settings = self._settings[receiver.name]
         fallback = self._receivers.get(settings.fallback) if settings.fallback else None
         title, body = message.render(due.notification, self._link_base)
-        deadline = self._tree.opts.group_interval_seconds
 
         def send() -> None:
             # Logged before the send's slot is free again, so no later round sees the group as
@@ -147,7 +159,14 @@ class Notifier:
         self._metrics.notifications.labels(n.receiver, result).inc()
 
 
-def _receiver(settings: ReceiverSettings, key: str) -> Receiver | None:
+def _repeat_intervals(route: Route) -> list[float]:
+    return [
+        route.opts.repeat_interval_seconds,
+        *(x for r in route.routes for x in _repeat_intervals(r)),
+    ]
+
+
+def receiver_of(settings: ReceiverSettings, key: str) -> Receiver | None:
     """All destinations of a configured receiver as one (None: it has none)."""
     members: list[Receiver] = []
     urls = [s.reveal() or "" for s in settings.apprise_urls]

@@ -1,12 +1,13 @@
-"""Dependency checks and the Redis-backed gauge, refreshed in threads of their own.
+"""Dependency checks and the Redis-backed gauges, refreshed in threads of their own.
 
 ``/healthz``, ``/readyz`` and ``/metrics`` answer from memory, so a hung Redis or a dead broker
 can never hold a probe or a scrape. Every :data:`PROBE_SECONDS` one thread pings Redis and
 another asks Kafka for its cluster description (a real request, so a broker that accepts
 connections but does not answer — stopped, overloaded — counts as down), each call bounded by
 :data:`PROBE_TIMEOUT_SECONDS`; a check still running after that counts as failed, whatever the
-client library does meanwhile. The Redis thread also reads the group-wide pending-join counts
-every :data:`PENDING_SECONDS`. ``/readyz`` thus turns 503 within about
+client library does meanwhile. The Redis thread also reads every configured model's status and
+alerts every :data:`PENDING_SECONDS`: the pending joins and the model gauges of
+:mod:`monitor.metrics` serve that reading. ``/readyz`` thus turns 503 within about
 ``PROBE_SECONDS + PROBE_TIMEOUT_SECONDS`` of a dependency stopping to answer, even while no
 traffic flows, and says which.
 """
@@ -24,7 +25,8 @@ import redis
 from kafka import KafkaAdminClient
 
 from monitor.config import KafkaSettings
-from monitor.store.query import ModelIngest
+from monitor.store.query import ModelStatus, Query
+from monitor.vocab.alerts import Alert
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,24 @@ log = logging.getLogger(__name__)
 PROBE_SECONDS = 2.0
 #: How long one check may take: a dependency that has not answered by then counts as down.
 PROBE_TIMEOUT_SECONDS = 1.5
-#: How often the pending-join gauge is refreshed (a read over every partition's counters).
+#: How often the Redis-fed gauges are refreshed: a read over every partition's counters and
+#: every model's newest evaluations and alerts.
 PENDING_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReading:
+    """Every configured model's status and alerts (by model, then fingerprint) as read at ``at``
+    (``time.monotonic()``): one object, so a scrape never sees half of two readings."""
+
+    rows: list[ModelStatus]
+    alerts: dict[str, dict[str, Alert]]
+    at: float
+
+    @classmethod
+    def read(cls, query: Query) -> ModelReading:
+        """Six round trips, whatever the number of models."""
+        return cls(query.status(), query.alerts(), time.monotonic())
 
 
 @dataclass(slots=True)
@@ -68,17 +86,16 @@ class DependencyProbe:
         self,
         client: redis.Redis,
         kafka: KafkaSettings,
-        pending: Callable[[], list[ModelIngest]],
+        read: Callable[[], ModelReading],
     ) -> None:
         self._redis = client
         self._kafka = kafka
         self._admin: Any = None
-        self._pending = pending
+        self._read = read
         self.redis = Watch("redis", self._ping_redis)
         self.kafka = Watch("kafka", self._ask_kafka)
-        #: Group-wide ingestion counts behind driftwatch_pending_joins, and when they were read.
-        self.pending_rows: list[ModelIngest] = []
-        self.pending_at: float | None = None
+        #: The last reading behind the Redis-fed gauges (None: not read yet).
+        self.reading: ModelReading | None = None
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._run, args=(self.redis, True), daemon=True),
@@ -99,14 +116,14 @@ class DependencyProbe:
         self.redis.once()
         self.kafka.once()
 
-    def _run(self, watch: Watch, reads_pending: bool) -> None:
-        next_pending = 0.0
+    def _run(self, watch: Watch, reads_models: bool) -> None:
+        next_reading = 0.0
         while not self._stop.is_set():
             watch.once()
             now = time.monotonic()
-            if reads_pending and now >= next_pending and not watch.error:
-                self._read_pending()
-                next_pending = now + PENDING_SECONDS
+            if reads_models and now >= next_reading and not watch.error:
+                self.read_models()
+                next_reading = now + PENDING_SECONDS
             self._stop.wait(PROBE_SECONDS)
 
     def _ping_redis(self) -> str:
@@ -131,10 +148,12 @@ class DependencyProbe:
             return f"kafka unreachable: {type(exc).__name__}: {exc}"
         return ""
 
-    def _read_pending(self) -> None:
+    def read_models(self) -> None:
+        """Take a new reading (the Redis thread does every PENDING_SECONDS); on failure the last
+        one stays, and its age, which the gauges report, grows."""
         try:
-            self.pending_rows = self._pending()
+            self.reading = self._read()
         except redis.RedisError as exc:
-            log.debug("pending joins not read: %s", exc)
-            return
-        self.pending_at = time.monotonic()
+            log.debug("model gauges not read: %s", exc)
+        except Exception:  # a bug must not end the thread that also watches Redis for /readyz
+            log.warning("model gauges not read", exc_info=True)

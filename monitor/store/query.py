@@ -15,8 +15,10 @@ import redis
 
 from monitor.config import ModelSettings, Settings
 from monitor.store.keys import Keys
+from monitor.store.nflog import NotificationLog
 from monitor.store.references import ReferenceStore
-from monitor.vocab.alerts import Alert
+from monitor.store.silences import SilenceStore
+from monitor.vocab.alerts import Alert, LogEntry
 from monitor.vocab.counts import IngestCounts, WindowCounts
 from monitor.vocab.deadletter import UNKNOWN_MODEL
 from monitor.vocab.effects import (
@@ -249,6 +251,16 @@ class Query:
         found = (_silence.decode(b) for b in self._redis.hvals(self._keys.silences))
         chosen = (s for s in found if include_expired or s.state(now) != "expired")
         return sorted(chosen, key=lambda s: (s.starts_at, s.id))
+
+    def silence_store(self) -> SilenceStore:
+        """The silences' writer (``add``, ``expire``): the dashboard's way to them when it is
+        configured writable, since it may name no store module but this one."""
+        return SilenceStore(self._redis, self._keys)
+
+    def notification_log(self, receivers: Iterable[str]) -> dict[str, dict[str, LogEntry]]:
+        """Each receiver's notification log by group key: what it was last told, and when."""
+        log = NotificationLog(self._redis, self._keys)
+        return {name: log.entries(name) for name in receivers}
 
     def references(self) -> ReferenceStore:
         """The reference profiles: history and current versions, and ``put`` for a new one."""

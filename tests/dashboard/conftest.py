@@ -206,16 +206,32 @@ def partial(empty: Deployment, tmp_path: Path) -> Deployment:
     return empty
 
 
+#: An ``[auth]`` section turns OIDC login on; AppTest's ``user`` says who is logged in.
+AUTH = {
+    "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+    "cookie_secret": "dashboard-tests",
+    "client_id": "driftwatch-dashboard",
+    "client_secret": "unused",
+    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+}
+
+
 @pytest.fixture
 def app_factory(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """``app(deployment, page=None, **params)``: an AppTest of the dashboard, run on ``page``."""
+    """``app(deployment, page=None, *, signed_in=None, **params)``: an AppTest of the dashboard,
+    run on ``page``; ``signed_in`` turns the OIDC login on with that email logged in."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    def make(dep: Deployment, page: str | None = None, **params: str) -> AppTest:
+    def make(
+        dep: Deployment, page: str | None = None, *, signed_in: str | None = None, **params: str
+    ) -> AppTest:
         monkeypatch.setenv("DRIFTWATCH_CONFIG", str(dep.path))
         st.cache_data.clear()
         at = AppTest.from_file(str(APP), default_timeout=60)
+        if signed_in is not None:
+            at.secrets["auth"] = AUTH
+            at.user = {"is_logged_in": True, "email": signed_in}
         at.run()
         if page is not None or params:
             at.query_params.update(params)

@@ -17,8 +17,13 @@ from monitor.config import KafkaSettings, RedisSettings
 from monitor.metrics import PendingJoins
 from monitor.runtime import health
 from monitor.runtime.health import HealthServer
-from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, Watch
+from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, ModelReading, Watch
 from monitor.store.client import connect
+
+
+def nothing() -> ModelReading:
+    """A reading of no model (for probes whose reading the test does not look at)."""
+    return ModelReading([], {}, time.monotonic())
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -69,19 +74,19 @@ def test_a_scrape_never_waits_on_redis(redis_client: redis.Redis) -> None:
     with its age, even while the read itself hangs."""
     hang, release = threading.Event(), threading.Event()
 
-    def hung_read() -> list:  # type: ignore[type-arg]
+    def hung_read() -> ModelReading:
         hang.set()
         release.wait(30)
-        return []
+        return nothing()
 
-    probe = DependencyProbe(redis_client, KafkaSettings(), pending=hung_read)
+    probe = DependencyProbe(redis_client, KafkaSettings(), read=hung_read)
     registry = CollectorRegistry()
     registry.register(PendingJoins(probe))
     srv = HealthServer("127.0.0.1", 0, registry, time.monotonic, lambda: (True, ""))
     srv.start()
     try:
         assert "driftwatch_pending_joins" not in get(srv.port, "/metrics")[1]  # never read yet
-        probe.pending_rows, probe.pending_at = [], time.monotonic() - 42
+        probe.reading = ModelReading([], {}, time.monotonic() - 42)
         probe.start()
         assert hang.wait(5)
         started = time.monotonic()
@@ -101,7 +106,7 @@ def test_the_probe_tells_which_dependency_is_unreachable(
     def kafka(*servers: str) -> KafkaSettings:
         return KafkaSettings(bootstrap_servers=servers)
 
-    up = DependencyProbe(redis.Redis.from_url(redis_url), kafka(kafka_bootstrap), pending=list)
+    up = DependencyProbe(redis.Redis.from_url(redis_url), kafka(kafka_bootstrap), read=nothing)
     up.check_once()
     assert (up.redis.problem, up.kafka.problem) == ("", "")
 
@@ -110,12 +115,12 @@ def test_the_probe_tells_which_dependency_is_unreachable(
         timeout_seconds=1,
         retry_connection_errors=0,
     )
-    down = DependencyProbe(dead_redis, kafka(f"127.0.0.1:{closed_port}"), pending=list)
+    down = DependencyProbe(dead_redis, kafka(f"127.0.0.1:{closed_port}"), read=nothing)
     down.check_once()
     assert down.redis.problem.startswith("redis unreachable")
     assert down.kafka.problem.startswith("kafka unreachable")
     # One answering bootstrap server is enough.
-    some = DependencyProbe(dead_redis, kafka(f"127.0.0.1:{closed_port}", kafka_bootstrap), list)
+    some = DependencyProbe(dead_redis, kafka(f"127.0.0.1:{closed_port}", kafka_bootstrap), nothing)
     some.check_once()
     assert some.kafka.problem == ""
     for probe in (up, down, some):
