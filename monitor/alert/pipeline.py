@@ -2,7 +2,8 @@
 
 Alertmanager's notification pipeline (design §6), per group and receiver, in its order::
 
-    route + group → inhibit → silence → wait (group_wait / group_interval) → dedup → send → log
+    route + group → time intervals → inhibit → silence → wait (group_wait / group_interval)
+    → dedup → send → log
 
 Every stage but sending is here, as plain functions of the alerts, the notification log and the
 clock, so a round can be replayed in a test; ``monitor/runtime/notifier.py`` sends what
@@ -13,7 +14,7 @@ an instance crashed is simply due again for its successor: the alerts and the lo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.alert.dedup import Reason, needs_update
@@ -21,7 +22,7 @@ from monitor.alert.inhibit import not_inhibited
 from monitor.alert.notification import Notification
 from monitor.alert.route import Route, group_key, group_labels
 from monitor.alert.silence import unsilenced
-from monitor.config import InhibitRuleSettings
+from monitor.config import InhibitRuleSettings, TimeIntervalSettings
 from monitor.vocab.alerts import Alert, LogEntry
 from monitor.vocab.silences import Silence
 
@@ -67,12 +68,17 @@ def plan(
     inhibit_rules: Sequence[InhibitRuleSettings],
     silences: Sequence[Silence],
     now: float,
+    time_intervals: Mapping[str, TimeIntervalSettings] | None = None,
 ) -> Due | None:
     """The group's notification to its route's receiver if one is due now, else None.
 
     ``entry``: what the receiver was last told of this group; ``firing_elsewhere``: every firing
-    alert of the deployment (an inhibiting alert may belong to another group).
+    alert of the deployment (an inhibiting alert may belong to another group);
+    ``time_intervals``: the configured ones by name, for the route's ``mute_time_intervals``.
     """
+    intervals = time_intervals or {}
+    if any(intervals[name].active(now) for name in group.route.mute_time_intervals):
+        return None  # muted: told once the interval ends, if still due
     live = unsilenced(group.alerts, silences, now)
     firing = not_inhibited(
         [a for a in live if a.state == "firing"], firing_elsewhere, inhibit_rules

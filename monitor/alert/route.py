@@ -78,6 +78,8 @@ class Route:
     opts: RouteOpts
     continue_: bool
     routes: tuple[Route, ...]
+    #: Time intervals (by name) in which this route notifies nobody; not inherited.
+    mute_time_intervals: tuple[str, ...] = ()
 
     def match(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes that handle an alert with these labels, in tree order (none if this
@@ -125,7 +127,7 @@ def _node(settings: RouteSettings, inherited: RouteOpts, parent: str | None, ind
     id_ = selector if parent is None else f"{parent}/{selector}/{index}"
     opts = inherited.inherit(settings)
     children = tuple(_node(child, opts, id_, i) for i, child in enumerate(settings.routes))
-    return Route(id_, matchers, opts, settings.continue_, children)
+    return Route(id_, matchers, opts, settings.continue_, children, settings.mute_time_intervals)
 
 
 def _either(value: float | None, inherited: float) -> float:

@@ -59,6 +59,7 @@ from monitor.config.runtime import (
 )
 from monitor.config.settings import Settings, load, parse
 from monitor.config.simulate import FaultKind, FaultSettings, SimulateSettings
+from monitor.config.time_intervals import TimeIntervalSettings
 from monitor.config.verdicts import (
     JUDGEABLE_METRICS,
     DriftSettings,
@@ -103,6 +104,7 @@ __all__ = [
     "Settings",
     "SimulateSettings",
     "TaskType",
+    "TimeIntervalSettings",
     "WindowSettings",
     "load",
     "parse",

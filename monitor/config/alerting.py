@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from monitor.config._parse import require_positive
 from monitor.config.connections import Secret
 from monitor.config.rules import DEFAULT_RULES, RuleSettings
+from monitor.config.time_intervals import TimeIntervalSettings
 from monitor.errors import ConfigError
 from monitor.vocab.matchers import LABEL_NAME, Matcher
 
@@ -48,9 +49,14 @@ class RouteSettings:
     repeat_interval_seconds: float | None = None
     #: After this route matched, try its later siblings too (by default the first match wins).
     continue_: bool = field(default=False, metadata={"key": "continue"})
+    #: Names of ``[[alerting.time_intervals]]`` in which this route notifies nobody (not
+    #: inherited by child routes, as in Alertmanager).
+    mute_time_intervals: tuple[str, ...] = ()
     routes: tuple[RouteSettings, ...] = ()
 
-    def validate(self, key: str, receivers: Collection[str]) -> None:
+    def validate(
+        self, key: str, receivers: Collection[str], intervals: Collection[str] = ()
+    ) -> None:
         """Reject what would misroute silently: a matcher that cannot be read, an unknown
         receiver, a grouping label that cannot exist, a timer that would stall or spam."""
         if self.receiver and self.receiver not in receivers:
@@ -76,8 +82,15 @@ class RouteSettings:
         ):
             if seconds is not None:
                 require_positive(f"{key}.{name}", seconds)
+        for i, name in enumerate(self.mute_time_intervals):
+            if name not in intervals:
+                raise ConfigError(
+                    f"{key}.mute_time_intervals[{i}]",
+                    f"no time interval is named {name!r}",
+                    "add an [[alerting.time_intervals]] table of that name",
+                )
         for i, route in enumerate(self.routes):
-            route.validate(f"{key}.routes[{i}]", receivers)
+            route.validate(f"{key}.routes[{i}]", receivers, intervals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +143,12 @@ class ReceiverSettings:
         return (*urls, (f"{key}.pagerduty_routing_key", self.pagerduty_routing_key))
 
 
-def validate_routing(key: str, route: RouteSettings, receivers: Sequence[ReceiverSettings]) -> None:
+def validate_routing(
+    key: str,
+    route: RouteSettings,
+    receivers: Sequence[ReceiverSettings],
+    time_intervals: Sequence[TimeIntervalSettings] = (),
+) -> None:
     """Check the whole tree (``{key}.route``) against the receivers (``{key}.receivers``).
 
     Call it when alerting is enabled: the root route must then name the receiver of every alert
@@ -171,7 +189,11 @@ def validate_routing(key: str, route: RouteSettings, receivers: Sequence[Receive
         )
     if route.continue_:
         raise ConfigError(f"{root}.continue", "the root route has no siblings", "remove it")
-    route.validate(root, names)
+    intervals: set[str] = set()
+    for i, interval in enumerate(time_intervals):
+        interval.validate(f"{key}.time_intervals[{i}]")
+        intervals.add(interval.name)
+    route.validate(root, names, intervals)
 
 
 def _check_matchers(key: str, matchers: Sequence[str]) -> None:
@@ -259,6 +281,8 @@ class AlertingSettings:
     receivers: tuple[ReceiverSettings, ...] = ()
     #: ``[[alerting.inhibit_rules]]``; absent: the defaults above.
     inhibit_rules: tuple[InhibitRuleSettings, ...] = DEFAULT_INHIBIT_RULES
+    #: ``[[alerting.time_intervals]]``, named by routes' ``mute_time_intervals``.
+    time_intervals: tuple[TimeIntervalSettings, ...] = ()
 
     def validate(self, key: str, models: frozenset[str]) -> None:
         """Rules always (they are evaluated for ``alerts list`` only when enabled, but a wrong
@@ -268,7 +292,7 @@ class AlertingSettings:
         for i, inhibit in enumerate(self.inhibit_rules):
             inhibit.validate(f"{key}.inhibit_rules[{i}]")
         if self.enabled:
-            validate_routing(key, self.route, self.receivers)
+            validate_routing(key, self.route, self.receivers, self.time_intervals)
 
     def secrets(self, key: str) -> list[tuple[str, Secret]]:
         """The receivers' secrets, checked at start-up when alerting is enabled."""

@@ -53,6 +53,7 @@ class Notifier:
             for i, r in enumerate(alerting.receivers)
         }
         self._settings = {r.name: r for r in alerting.receivers}
+        self._intervals = {t.name: t for t in alerting.time_intervals}
         self._log = NotificationLog(client, keys)
         self._metrics = metrics
         self._dispatcher: Dispatcher[None] = Dispatcher()
@@ -89,6 +90,7 @@ class Notifier:
                 inhibit_rules=self._alerting.inhibit_rules,
                 silences=silences,
                 now=now,
+                time_intervals=self._intervals,
             )
             deadline = group.route.opts.group_interval_seconds
             if due is not None and self._submit(fence, receiver, due, deadline, now):
