@@ -6,6 +6,7 @@ test sees exactly what every owner was told.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,51 @@ def test_a_drift_is_told_to_its_owner_once_and_its_end_resolves_it(
         assert eta.requests == [] and rest.requests == []
         alerts = query.alerts(["fraud-detector"])["fraud-detector"]
         assert [a.state for a in alerts.values()] == ["resolved"]
+
+
+@pytest.mark.slow
+def test_a_daemon_killed_while_sending_leaves_the_notification_to_its_successor(
+    deployment_factory: Any,
+    daemon_factory: Any,
+    wait_for: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kill -9 while the receiver holds the request: nothing was logged, so the next evaluator
+    (another instance, once the lease expired) sends the notification again — at least once,
+    never lost — and then never more, however many rounds follow."""
+    with serving(Endpoint(hold=threading.Event())) as hook:
+        monkeypatch.setenv("DW_TEST_HOOK", f"json://{hook.address}/hook")
+        dep = deployment_factory(
+            partitions=2,
+            windows={"size_seconds": WINDOW, "allowed_lateness_seconds": 10},
+            simulate={"rate": 20.0, "label_delay_seconds": 5.0},
+            alerting={"enabled": True, "rules": [{"kind": "feature_drift"}],
+                      "route": {"receiver": "owners", "group_wait_seconds": 0.0,
+                                "group_interval_seconds": 2.0},
+                      "receivers": [{"name": "owners",
+                                     "apprise_urls": [{"env": "DW_TEST_HOOK"}]}]},
+        )  # fmt: skip
+        set_baseline(dep.path, dep.settings, "fraud-detector", tmp_path)
+        start = (int(time.time()) // WINDOW - 25) * WINDOW
+        shift = FaultSettings(
+            "covariate_shift", "fraud-detector", "amount", SHIFT_AT, magnitude=1.5
+        )
+        sim = Simulator(
+            dep.settings, seed=5, start=start, faults=[shift], models=["fraud-detector"]
+        )
+        events = [e for e in sim.events(24_000) if e.ts < start + SHIFT_END]
+        first = daemon_factory(dep)
+        wait_for(lambda: "claimed" in first.log_text(), 60, "the daemon to claim its partitions")
+        produce(dep.settings, events, realtime_rate=4000)
+        wait_for(lambda: len(hook.requests) >= 1, 120, "the notification to reach the receiver")
+        first.kill9()  # the receiver has it, unanswered: the log was not written
+        assert hook.hold is not None
+        hook.hold.set()
+        second = daemon_factory(dep)
+        wait_for(lambda: len(hook.requests) >= 2, 90, "the successor's notification")
+        time.sleep(12)  # more rounds of the successor: nothing more may be sent
+        titles = [body["title"] for body in hook.bodies()]
+        assert len(titles) == 2 and titles[0] == titles[1], titles
+        assert titles[0].startswith("[CRITICAL] fraud-detector: feature drift: amount")
+        assert second.alive()
