@@ -6,8 +6,10 @@ generic walker builds it, and ``validate_routing`` is the one call that checks i
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -249,3 +251,22 @@ def test_a_secret_pasted_into_the_file_is_refused_without_echoing_it(edit: Any) 
         ("alerting.receivers[0].apprise_urls", "alerting.receivers[2]")
     )
     assert TOKEN not in str(info.value)
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/alerting.md"])
+def test_the_documented_alerting_examples_load(
+    doc: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The examples people copy are valid configs (their secrets in the environment or files)."""
+    root = Path(__file__).resolve().parents[2]
+    base = tomllib.loads((root / "config.toml").read_text())
+    blocks = re.findall(r"```toml\n(.*?)```", (root / doc).read_text(), re.S)
+    example = next(b for b in blocks if "[alerting]" in b)
+    for name in re.findall(r'env = "(\w+)"', example):
+        monkeypatch.setenv(name, "json://127.0.0.1:1/")
+    for i, path in enumerate(re.findall(r'file = "([^"]+)"', example)):
+        secret = tmp_path / f"secret-{i}"
+        secret.write_text("json://127.0.0.1:1/")
+        example = example.replace(f'file = "{path}"', f'file = "{secret}"')
+    settings = config.parse({**base, **tomllib.loads(example)})
+    assert settings.alerting.enabled and settings.alerting.receivers
