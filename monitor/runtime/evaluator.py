@@ -47,6 +47,7 @@ from monitor.store.keys import Keys
 from monitor.store.lease import Fence, Lease
 from monitor.store.query import Query
 from monitor.store.references import ReferenceStore
+from monitor.vocab.alerts import Alert
 from monitor.vocab.counts import WindowCounts
 from monitor.vocab.effects import parse_window_id, window_id
 from monitor.vocab.profile import ReferenceProfile
@@ -191,14 +192,16 @@ class WindowEvaluator:
             if merged is not None:
                 self._store.save_rolling(fence, self._evaluate(model, *merged, now))
         if self._notifier is not None:
-            self._evaluate_alerts(fence, now)  # Step 5
-            alerts, silences = self._query.alerts(), self._query.silences(now)
+            alerts = self._evaluate_alerts(fence, now)  # Step 5
+            silences = self._query.silences(now)
             self._notifier.run_once(fence, alerts, silences, now)  # Step 6
         if evaluated:
             log.debug("evaluated %d windows of %d models", evaluated, len(touched))
         return evaluated
 
-    def _evaluate_alerts(self, fence: Fence, now: float) -> None:
+    def _evaluate_alerts(self, fence: Fence, now: float) -> dict[str, dict[str, Alert]]:
+        """Evaluate and store every model's alerts; returns them as stored now (step 6 reads
+        them from here rather than from Redis again)."""
         current = self._query.alerts()
         span = self._settings.performance.change_point_span_seconds
         for row in self._query.status():
@@ -214,6 +217,10 @@ class WindowEvaluator:
             )
             changed, gone = evaluate_alerts(self._settings.alerting.rules, evidence, current[model])
             self._alerts.save(fence, model, changed, gone)
+            current[model].update((a.fingerprint, a) for a in changed)
+            for key in gone:
+                current[model].pop(key, None)
+        return current
 
     def _evaluate(
         self,
