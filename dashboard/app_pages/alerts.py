@@ -137,7 +137,7 @@ tz = widgets.viewer_zone()
 now = time.time()
 stored = data.alerts()
 silences = data.silences()
-rows = info.alert_rows(stored, settings.models, silences, now, tz)
+rows = info.alert_rows(stored, silences, now, tz)
 active = [r for r in rows if r.state != "resolved"]
 resolved = [r for r in rows if r.state == "resolved"]
 silence_rows = info.silence_rows(silences, stored, now, tz)

@@ -18,15 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from dashboard.figures.common import (
-    FEATURE_PATH,
-    MODEL_PATH,
     SEVERITY_COLORS,
     deep_link,
     feature_label,
     local,
-    rows_of,
 )
-from monitor.config import ModelSettings
 from monitor.vocab.alerts import (
     ALERTNAME,
     FEATURE,
@@ -36,6 +32,7 @@ from monitor.vocab.alerts import (
     Alert,
     AlertState,
     LogEntry,
+    evidence_page,
 )
 from monitor.vocab.matchers import Matcher
 from monitor.vocab.silences import Silence, SilenceState
@@ -118,34 +115,21 @@ def severity_color(severity: str) -> str:
     return SEVERITY_COLORS.get(severity, SEVERITY_COLORS["none"])
 
 
-def evidence_link(alert: Alert, models: Mapping[str, ModelSettings]) -> str:
+def evidence_link(alert: Alert) -> str:
     """The page with the alert's evidence, chosen as notifications choose it
-    (``monitor/alert/message.py``, which the dashboard may not import): the Feature page of a
-    feature or output of the model, else the Model page (a metric, a model-wide rule), at the
-    alert's window when it names one."""
-    name = alert.labels.get(MODEL, "")
-    feature = alert.labels.get(FEATURE, "")
-    model = models.get(name)
-    params = {"model": name}
-    page = MODEL_PATH
-    if model is not None and feature in rows_of(model):
-        page, params["feature"] = FEATURE_PATH, feature
-    window = alert.annotations.get("window_start")
-    if window:
-        params["window"] = window
+    (:func:`monitor.vocab.alerts.evidence_page`), relative to the app."""
+    page, params = evidence_page(alert)
     return deep_link(page, params)
 
 
 def alert_rows(
     alerts: Mapping[str, Mapping[str, Alert]],
-    models: Sequence[ModelSettings],
     silences: Sequence[Silence],
     now: float,
     tz: tzinfo,
 ) -> list[AlertRow]:
     """Every stored alert (``alerts``: by model, then fingerprint), firing first, critical before
     warning, newest first; ``silenced`` as of ``now``."""
-    by_name = {m.name: m for m in models}
     every = [a for found in alerts.values() for a in found.values() if a.state in STATE_ORDER]
     every.sort(key=lambda a: (STATE_ORDER.index(a.state), _severity_rank(a), -(_since(a) or 0.0)))
     rows = []
@@ -172,7 +156,7 @@ def alert_rows(
                 lasted_hours=(ended - since) / 3600
                 if ended is not None and since is not None
                 else None,
-                evidence=evidence_link(a, by_name),
+                evidence=evidence_link(a),
                 fingerprint=a.fingerprint,
             )
         )

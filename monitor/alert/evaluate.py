@@ -1,10 +1,18 @@
-"""One evaluation of a model's alert rules: its evidence in, its alerts' new states out."""
+"""One evaluation of a model's alert rules: its evidence in, its alerts' new states out.
+
+An alert that no configured rule could make any more (the config changed: a rule removed, a
+severity or owner changed, a feature dropped) is resolved at once — a firing one with a resolve
+that says why, a pending one silently — rather than left firing with nothing to clear it; the
+alert with the new labels, if any, starts its own life.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from monitor.alert.rules import Evidence, signals
+import msgspec
+
+from monitor.alert.rules import Evidence, could_say, signals
 from monitor.alert.state import step
 from monitor.config.rules import RuleSettings
 from monitor.vocab.alerts import Alert, fingerprint
@@ -38,4 +46,26 @@ def evaluate(
                     gone.append(key)
             elif after != before:
                 changed.append(after)
+    for key, alert in current.items():
+        if alert.state in ("pending", "firing") and not any(
+            could_say(rule, evidence.model, alert.labels) for rule in rules
+        ):
+            if alert.state == "pending":
+                gone.append(key)
+            else:
+                changed.append(_orphaned(alert, evidence.now))
     return changed, gone
+
+
+def _orphaned(alert: Alert, now: float) -> Alert:
+    """A firing alert whose rule no longer applies, resolved now with the reason."""
+    notes = {**alert.annotations, "description": _ORPHANED}
+    return msgspec.structs.replace(
+        alert, state="resolved", resolved_at=now, breaches=0, annotations=notes
+    )
+
+
+_ORPHANED = (
+    "resolved because no configured rule makes this alert any more "
+    "(its rule, severity, owner or feature changed in the config)"
+)

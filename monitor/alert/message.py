@@ -20,16 +20,13 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from monitor.alert.notification import Notification
-from monitor.alert.rules import ALERTNAMES
-from monitor.vocab.alerts import ALERTNAME, FEATURE, MODEL, OWNER, SEVERITY, Alert
+from monitor.vocab.alerts import ALERTNAME, FEATURE, MODEL, OWNER, SEVERITY, Alert, evidence_page
 from monitor.vocab.verdicts import DECISION, PREDICTION
 
 #: Worst first: a group's title takes the worst severity among its firing alerts.
 _SEVERITY_ORDER = ("critical", "warning")
 #: How the model's outputs are named to people (the verdicts name them by their counts key).
 _OUTPUT_NAMES = {PREDICTION: "prediction", DECISION: "decision"}
-#: A performance alert's ``feature`` label names a metric, which has no Feature page.
-_PERFORMANCE = ALERTNAMES["performance"]
 #: Subjects (features, metrics) a grouped title names per kind before it says "+N more".
 _TITLE_SUBJECTS = 3
 #: Annotations printed after the value and threshold, with their short names.
@@ -97,17 +94,10 @@ def fallback(title_text: str, body_text: str, primary: str, reason: str) -> tupl
 
 
 def evidence_link(alert: Alert, public_url: str) -> str:
-    """The dashboard page with the evidence (``docs/dashboard.md``, Deep links): the Feature page
-    of the alert's feature in its window, else the Model page (at the window, when known)."""
-    base = public_url.rstrip("/")
-    window = alert.annotations.get("window_start")
-    feature = alert.labels.get(FEATURE)
-    params = {"model": alert.labels.get(MODEL, "")}
-    if feature and window and alert.labels.get(ALERTNAME) != _PERFORMANCE:
-        return f"{base}/feature?{urlencode({**params, 'feature': feature, 'window': window})}"
-    if window:
-        params["window"] = window
-    return f"{base}/model?{urlencode(params)}"
+    """The dashboard page with the alert's evidence (:func:`monitor.vocab.alerts.evidence_page`)
+    as an absolute address under ``public_url``."""
+    page, params = evidence_page(alert)
+    return f"{public_url.rstrip('/')}/{page}?{urlencode(params)}"
 
 
 def worst_severity(alerts: Iterable[Alert]) -> str | None:

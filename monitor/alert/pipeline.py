@@ -45,6 +45,12 @@ class Due:
     reason: Reason
     entry: LogEntry
 
+    @property
+    def log_only(self) -> bool:
+        """Nothing to send, only to log: the group resolved and its receiver does not want
+        resolves (Alertmanager logs it all the same, so a new firing starts a fresh group)."""
+        return not self.notification.firing and not self.notification.resolved
+
 
 def groups(tree: Route, alerts: Iterable[Alert]) -> list[Group]:
     """Route every firing or resolved alert (pending ones are nobody's business yet) and group
@@ -113,9 +119,10 @@ def plan(
 
 def _waited(group: Group, firing: Sequence[Alert], entry: LogEntry | None, now: float) -> bool:
     """``group_wait`` before a new group's first notification (more alerts may join it), then
-    ``group_interval`` between two notifications of the group."""
+    ``group_interval`` between two notifications of the group. A group whose last notification
+    resolved everything starts afresh, as Alertmanager drops a group once all of it resolved."""
     opts = group.route.opts
-    if entry is None:
+    if entry is None or not entry.firing:
         started = min((a.fired_at or now for a in firing), default=now)
         return now >= started + opts.group_wait_seconds
     return now >= entry.sent_at + opts.group_interval_seconds

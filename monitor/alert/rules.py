@@ -15,28 +15,15 @@ and clears only past ``clear``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitor.config import ModelSettings
 from monitor.config.rules import RuleSettings
-from monitor.vocab.alerts import ALERTNAME, FEATURE, MODEL, OWNER, SEVERITY
+from monitor.vocab.alerts import ALERTNAME, ALERTNAMES, FEATURE, MODEL, OWNER, SEVERITY
 from monitor.vocab.counts import IngestCounts
 from monitor.vocab.verdicts import MODEL as MODEL_VERDICT
 from monitor.vocab.verdicts import OUTPUTS, Verdict, WindowEvaluation
-
-#: alertname of each rule kind.
-ALERTNAMES = {
-    "feature_drift": "FeatureDrift",
-    "prediction_drift": "PredictionDrift",
-    "performance": "PerformanceDegraded",
-    "data_quality": "DataQuality",
-    "change_point": "ErrorRateChange",
-    "label_coverage": "LabelCoverageLow",
-    "label_delay": "LabelDelayHigh",
-    "stale_data": "StaleData",
-    "dead_letters": "DeadLetterRate",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +68,32 @@ def signals(rule: RuleSettings, evidence: Evidence) -> Iterator[Signal]:
     else:
         value, window = _number(rule, evidence)
         yield _compare(rule, evidence.model, value, window)
+
+
+def could_say(rule: RuleSettings, model: ModelSettings, labels: Mapping[str, str]) -> bool:
+    """Whether ``rule`` could make an alert with these labels for ``model`` as configured now.
+
+    False once the config changed under an alert — its rule removed or its severity changed,
+    the model's owner changed, its feature dropped — so that the alert can be resolved rather
+    than left firing with no rule ever to clear it.
+    """
+    if rule.models and model.name not in rule.models:
+        return False
+    feature = labels.get(FEATURE, "")
+    if rule.kind == "feature_drift":
+        subjects: Container[str] | None = model.features
+    elif rule.kind == "prediction_drift":
+        subjects = OUTPUTS
+    elif rule.kind == "data_quality":
+        subjects = (*model.features, *OUTPUTS, MODEL_VERDICT)
+    else:
+        subjects = None  # a metric, or no feature label at all
+    return (
+        labels.get(ALERTNAME) == ALERTNAMES[rule.kind]
+        and labels.get(SEVERITY) == rule.severity
+        and labels.get(OWNER) == model.owner
+        and (subjects is None or feature in subjects)
+    )
 
 
 def _labels(rule: RuleSettings, model: ModelSettings, feature: str = "") -> dict[str, str]:

@@ -92,8 +92,13 @@ class Notifier:
                 now=now,
                 time_intervals=self._intervals,
             )
+            if due is None:
+                continue
+            if due.log_only:
+                self._log.record(fence, name, group.key, due.entry)
+                continue
             deadline = group.route.opts.group_interval_seconds
-            if due is not None and self._submit(fence, receiver, due, deadline, now):
+            if self._submit(fence, receiver, due, deadline, now):
                 submitted += 1
         live = {group.key for group in found}
         for name, entries in logs.items():

@@ -15,12 +15,32 @@ from typing import Literal
 
 import msgspec
 
+from monitor.vocab.verdicts import MODEL as MODEL_SUBJECT
+
 #: inactive → pending (breach held for less than the rule's ``for``) → firing → resolved (the
 #: breach cleared and ``keep_firing_for`` passed). Insufficient data changes no state.
 AlertState = Literal["inactive", "pending", "firing", "resolved"]
 
 #: Label names every alert carries; ``feature`` is added where the rule names one.
 ALERTNAME, MODEL, SEVERITY, OWNER, FEATURE = "alertname", "model", "severity", "owner", "feature"
+
+#: ``alertname`` of each rule kind (``[[alerting.rules]] kind``).
+ALERTNAMES = {
+    "feature_drift": "FeatureDrift",
+    "prediction_drift": "PredictionDrift",
+    "performance": "PerformanceDegraded",
+    "data_quality": "DataQuality",
+    "change_point": "ErrorRateChange",
+    "label_coverage": "LabelCoverageLow",
+    "label_delay": "LabelDelayHigh",
+    "stale_data": "StaleData",
+    "dead_letters": "DeadLetterRate",
+}
+#: Alerts whose ``feature`` label names a feature or an output of the model (a performance
+#: alert's names a metric): their evidence is on the dashboard's Feature page.
+_FEATURE_PAGE_ALERTS = frozenset(
+    ALERTNAMES[k] for k in ("feature_drift", "prediction_drift", "data_quality")
+)
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
@@ -69,3 +89,24 @@ class LogEntry(msgspec.Struct, frozen=True):
     firing: list[str]
     resolved: list[str]
     sent_at: float
+
+
+def evidence_page(alert: Alert) -> tuple[str, dict[str, str]]:
+    """The dashboard page with an alert's evidence and its query parameters (``docs/dashboard.md``,
+    Deep links): the Feature page of the feature or output it names, else the Model page — at
+    the alert's window when it names one. Notifications and the dashboard's Alerts page link
+    the same way through this one rule.
+
+    >>> evidence_page(Alert({"alertname": "FeatureDrift", "model": "m", "feature": "x"}, {},
+    ...     "firing"))
+    ('feature', {'model': 'm', 'feature': 'x'})
+    """
+    params = {"model": alert.labels.get(MODEL, "")}
+    feature = alert.labels.get(FEATURE, "")
+    page = "model"
+    if alert.labels.get(ALERTNAME) in _FEATURE_PAGE_ALERTS and feature not in ("", MODEL_SUBJECT):
+        page, params["feature"] = "feature", feature
+    window = alert.annotations.get("window_start")
+    if window:
+        params["window"] = window
+    return page, params

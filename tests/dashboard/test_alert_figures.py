@@ -9,16 +9,11 @@ import msgspec
 import pytest
 
 from dashboard.figures import alerts, common
-from monitor.config import ModelSettings
 from monitor.vocab.alerts import Alert, AlertState, LogEntry
 from monitor.vocab.silences import Silence
 
 NOW = 1_800_000_000.0
 TOKYO = ZoneInfo("Asia/Tokyo")
-MODELS = [
-    ModelSettings(name="m", owner="o", task="binary", features={"a": "numeric"}),
-    ModelSettings(name="r", owner="o", task="regression", features={"b": "numeric"}),
-]
 
 
 def alert(
@@ -47,7 +42,7 @@ def test_alert_rows_put_what_needs_a_person_first_with_its_evidence() -> None:
     warn = alert("PerformanceDegraded", "warning", "firing", NOW - 30, "roc_auc")
     wait = alert("PredictionDrift", "critical", "pending", NOW - 10, "__decision__")
     done = alert("StaleData", "warning", "resolved", NOW - 7200)
-    rows = alerts.alert_rows(by_model(done, wait, warn, old, new), MODELS, [], NOW, TOKYO)
+    rows = alerts.alert_rows(by_model(done, wait, warn, old, new), [], NOW, TOKYO)
     assert [r.fingerprint for r in rows] == [
         a.fingerprint for a in (new, old, warn, wait, done)
     ]  # firing (critical, newest first), pending, resolved
@@ -62,39 +57,31 @@ def test_alert_rows_put_what_needs_a_person_first_with_its_evidence() -> None:
     assert rows[4].feature == "" and not any(r.silenced for r in rows)
 
 
-def test_evidence_links_open_the_feature_page_only_for_a_row_the_model_has() -> None:
+def test_evidence_links_open_the_feature_page_for_a_feature_or_output_only() -> None:
+    """The rule is ``monitor.vocab.alerts.evidence_page``, the one notifications link by."""
     window = "&window=1799996400"
-
-    def link(a: Alert) -> str:
-        return alerts.evidence_link(a, {m.name: m for m in MODELS})
-
-    assert link(alert("FeatureDrift", "critical", "firing", NOW, "a")) == (
+    assert alerts.evidence_link(alert("FeatureDrift", "critical", "firing", NOW, "a")) == (
         f"feature?model=m&feature=a{window}"
     )
-    assert link(alert("PredictionDrift", "critical", "firing", NOW, "__decision__")) == (
-        f"feature?model=m&feature=__decision__{window}"
-    )
-    # a regression model has no decision row; a metric and a dropped feature have no page
-    assert link(alert("PredictionDrift", "critical", "firing", NOW, "__decision__", "r")) == (
-        f"model?model=r{window}"
-    )
-    assert link(alert("PerformanceDegraded", "warning", "firing", NOW, "roc_auc")) == (
-        f"model?model=m{window}"
-    )
-    assert link(alert("FeatureDrift", "critical", "firing", NOW, "gone")).startswith("model?")
+    decision = alert("PredictionDrift", "critical", "firing", NOW, "__decision__")
+    assert alerts.evidence_link(decision) == f"feature?model=m&feature=__decision__{window}"
+    # a metric and a model-wide data-quality finding have no Feature page
+    for name, subject in (("PerformanceDegraded", "roc_auc"), ("DataQuality", "__model__")):
+        found = alert(name, "warning", "firing", NOW, subject)
+        assert alerts.evidence_link(found) == f"model?model=m{window}"
     stale = msgspec.structs.replace(alert("StaleData", "warning", "firing", NOW), annotations={})
-    assert link(stale) == "model?model=m"
+    assert alerts.evidence_link(stale) == "model?model=m"
     odd = alert("FeatureDrift", "critical", "firing", NOW, "a b&c", model="a&b")
-    assert alerts.evidence_link(odd, {}) == f"model?model=a%26b{window}"  # escaped
+    assert alerts.evidence_link(odd) == f"feature?model=a%26b&feature=a+b%26c{window}"  # escaped
 
 
 def test_numbers_a_rule_could_not_compute_stay_empty() -> None:
     a = alert("FeatureDrift", "critical", "firing", NOW, "a")
     a = msgspec.structs.replace(a, annotations={**a.annotations, "value": "n/a", "n": "many"})
-    (row,) = alerts.alert_rows(by_model(a), MODELS, [], NOW, TOKYO)
+    (row,) = alerts.alert_rows(by_model(a), [], NOW, TOKYO)
     assert (row.value, row.threshold, row.n) == (None, 0.2, None)
     nan = msgspec.structs.replace(a, annotations={**a.annotations, "value": "nan"})
-    assert alerts.alert_rows(by_model(nan), MODELS, [], NOW, TOKYO)[0].value is None
+    assert alerts.alert_rows(by_model(nan), [], NOW, TOKYO)[0].value is None
 
 
 def test_silences_mute_current_alerts_only_while_active() -> None:
@@ -114,13 +101,9 @@ def test_silences_mute_current_alerts_only_while_active() -> None:
         (ended.id, "expired", 0),
     ]
     assert rows[0].matchers == 'feature="a"' and rows[0].ends.tzinfo == TOKYO
-    flags = {
-        r.fingerprint: r.silenced for r in alerts.alert_rows(found, MODELS, [later], NOW, TOKYO)
-    }
+    flags = {r.fingerprint: r.silenced for r in alerts.alert_rows(found, [later], NOW, TOKYO)}
     assert not any(flags.values())  # a pending silence mutes nothing yet
-    flags = {
-        r.fingerprint: r.silenced for r in alerts.alert_rows(found, MODELS, [active], NOW, TOKYO)
-    }
+    flags = {r.fingerprint: r.silenced for r in alerts.alert_rows(found, [active], NOW, TOKYO)}
     assert flags[firing.fingerprint] and flags[pending.fingerprint]
 
 

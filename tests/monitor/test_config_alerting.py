@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from monitor import config
+from monitor.alert.route import routing_tree
 from monitor.config._parse import build
 from monitor.errors import ConfigError
 from monitor.vocab.matchers import FORM
@@ -270,3 +271,15 @@ def test_the_documented_alerting_examples_load(
         example = example.replace(f'file = "{path}"', f'file = "{secret}"')
     settings = config.parse({**base, **tomllib.loads(example)})
     assert settings.alerting.enabled and settings.alerting.receivers
+    if doc == "docs/alerting.md":  # routes as its comments say
+        tree = routing_tree(settings.alerting.route)
+
+        def receivers(**labels: str) -> list[str]:
+            return [route.opts.receiver for route in tree.match(labels)]
+
+        assert receivers(owner="fraud-team", severity="critical") == [
+            "pagerduty-fraud",
+            "fraud-oncall",
+        ]
+        assert receivers(owner="fraud-team", severity="warning") == ["fraud-oncall"]
+        assert receivers(owner="risk", severity="critical") == ["ml-platform"]

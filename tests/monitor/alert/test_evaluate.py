@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import msgspec
 
 from monitor.alert.evaluate import RESOLVED_KEPT_SECONDS, evaluate
@@ -42,3 +44,27 @@ def test_a_resolved_alert_is_forgotten_after_a_day_and_a_cleared_pending_one_at_
     later = T0 + 21.0 + RESOLVED_KEPT_SECONDS
     assert evaluate(rules, evidence("warning", later), {old.fingerprint: old}) == (
         [], [old.fingerprint])  # fmt: skip
+
+
+def test_an_alert_its_config_no_longer_makes_resolves_with_the_reason() -> None:
+    """A changed owner, a dropped feature, a rule removed or re-graded: the old alert resolves
+    (it would otherwise fire for ever, nothing left to clear it); a pending one just goes."""
+    (firing,), _ = evaluate(DEFAULT_RULES, evidence("critical", T0 + 10.0), {})
+    current = {firing.fingerprint: firing}
+    quiet = evidence("insufficient", T0 + 20.0)  # no verdict either way
+    assert evaluate(DEFAULT_RULES, quiet, current) == ([], [])  # same config: held
+    changes = {
+        "owner": dataclasses.replace(quiet, model=dataclasses.replace(MODEL, owner="new")),
+        "feature": dataclasses.replace(
+            quiet, model=dataclasses.replace(MODEL, features={"b": "numeric"})
+        ),
+    }
+    for why, changed_evidence in changes.items():
+        (resolved,), gone = evaluate(DEFAULT_RULES, changed_evidence, current)
+        assert (resolved.state, resolved.resolved_at, gone) == ("resolved", T0 + 20.0, []), why
+        assert "no configured rule" in resolved.annotations["description"]
+    regraded = (RuleSettings("feature_drift", severity="warning"),)
+    assert evaluate(regraded, quiet, current)[0][0].state == "resolved"
+    assert evaluate((RuleSettings("stale_data"),), quiet, current)[0][0].state == "resolved"
+    pending = msgspec.structs.replace(firing, state="pending", fired_at=None)
+    assert evaluate((), quiet, {pending.fingerprint: pending}) == ([], [pending.fingerprint])

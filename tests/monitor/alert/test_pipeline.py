@@ -85,3 +85,28 @@ def test_an_inhibited_group_sends_nothing() -> None:
     (group,) = groups(TREE, [drift])
     assert due(group, None, T0 + 60, firing=[stale, drift]) is None
     assert due(group, None, T0 + 60, firing=[drift]) is not None
+
+
+def test_without_send_resolved_a_resolved_group_is_logged_not_sent() -> None:
+    (group,) = groups(TREE, [alert("m", "a")])
+    first = due(group, None, T0 + 30)
+    assert first is not None and not first.log_only
+    (ended,) = groups(TREE, [alert("m", "a", state="resolved")])
+    quiet = plan(ended, first.entry, send_resolved=False, firing_elsewhere=(), inhibit_rules=(),
+                 silences=(), now=T0 + 700)  # fmt: skip
+    assert quiet is not None and quiet.reason is Reason.ALL_RESOLVED and quiet.log_only
+    assert quiet.entry.firing == [] and due(ended, quiet.entry, T0 + 2000) is None
+
+
+def test_after_everything_resolved_a_new_firing_waits_group_wait_not_group_interval() -> None:
+    (group,) = groups(TREE, [alert("m", "a")])
+    first = due(group, None, T0 + 30)
+    assert first is not None
+    (ended,) = groups(TREE, [alert("m", "a", state="resolved")])
+    resolve = due(ended, first.entry, T0 + 700)
+    assert resolve is not None
+    again = T0 + 720  # 20 s after the resolve: well within group_interval (300 s)
+    (back,) = groups(TREE, [alert("m", "a", fired_at=again)])
+    assert due(back, resolve.entry, again + 10) is None  # group_wait (30 s) not over
+    fresh = due(back, resolve.entry, again + 30)
+    assert fresh is not None and fresh.reason is Reason.FIRST
