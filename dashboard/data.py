@@ -8,8 +8,9 @@ its first cached argument, so two configs in one process (tests) never share res
 The dashboard never names a Redis key, and reads only, with one exception: silences, which people
 make and end, are written through ``Query.silence_store()`` by :func:`add_silence` and
 :func:`expire_silence`, which the Alerts page offers only when the config makes the dashboard
-:func:`writable` and someone is signed in (``widgets.editor``). The retraining capability will add
-its reads here (webhook deliveries) once ``Query`` serves them.
+:func:`writable` and someone is signed in (``widgets.editor``). Retraining requests and each
+model's audit trail are read here too; approving or rejecting a request stays on the command line
+(``driftwatch retrain approve|reject``), where the person is named.
 
 The config path comes from ``--config PATH`` after ``--`` on the ``streamlit run`` command line,
 else from the ``DRIFTWATCH_CONFIG`` environment variable (what ``driftwatch dashboard`` sets),
@@ -29,8 +30,10 @@ from monitor import config
 from monitor.store.client import connect
 from monitor.store.query import ModelStatus, Query
 from monitor.vocab.alerts import Alert, LogEntry
+from monitor.vocab.audit import AuditEvent
 from monitor.vocab.counts import IngestCounts
 from monitor.vocab.profile import ReferenceProfile
+from monitor.vocab.retrain import RetrainRequest
 from monitor.vocab.silences import Silence
 from monitor.vocab.verdicts import WindowEvaluation
 
@@ -185,6 +188,31 @@ def notification_log() -> dict[str, dict[str, LogEntry]]:
     return _notification_log(config_path())
 
 
+# --- retraining requests and the audit trail ------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _retrain_requests(path: str) -> list[RetrainRequest]:
+    return _query(path).retrain_requests()
+
+
+def retrain_requests() -> list[RetrainRequest]:
+    """Every model's retraining requests, newest first: one read that the Retraining page
+    filters by model and state itself, so changing a filter costs Redis nothing."""
+    return _retrain_requests(config_path())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _history(path: str, model: str) -> list[AuditEvent]:
+    return _query(path).history(model)
+
+
+def history(model: str) -> list[AuditEvent]:
+    """A model's whole audit trail, oldest first: its incidents and mean times are computed from
+    all of it (one that ended lately may have begun long ago), its newest events listed."""
+    return _history(config_path(), model)
+
+
 def writable() -> bool:
     """Whether the config lets signed-in people create and expire silences here
     (``dashboard.writable``; read-only by default)."""
@@ -197,8 +225,8 @@ def add_silence(silence: Silence) -> None:
     _silences.clear()
 
 
-def expire_silence(silence_id: str, now: float) -> Silence | None:
-    """End a silence ``now`` (see ``SilenceStore.expire``), and forget the cached list."""
-    ended = _query(config_path()).silence_store().expire(silence_id, now)
+def expire_silence(silence_id: str, now: float, actor: str) -> Silence | None:
+    """``actor`` ends a silence ``now`` (see ``SilenceStore.expire``); forget the cached list."""
+    ended = _query(config_path()).silence_store().expire(silence_id, now, actor)
     _silences.clear()
     return ended

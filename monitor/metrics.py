@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from monitor.config import JUDGEABLE_METRICS, ModelSettings
 from monitor.vocab.alerts import ALERTNAME, SEVERITY, Alert
 from monitor.vocab.counts import IngestCounts
+from monitor.vocab.incidents import MeanTimes
 from monitor.vocab.verdicts import OUTPUTS, Health, HealthStatus, WindowEvaluation
 
 #: Batch work is milliseconds; a batch near a second means the loop is in trouble.
@@ -106,6 +107,14 @@ class Metrics:
             ["receiver", "result"],
             registry=registry,
         )
+        self.retrain_attempts = Counter(
+            "driftwatch_retrain_attempts_total",
+            "Retraining request delivery attempts, by target and result: delivered, retry (a "
+            "network error, timeout, 408, 429 or 5xx: tried again later), rejected (refused "
+            "for good: the request is dead-lettered and its owner told).",
+            ["target", "result"],
+            registry=registry,
+        )
         self.expired = Counter(
             "driftwatch_join_expired_total",
             "Pending records whose label horizon passed unpaired, by kind.",
@@ -143,6 +152,9 @@ class Reading(Protocol):
 
     @property
     def at(self) -> float: ...
+
+    @property
+    def incident_times(self) -> Mapping[tuple[str, int], MeanTimes]: ...
 
 
 class ProbeReading(Protocol):
@@ -291,7 +303,33 @@ class ModelMetrics(_FromReading):
         "Driftwatch's alerts by model, alert name, severity and state (pending, firing, resolved).",
         ("model", "alertname", "severity", "state"),
     )
-    GAUGES = (HEALTH, STATISTIC, THRESHOLD, PERFORMANCE, REFERENCE, COVERAGE, ALERTS)
+    INCIDENTS = _Gauge(
+        "driftwatch_model_incidents",
+        "Incidents (first firing alert to last resolve) that ended in the last `days` days.",
+        ("model", "days"),
+    )
+    MTTD = _Gauge(
+        "driftwatch_model_mean_time_to_detect_seconds",
+        "Mean seconds from the first window that showed a problem to its first alert firing, "
+        "over the incidents that ended in the last `days` days.",
+        ("model", "days"),
+    )
+    MTTA = _Gauge(
+        "driftwatch_model_mean_time_to_acknowledge_seconds",
+        "Mean seconds from the problem's first window to a silence or a retraining approval, "
+        "over the acknowledged incidents that ended in the last `days` days.",
+        ("model", "days"),
+    )
+    MTTR = _Gauge(
+        "driftwatch_model_mttr_seconds",
+        "Mean time to recover: seconds from the problem's first window to the resolve of the "
+        "incident's last alert, over the incidents that ended in the last `days` days.",
+        ("model", "days"),
+    )
+    GAUGES = (
+        HEALTH, STATISTIC, THRESHOLD, PERFORMANCE, REFERENCE, COVERAGE, ALERTS,
+        INCIDENTS, MTTD, MTTA, MTTR,
+    )  # fmt: skip
     AGE = _Gauge(
         "driftwatch_model_metrics_age_seconds",
         "Seconds since the model gauges (health, drift, performance, label coverage, alerts) "
@@ -313,6 +351,13 @@ class ModelMetrics(_FromReading):
             )
             for (alertname, severity, state), count in states.items():
                 yield self.ALERTS, (name, alertname, severity, state), count
+        for (name, days), times in reading.incident_times.items():
+            labels = (name, str(days))
+            yield self.INCIDENTS, labels, times.incidents
+            for gauge, value in ((self.MTTD, times.detect), (self.MTTA, times.acknowledge),
+                                 (self.MTTR, times.recover)):  # fmt: skip
+                if value is not None:
+                    yield gauge, labels, value
 
     def _judged(self, model: ModelSettings, ev: WindowEvaluation) -> Iterator[_Sample]:
         """Drift and performance samples of a window's judged verdicts, within the bounds."""

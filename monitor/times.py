@@ -1,5 +1,6 @@
 """Times as they arrive: in events (RFC 3339 or epoch seconds/milliseconds, :func:`parse_ts`)
-and typed by people: durations (``90s``, ``5m``) and points in time (``now-3d``, ISO 8601).
+and typed by people: durations (``90s``, ``5m``) and points in time (``now-3d``, ISO 8601);
+and as outputs write them (:func:`iso_utc` for machines, :func:`duration` for people).
 
 People's times are read by the command line (``baseline set --start/--end``, ``simulate
 --start``) and the simulator's ``--fault`` schedule; they live here, outside either, so neither
@@ -64,3 +65,29 @@ def parse_ts(raw: Any) -> float | None:
             return None
         return parsed.timestamp() if parsed.tzinfo is not None else None
     return None
+
+
+def iso_utc(ts: float, timespec: str = "seconds") -> str:
+    """A Unix time as ISO 8601 in UTC with a ``Z``, for JSON outputs and payloads.
+
+    >>> iso_utc(1800000000.25), iso_utc(1800000000.25, "milliseconds")
+    ('2027-01-15T08:00:00Z', '2027-01-15T08:00:00.250Z')
+    """
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def duration(seconds: float) -> str:
+    """A span in the two largest units that matter, as people read it in notifications, the
+    command line and the dashboard.
+
+    >>> duration(42), duration(754), duration(8100), duration(3 * 86400 + 4 * 3600)
+    ('42 s', '12 min', '2 h 15 min', '3 d 4 h')
+    """
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"

@@ -74,10 +74,10 @@ def create_silence(author: str) -> None:
     )
 
 
-def expire_silence() -> None:
+def expire_silence(author: str) -> None:
     """The expire button's callback: the alerts the silence muted are notified again."""
     silence_id = st.session_state["silence_to_expire"]
-    ended = data.expire_silence(silence_id, time.time())
+    ended = data.expire_silence(silence_id, time.time(), author)
     st.session_state[NOTICE] = (
         ("success", f"Silence `{silence_id}` expired: its alerts are notified again.")
         if ended is not None
@@ -110,7 +110,7 @@ def silence_controls(author: str, silence_rows: Sequence[info.SilenceRow]) -> No
             format_func=described.__getitem__,
             key="silence_to_expire",
         )
-        right.button("Expire", key="silence_expire", on_click=expire_silence)
+        right.button("Expire", key="silence_expire", on_click=expire_silence, args=(author,))
     with st.form("new_silence"):
         st.text_area(
             "Matchers, one per line (all must match)",

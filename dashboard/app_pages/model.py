@@ -3,15 +3,18 @@
 The first screen answers the on-call question: health and its reasons, since when it drifts, the
 drifting features as links to their evidence (the second click from the overview), and the drift
 heatmap (click a cell to open it). Below: the window's verdicts, then prediction drift,
-performance, data quality, labels and comparisons. Deep link: ``?model=…&window=…``.
+performance, data quality, labels, comparisons and the model's history (incidents, MTTR, audit
+trail). Deep link: ``?model=…&window=…``.
 """
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from dashboard import data, sections, widgets
-from dashboard.figures import common, drift
+from dashboard.figures import common, drift, retraining
 from dashboard.figures.health import HEALTH_SEVERITY
 
 settings = data.settings()
@@ -120,7 +123,55 @@ with st.expander("Verdicts of this window", expanded=not flagged):
         },
     )
 
-tabs = st.tabs(["Prediction drift", "Performance", "Data quality", "Labels", "Compare"])
+
+def history_section(model_name: str) -> None:
+    """What happened to the model (its audit trail) and how fast its incidents were handled:
+    the same incidents and mean times as ``driftwatch history`` and ``/metrics``."""
+    hist = retraining.history_info(data.history(model_name), time.time(), tz)
+    for column, mean in zip(st.columns(len(hist.means)), hist.means, strict=True):
+        column.metric(mean.label, mean.value, help=mean.help)
+    st.markdown("**Incidents** (newest first)")
+    if hist.incidents:
+        st.dataframe(
+            widgets.frame(hist.incidents),
+            hide_index=True,
+            key="history_incidents",
+            column_config={
+                "started": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm z"),
+                "time_to_detect": st.column_config.TextColumn("time to detect"),
+                "time_to_acknowledge": st.column_config.TextColumn("time to acknowledge"),
+                "time_to_recover": st.column_config.TextColumn("time to recover"),
+            },
+        )
+        st.caption(
+            "An incident runs from the model's first firing alert to the resolve of its last; "
+            "its times count from the first window that showed the problem. Acknowledged: a "
+            "silence of one of its alerts, or an approved retraining."
+        )
+    else:
+        st.caption("No incident: no alert of this model fired in the trail kept.")
+    st.markdown(f"**Newest events** ({len(hist.events)} of {hist.total_events} kept)")
+    if hist.events:
+        st.dataframe(
+            widgets.frame(hist.events),
+            hide_index=True,
+            key="history_events",
+            column_config={
+                "time": st.column_config.DatetimeColumn("time", format="YYYY-MM-DD HH:mm:ss z"),
+                "summary": st.column_config.TextColumn("summary", width="large"),
+            },
+        )
+    else:
+        st.caption(
+            "Nothing recorded yet: references, health changes, alerts and retraining land here."
+        )
+    st.caption(
+        f"The whole trail, with a period and as JSON: `driftwatch history --model {model_name}` "
+        "(kept `[audit] retention_days`)."
+    )
+
+
+tabs = st.tabs(["Prediction drift", "Performance", "Data quality", "Labels", "Compare", "History"])
 with tabs[0]:
     sections.prediction_drift_section(model.name, evaluations, wid, ev, tz)
 with tabs[1]:
@@ -131,3 +182,5 @@ with tabs[3]:
     sections.labels_section(model.name, evaluations, tz)
 with tabs[4]:
     sections.comparison_section(model, evaluated, tz)
+with tabs[5]:
+    history_section(model.name)

@@ -8,7 +8,7 @@ alert with the new labels, if any, starts its own life.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -55,6 +55,17 @@ def evaluate(
             else:
                 changed.append(_orphaned(alert, evidence.now))
     return changed, gone
+
+
+def incident_start(previous: float | None, alerts: Iterable[Alert]) -> float | None:
+    """When the model's current incident began, given its alerts as they are now: it runs from
+    its first alert firing while none was to the resolve of its last, so it keeps its start
+    while any alert fires, however the firing ones take over from each other (None: none
+    fires)."""
+    fired = [a.fired_at for a in alerts if a.state == "firing" and a.fired_at is not None]
+    if not fired:
+        return None
+    return previous if previous is not None else min(fired)
 
 
 def _orphaned(alert: Alert, now: float) -> Alert:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from monitor.alert.notification import Notification
+from monitor.times import duration
 from monitor.vocab.alerts import ALERTNAME, FEATURE, MODEL, OWNER, SEVERITY, Alert, evidence_page
 from monitor.vocab.verdicts import DECISION, PREDICTION
 
@@ -113,22 +114,6 @@ def utc(ts: float) -> str:
     '2026-11-23 16:00 UTC'
     """
     return f"{datetime.fromtimestamp(ts, UTC):%Y-%m-%d %H:%M} UTC"
-
-
-def duration(seconds: float) -> str:
-    """A span in the two largest units that matter.
-
-    >>> duration(42), duration(754), duration(8100), duration(3 * 86400 + 4 * 3600)
-    ('42 s', '12 min', '2 h 15 min', '3 d 4 h')
-    """
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60} min"
-    return f"{s // 86400} d {s % 86400 // 3600} h"
 
 
 def _alerts(notification: Notification) -> tuple[Alert, ...]:

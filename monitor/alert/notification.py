@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.vocab.alerts import Alert
+from monitor.vocab.alerts import MODEL, Alert
+from monitor.vocab.audit import DAEMON, AuditEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +27,16 @@ class Notification:
     def status(self) -> str:
         """``firing`` while any alert fires, else ``resolved``."""
         return "firing" if self.firing else "resolved"
+
+    def audit(self, ts: float, error: str | None = None) -> list[AuditEvent]:
+        """The trail's record of this notification, one event per model it spoke of: sent, or
+        (``error`` given) failed for good this round."""
+        models = sorted({a.labels.get(MODEL, "") for a in (*self.firing, *self.resolved)} - {""})
+        details = {"receiver": self.receiver, "group_key": self.group_key}
+        if error is None:
+            kind, what = "notification_sent", f"notified {self.receiver}"
+        else:
+            kind, what = "notification_failed", f"could not notify {self.receiver}: {error}"
+            details["error"] = error
+        counts = f" ({len(self.firing)} firing, {len(self.resolved)} resolved)"
+        return [AuditEvent(ts, kind, m, DAEMON, what + counts, dict(details)) for m in models]

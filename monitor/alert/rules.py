@@ -22,6 +22,7 @@ from monitor.config import ModelSettings
 from monitor.config.rules import RuleSettings
 from monitor.vocab.alerts import ALERTNAME, ALERTNAMES, FEATURE, MODEL, OWNER, SEVERITY
 from monitor.vocab.counts import IngestCounts
+from monitor.vocab.retrain import RetrainRequest
 from monitor.vocab.verdicts import MODEL as MODEL_VERDICT
 from monitor.vocab.verdicts import OUTPUTS, Verdict, WindowEvaluation
 
@@ -38,6 +39,8 @@ class Evidence:
     counts: IngestCounts
     #: Event times of the error detector's change points within the change-point span.
     error_change_points: Sequence[float] = ()
+    #: The model's newest retraining request, if any.
+    retraining: RetrainRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ def signals(rule: RuleSettings, evidence: Evidence) -> Iterator[Signal]:
         return
     if rule.kind in ("feature_drift", "prediction_drift", "performance", "data_quality"):
         yield from _verdict_signals(rule, evidence)
+    elif rule.kind == "retrain_failed":
+        yield _retrain_signal(rule, evidence)
     elif rule.kind == "change_point":
         points = evidence.error_change_points
         note = {"summary": "the online detector saw the error rate change"}
@@ -106,6 +111,20 @@ def _labels(rule: RuleSettings, model: ModelSettings, feature: str = "") -> dict
     if feature:
         labels[FEATURE] = feature
     return labels
+
+
+def _retrain_signal(rule: RuleSettings, evidence: Evidence) -> Signal:
+    """Breach while the newest request failed (a person must look: the target refused it or
+    never answered); clear once a newer one was delivered or rejected; hold while one is open."""
+    request = evidence.retraining
+    labels = _labels(rule, evidence.model)
+    if request is None or request.open:
+        return Signal(labels, None)
+    notes = {
+        "summary": f"retraining request to {request.target} failed",
+        "description": f"{request.id} after {request.attempts} attempt(s): {request.last_error}",
+    }
+    return Signal(labels, request.state == "failed", notes)
 
 
 def _verdict_signals(rule: RuleSettings, evidence: Evidence) -> Iterator[Signal]:

@@ -40,6 +40,7 @@ def _breach(previous: Alert | None, signal: Signal, rule: RuleSettings, now: flo
             last_breach=now,
             breaches=1,
             last_window=signal.window_start,
+            first_window=signal.window_start,
         )
         return _maybe_fire(pending, rule, now)
     new_window = signal.window_start is None or signal.window_start != previous.last_window
@@ -52,6 +53,7 @@ def _breach(previous: Alert | None, signal: Signal, rule: RuleSettings, now: flo
         last_breach=now,
         breaches=previous.breaches + 1 if new_window else previous.breaches,
         last_window=signal.window_start,
+        first_window=previous.first_window,
     )
     return _maybe_fire(updated, rule, now) if updated.state == "pending" else updated
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ import click
 
 from monitor import config as config_module
 from monitor.cli.common import config_option, friendly_errors, require_model
-from monitor.times import parse_start
+from monitor.times import iso_utc, parse_start
 
 #: ``--from-stream`` reports progress every this many records read from Kafka.
 _PROGRESS_EVERY = 100_000
@@ -39,6 +40,13 @@ def baseline_group() -> None:
 @click.option("--score-column", default=None, help="Binary: probability of the positive class.")
 @click.option("--label-column", default=None, help="Ground truth, for reference performance.")
 @click.option("--version", "ref_version", default=None, help="Reference version [default: time].")
+@click.option(
+    "--by",
+    "who",
+    default=lambda: os.environ.get("USER", "unknown"),
+    show_default="$USER",
+    help="Who sets it (filed in the model's audit trail).",
+)
 @friendly_errors
 def baseline_set(
     config_path: Path,
@@ -51,6 +59,7 @@ def baseline_set(
     score_column: str | None,
     label_column: str | None,
     ref_version: str | None,
+    who: str,
 ) -> None:
     """Compute a model's reference profile and make it current.
 
@@ -63,14 +72,18 @@ def baseline_set(
       driftwatch baseline set --model churn --from-stream --start now-14d --end now-7d
     """
     from monitor.baseline import profile_from_file, profile_from_stream
+    from monitor.store.audit import AuditLog
     from monitor.store.client import connect
+    from monitor.store.keys import Keys
     from monitor.store.query import Query
+    from monitor.vocab.audit import AuditEvent
 
     settings = config_module.load(config_path)
     model = require_model(settings, model_name)
     if (path is None) == (not from_stream):
         raise click.UsageError("give either --file or --from-stream (with --start)")
     if path is not None:
+        source = str(path)
         profile = profile_from_file(
             model,
             path,
@@ -96,10 +109,16 @@ def baseline_set(
             if read // _PROGRESS_EVERY != (read - n) // _PROGRESS_EVERY:
                 click.echo(f"  {read:,} records read", err=True)
 
+        source = f"stream {iso_utc(start)}..{iso_utc(end)}"
         profile = profile_from_stream(
             settings, model, start, end, version=ref_version, progress=progress
         )
-    Query(connect(settings.redis), settings).references().put(profile)
+    client = connect(settings.redis)
+    Query(client, settings).references().put(profile)
+    summary = f"reference {profile.version} set from {source} ({profile.n:,} rows)"
+    details = {"version": profile.version, "source": source, "rows": str(profile.n)}
+    event = AuditEvent(time.time(), "reference_set", model_name, who, summary, details)
+    AuditLog(client, Keys(settings.redis.key_prefix), settings.audit.retention_days).append(event)
     click.echo(
         f"{model_name}: reference {profile.version} from {profile.n:,} rows "
         f"({len(profile.features)} features) is now current"

@@ -69,5 +69,6 @@ def require_model(settings: Settings, name: str) -> ModelSettings:
     (exit 2), caught before anything connects to Redis or Kafka."""
     model = settings.model(name)
     if model is None:
-        raise ConfigError("--model", f"no model named {name!r}", "see config check")
+        names = ", ".join(m.name for m in settings.models)
+        raise ConfigError("--model", f"no model named {name!r}", f"use one of {names}")
     return model

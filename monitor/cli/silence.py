@@ -7,6 +7,7 @@ says why, so whoever is paged next can see who muted what.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -54,9 +55,7 @@ def silence_add(
     """Silence matching alerts from now for --duration; print the silence's id, then the current
     alerts it mutes."""
     from monitor.store.client import connect
-    from monitor.store.keys import Keys
     from monitor.store.query import Query
-    from monitor.store.silences import SilenceStore
     from monitor.vocab.matchers import format_labels
     from monitor.vocab.silences import Silence
 
@@ -70,11 +69,11 @@ def silence_add(
         silence = Silence.new(matchers, seconds, author, comment, now)
     except ValueError as exc:
         raise _InvalidInput(str(exc)) from None
-    client = connect(settings.redis)
-    SilenceStore(client, Keys(settings.redis.key_prefix)).add(silence)
+    query = Query(connect(settings.redis), settings)
+    query.silence_store().add(silence)
     muted = [
         a
-        for found in Query(client, settings).alerts().values()
+        for found in query.alerts().values()
         for a in found.values()
         if a.state in ("firing", "pending") and silence.silences(a.labels, now)
     ]
@@ -118,17 +117,22 @@ def silence_list(config_path: Path, expired: bool, as_json: bool) -> None:
 @silence_group.command("expire")
 @config_option
 @click.argument("silence_id", metavar="ID")
+@click.option(
+    "--author",
+    default=lambda: os.environ.get("USER", "unknown"),
+    show_default="$USER",
+    help="Who ends it (filed in the audit trail of the models it concerns).",
+)
 @friendly_errors
-def silence_expire(config_path: Path, silence_id: str) -> None:
+def silence_expire(config_path: Path, silence_id: str, author: str) -> None:
     """End the silence ID now: the alerts it muted are notified again."""
     from monitor.store.client import connect
-    from monitor.store.keys import Keys
-    from monitor.store.silences import SilenceStore
+    from monitor.store.query import Query
 
     settings = config_module.load(config_path)
     now = time.time()
-    store = SilenceStore(connect(settings.redis), Keys(settings.redis.key_prefix))
-    ended = store.expire(silence_id, now)
+    store = Query(connect(settings.redis), settings).silence_store()
+    ended = store.expire(silence_id, now, author)
     if ended is None:
         raise _InvalidInput(
             f"no silence has the id {silence_id!r}: driftwatch silence list --expired shows them"

@@ -15,7 +15,8 @@ the types are checked once, generically, from the annotations (``_parse``). Modu
 - ``models``: the monitored models;
 - ``ingest``: event field mapping, ingest limits, windows;
 - ``verdicts``: drift, performance and data-quality verdicts;
-- ``runtime``: the daemon, the dashboard, alerting and retraining switches;
+- ``runtime``: the daemon, the dashboard and the audit trail;
+- ``retraining``: retraining policies and webhook targets;
 - ``simulate``: the traffic simulator and its faults.
 
 Import from ``monitor.config``, not the modules: their split may change.
@@ -51,10 +52,17 @@ from monitor.config.ingest import (
     WindowSettings,
 )
 from monitor.config.models import FeatureType, ModelSettings, TaskType
+from monitor.config.retraining import (
+    PolicySettings,
+    RetrainingSettings,
+    TargetSettings,
+    host_allowed,
+    host_entry,
+)
 from monitor.config.rules import DEFAULT_RULES, RuleKind, RuleSettings
 from monitor.config.runtime import (
+    AuditSettings,
     DashboardSettings,
-    RetrainingSettings,
     RuntimeSettings,
 )
 from monitor.config.settings import Settings, load, parse
@@ -79,6 +87,7 @@ __all__ = [
     "OUTCOME_FIELDS",
     "PREDICTION_FIELDS",
     "AlertingSettings",
+    "AuditSettings",
     "DashboardSettings",
     "DriftSettings",
     "FaultKind",
@@ -90,6 +99,7 @@ __all__ = [
     "KafkaSettings",
     "ModelSettings",
     "PerformanceSettings",
+    "PolicySettings",
     "QualitySettings",
     "ReceiverSettings",
     "RedisSettings",
@@ -103,9 +113,12 @@ __all__ = [
     "SecurityProtocol",
     "Settings",
     "SimulateSettings",
+    "TargetSettings",
     "TaskType",
     "TimeIntervalSettings",
     "WindowSettings",
+    "host_allowed",
+    "host_entry",
     "load",
     "parse",
     "validate_routing",

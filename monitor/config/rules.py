@@ -15,7 +15,8 @@ from typing import Literal
 from monitor.errors import ConfigError
 
 #: What a rule watches. Verdict rules read the newest judged window's verdicts; the others read
-#: the model's ingest counters, its windows and its detector.
+#: the model's ingest counters, its windows and its detector; ``retrain_failed`` the model's
+#: newest retraining request (failed: fires; delivered or rejected: clears).
 RuleKind = Literal[
     "feature_drift",
     "prediction_drift",
@@ -26,6 +27,7 @@ RuleKind = Literal[
     "label_delay",
     "stale_data",
     "dead_letters",
+    "retrain_failed",
 ]
 VERDICT_KINDS = frozenset({"feature_drift", "prediction_drift", "performance", "data_quality"})
 #: Rules comparing a number: (direction it breaches in, default fire, default clear threshold).
@@ -79,7 +81,7 @@ class RuleSettings:
                 raise ConfigError(
                     f"{key}.models", f"model {model!r} is not configured", "name a [[models]] entry"
                 )
-        if self.kind in VERDICT_KINDS or self.kind == "change_point":
+        if self.kind in VERDICT_KINDS or self.kind in ("change_point", "retrain_failed"):
             for name in ("fire", "clear"):
                 if getattr(self, name) is not None:
                     raise ConfigError(
@@ -108,4 +110,5 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
     RuleSettings("label_delay", severity="warning", for_windows=3),
     RuleSettings("stale_data", severity="critical"),
     RuleSettings("dead_letters", severity="warning", for_windows=2),
+    RuleSettings("retrain_failed", severity="warning"),
 )

@@ -1,10 +1,13 @@
-"""The processes Driftwatch runs (``[runtime]``, ``[dashboard]``) and the capabilities they switch
-on (``[retraining]``; ``[alerting]`` is ``alerting.py``). Their types are their only rules."""
+"""The processes Driftwatch runs (``[runtime]``, ``[dashboard]``) and the audit trail they keep
+(``[audit]``). Their types are their only rules, but for the trail's retention."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from monitor.errors import ConfigError
+from monitor.vocab.incidents import MTTR_DAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,20 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class RetrainingSettings:
-    """Retraining webhooks (filled by the retraining capability)."""
+class AuditSettings:
+    """Each model's audit trail (``driftwatch history``): what happened to it, kept this long —
+    past 90 days, so MTTR over 90 days has all its incidents."""
 
-    enabled: bool = False
+    retention_days: int = 400
+
+    def validate(self, key: str) -> None:
+        """MTTR over 90 days needs 90 days of history: a shorter trail would silently leave the
+        oldest incidents out of it."""
+        longest = max(MTTR_DAYS)
+        if self.retention_days < longest:
+            raise ConfigError(
+                f"{key}.retention_days",
+                f"{self.retention_days} days is shorter than the {longest} days MTTR is "
+                "reported over",
+                f"keep at least {longest}",
+            )

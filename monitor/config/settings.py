@@ -19,9 +19,10 @@ from monitor.config.alerting import AlertingSettings
 from monitor.config.connections import KafkaSettings, RedisSettings
 from monitor.config.ingest import FieldMapping, IngestSettings, WindowSettings
 from monitor.config.models import ModelSettings
+from monitor.config.retraining import RetrainingSettings
 from monitor.config.runtime import (
+    AuditSettings,
     DashboardSettings,
-    RetrainingSettings,
     RuntimeSettings,
 )
 from monitor.config.simulate import SimulateSettings
@@ -46,6 +47,7 @@ class Settings:
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     alerting: AlertingSettings = field(default_factory=AlertingSettings)
     retraining: RetrainingSettings = field(default_factory=RetrainingSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     simulate: SimulateSettings = field(default_factory=SimulateSettings)
 
     def model(self, name: str) -> ModelSettings | None:
@@ -55,7 +57,8 @@ class Settings:
         """Check each section's own rules, then whether the secrets it names can be found.
 
         Only what no single section can know is checked here: at least one model, unique model
-        names, faults that name configured models. Secrets come last: they depend on the
+        names, faults and retraining policies that name configured models, retraining only
+        with alerting (its policies act on alerts). Secrets come last: they depend on the
         environment, not the file, so mistakes in the file itself are reported first.
         """
         if not self.models:
@@ -78,10 +81,27 @@ class Settings:
         self.windows.validate("windows")
         self.ingest.validate("ingest")
         self.alerting.validate("alerting", frozenset(seen))
+        self.retraining.validate("retraining")
+        self.audit.validate("audit")
+        if self.retraining.enabled and not self.alerting.enabled:
+            raise ConfigError(
+                "retraining.enabled",
+                "retraining policies act on alerts, and alerting is off",
+                "set alerting.enabled = true, or retraining.enabled = false",
+            )
+        for i, policy in enumerate(self.retraining.policies):
+            for model in policy.models:
+                if model not in seen:
+                    raise ConfigError(
+                        f"retraining.policies[{i}].models",
+                        f"model {model!r} is not configured",
+                        "name a [[models]] entry",
+                    )
         secrets = (
             *self.redis.secrets("redis"),
             *self.kafka.secrets("kafka"),
             *self.alerting.secrets("alerting"),
+            *self.retraining.secrets("retraining"),
         )
         for key, secret in secrets:
             secret.check(key)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from functools import partial
 
 import redis
 from kafka.errors import KafkaError
@@ -28,7 +27,7 @@ from monitor.ingest.deadletter import DeadLetterSink
 from monitor.metrics import Metrics, ModelMetrics, PendingJoins
 from monitor.runtime.evaluator import WindowEvaluator
 from monitor.runtime.health import HealthServer
-from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, ModelReading
+from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, ModelReader
 from monitor.store.client import connect
 from monitor.store.query import Query
 
@@ -60,7 +59,7 @@ class Daemon:
         probe_client = connect(
             settings.redis, timeout_seconds=PROBE_TIMEOUT_SECONDS, retry_connection_errors=0
         )
-        read = partial(ModelReading.read, Query(probe_client, settings))
+        read = ModelReader(Query(probe_client, settings), [m.name for m in settings.models])
         self.probe = DependencyProbe(probe_client, settings.kafka, read)
         self.metrics.registry.register(PendingJoins(self.probe))
         self.metrics.registry.register(ModelMetrics(self.probe))

@@ -20,6 +20,11 @@
    state changed.
 6. Then notify: the notifications due now go to their receivers in the background
    (``monitor/runtime/notifier.py``).
+7. With ``retraining.enabled``: open the retraining requests the policies want and deliver the
+   due ones in the background (``monitor/runtime/retrainer.py``).
+
+Health changes, alerts fired and resolved go to each model's audit trail (``driftwatch
+history``) in the same fenced way as everything else here.
 """
 
 from __future__ import annotations
@@ -29,28 +34,34 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import redis
 
 from monitor.alert.evaluate import evaluate as evaluate_alerts
+from monitor.alert.evaluate import incident_start
 from monitor.alert.rules import Evidence
 from monitor.config import Settings
 from monitor.errors import FencedError
 from monitor.metrics import Metrics
 from monitor.runtime.notifier import Notifier
+from monitor.runtime.retrainer import Retrainer
 from monitor.stats.evaluation import Judges, critical_sized, evaluate_window
 from monitor.stats.health import health
 from monitor.store.alerts import AlertStore
+from monitor.store.audit import AuditLog
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys
 from monitor.store.lease import Fence, Lease
-from monitor.store.query import Query
+from monitor.store.query import ModelStatus, Query
 from monitor.store.references import ReferenceStore
 from monitor.vocab.alerts import Alert
+from monitor.vocab.audit import alert_event, health_changed
 from monitor.vocab.counts import WindowCounts
 from monitor.vocab.effects import parse_window_id, window_id
 from monitor.vocab.profile import ReferenceProfile
+from monitor.vocab.retrain import RetrainRequest
 from monitor.vocab.verdicts import WindowEvaluation
 
 log = logging.getLogger(__name__)
@@ -84,9 +95,17 @@ class WindowEvaluator:
         retention_ms = settings.windows.retention_days * 86_400_000
         self._store = EvaluationStore(client, keys, retention_ms)
         self._alerts = AlertStore(client, keys)
+        self._audit = AuditLog(client, keys, settings.audit.retention_days)
         self._notifier = (
-            Notifier(settings.alerting, settings.dashboard.link_base, client, keys, metrics)
+            Notifier(
+                settings.alerting, settings.dashboard.link_base, client, keys, self._audit, metrics
+            )
             if settings.alerting.enabled
+            else None
+        )
+        self._retrainer = (
+            Retrainer(settings, client, keys, self._audit, metrics)
+            if settings.retraining.enabled
             else None
         )
         self._lease = Lease(
@@ -96,6 +115,9 @@ class WindowEvaluator:
         self._evaluated_at: dict[str, float] = {}
         self._models = {m.name: m for m in settings.models}
         self._profiles: dict[tuple[str, str], ReferenceProfile | None] = {}
+        #: (model, version) pairs already filed in the trail (Redis' set decides; this saves
+        #: asking it for every window).
+        self._versions_seen: set[tuple[str, str]] = set()
 
     def run(self, stop: threading.Event) -> None:
         """Evaluate every few seconds until ``stop``; errors are logged, never fatal."""
@@ -108,14 +130,18 @@ class WindowEvaluator:
                 )
             except Exception:  # a bug must not end evaluation for good: log it, try again
                 log.exception("window evaluation failed; retrying in %.0fs", EVALUATE_SECONDS)
-        if self._notifier is not None:  # let sends in flight finish, within bounds
-            self._notifier.close(timeout=10.0)
+        for sender in (self._notifier, self._retrainer):  # let sends in flight finish, in bounds
+            if sender is not None:
+                sender.close(timeout=10.0)
         with contextlib.suppress(redis.RedisError):  # else the lease expires by itself
             self._lease.release()
 
     def wait_for_notifications(self, timeout: float) -> bool:
-        """Wait until no notification is being sent (tests, and a graceful stop)."""
-        return self._notifier is None or self._notifier.wait(timeout)
+        """Wait until no notification or retraining request is being sent (tests, and a
+        graceful stop)."""
+        return all(
+            sender is None or sender.wait(timeout) for sender in (self._notifier, self._retrainer)
+        )
 
     def run_once(self, now: float | None = None) -> int:
         """Steps 1–4 once; returns the number of windows evaluated (0 if the lease was lost)."""
@@ -160,6 +186,9 @@ class WindowEvaluator:
             else:
                 self._evaluated_at[member] = now
             evaluated += 1
+            if (model, version) not in self._versions_seen:
+                self._audit.version_seen(fence, model, version, float(start))
+                self._versions_seen.add((model, version))
             size = windows.size_seconds
             before = window_id(start - size, version, ref_version)
             evaluation = self._evaluate(
@@ -188,23 +217,41 @@ class WindowEvaluator:
             previous = self._query.health([model])[model]
             judged = health(self._models[model], recent, now, changes, previous)
             self._store.save_health(fence, judged)
+            if previous is None or previous.status != judged.status:
+                self._audit.append_fenced(fence, [health_changed(previous, judged, now)])
             merged = self._query.rolling_counts(model, self._settings.windows.rolling_windows)
             if merged is not None:
                 self._store.save_rolling(fence, self._evaluate(model, *merged, now))
         if self._notifier is not None:
-            alerts = self._evaluate_alerts(fence, now)  # Step 5
+            rows = self._query.status()
+            requests = self._query.retrain_requests()
+            alerts, incidents = self._evaluate_alerts(fence, rows, requests, now)  # Step 5
             silences = self._query.silences(now)
             self._notifier.run_once(fence, alerts, silences, now)  # Step 6
+            if self._retrainer is not None:
+                self._retrainer.run_once(fence, rows, alerts, incidents, requests, now)  # Step 7
         if evaluated:
             log.debug("evaluated %d windows of %d models", evaluated, len(touched))
         return evaluated
 
-    def _evaluate_alerts(self, fence: Fence, now: float) -> dict[str, dict[str, Alert]]:
-        """Evaluate and store every model's alerts; returns them as stored now (step 6 reads
-        them from here rather than from Redis again)."""
+    def _evaluate_alerts(
+        self,
+        fence: Fence,
+        rows: Sequence[ModelStatus],
+        requests: Sequence[RetrainRequest],
+        now: float,
+    ) -> tuple[dict[str, dict[str, Alert]], dict[str, float | None]]:
+        """Evaluate and store every model's alerts and the start of its current incident, and
+        file the alerts that fired or resolved in its trail; returns the alerts and incident
+        starts as stored now (steps 6 and 7 read them from here rather than from Redis
+        again)."""
         current = self._query.alerts()
+        incidents = self._query.incident_starts()
         span = self._settings.performance.change_point_span_seconds
-        for row in self._query.status():
+        newest: dict[str, RetrainRequest] = {}
+        for request in sorted(requests, key=lambda r: r.created_at):
+            newest[request.model] = request
+        for row in rows:
             model = row.model.name
             points = self._query.change_points(model, since=now - span)
             evidence = Evidence(
@@ -214,13 +261,19 @@ class WindowEvaluator:
                 judged=row.latest,
                 counts=row.counts,
                 error_change_points=[ts for stream, ts in points if stream == "error"],
+                retraining=newest.get(model),
             )
             changed, gone = evaluate_alerts(self._settings.alerting.rules, evidence, current[model])
-            self._alerts.save(fence, model, changed, gone)
+            trail = [e for a in changed if (e := alert_event(current[model].get(a.fingerprint), a))]
             current[model].update((a.fingerprint, a) for a in changed)
             for key in gone:
                 current[model].pop(key, None)
-        return current
+            began = incident_start(incidents.get(model), current[model].values())
+            if changed or gone or began != incidents.get(model):
+                self._alerts.save(fence, model, changed, gone, began)
+                incidents[model] = began
+            self._audit.append_fenced(fence, trail)
+        return current, incidents
 
     def _evaluate(
         self,

@@ -25,10 +25,12 @@ from monitor.alert.route import Route, routing_tree
 from monitor.config import AlertingSettings, ReceiverSettings
 from monitor.errors import FencedError
 from monitor.metrics import Metrics
+from monitor.store.audit import AuditLog
 from monitor.store.keys import Keys
 from monitor.store.lease import Fence
 from monitor.store.nflog import NotificationLog
 from monitor.vocab.alerts import Alert
+from monitor.vocab.audit import AuditEvent
 from monitor.vocab.silences import Silence
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,11 @@ class Notifier:
         link_base: str,
         client: redis.Redis,
         keys: Keys,
+        audit: AuditLog,
         metrics: Metrics | None = None,
     ) -> None:
         self._alerting = alerting
+        self._audit = audit
         self._link_base = link_base
         self._tree = routing_tree(alerting.route)
         self._receivers = {
@@ -152,12 +156,22 @@ class Notifier:
                 delivery.primary.error,
             )  # fmt: skip
             self._gave_up[n.receiver, n.group_key] = now
+            self._file(fence, n.audit(now, delivery.primary.error))
             return
         self._gave_up.pop((n.receiver, n.group_key), None)
         try:
             self._log.record(fence, n.receiver, n.group_key, due.entry)
         except (FencedError, redis.RedisError) as exc:  # due again next round: at least once
             log.warning("notification of group %s sent but not logged (%s)", n.group_key, exc)
+            return
+        self._file(fence, n.audit(now))
+
+    def _file(self, fence: Fence, events: list[AuditEvent]) -> None:
+        """Into the models' trails; a trail entry lost to a lost lease is only logged."""
+        try:
+            self._audit.append_fenced(fence, events)
+        except (FencedError, redis.RedisError) as exc:
+            log.warning("notification not filed in the audit trail (%s)", exc)
 
     def _count(self, n: Notification, delivery: Delivery) -> None:
         if self._metrics is None:

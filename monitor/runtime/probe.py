@@ -14,11 +14,12 @@ traffic flows, and says which.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -27,6 +28,7 @@ from kafka import KafkaAdminClient
 from monitor.config import KafkaSettings
 from monitor.store.query import ModelStatus, Query
 from monitor.vocab.alerts import Alert
+from monitor.vocab.incidents import MTTR_DAYS, MeanTimes, incidents, mean_times
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +39,53 @@ PROBE_TIMEOUT_SECONDS = 1.5
 #: How often the Redis-fed gauges are refreshed: a read over every partition's counters and
 #: every model's newest evaluations and alerts.
 PENDING_SECONDS = 10.0
+#: How often the incident timings (MTTR) are recomputed from the audit trails.
+INCIDENT_SECONDS = 300.0
+#: How far back the trails are read for them: the longest MTTR span, plus 30 days for the
+#: incidents that ended inside it but began before (longer ones count from the lookback).
+INCIDENT_LOOKBACK_DAYS = max(MTTR_DAYS) + 30
 
 
 @dataclass(frozen=True, slots=True)
 class ModelReading:
     """Every configured model's status and alerts (by model, then fingerprint) as read at ``at``
-    (``time.monotonic()``): one object, so a scrape never sees half of two readings."""
+    (``time.monotonic()``), and its incident timings by (model, days): one object, so a scrape
+    never sees half of two readings."""
 
     rows: list[ModelStatus]
     alerts: dict[str, dict[str, Alert]]
     at: float
+    incident_times: dict[tuple[str, int], MeanTimes] = field(default_factory=dict)
 
     @classmethod
     def read(cls, query: Query) -> ModelReading:
         """Six round trips, whatever the number of models."""
         return cls(query.status(), query.alerts(), time.monotonic())
+
+
+class ModelReader:
+    """Takes the probe's readings; the incident timings (a read of each model's audit trail
+    over :data:`INCIDENT_LOOKBACK_DAYS`) only every :data:`INCIDENT_SECONDS`, since they change
+    only when an incident ends."""
+
+    def __init__(self, query: Query, models: list[str]) -> None:
+        self._query = query
+        self._models = models
+        self._times: dict[tuple[str, int], MeanTimes] = {}
+        self._next = 0.0
+
+    def __call__(self) -> ModelReading:
+        reading = ModelReading.read(self._query)
+        if reading.at >= self._next:
+            now = time.time()
+            since = now - INCIDENT_LOOKBACK_DAYS * 86_400
+            times = {}
+            for model in self._models:
+                found = incidents(self._query.history(model, since=since))
+                for days in MTTR_DAYS:
+                    times[model, days] = mean_times(found, now, days)
+            self._times, self._next = times, reading.at + INCIDENT_SECONDS
+        return dataclasses.replace(reading, incident_times=self._times)
 
 
 @dataclass(slots=True)

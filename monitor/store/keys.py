@@ -149,12 +149,35 @@ class Keys:
     def alerts(self, model: str) -> str:
         return f"{self.prefix}:alerts:{model}"
 
+    def incident(self, model: str) -> str:
+        """When the model's current incident began (its first alert firing while none was);
+        absent while none fires. Retraining keys its one request per incident by it."""
+        return f"{self.prefix}:incident:{model}"
+
     def notification_log(self, receiver: str) -> str:
         return f"{self.prefix}:nflog:{receiver}"
 
     @property
     def silences(self) -> str:
         return f"{self.prefix}:silences"
+
+    def versions(self, model: str) -> str:
+        """The model versions seen so far (a set): the first sighting is filed in the trail."""
+        return f"{self.prefix}:versions:{model}"
+
+    def audit(self, model: str) -> str:
+        """The model's audit trail: a stream, append-only, trimmed by age."""
+        return f"{self.prefix}:audit:{model}"
+
+    @property
+    def retrain_requests(self) -> str:
+        """Every retraining request by event id: the retraining outbox."""
+        return f"{self.prefix}:retrain:requests"
+
+    @property
+    def retrain_open(self) -> str:
+        """Model → the id of its request in flight: at most one per model, checked atomically."""
+        return f"{self.prefix}:retrain:open"
 
     @property
     def evaluator_lease(self) -> str:

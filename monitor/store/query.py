@@ -14,11 +14,14 @@ import msgspec
 import redis
 
 from monitor.config import ModelSettings, Settings
+from monitor.store.audit import AuditLog
 from monitor.store.keys import Keys
 from monitor.store.nflog import NotificationLog
 from monitor.store.references import ReferenceStore
+from monitor.store.retrain import RetrainStore
 from monitor.store.silences import SilenceStore
 from monitor.vocab.alerts import Alert, LogEntry
+from monitor.vocab.audit import AuditEvent
 from monitor.vocab.counts import IngestCounts, WindowCounts
 from monitor.vocab.deadletter import UNKNOWN_MODEL
 from monitor.vocab.effects import (
@@ -37,6 +40,7 @@ from monitor.vocab.effects import (
     bin_field,
     parse_window_id,
 )
+from monitor.vocab.retrain import RetrainRequest
 from monitor.vocab.silences import Silence
 from monitor.vocab.verdicts import Health, WindowEvaluation
 
@@ -244,6 +248,12 @@ class Query:
             for name, stored in zip(names, pipe.execute(), strict=True)
         }
 
+    def incident_starts(self, models: list[str] | None = None) -> dict[str, float | None]:
+        """When each model's current incident began (None: no alert of it fires)."""
+        names = models or [m.name for m in self._settings.models]
+        values = self._redis.mget([self._keys.incident(n) for n in names]) if names else []
+        return {n: None if v is None else float(v) for n, v in zip(names, values, strict=True)}
+
     def silences(self, now: float | None = None, *, include_expired: bool = False) -> list[Silence]:
         """The silences not yet expired at ``now`` (default: the clock), oldest first;
         ``include_expired`` adds the expired ones still kept (swept 120 h after their end)."""
@@ -255,16 +265,41 @@ class Query:
     def silence_store(self) -> SilenceStore:
         """The silences' writer (``add``, ``expire``): the dashboard's way to them when it is
         configured writable, since it may name no store module but this one."""
-        return SilenceStore(self._redis, self._keys)
+        trail = AuditLog(self._redis, self._keys, self._settings.audit.retention_days)
+        return SilenceStore(self._redis, self._keys, trail, [m.name for m in self._settings.models])
 
     def notification_log(self, receivers: Iterable[str]) -> dict[str, dict[str, LogEntry]]:
         """Each receiver's notification log by group key: what it was last told, and when."""
         log = NotificationLog(self._redis, self._keys)
         return {name: log.entries(name) for name in receivers}
 
+    def retrain_requests(self, model: str | None = None) -> list[RetrainRequest]:
+        """The retraining requests (of ``model``, or all), newest first."""
+        blobs = self._redis.hvals(self._keys.retrain_requests)
+        found = (_request.decode(b) for b in blobs)
+        chosen = [r for r in found if model is None or r.model == model]
+        return sorted(chosen, key=lambda r: (-r.created_at, r.id))
+
+    def retrain_store(self) -> RetrainStore:
+        """The retraining requests' writer for people (approve, reject, trigger): the
+        dashboard's way to it, since it may name no store module but this one."""
+        return RetrainStore(self._redis, self._keys)
+
     def references(self) -> ReferenceStore:
         """The reference profiles: history and current versions, and ``put`` for a new one."""
         return ReferenceStore(self._redis, self._keys)
+
+    def history(
+        self,
+        model: str,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEvent]:
+        """The model's audit trail from ``since`` to ``until`` (Unix seconds, inclusive), oldest
+        first; ``limit``: only the newest events. Empty for a model without one."""
+        log = AuditLog(self._redis, self._keys, self._settings.audit.retention_days)
+        return log.events(model, since, until, limit)
 
     # --- dashboard reads: few round trips whatever the number of models or windows ----------
 
@@ -340,3 +375,4 @@ _evaluation = msgspec.msgpack.Decoder(WindowEvaluation)
 _health = msgspec.msgpack.Decoder(Health)
 _alert = msgspec.msgpack.Decoder(Alert)
 _silence = msgspec.msgpack.Decoder(Silence)
+_request = msgspec.msgpack.Decoder(RetrainRequest)

@@ -35,6 +35,7 @@ ALERTNAMES = {
     "label_delay": "LabelDelayHigh",
     "stale_data": "StaleData",
     "dead_letters": "DeadLetterRate",
+    "retrain_failed": "RetrainingFailed",
 }
 #: Alerts whose ``feature`` label names a feature or an output of the model (a performance
 #: alert's names a metric): their evidence is on the dashboard's Feature page.
@@ -73,6 +74,9 @@ class Alert(msgspec.Struct, frozen=True):
     breaches: int = 0
     last_window: int | None = None
     resolved_at: float | None = None
+    #: The window in which the current breach began (None for rules without windows): the
+    #: audit trail's time to detect counts from its start.
+    first_window: int | None = None
 
     @property
     def fingerprint(self) -> str:

@@ -21,7 +21,7 @@ from monitor.store.alerts import AlertStore
 from monitor.store.keys import Keys
 from monitor.store.lease import Lease
 from monitor.store.nflog import NotificationLog
-from monitor.store.silences import SilenceStore
+from monitor.store.query import Query
 from monitor.vocab.alerts import Alert, AlertState, LogEntry
 from monitor.vocab.silences import Silence
 from tests.dashboard.conftest import Deployment, base_doc, write_config
@@ -93,14 +93,14 @@ def alerting(tmp_path: Path, redis_url: str, key_prefix: str, redis_client: redi
     assert fence is not None
     store = AlertStore(redis_client, keys)
     for model in ("fraud-detector", "delivery-eta"):
-        store.save(fence, model, [a for a in made.values() if a.labels["model"] == model], [])
+        store.save(fence, model, [a for a in made.values() if a.labels["model"] == model], [], None)
     sent = LogEntry(
         sorted([made["amount"].fingerprint, made["auc"].fingerprint, "0123456789abcdef"]),
         [made["age"].fingerprint],
         now - 300,
     )
     NotificationLog(redis_client, keys).record(fence, "risk-team", GROUP, sent)
-    silences = SilenceStore(redis_client, keys)
+    silences = Query(redis_client, dep.settings).silence_store()
     muting = Silence.new(['model="delivery-eta"'], 3600, "bo", "moving the warehouse", now - 60)
     silences.add(muting)
     silences.add(Silence.new(['model="churn"'], 60, "bo", "old maintenance", now - 3600))

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "join": 2,
     "stats": 2,
     "alert": 2,
+    "retrain": 2,
     "ingest": 3,
     "runtime": 4,
     "baseline": 4,
@@ -37,10 +38,10 @@ LAYERS: dict[str, int] = {
     "__init__": 4,
     "__main__": 4,
 }
-STAGES = {"events", "rawjson", "features", "join", "stats", "alert"}
+STAGES = {"events", "rawjson", "features", "join", "stats", "alert", "retrain"}
 #: What the dashboard may import from ``monitor``.
-DASHBOARD_ALLOWED = ("monitor.config", "monitor.errors", "monitor.vocab", "monitor.store.query",
-                     "monitor.store.client")  # fmt: skip
+DASHBOARD_ALLOWED = ("monitor.config", "monitor.errors", "monitor.vocab", "monitor.times",
+                     "monitor.store.query", "monitor.store.client")  # fmt: skip
 
 
 def part(module: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,8 +39,14 @@ class Endpoint:
 
     statuses: list[int] = field(default_factory=list)
     default: int = 200
+    #: Decides the status from the request's body and headers instead (a receiver with state,
+    #: such as one that answers 409 to an id it has seen), when set.
+    answer: Callable[[bytes, dict[str, str]], int] | None = None
     hold: threading.Event | None = None
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: Each POST's body as received and its headers (names lower-cased), in the same order.
+    raw: list[bytes] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
     port: int = 0
 
     @property
@@ -60,7 +66,12 @@ def serving(endpoint: Endpoint) -> Iterator[Endpoint]:
             data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with lock:
                 endpoint.requests.append((self.path, json.loads(data)))
-                status = endpoint.statuses.pop(0) if endpoint.statuses else endpoint.default
+                endpoint.raw.append(data)
+                endpoint.headers.append({k.lower(): v for k, v in self.headers.items()})
+                if endpoint.answer is not None:
+                    status = endpoint.answer(data, endpoint.headers[-1])
+                else:
+                    status = endpoint.statuses.pop(0) if endpoint.statuses else endpoint.default
             if endpoint.hold is not None:
                 endpoint.hold.wait(30)
             answer = json.dumps({"status": "answered", "echo": json.loads(data)}).encode()

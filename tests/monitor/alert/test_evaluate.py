@@ -6,7 +6,7 @@ import dataclasses
 
 import msgspec
 
-from monitor.alert.evaluate import RESOLVED_KEPT_SECONDS, evaluate
+from monitor.alert.evaluate import RESOLVED_KEPT_SECONDS, evaluate, incident_start
 from monitor.alert.rules import Evidence
 from monitor.config import ModelSettings
 from monitor.config.rules import DEFAULT_RULES, RuleSettings
@@ -68,3 +68,16 @@ def test_an_alert_its_config_no_longer_makes_resolves_with_the_reason() -> None:
     assert evaluate((RuleSettings("stale_data"),), quiet, current)[0][0].state == "resolved"
     pending = msgspec.structs.replace(firing, state="pending", fired_at=None)
     assert evaluate((), quiet, {pending.fingerprint: pending}) == ([], [pending.fingerprint])
+
+
+def test_an_incident_keeps_its_start_while_alerts_take_over_from_each_other() -> None:
+    first = msgspec.structs.replace(
+        evaluate(DEFAULT_RULES, evidence("critical", T0 + 10.0), {})[0][0], fired_at=T0 + 10.0
+    )
+    assert incident_start(None, [first]) == T0 + 10.0
+    later = msgspec.structs.replace(first, labels={**first.labels, "feature": "b"},
+                                    fired_at=T0 + 600.0)  # fmt: skip
+    gone = msgspec.structs.replace(first, state="resolved", resolved_at=T0 + 900.0)
+    assert incident_start(T0 + 10.0, [gone, later]) == T0 + 10.0  # the chain goes on
+    assert incident_start(T0 + 10.0, [gone]) is None  # nothing fires: over
+    assert incident_start(None, [later]) == T0 + 600.0  # a new one

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from monitor.alert.message import body, duration, evidence_link, fallback, render, title
+from monitor.alert.message import body, evidence_link, fallback, render, title
 from monitor.alert.notification import Notification
+from monitor.times import duration
 from monitor.vocab.alerts import Alert
 
 URL = "http://dashboards.example.com:8501"

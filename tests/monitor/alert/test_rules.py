@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -12,6 +13,7 @@ from monitor.config import ModelSettings
 from monitor.config.rules import DEFAULT_RULES, RuleSettings
 from monitor.errors import ConfigError
 from monitor.vocab.counts import IngestCounts
+from monitor.vocab.retrain import RetrainRequest, RetrainState
 from monitor.vocab.verdicts import Severity, Status, Verdict, WindowEvaluation
 
 MODEL = ModelSettings(name="m", owner="fraud-team", task="binary", features={"a": "numeric"})
@@ -129,3 +131,22 @@ def test_the_default_rules_are_valid_and_rule_mistakes_name_key_and_fix() -> Non
         with pytest.raises(ConfigError) as err:
             rule.validate("alerting.rules[0]", frozenset({"m"}))
         assert err.value.key == f"alerting.rules[0].{key}"
+
+
+def test_a_failed_retraining_request_fires_until_a_newer_one_is_delivered_or_rejected() -> None:
+    rule = RuleSettings("retrain_failed", severity="warning")
+
+    def newest(state: RetrainState | None) -> bool | None:
+        request = None
+        if state is not None:
+            request = RetrainRequest("retrain:m:1", "m", "p", "airflow", state, T0, "driftwatch",
+                                     "why", "{}", attempts=3, last_error="HTTP 403")  # fmt: skip
+        (signal,) = signals(rule, dataclasses.replace(evidence(), retraining=request))
+        assert signal.labels["alertname"] == "RetrainingFailed"
+        if signal.breach:
+            assert "HTTP 403" in signal.annotations["description"]
+        return signal.breach
+
+    assert newest("failed") is True
+    assert [newest(s) for s in ("delivered", "rejected")] == [False, False]
+    assert [newest(s) for s in (None, "queued", "awaiting_approval")] == [None, None, None]

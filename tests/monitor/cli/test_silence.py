@@ -43,7 +43,7 @@ def test_add_list_and_expire(config_path: Path, redis_client: redis.Redis, key_p
     assert fence is not None
     alerts = [alert("amount", "firing"), alert("amount2", "pending"), alert("age", "firing"),
               alert("amount3", "resolved")]  # fmt: skip
-    AlertStore(redis_client, keys).save(fence, "fraud", alerts, [])
+    AlertStore(redis_client, keys).save(fence, "fraud", alerts, [], None)
 
     added = run(config_path, "add", "--matcher", "model=fraud", "--matcher",
                 'feature=~"amount.*"', "--duration", "2h", "--author", "ana", "--comment",

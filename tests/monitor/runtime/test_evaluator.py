@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 import redis
@@ -18,7 +19,9 @@ from monitor.store.checkpoint import Checkpoint
 from monitor.store.keys import Keys
 from monitor.store.lease import Lease
 from monitor.store.query import Query
+from monitor.store.retrain import RetrainStore
 from monitor.vocab.effects import LAST_EVENT_TS, Effects, parse_window_id, window_id
+from monitor.vocab.retrain import RetrainRequest
 from monitor.vocab.verdicts import WindowEvaluation
 
 T0 = 1_800_000_000
@@ -254,6 +257,7 @@ def test_with_alerting_on_a_drifting_feature_fires_for_its_owner_and_clears_noth
     assert drift.labels == {"alertname": "FeatureDrift", "model": "m", "severity": "critical",
                             "owner": "o", "feature": "a"}  # fmt: skip
     assert drift.annotations["version"] == "v1" and drift.fired_at == NOW
+    assert Query(redis_client, enabled).incident_starts() == {"m": NOW}  # its incident began
     evaluator.run_once(NOW + 5)  # nothing new: the same window counts once
     again = Query(redis_client, enabled).alerts()["m"][drift.fingerprint]
     assert (again.state, again.breaches, again.fired_at) == ("firing", 1, NOW)
@@ -338,3 +342,46 @@ def test_a_drift_notifies_its_owner_once_and_its_end_resolves_it(
         rounds(NOW + 400)
         assert len(hook.requests) == 2
         assert "RESOLVED" in hook.bodies()[1]["title"]
+        # the model's audit trail tells the same story, each step once
+        trail = Query(redis_client, enabled).history("m")
+        kinds = [e.kind for e in trail]
+        assert kinds.count("version_first_seen") == 1 and kinds.count("health_changed") >= 1
+        told = [k for k in kinds if k.startswith(("alert_", "notification_"))]
+        assert told == ["alert_fired", "notification_sent", "alert_resolved", "notification_sent"]
+        (fired,) = [e for e in trail if e.kind == "alert_fired"]
+        assert fired.details["alertname"] == "FeatureDrift" and "problem_since" in fired.details
+
+
+def test_a_failed_retraining_request_fires_retraining_failed_for_the_owner(
+    settings: config.Settings, redis_client: redis.Redis
+) -> None:
+    """A request the target refused for good is dead-lettered; step 5 turns it into an alert,
+    which the routes take to the model's owner like any other."""
+    enabled = config.parse(
+        {
+            "redis": {"url": settings.redis.url, "key_prefix": settings.redis.key_prefix},
+            "models": [{"name": "m", "owner": "o", "task": "binary",
+                        "features": {"a": "numeric"}}],
+            "alerting": {"enabled": True, "route": {"receiver": "nobody"},
+                         "receivers": [{"name": "nobody"}]},
+            "retraining": {
+                "enabled": True,
+                "allowed_hosts": ["127.0.0.1:1"],
+                "targets": [{"name": "t", "kind": "webhook", "url": "http://127.0.0.1:1/x"}],
+                "policies": [{"name": "p", "target": "t"}],
+            },
+        }
+    )  # fmt: skip
+    store = RetrainStore(redis_client, Keys(enabled.redis.key_prefix))
+    queued = RetrainRequest("retrain:m:1", "m", "p", "t", "queued", NOW - 60, "driftwatch",
+                            "performance degraded", "{}")  # fmt: skip
+    store.open(queued)
+    refused = msgspec.structs.replace(queued, state="failed", attempts=1, last_status=403,
+                                      last_error="POST 127.0.0.1:1/x: HTTP 403")  # fmt: skip
+    store.change(queued, refused)
+    WindowEvaluator(enabled, redis_client).run_once(NOW)
+    firing = [a for a in Query(redis_client, enabled).alerts()["m"].values() if a.state == "firing"]
+    (alert,) = firing
+    assert alert.labels == {"alertname": "RetrainingFailed", "model": "m", "severity": "warning",
+                            "owner": "o"}  # fmt: skip
+    assert "HTTP 403" in alert.annotations["description"]

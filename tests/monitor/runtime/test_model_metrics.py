@@ -21,8 +21,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor import config
 from monitor.config import KafkaSettings, RedisSettings
 from monitor.metrics import ModelMetrics, PendingJoins
-from monitor.runtime.probe import DependencyProbe, ModelReading
+from monitor.runtime.probe import DependencyProbe, ModelReader, ModelReading
 from monitor.store.alerts import AlertStore
+from monitor.store.audit import AuditLog
 from monitor.store.checkpoint import Checkpoint
 from monitor.store.client import connect
 from monitor.store.evaluations import EvaluationStore
@@ -30,7 +31,9 @@ from monitor.store.keys import Keys
 from monitor.store.lease import Lease
 from monitor.store.query import Query
 from monitor.vocab.alerts import Alert, AlertState
+from monitor.vocab.audit import alert_fired, alert_resolved, silence_created
 from monitor.vocab.effects import JOINED, OUTCOMES, PREDICTIONS, Effects, window_id
+from monitor.vocab.silences import Silence
 from monitor.vocab.verdicts import (
     DECISION,
     MODEL,
@@ -134,7 +137,7 @@ def stored(settings: config.Settings, redis_client: redis.Redis) -> None:
     evaluations.save_health(fence, Health("m", "CRITICAL", ["a drifted"], T0 + 3600, 0.0))
     firing = [alert("a", "firing"), alert("b", "firing"), alert(PREDICTION, "pending")]
     resolved = alert("", "resolved", "LabelCoverageLow", "warning")
-    AlertStore(redis_client, keys).save(fence, "m", [*firing, resolved], [])
+    AlertStore(redis_client, keys).save(fence, "m", [*firing, resolved], [], None)
 
 
 def samples(registry: CollectorRegistry) -> dict[Key, float]:
@@ -247,3 +250,38 @@ def test_a_reading_that_fails_on_a_bug_keeps_the_last_one_and_says_so(
         probe.read_models()
     assert probe.reading is last
     assert [r.getMessage() for r in caplog.records] == ["model gauges not read"]
+
+
+def test_incident_timings_come_from_the_audit_trail(
+    settings: config.Settings, redis_client: redis.Redis
+) -> None:
+    """One incident of "m" that ended an hour ago: detected 10 min after its first window,
+    silenced 20 min in, resolved 70 min in; "idle" had none (its counts are 0, no means)."""
+    keys = Keys(settings.redis.key_prefix)
+    trail = AuditLog(redis_client, keys, 400)
+    began = time.time() - 3 * 3600
+    labels = {"alertname": "FeatureDrift", "model": "m", "severity": "critical", "owner": "o",
+              "feature": "a"}  # fmt: skip
+    fired = Alert(labels, {}, "firing", began + 600, began + 600, began + 600, 1)
+    resolved = Alert(labels, {}, "resolved", began + 600, began + 600, resolved_at=began + 4200)
+    muted = Silence.new(['model="m"'], 3600, "ana", "looking", began + 1200)
+    for event in (alert_fired(fired, began + 600, began), silence_created(muted, "m"),
+                  alert_resolved(resolved, began + 4200)):  # fmt: skip
+        trail.append(event)
+    probe = DependencyProbe(
+        redis_client, KafkaSettings(), ModelReader(Query(redis_client, settings), ["m", "idle"])
+    )
+    registry = CollectorRegistry()
+    registry.register(ModelMetrics(probe))
+    probe.read_models()
+    found = {k: v for k, v in samples(registry).items() if "incident" in k[0] or "mean" in k[0]
+             or "mttr" in k[0]}  # fmt: skip
+    expected: dict[Key, float] = {}
+    for days in ("30", "90"):
+        expected[("driftwatch_model_incidents", (("days", days), ("model", "m")))] = 1
+        expected[("driftwatch_model_incidents", (("days", days), ("model", "idle")))] = 0
+        m = (("days", days), ("model", "m"))
+        expected[("driftwatch_model_mean_time_to_detect_seconds", m)] = 600
+        expected[("driftwatch_model_mean_time_to_acknowledge_seconds", m)] = 1200
+        expected[("driftwatch_model_mttr_seconds", m)] = 4200
+    assert found == pytest.approx(expected)

@@ -18,10 +18,10 @@ from prometheus_client import CollectorRegistry
 from monitor import config
 from monitor.metrics import Metrics
 from monitor.runtime.notifier import Notifier
+from monitor.store.audit import AuditLog
 from monitor.store.keys import Keys
 from monitor.store.lease import Fence, Lease
 from monitor.store.query import Query
-from monitor.store.silences import SilenceStore
 from monitor.vocab.alerts import Alert, AlertState
 from monitor.vocab.silences import Silence
 from tests.monitor.alert.support import Endpoint, serving
@@ -72,8 +72,9 @@ class Rig:
         )
         keys = Keys(prefix)
         self.registry = CollectorRegistry()
+        self.trail = AuditLog(client, keys, retention_days=400)
         self.notifier = Notifier(
-            self.settings.alerting, "http://dash", client, keys, Metrics(self.registry)
+            self.settings.alerting, "http://dash", client, keys, self.trail, Metrics(self.registry)
         )
         lease = Lease(client, keys.evaluator_lease, keys.evaluator_fence, "test", 60_000)
         fence = lease.hold()
@@ -155,6 +156,9 @@ def test_each_owner_hears_once_per_group_then_again_after_repeat_interval(
     (entry,) = logged.values()
     assert len(entry.firing) == 2 and entry.sent_at == T0 + 30 + REPEAT + 1
     assert rig.counted("fraud", "sent") == 2
+    sent = [e for e in rig.query.history("fraud") if e.kind == "notification_sent"]
+    assert len(sent) == 2 and sent[0].details["receiver"] == "fraud"
+    assert [e.kind for e in rig.query.history("churn")] == ["notification_sent"] * 2
 
 
 def test_silences_in_redis_and_inhibition_keep_muted_alerts_out(
@@ -163,7 +167,7 @@ def test_silences_in_redis_and_inhibition_keep_muted_alerts_out(
     hooks = serve()
     fraud, risk = hooks["fraud"], hooks["risk"]
     rig = Rig(redis_client, key_prefix, {"route": ROUTE, "receivers": receivers()})
-    store = SilenceStore(redis_client, Keys(key_prefix))
+    store = rig.query.silence_store()
     muted = Silence.new(['model="churn"'], 3600, "ana", "retraining churn", T0)
     store.add(muted)
     # No traffic for fraud explains its drift (default inhibit rule): only StaleData is told.
@@ -173,9 +177,16 @@ def test_silences_in_redis_and_inhibition_keep_muted_alerts_out(
     assert risk.requests == []  # silenced
     (told,) = titles(fraud)
     assert "stale data" in told.lower() and "feature drift" not in told
-    store.expire(muted.id, T0 + 100)
+    store.expire(muted.id, T0 + 100, "ana")
     rig.round(alerts, T0 + 130)
     assert len(risk.requests) == 1  # the silence ended: the still-firing alert is told
+    trail = [(e.kind, e.actor) for e in rig.query.history("churn")]
+    assert trail == [
+        ("silence_created", "ana"),
+        ("silence_expired", "ana"),
+        ("notification_sent", "driftwatch"),
+    ]
+    assert not any(e.kind.startswith("silence") for e in rig.query.history("fraud"))
 
 
 def test_a_mute_time_interval_holds_notifications_until_it_ends(

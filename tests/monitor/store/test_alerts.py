@@ -33,15 +33,15 @@ def test_alerts_are_saved_and_forgotten_under_the_fence_and_read_back(
     fence = lease.hold()
     assert fence is not None
     a, b = alert("a"), alert("b", "pending")
-    store.save(fence, "m", [a, b], [])
+    store.save(fence, "m", [a, b], [], None)
     query = Query(redis_client, settings)
     assert query.alerts() == {"m": {a.fingerprint: a, b.fingerprint: b}}
-    store.save(fence, "m", [], [b.fingerprint])
+    store.save(fence, "m", [], [b.fingerprint], None)
     assert query.alerts(["m"]) == {"m": {a.fingerprint: a}}
 
     lease.release()  # a successor takes the lease: the old fence writes nothing
     successor = Lease(redis_client, keys.evaluator_lease, keys.evaluator_fence, "b", 10_000)
     assert successor.hold() is not None
     with pytest.raises(FencedError):
-        store.save(fence, "m", [alert("c")], [a.fingerprint])
+        store.save(fence, "m", [alert("c")], [a.fingerprint], None)
     assert query.alerts(["m"]) == {"m": {a.fingerprint: a}}

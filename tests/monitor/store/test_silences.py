@@ -22,7 +22,8 @@ def make(key_prefix: str, client: redis.Redis) -> tuple[SilenceStore, Query]:
         {"models": [{"name": "m", "owner": "o", "task": "binary", "features": {"a": "numeric"}}],
          "redis": {"key_prefix": key_prefix}}
     )  # fmt: skip
-    return SilenceStore(client, Keys(key_prefix)), Query(client, settings)
+    query = Query(client, settings)
+    return query.silence_store(), query
 
 
 def silence(model: str, start: float, hours: float = 1.0) -> Silence:
@@ -39,14 +40,14 @@ def test_silences_are_added_listed_and_expired(redis_client: redis.Redis, key_pr
     assert query.silences(now) == [a, b, later]  # oldest start first
     assert query.silences() == [a, b, later]  # the clock by default
 
-    ended = store.expire(a.id, now)
+    ended = store.expire(a.id, now, "ana")
     assert ended == msgspec.structs.replace(a, ends_at=now)
     assert query.silences(now) == [b, later]
     assert query.silences(now, include_expired=True) == [ended, b, later]
-    assert store.expire(a.id, now + 1) == ended  # already expired: left as it was
-    assert store.expire("no-such-id", now) is None
+    assert store.expire(a.id, now + 1, "ana") == ended  # already expired: left as it was
+    assert store.expire("no-such-id", now, "ana") is None
 
-    never = store.expire(later.id, now)  # a pending silence ends before it starts
+    never = store.expire(later.id, now, "ana")  # a pending silence ends before it starts
     assert never == msgspec.structs.replace(later, starts_at=now, ends_at=now)
     assert never is not None and never.state(now) == "expired"
     assert query.silences(now) == [b]
@@ -69,5 +70,5 @@ def test_the_next_write_sweeps_silences_ended_120_hours_ago(
     assert query.silences(now, include_expired=True) == [old, current, fresh]
 
     two_hours_on = now + 2 * HOUR
-    ended = store.expire(current.id, two_hours_on)  # sweeps by the time it is given
+    ended = store.expire(current.id, two_hours_on, "ana")  # sweeps by the time it is given
     assert query.silences(two_hours_on, include_expired=True) == [ended, fresh]
