@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitor.vocab.alerts import MODEL, Alert
-from monitor.vocab.audit import DAEMON, AuditEvent
+from monitor.vocab.audit import DAEMON, AuditEvent, AuditKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,7 @@ class Notification:
         (``error`` given) failed for good this round."""
         models = sorted({a.labels.get(MODEL, "") for a in (*self.firing, *self.resolved)} - {""})
         details = {"receiver": self.receiver, "group_key": self.group_key}
+        kind: AuditKind
         if error is None:
             kind, what = "notification_sent", f"notified {self.receiver}"
         else:

@@ -23,6 +23,7 @@ dead-letter list: ``driftwatch retrain list --state failed``) and fires the mode
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -46,7 +47,7 @@ from monitor.store.lease import Fence
 from monitor.store.query import ModelStatus
 from monitor.store.retrain import Change, RetrainStore
 from monitor.vocab.alerts import Alert
-from monitor.vocab.audit import DAEMON
+from monitor.vocab.audit import DAEMON, AuditKind
 from monitor.vocab.retrain import RetrainRequest, retrain_event
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class Retrainer:
         for request in (*requests, *opened):
             if request.state == "queued" and request.next_attempt_at <= now:
                 self._dispatcher.submit(
-                    request.target, request.id, lambda r=request: self._deliver(fence, r)
+                    request.target, request.id, functools.partial(self._deliver, fence, request)
                 )
 
     def wait(self, timeout: float) -> bool:
@@ -169,7 +170,9 @@ class Retrainer:
         try:
             change = self._store.change(request, after, fence)
             if change is Change.DONE and not after.open:
-                kind = "retrain_delivered" if after.state == "delivered" else "retrain_failed"
+                kind: AuditKind = (
+                    "retrain_delivered" if after.state == "delivered" else "retrain_failed"
+                )
                 self._audit.append_fenced(fence, [retrain_event(kind, after, now)])
         except (FencedError, redis.RedisError) as exc:  # due again for the lease's holder
             log.warning("retraining request %s attempted but not recorded (%s)", request.id, exc)

@@ -83,7 +83,7 @@ class RetrainStore:
     def open(self, request: RetrainRequest, fence: Fence | None = None) -> Change:
         """Store a new request and take its model's slot; BUSY if the model has a request in
         flight or the event id was used before."""
-        args = [request.model, request.id, msgspec.msgpack.encode(request)]
+        args: list[str | bytes] = [request.model, request.id, msgspec.msgpack.encode(request)]
         return self._run(self._open, fence, args)
 
     def change(
@@ -92,7 +92,7 @@ class RetrainStore:
         """Replace ``before`` (as read) by ``after``; STALE if it changed meanwhile. A final state
         frees the model's slot."""
         final = "0" if after.open else "1"
-        args = [
+        args: list[str | bytes] = [
             after.model,
             after.id,
             before.state,

@@ -62,9 +62,11 @@ def test_drift_alone_opens_nothing_under_a_performance_policy() -> None:
 
 def test_one_request_in_flight_and_one_per_incident() -> None:
     later = T0 + 2 * HOUR
-    for state in ("awaiting_approval", "queued"):
+    open_states: tuple[RetrainState, ...] = ("awaiting_approval", "queued")
+    for state in open_states:
         assert decide([PERF], "m", [alert()], [request(state)], 0, later) is None
-    for state in ("rejected", "failed", "delivered"):
+    final_states: tuple[RetrainState, ...] = ("rejected", "failed", "delivered")
+    for state in final_states:
         same = request(state, id=event_id("m", T0))
         assert decide([PERF], "m", [alert()], [same], 0, later) is None, state
     assert decide([PERF], "m", [alert()], [request("rejected")], 0, later) is not None
