@@ -11,6 +11,7 @@ user: callers turn it into their own kind of error (``click.BadParameter``, ``Co
 from __future__ import annotations
 
 import math
+import random
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -91,3 +92,15 @@ def duration(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600} h {s % 3600 // 60} min"
     return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+#: Beyond 2^32 base delays every wait is the cap anyway; the bound keeps the power finite.
+_MAX_DOUBLINGS = 32
+
+
+def full_jitter(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """The wait after failed attempt number ``attempt`` (from 1): uniform in
+    ``[0, min(cap, base·2^(attempt-1))]`` — exponential backoff with full jitter, so receivers
+    recovering from an outage are not hit by every sender at once (notifications and
+    retraining requests wait alike)."""
+    return rng.uniform(0.0, min(cap, base * 2 ** min(attempt - 1, _MAX_DOUBLINGS)))

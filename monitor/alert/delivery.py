@@ -32,13 +32,12 @@ from typing import Generic, TypedDict, TypeVar, Unpack
 from monitor.alert import message
 from monitor.alert.notification import Notification
 from monitor.alert.receivers import DeliveryError, Receiver
+from monitor.times import full_jitter
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _RNG = random.Random()
-#: Beyond 2^32 base delays every wait is ``max_delay`` anyway; the cap keeps the power finite.
-_MAX_DOUBLINGS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +102,7 @@ def deliver(
             retryable = exc.retryable
         else:
             return DeliveryOutcome(receiver.name, True, attempts, error, clock() - start)
-        cap = min(max_delay, base_delay * 2 ** min(attempts - 1, _MAX_DOUBLINGS))
-        delay = rng.uniform(0.0, cap)
+        delay = full_jitter(attempts, base_delay, max_delay, rng)
         elapsed = clock() - start
         if not retryable or elapsed + delay >= deadline_seconds:
             why = "permanent error" if not retryable else f"deadline {deadline_seconds:g} s"

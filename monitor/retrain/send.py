@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 from monitor.config import host_allowed, host_entry
 from monitor.retrain.targets import HttpRequest
+from monitor.times import full_jitter
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ Result = Literal["delivered", "retry", "rejected"]
 MAX_RETRY_AFTER_SECONDS = 86_400.0
 #: How much of an answer's body an outcome keeps, for the audit trail.
 BODY_EXCERPT_BYTES = 500
-#: Beyond 2^32 base delays every wait is the cap anyway; the bound keeps the power finite.
-_MAX_DOUBLINGS = 32
 _SECONDS = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -200,8 +199,7 @@ def next_delay(
     wins over the cap, up to :data:`MAX_RETRY_AFTER_SECONDS`."""
     if attempt < 1:
         raise ValueError(f"attempts count from 1, got {attempt}")
-    ceiling = min(cap, base * 2 ** min(attempt - 1, _MAX_DOUBLINGS))
-    delay = rng.uniform(0.0, ceiling)
+    delay = full_jitter(attempt, base, cap, rng)
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
     return delay
