@@ -42,6 +42,8 @@ class Endpoint:
     #: Decides the status from the request's body and headers instead (a receiver with state,
     #: such as one that answers 409 to an id it has seen), when set.
     answer: Callable[[bytes, dict[str, str]], int] | None = None
+    #: Headers added to every answer (``Retry-After``, …).
+    response_headers: dict[str, str] = field(default_factory=dict)
     hold: threading.Event | None = None
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: Each POST's body as received and its headers (names lower-cased), in the same order.
@@ -80,6 +82,8 @@ def serving(endpoint: Endpoint) -> Iterator[Endpoint]:
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", "http://127.0.0.1:1/elsewhere")
+                for name, value in endpoint.response_headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)

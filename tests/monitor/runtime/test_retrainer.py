@@ -153,10 +153,10 @@ def test_a_failing_target_is_retried_with_the_same_event_id_then_dead_lettered(
 
 
 def test_a_4xx_is_not_retried(redis_client: redis.Redis, key_prefix: str, hook: Endpoint) -> None:
-    hook.statuses = [422]
+    hook.statuses = [400]
     rig = Rig(redis_client, key_prefix, hook)
     (request,) = rig.round()
-    assert (request.state, request.attempts, request.last_status) == ("failed", 1, 422)
+    assert (request.state, request.attempts, request.last_status) == ("failed", 1, 400)
     time.sleep(0.05)
     rig.round()
     assert len(hook.requests) == 1
@@ -195,3 +195,18 @@ def test_a_drift_alone_asks_for_nothing_under_the_default_policy(
     drift = msgspec.structs.replace(fired, labels=labels)
     rig.alerts = {"m": {drift.fingerprint: drift}}
     assert rig.round() == [] and hook.requests == []
+
+
+def test_a_429_waits_as_long_as_retry_after_says(
+    redis_client: redis.Redis, key_prefix: str, hook: Endpoint
+) -> None:
+    """The backoff here is 10 ms at most; the target asks for 120 s, and gets them."""
+    hook.statuses = [429]
+    hook.response_headers = {"Retry-After": "120"}
+    rig = Rig(redis_client, key_prefix, hook)
+    before = time.time()
+    (request,) = rig.round()
+    assert (request.state, request.last_status) == ("queued", 429)
+    assert request.next_attempt_at >= before + 120
+    rig.round()  # not due yet: nothing sent
+    assert len(hook.requests) == 1
