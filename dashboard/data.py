@@ -54,7 +54,7 @@ def config_path() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _settings(path: str) -> config.Settings:
-    return config.load(path)
+    return config.load(path, secrets=config.REDIS_ONLY)  # the dashboard reads Redis only
 
 
 @st.cache_resource(show_spinner=False)

@@ -49,7 +49,7 @@ def distribution_section(model: str, wid: str, ev: WindowEvaluation, feature: st
     profile = profile_of(model, ev.reference, feature)
     if profile is None:
         st.info(
-            f"Window binned without a reference for {common.feature_label(feature)}: no "
+            f"Window binned without a reference for {common.md(common.feature_label(feature))}: no "
             f"distribution to compare. Set one with `{common.baseline_hint(model)}`; new windows "
             "use it."
         )
@@ -116,8 +116,8 @@ def performance_section(
         )
     st.caption(
         "Shaded: within each window's band, where performance is judged unchanged at its label "
-        "count (green), and up to the critical drop (amber). "
-        "Red dotted lines: the online change detector fired on the model's error or prediction "
+        "count (blue), and up to the critical drop (amber). "
+        "Purple dotted lines: the online change detector fired on the model's error or prediction "
         f"stream ({len(changes)} in these windows)."
     )
 
@@ -192,8 +192,9 @@ def comparison_section(
         versions = sorted({ev.version for _, ev in items})
         if len(versions) < 2:
             st.info(
-                f"Only model version {', '.join(versions)} appears in the windows shown: a version "
-                "comparison needs two (widen 'Windows shown' in the sidebar to look further back)."
+                f"Only model version {common.md(', '.join(versions))} appears in the windows "
+                "shown: a version comparison needs two (widen 'Windows shown' in the sidebar to "
+                "look further back)."
             )
             return
         c1, c2 = st.columns(2)
@@ -227,7 +228,7 @@ def _compared(
     c1.metric("Windows", f"{result.windows_a} / {result.windows_b}")
     c2.metric("Rows", f"{result.rows_a:,} / {result.rows_b:,}")
     metric_a, metric_b = (widgets.number_text(m, ".4g") for m in (result.metric_a, result.metric_b))
-    c3.metric(result.metric, f"{metric_a} / {metric_b}")
+    c3.metric(common.md(result.metric), f"{metric_a} / {metric_b}")
     st.dataframe(
         widgets.frame(result.features),
         hide_index=True,

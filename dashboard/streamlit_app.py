@@ -9,18 +9,23 @@ a broken config shows what to do instead of a traceback.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import msgspec
 import redis
 import streamlit as st
 
 from dashboard import data, widgets
+from dashboard.figures.common import md
 from monitor.errors import DriftwatchError
 
 REFRESH_CHOICES = (0, 5, 10, 15, 30, 60, 300)
 WINDOW_CHOICES = (24, 48, 168, 336, 720)
 #: Session flag set by a full run, so the refresh fragment's first (drawing) run does not rerun.
 _FULL_RUN = "_refresh_full_run"
+#: The tab's icon, served by the dashboard itself: a ``:material/…:`` page icon makes every
+#: browser fetch it from fonts.gstatic.com, which fails (and logs an error) offline.
+FAVICON = Path(__file__).with_name("favicon.svg")
 
 
 def _signed_in() -> bool:
@@ -28,10 +33,10 @@ def _signed_in() -> bool:
     user = widgets.signed_in_user()
     if not widgets.auth_configured():
         if user:
-            st.sidebar.caption(f"signed in as {user} (reverse proxy)")
+            st.sidebar.caption(f"signed in as {md(user)} (reverse proxy)")
         return True
     if user:
-        st.sidebar.caption(f"signed in as {user}")
+        st.sidebar.caption(f"signed in as {md(user)}")
         st.sidebar.button("Log out", on_click=st.logout)
         return True
     st.title("Driftwatch")
@@ -83,7 +88,7 @@ def _sidebar(default_refresh: int) -> None:
 
 def main() -> None:
     """Route to the page, behind the login and the error boundary every page shares."""
-    st.set_page_config(page_title="Driftwatch", page_icon=":material/monitoring:", layout="wide")
+    st.set_page_config(page_title="Driftwatch", page_icon=str(FAVICON), layout="wide")
     pages = {
         "Monitor": [
             st.Page(
@@ -103,20 +108,21 @@ def main() -> None:
     try:
         settings = data.settings()
     except DriftwatchError as exc:
-        st.error(f"The dashboard cannot read its config: {exc}")
+        st.error(f"The dashboard cannot read its config: {md(exc)}")
         return
     _sidebar(settings.dashboard.refresh_seconds)
     try:
         page.run()
     except redis.RedisError as exc:
         st.error(
-            f"Redis does not answer ({type(exc).__name__}: {exc}). Start it (`driftwatch services "
-            f"up`) or fix `redis.url` in `{data.config_path()}`; this page retries on refresh."
+            f"Redis does not answer ({type(exc).__name__}: {md(exc)}). Start it (`driftwatch "
+            f"services up`) or fix `redis.url` in `{data.config_path()}`; this page retries on "
+            "refresh."
         )
     except msgspec.ValidationError as exc:
         st.error(
-            f"Stored data does not match this dashboard's format ({exc}). Run the dashboard from "
-            "the same Driftwatch version as the daemon."
+            f"Stored data does not match this dashboard's format ({md(exc)}). Run the dashboard "
+            "from the same Driftwatch version as the daemon."
         )
 
 

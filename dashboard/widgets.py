@@ -96,7 +96,8 @@ def pick(
         st.session_state[key] = default if default in options else options[0]
     if fresh and wanted not in options:
         st.warning(
-            f"The link asks for {param} `{raw}`, which is not among the choices. {missing_hint}"
+            f"The link asks for {param} “{common.md(raw)}”, which is not among the choices. "
+            + missing_hint
         )
     choice: T = st.selectbox(label, options, key=key, format_func=format_func)
     st.query_params[param] = st.session_state[applied] = to_param(choice)
@@ -152,9 +153,11 @@ def coloured(table: pd.DataFrame, column: str, colour_of: Callable[[str], str]) 
 
 
 def severity_badge(severity: str, text: str) -> str:
-    """Markdown for a coloured badge; colours follow the severity scheme's hues."""
-    colour = {"critical": "red", "warning": "orange", "ok": "green"}.get(severity, "gray")
-    return f":{colour}-badge[{text}]"
+    """Markdown for a badge: the severity's glyph and ``text`` (escaped), on the scheme's hue
+    (Streamlit's named colours: blue ok, orange warning, red only for critical)."""
+    colour = {"critical": "red", "warning": "orange", "ok": "blue"}.get(severity, "gray")
+    glyph = common.severity_glyph(severity)
+    return f":{colour}-badge[{glyph + ' ' if glyph else ''}{common.md(text)}]"
 
 
 def feature_link(model: str, feature: str, window: int | None, label: str) -> None:
@@ -162,15 +165,17 @@ def feature_link(model: str, feature: str, window: int | None, label: str) -> No
     params = {"model": model, "feature": feature}
     if window is not None:
         params["window"] = str(window)
-    st.page_link(FEATURE_PAGE, label=label, query_params=params, icon=":material/query_stats:")
+    st.page_link(
+        FEATURE_PAGE, label=common.md(label), query_params=params, icon=":material/query_stats:"
+    )
 
 
 def no_reference(model: str) -> None:
     """Without a reference nothing can drift: say how to make one, from files or from the stream."""
     st.warning(
-        f"**{model}** has no reference profile, so no drift can be judged. Compute one from the "
-        f"training data:\n\n`{common.baseline_hint(model)}`\n\n(one column per feature, plus "
-        "`prediction`; add `--label-column` and `--score-column` for reference performance), or "
-        f"from a period of the stream when the model was good:\n\n`driftwatch baseline set "
+        f"**{common.md(model)}** has no reference profile, so no drift can be judged. Compute one "
+        f"from the training data:\n\n`{common.baseline_hint(model)}`\n\n(one column per feature, "
+        "plus `prediction`; add `--label-column` and `--score-column` for reference performance), "
+        f"or from a period of the stream when the model was good:\n\n`driftwatch baseline set "
         f"--model {model} --from-stream --start now-2h --end now-1h`"
     )

@@ -18,6 +18,7 @@ import streamlit as st
 
 from dashboard import data, widgets
 from dashboard.figures import alerts as info
+from dashboard.figures.common import md
 from monitor.vocab.alerts import Alert
 from monitor.vocab.silences import Silence
 
@@ -65,12 +66,12 @@ def create_silence(author: str) -> None:
             time.time(),
         )
     except ValueError as exc:
-        state[NOTICE] = ("error", f"No silence created: {exc}.")
+        state[NOTICE] = ("error", f"No silence created: {md(exc)}.")
         return
     data.add_silence(silence)
     state[NOTICE] = (
         "success",
-        f"Silence `{silence.id}` by {author} mutes its alerts for {duration}.",
+        f"Silence `{silence.id}` by {md(author)} mutes its alerts for {duration}.",
     )
 
 
@@ -79,9 +80,9 @@ def expire_silence(author: str) -> None:
     silence_id = st.session_state["silence_to_expire"]
     ended = data.expire_silence(silence_id, time.time(), author)
     st.session_state[NOTICE] = (
-        ("success", f"Silence `{silence_id}` expired: its alerts are notified again.")
+        ("success", f"Silence {md(silence_id)} expired: its alerts are notified again.")
         if ended is not None
-        else ("error", f"No silence has the id `{silence_id}`.")
+        else ("error", f"No silence has the id {md(silence_id)}.")
     )
 
 
@@ -126,7 +127,7 @@ def silence_controls(author: str, silence_rows: Sequence[info.SilenceRow]) -> No
         st.text_input(
             "Why", key="silence_comment", placeholder="the incident, the ticket, the plan"
         )
-        st.caption(f"Author: {author}")
+        st.caption(f"Author: {md(author)}")
         st.form_submit_button(
             "Create silence", key="silence_create", on_click=create_silence, args=(author,)
         )
@@ -235,10 +236,10 @@ if not receivers:
     )
 else:
     logs = data.notification_log()
-    for receiver, tab in zip(receivers, st.tabs(receivers), strict=True):
+    for receiver, tab in zip(receivers, st.tabs([md(r) for r in receivers]), strict=True):
         sent = info.notification_rows(logs.get(receiver, {}), stored, tz)
         if not sent:
-            tab.caption(f"Nothing was sent to {receiver} recently.")
+            tab.caption(f"Nothing was sent to {md(receiver)} recently.")
             continue
         tab.dataframe(
             widgets.frame(sent),

@@ -30,12 +30,12 @@ if feature is None:
 
 evaluated = data.evaluations(model.name, widgets.windows_shown())
 if not evaluated:
-    st.title(f"{model.name} · {common.feature_label(feature)}")
+    st.title(f"{common.md(model.name)} · {common.md(common.feature_label(feature))}")
     if data.current_references().get(model.name) is None:
         widgets.no_reference(model.name)
     st.info(
-        f"No evaluated window for {model.name} yet: windows are evaluated a few seconds after "
-        "predictions arrive. This page refreshes by itself."
+        f"No evaluated window for {common.md(model.name)} yet: windows are evaluated a few "
+        "seconds after predictions arrive. This page refreshes by itself."
     )
     st.stop()
 
@@ -52,10 +52,10 @@ with c3:
 wid = by_start[start]
 ev = evaluated[wid]
 
-st.title(f"{model.name} · {common.feature_label(feature)}")
+st.title(f"{common.md(model.name)} · {common.md(common.feature_label(feature))}")
 st.page_link(
     widgets.MODEL_PAGE,
-    label=f"Back to {model.name}",
+    label=f"Back to {common.md(model.name)}",
     query_params={"model": model.name, "window": str(ev.window_start)},
     icon=":material/arrow_back:",
 )
@@ -68,10 +68,10 @@ if verdict is None:
 else:
     st.markdown(
         widgets.severity_badge(verdict.severity, verdict.severity.upper())
-        + f" {verdict.status} · reference {verdict.reference_version}"
+        + f" {common.md(verdict.status)} · reference {common.md(verdict.reference_version)}"
     )
     m1, m2, m3, m4, m5 = st.columns(5)
-    m1.metric(verdict.statistic, f"{common.number(verdict.value):.4g}")
+    m1.metric(common.md(verdict.statistic), f"{common.number(verdict.value):.4g}")
     m2.metric("threshold", f"{common.number(verdict.threshold):.4g}")
     m3.metric("p-value", widgets.number_text(verdict.p_value, ".3g"))
     m4.metric("rows (n)", f"{verdict.n:,}")
@@ -79,7 +79,7 @@ else:
         "expected false-alarm rate", widgets.number_text(verdict.expected_false_alarm_rate, ".2%")
     )
     for reason in verdict.reasons:
-        st.markdown(f"- {reason}")
+        st.markdown(f"- {common.md(reason)}")
 
 st.subheader("Reference vs this window")
 sections.distribution_section(model.name, wid, ev, feature)

@@ -45,21 +45,22 @@ with window_column:
         format_func=window_label,
     )
 
-st.title(model.name)
+st.title(common.md(model.name))
 version = status.latest.version if status.latest else "–"
 st.caption(
-    f"owner {model.owner} · {model.task} · version {version} · reference {reference or 'none'} · "
-    f"{len(model.features)} features"
+    f"owner {common.md(model.owner)} · {model.task} · version {common.md(version)} · "
+    f"reference {common.md(reference or 'none')} · {len(model.features)} features"
 )
 if health is not None:
     severity = HEALTH_SEVERITY[health.status]
-    st.markdown(widgets.severity_badge(severity, health.status) + "  " + "; ".join(health.reasons))
+    reasons = common.md("; ".join(health.reasons))
+    st.markdown(widgets.severity_badge(severity, health.status) + "  " + reasons)
 if reference is None:
     widgets.no_reference(model.name)
 if start is None:
     if status.counts.predictions == 0:
         st.info(
-            f'No predictions for {model.name} yet: check that producers send `"model": '
+            f'No predictions for {common.md(model.name)} yet: check that producers send `"model": '
             f'"{model.name}"` to `{settings.kafka.predictions_topic}` and that the daemon runs.'
         )
     else:
@@ -73,10 +74,9 @@ evaluations = list(evaluated.values())
 wid = by_start[start]
 ev = evaluated[wid]
 if health is not None and health.since is not None:
-    st.error(
-        f"{health.status} since {common.stamp(health.since, tz)}.",
-        icon=":material/warning:",
-    )
+    # red only for critical: a WARN model's box is amber
+    notice = st.error if HEALTH_SEVERITY[health.status] == "critical" else st.warning
+    notice(f"{health.status} since {common.stamp(health.since, tz)}.", icon=":material/warning:")
 
 flagged = drift.drifting_features(ev)
 st.subheader("Drifting in this window")

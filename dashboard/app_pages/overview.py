@@ -43,7 +43,9 @@ with left:
     for r in attention[:ATTENTION_LINKS]:
         st.page_link(
             widgets.MODEL_PAGE,
-            label=f"{r.model} · {r.health} · {textwrap.shorten(r.reasons, 140) or 'see its page'}",
+            label=common.md(
+                f"{r.model} · {r.health} · {textwrap.shorten(r.reasons, 140) or 'see its page'}"
+            ),
             query_params={"model": r.model},
             icon=":material/error:" if r.health == "CRITICAL" else ":material/warning:",
         )

@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard import data, widgets
 from dashboard.figures import retraining as info
+from dashboard.figures.common import md
 from monitor.vocab.retrain import STATES
 
 #: Option of the model filter that keeps every model.
@@ -64,9 +65,9 @@ def policies_caption() -> None:
     """The configured policies in one line, so an empty list or a missing request is explained."""
     policies = data.settings().retraining.policies
     listed = "; ".join(
-        f"**{p.name}** → {p.target}"
+        f"**{md(p.name)}** → {md(p.target)}"
         + (" (approval required)" if p.approval == "required" else "")
-        + (f" for {', '.join(p.models)}" if p.models else "")
+        + (f" for {md(', '.join(p.models))}" if p.models else "")
         for p in policies
     )
     st.caption(f"Policies: {listed}. Details: docs/retraining.md.")
@@ -153,7 +154,7 @@ else:
         at_window = " at the window it was judged in" if "window" in params else ""
         st.page_link(
             widgets.MODEL_PAGE,
-            label=f"Open {request.model}'s model page{at_window}",
+            label=f"Open {md(request.model)}'s model page{at_window}",
             query_params=params,
             icon=":material/model_training:",
         )

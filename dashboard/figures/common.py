@@ -10,7 +10,9 @@ datetimes in the viewer's zone, so every chart and table shows local time and sa
 
 from __future__ import annotations
 
+import html
 import math
+import string
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Literal, TypeVar
@@ -30,18 +32,60 @@ Severity = Literal["none", "insufficient", "ok", "warning", "critical"]
 #: Severities from "nothing to say" to worst: heatmap codes are indices into this tuple.
 SEVERITIES: tuple[Severity, ...] = ("none", "insufficient", "ok", "warning", "critical")
 #: One colour per severity everywhere: a colour means the same in the overview, the heatmap and
-#: every time series.
+#: every time series. Okabe–Ito blue and orange and a dark red, so that ok, warning and critical
+#: stay apart under protanopia, deuteranopia and tritanopia (tests/dashboard/test_text_safety.py
+#: simulates them, Machado et al. 2009, and asserts a minimum CIELAB distance); red means
+#: critical and nothing else.
 SEVERITY_COLORS: dict[str, str] = {
     "none": "#ececec",  # nothing evaluated: no reference, or no window
     "insufficient": "#a8a8a8",  # too few rows for a verdict
-    "ok": "#2e9e5b",
-    "warning": "#f2a900",
-    "critical": "#d62728",
+    "ok": "#0072b2",
+    "warning": "#e69f00",
+    "critical": "#b2182b",
+}
+#: A glyph per severity, drawn in heatmap cells and badges: colour is never the only cue.
+SEVERITY_GLYPHS: dict[str, str] = {
+    "none": "",
+    "insufficient": "?",
+    "ok": "✓",
+    "warning": "!",
+    "critical": "✕",
 }
 #: Series colours that never mean a severity: the reference, the window looked at, a comparison.
-SERIES_COLORS = ("#7a7a7a", "#1f77b4", "#9467bd")
-#: Shade of the "no change" band behind a drift statistic or a performance metric.
-BAND_OK = "rgba(46, 158, 91, 0.12)"
+SERIES_COLORS = ("#7a7a7a", "#56b4e9", "#9467bd")
+#: Shade of the "no change" band behind a drift statistic or a performance metric (ok's hue).
+BAND_OK = "rgba(0, 114, 178, 0.12)"
+
+
+def severity_glyph(severity: str) -> str:
+    """The glyph standing beside a severity's colour (none for an unknown severity)."""
+    return SEVERITY_GLYPHS.get(severity, "")
+
+
+# --- text from the store --------------------------------------------------------------------------
+
+#: Every ASCII punctuation character: CommonMark lets a backslash escape each of them, which also
+#: disarms Streamlit's extensions (``:red[…]`` directives, ``:material/…:`` icons, ``$…$`` LaTeX).
+_MARKDOWN_SPECIALS = frozenset(string.punctuation)
+
+
+def md(value: object) -> str:
+    """``value`` as literal text inside Streamlit Markdown.
+
+    Versions, categories, ids, reasons, comments and header-derived names come from events,
+    people and proxies: shown as Markdown they could become a link, an image the viewer's
+    browser fetches, or fake styling. Every punctuation character is backslash-escaped and line
+    breaks become spaces, so the text shows as written and nothing in it is interpreted.
+    """
+    text = " ".join(str(value).splitlines())
+    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIALS else c for c in text)
+
+
+def plain(value: object) -> str:
+    """``value`` as literal text in Plotly titles, legends and hover labels, which render a
+    subset of HTML (``<a>``, ``<b>``, ``<br>``): ``&``, ``<`` and ``>`` become entities."""
+    return html.escape(str(value), quote=False)
+
 
 # --- rows: features and model outputs -------------------------------------------------------------
 

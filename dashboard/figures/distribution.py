@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from dashboard.figures.common import SERIES_COLORS, feature_label, layout
+from dashboard.figures.common import SERIES_COLORS, feature_label, layout, plain
 from monitor.vocab.profile import NumericProfile, Profile
 
 
@@ -72,13 +72,13 @@ def distribution_bars(info: DistributionInfo) -> go.Figure:
     fig = go.Figure()
     for i, name in enumerate(info.names):
         fig.add_bar(
-            x=list(info.labels),
+            x=[plain(label) for label in info.labels],  # categories come from the data
             y=list(info.shares[i]),
-            name=f"{name} (n = {info.totals[i]:,})",
+            name=f"{plain(name)} (n = {info.totals[i]:,})",
             marker_color=SERIES_COLORS[i % len(SERIES_COLORS)],
             customdata=list(info.counts[i]),
-            hovertemplate="%{x}: %{y:.1%} (%{customdata:,} rows)<extra>" + name + "</extra>",
+            hovertemplate="%{x}: %{y:.1%} (%{customdata:,} rows)<extra>%{fullData.name}</extra>",
         )
     fig.update_layout(barmode="group")
     fig.update_yaxes(tickformat=".0%")
-    return layout(fig, f"{feature_label(info.feature)}: reference bin", "share of rows")
+    return layout(fig, f"{plain(feature_label(info.feature))}: reference bin", "share of rows")

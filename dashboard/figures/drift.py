@@ -28,7 +28,9 @@ from dashboard.figures.common import (
     layout,
     newest_per_window,
     number,
+    plain,
     present,
+    severity_glyph,
     time_axis,
     verdict_of,
     window_times,
@@ -59,13 +61,14 @@ class HeatmapInfo:
 
 def _hover(feature: str, when: datetime, v: Verdict | None) -> str:
     """A cell's hover: everything needed to judge the verdict without opening the feature."""
-    head = f"<b>{feature_label(feature)}</b><br>{when:{TIME_FORMAT}}<br>"
+    head = f"<b>{plain(feature_label(feature))}</b><br>{when:{TIME_FORMAT}}<br>"
     if v is None:
         return head + "no verdict (no reference, or window not evaluated)"
     p = "" if v.p_value is None else f", p = {v.p_value:.3g}"
     return (
-        head + f"{v.statistic} = {number(v.value):.4g} (threshold {number(v.threshold):.4g}{p})"
-        f"<br>n = {v.n:,} rows<br>{v.severity}"
+        head
+        + f"{plain(v.statistic)} = {number(v.value):.4g} (threshold {number(v.threshold):.4g}{p})"
+        f"<br>n = {v.n:,} rows<br>{severity_glyph(v.severity)} {v.severity}"
     )
 
 
@@ -114,7 +117,8 @@ def _discrete_scale() -> list[tuple[float, str]]:
 
 
 def drift_heatmap(info: HeatmapInfo) -> go.Figure:
-    """Features × windows coloured by severity; hovering a cell shows statistic, threshold, n.
+    """Features × windows coloured by severity, each cell also marked with its severity's glyph
+    (colour is never the only cue); hovering a cell shows statistic, threshold, n.
 
     Plotly cannot select heatmap cells, so an invisible marker sits on every cell: it carries the
     hover text and ``customdata`` ``"<feature>|<window start>"`` (row by row), and clicking it
@@ -122,11 +126,15 @@ def drift_heatmap(info: HeatmapInfo) -> go.Figure:
     of SVG markers (168 windows × 30 features) would add seconds to the page in the browser.
     """
     steps = len(SEVERITIES)
+    rows = [plain(r) for r in info.rows]  # category labels render Plotly's HTML subset
     fig = go.Figure(
         go.Heatmap(
             z=[list(row) for row in info.codes],
             x=list(info.times),
-            y=list(info.rows),
+            y=rows,
+            text=[[severity_glyph(SEVERITIES[c]) for c in row] for row in info.codes],
+            texttemplate="%{text}",
+            textfont={"size": 11},
             hoverinfo="skip",
             colorscale=_discrete_scale(),
             zmin=-0.5,
@@ -135,7 +143,7 @@ def drift_heatmap(info: HeatmapInfo) -> go.Figure:
             ygap=1,
             colorbar={
                 "tickvals": list(range(steps)),
-                "ticktext": list(SEVERITIES),
+                "ticktext": [f"{severity_glyph(s)} {s}".strip() for s in SEVERITIES],
                 "title": {"text": "severity"},
                 "thickness": 12,
             },
@@ -144,7 +152,7 @@ def drift_heatmap(info: HeatmapInfo) -> go.Figure:
     fig.add_trace(
         go.Scattergl(
             x=[t for _ in info.rows for t in info.times],
-            y=[row for row in info.rows for _ in info.times],
+            y=[row for row in rows for _ in info.times],
             mode="markers",
             marker={"opacity": 0, "size": 12},
             text=[text for row in info.hover for text in row],
@@ -260,17 +268,17 @@ def statistic_over_time(info: StatisticSeries) -> go.Figure:
     fig.add_scatter(
         x=times,
         y=list(info.values),
-        name=info.statistic or "statistic",
+        name=plain(info.statistic or "statistic"),
         mode="lines+markers",
         line={"color": SERIES_COLORS[0]},
         marker={"color": [SEVERITY_COLORS[s] for s in info.severities], "size": 9},
         customdata=[[s, n] for s, n in zip(info.severities, info.n, strict=True)],
         hovertemplate=(
-            f"{info.statistic} %{{y:.4g}}<br>%{{customdata[0]}}, n = %{{customdata[1]:,}} rows"
-            "<extra></extra>"
+            f"{plain(info.statistic)} %{{y:.4g}}<br>%{{customdata[0]}}, "
+            "n = %{customdata[1]:,} rows<extra></extra>"
         ),
     )
-    title = f"{info.statistic or 'statistic'} (unitless)"
+    title = f"{plain(info.statistic or 'statistic')} (unitless)"
     limits = [t for t in present(info.thresholds) if t > 0]
     values = present(info.values)
     if limits and values and min(values) > 0 and max(values) > LOG_SCALE_RATIO * min(limits):

@@ -17,6 +17,7 @@ from dashboard.figures.common import (
     SEVERITY_COLORS,
     layout,
     newest_per_window,
+    plain,
     time_axis,
     window_times,
     zone_label,
@@ -99,7 +100,7 @@ def dead_letters_bar(by_reason: Mapping[str, int]) -> go.Figure:
     reasons = sorted(by_reason, key=lambda r: -by_reason[r])
     fig = go.Figure(
         go.Bar(
-            x=reasons,
+            x=[plain(r) for r in reasons],
             y=[by_reason[r] for r in reasons],
             marker_color=SEVERITY_COLORS["warning"],
             hovertemplate="%{x}: %{y:,} records<extra></extra>",

@@ -17,7 +17,6 @@ import plotly.graph_objects as go
 from dashboard.figures.common import (
     BAND_OK,
     SERIES_COLORS,
-    SEVERITY_COLORS,
     layout,
     local,
     newest_per_window,
@@ -31,7 +30,9 @@ from monitor.config import PerformanceSettings
 from monitor.vocab.verdicts import LOWER_IS_BETTER, WindowEvaluation
 
 #: Shade between the warning level and the critical level.
-BAND_WARNING = "rgba(242, 169, 0, 0.15)"
+BAND_WARNING = "rgba(230, 159, 0, 0.15)"
+#: Detector change points are events, not severities: never the critical red.
+CHANGE_POINT_COLOR = SERIES_COLORS[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,7 @@ def performance_over_time(info: PerformanceInfo) -> go.Figure:
         hovertemplate=f"{info.metric} %{{y:.4g}}<br>%{{customdata:,}} labelled rows<extra></extra>",
     )
     for moment in info.change_points:
-        fig.add_vline(x=moment, line={"color": SEVERITY_COLORS["critical"], "dash": "dot"})
+        fig.add_vline(x=moment, line={"color": CHANGE_POINT_COLOR, "dash": "dot"})
     if info.change_points:  # one legend entry and a hover label for the vertical lines
         top = max(present([*info.values, *info.reference]), default=0.0)
         fig.add_scatter(
@@ -163,7 +164,7 @@ def performance_over_time(info: PerformanceInfo) -> go.Figure:
             y=[top] * len(info.change_points),
             name="detector change point",
             mode="markers",
-            marker={"symbol": "triangle-down", "size": 11, "color": SEVERITY_COLORS["critical"]},
+            marker={"symbol": "triangle-down", "size": 11, "color": CHANGE_POINT_COLOR},
             customdata=list(info.change_streams),
             hovertemplate="change point in the %{customdata} stream<extra></extra>",
         )

@@ -17,6 +17,7 @@ from dashboard.figures.common import (
     layout,
     newest_per_window,
     number,
+    plain,
     present,
     time_axis,
     window_times,
@@ -86,10 +87,10 @@ def quality_over_time(info: QualityInfo) -> go.Figure:
         fig.add_scatter(
             x=times,
             y=list(values),
-            name=f"{feature}: {names[rate]}",
+            name=f"{plain(feature)}: {names[rate]}",
             mode="lines+markers",
             line={"dash": dash},
-            hovertemplate=f"{feature} {names[rate]} %{{y:.2%}}<extra></extra>",
+            hovertemplate="%{fullData.name} %{y:.2%}<extra></extra>",
         )
     fig.update_yaxes(tickformat=".1%", rangemode="tozero")
     return layout(fig, time_axis(info.zone), "share of rows")

@@ -14,12 +14,12 @@ from monitor.cli.common import config_option, friendly_errors, require_model
 _STATE_ORDER = {"firing": 0, "pending": 1, "resolved": 2}
 
 
-@click.group("alerts")
+@click.group("alerts", short_help="List firing alerts; send a test notification.")
 def alerts_group() -> None:
     """Alerts turned from verdicts by the rules of [alerting] (docs/alerting.md)."""
 
 
-@alerts_group.command("list")
+@alerts_group.command("list", short_help="List firing, pending and resolved alerts.")
 @config_option
 @click.option("--model", "models", multiple=True, help="Only this model (repeatable).")
 @click.option(
@@ -40,7 +40,7 @@ def alerts_list(
     from monitor.store.client import connect
     from monitor.store.query import Query
 
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     for name in models:
         require_model(settings, name)
     by_model = Query(connect(settings.redis), settings).alerts(list(models) or None)
@@ -69,7 +69,7 @@ def alerts_list(
         )
 
 
-@alerts_group.command("test")
+@alerts_group.command("test", short_help="Send a test notification to a receiver.")
 @config_option
 @click.option("--receiver", "receiver_name", required=True, help="A configured receiver.")
 @friendly_errors
@@ -81,7 +81,7 @@ def alerts_test(config_path: Path, receiver_name: str) -> None:
     from monitor.errors import ConfigError
     from monitor.runtime.notifier import receiver_of
 
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=("alerting",))
     configured = {r.name: (i, r) for i, r in enumerate(settings.alerting.receivers)}
     if receiver_name not in configured:
         names = ", ".join(sorted(configured)) or "none configured"

@@ -17,12 +17,12 @@ from monitor.times import iso_utc, parse_start
 _PROGRESS_EVERY = 100_000
 
 
-@click.group("baseline")
+@click.group("baseline", short_help="Set and list reference profiles.")
 def baseline_group() -> None:
     """Reference profiles: what each model's inputs and outputs looked like when it was good."""
 
 
-@baseline_group.command("set")
+@baseline_group.command("set", short_help="Compute a reference profile and make it current.")
 @config_option
 @click.option("--model", "model_name", required=True, help="A configured model.")
 @click.option(
@@ -36,7 +36,12 @@ def baseline_group() -> None:
 )
 @click.option("--start", "start_text", help="Period start for --from-stream (ISO 8601 or now-7d).")
 @click.option("--end", "end_text", help="Period end for --from-stream [default: now].")
-@click.option("--prediction-column", default="prediction", show_default=True)
+@click.option(
+    "--prediction-column",
+    default="prediction",
+    show_default=True,
+    help="Column of --file holding the model's predictions.",
+)
 @click.option("--score-column", default=None, help="Binary: probability of the positive class.")
 @click.option("--label-column", default=None, help="Ground truth, for reference performance.")
 @click.option("--version", "ref_version", default=None, help="Reference version [default: time].")
@@ -78,7 +83,7 @@ def baseline_set(
     from monitor.store.query import Query
     from monitor.vocab.audit import AuditEvent
 
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=("redis", "kafka"))
     model = require_model(settings, model_name)
     if (path is None) == (not from_stream):
         raise click.UsageError("give either --file or --from-stream (with --start)")
@@ -125,7 +130,7 @@ def baseline_set(
     )
 
 
-@baseline_group.command("list")
+@baseline_group.command("list", short_help="List a model's reference versions.")
 @config_option
 @click.option("--model", "model_name", required=True, help="A configured model.")
 @friendly_errors
@@ -134,7 +139,7 @@ def baseline_list(config_path: Path, model_name: str) -> None:
     from monitor.store.client import connect
     from monitor.store.query import Query
 
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     store = Query(connect(settings.redis), settings).references()
     current = store.current_versions([model_name])[model_name]
     for version, created in store.history(model_name):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import IO, Any, ParamSpec, TypeVar
 
 import click
 
@@ -54,21 +55,54 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def _unreachable(exc: Exception) -> str | None:
-    """What to do when a command cannot reach Redis (redis-py is imported only by commands that
-    use it, so ``--help`` stays fast; it is loaded by then if this is its error)."""
+    """What to do when a command cannot reach Redis or Kafka; ``None`` for any other error.
+
+    redis-py and kafka-python are imported only by commands that use them, so ``--help`` stays
+    fast; a library is loaded by the time its error reaches here. Commands that talk to Kafka
+    mostly say so themselves (with the servers they tried); this catches the paths that do not.
+    """
     redis = sys.modules.get("redis")
-    if redis is None or not isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-        return None
-    return (
-        f"Redis is unreachable ({exc}): start it (driftwatch services up) or point redis.url at it"
+    if redis is not None and isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return (
+            f"Redis is unreachable ({exc}): start it (driftwatch services up) or point redis.url "
+            "at it"
+        )
+    kafka_errors = sys.modules.get("kafka.errors")
+    # Looked up by name: kafka-python renamed and dropped some of these between releases.
+    unreachable = tuple(
+        getattr(kafka_errors, name)
+        for name in ("NoBrokersAvailable", "KafkaConnectionError", "KafkaTimeoutError")
+        if hasattr(kafka_errors, name)
     )
+    if unreachable and isinstance(exc, unreachable):
+        return (
+            f"Kafka is unreachable ({exc}): start it (driftwatch services up) or point "
+            "kafka.bootstrap_servers at it"
+        )
+    return None
 
 
 def require_model(settings: Settings, name: str) -> ModelSettings:
-    """The configured model called ``name``; a ``--model`` naming no model is a config error
-    (exit 2), caught before anything connects to Redis or Kafka."""
+    """The configured model called ``name``. A ``--model`` naming no model is a usage error
+    (exit 2, :class:`CommandLineError`) that lists the configured models, its near miss first,
+    caught before anything connects to Redis or Kafka: the command line is wrong, not the config
+    file."""
     model = settings.model(name)
     if model is None:
-        names = ", ".join(m.name for m in settings.models)
-        raise ConfigError("--model", f"no model named {name!r}", f"use one of {names}")
+        names = [m.name for m in settings.models]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise CommandLineError(
+            f"--model: no model named {name!r}; {hint}configured: {', '.join(names)}"
+        )
     return model
+
+
+class CommandLineError(click.ClickException):
+    """A command line naming something that does not exist: one line, exit 2 like click's usage
+    errors, but without the usage block, which would bury the list of what does exist."""
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.secho(f"error: {self.format_message()}", fg="red", err=True, file=file)

@@ -12,7 +12,7 @@ from monitor import config as config_module
 from monitor.cli.common import config_option, friendly_errors
 
 
-@click.command("dashboard")
+@click.command("dashboard", short_help="Start the read-only web dashboard.")
 @config_option
 @click.option("--host", help="Address to listen on.  [default: dashboard.host]")
 @click.option("--port", type=int, help="Port to listen on.  [default: dashboard.port]")
@@ -20,12 +20,16 @@ from monitor.cli.common import config_option, friendly_errors
 def dashboard_command(config_path: Path, host: str | None, port: int | None) -> None:
     """Start the read-only Streamlit dashboard for this config (beside the daemon).
 
-    Replaces this process with ``streamlit run``, so signals reach Streamlit directly and its exit
-    code is this command's. The config path reaches the app through DRIFTWATCH_CONFIG.
+    It listens on dashboard.host and dashboard.port of the config unless --host or --port say
+    otherwise, and prints its address. This process becomes "streamlit run", so signals reach
+    Streamlit directly and its exit code is this command's; the config path reaches the app
+    through the DRIFTWATCH_CONFIG environment variable.
     """
     import dashboard
 
-    settings = config_module.load(config_path)  # a broken config fails here, in one line
+    settings = config_module.load(
+        config_path, secrets=config_module.REDIS_ONLY
+    )  # one line if broken
     host = host or settings.dashboard.host
     port = settings.dashboard.port if port is None else port
     app = Path(dashboard.__file__).with_name("streamlit_app.py")

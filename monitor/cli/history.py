@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from monitor.vocab.incidents import Incident
 
 
-@click.command("history")
+@click.command("history", short_help="Show a model's audit trail, incidents and MTTR.")
 @config_option
 @click.option("--model", "model_name", required=True, help="The model.")
 @click.option(
@@ -55,7 +55,7 @@ def history_command(
     from monitor.store.query import Query
     from monitor.vocab.incidents import incidents
 
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     require_model(settings, model_name)
     now = time.time()
     since = _moment("--since", since_text, now)

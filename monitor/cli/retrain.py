@@ -25,12 +25,12 @@ if TYPE_CHECKING:
     from monitor.vocab.retrain import RetrainRequest
 
 
-@click.group("retrain")
+@click.group("retrain", short_help="List, approve, reject and trigger retraining.")
 def retrain_group() -> None:
     """Retraining requests: list, inspect, approve, reject, trigger (docs/retraining.md)."""
 
 
-@retrain_group.command("list")
+@retrain_group.command("list", short_help="List retraining requests, newest first.")
 @config_option
 @click.option("--model", "model_name", help="Only this model's requests.")
 @click.option(
@@ -48,7 +48,7 @@ def retrain_list(
     config_path: Path, model_name: str | None, states: tuple[str, ...], as_json: bool
 ) -> None:
     """List retraining requests, newest first."""
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     if model_name is not None:
         require_model(settings, model_name)
     found = [
@@ -70,14 +70,14 @@ def retrain_list(
         )
 
 
-@retrain_group.command("show")
+@retrain_group.command("show", short_help="Show one retraining request in full.")
 @config_option
 @click.argument("request_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @friendly_errors
 def retrain_show(config_path: Path, request_id: str, as_json: bool) -> None:
     """Show one request: its state, attempts, the target's last answer and the payload sent."""
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     r = _find(_query(settings), request_id)
     document = _document(r, payload=True)
     if as_json:
@@ -90,7 +90,7 @@ def retrain_show(config_path: Path, request_id: str, as_json: bool) -> None:
     click.echo(json.dumps(document["payload"], indent=2))
 
 
-@retrain_group.command("approve")
+@retrain_group.command("approve", short_help="Approve a request awaiting approval.")
 @config_option
 @click.argument("request_id", metavar="ID")
 @click.option("--by", "who", required=True, help="Who approves (kept with the request).")
@@ -101,7 +101,7 @@ def retrain_approve(config_path: Path, request_id: str, who: str, comment: str) 
     _decide(config_path, request_id, who, comment, approve=True)
 
 
-@retrain_group.command("reject")
+@retrain_group.command("reject", short_help="Reject a request awaiting approval.")
 @config_option
 @click.argument("request_id", metavar="ID")
 @click.option("--by", "who", required=True, help="Who rejects (kept with the request).")
@@ -112,7 +112,7 @@ def retrain_reject(config_path: Path, request_id: str, who: str, comment: str) -
     _decide(config_path, request_id, who, comment, approve=False)
 
 
-@retrain_group.command("trigger")
+@retrain_group.command("trigger", short_help="Request retraining of a model now.")
 @config_option
 @click.option("--model", "model_name", required=True, help="The model to retrain.")
 @click.option("--by", "who", required=True, help="Who asks (kept with the request).")
@@ -128,7 +128,7 @@ def retrain_trigger(
     from monitor.store.retrain import Change
     from monitor.vocab.retrain import RetrainRequest, manual_event_id
 
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     model = require_model(settings, model_name)
     chosen = _target(settings, model_name, target)
     query = _query(settings)
@@ -180,7 +180,7 @@ def _decide(config_path: Path, request_id: str, who: str, comment: str, *, appro
 
     from monitor.store.retrain import Change
 
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     if not who.strip():
         raise DriftwatchError("--by must name who decides")
     query = _query(settings)

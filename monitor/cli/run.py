@@ -13,7 +13,7 @@ from monitor.cli.common import config_option, friendly_errors
 from monitor.errors import DriftwatchError
 
 
-@click.command("run")
+@click.command("run", short_help="Run the monitoring daemon.")
 @config_option
 @click.option("--http-port", type=int, help="Override runtime.http_port (0 = any free port).")
 @friendly_errors

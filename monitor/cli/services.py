@@ -17,16 +17,18 @@ state_dir_option = click.option(
 )
 
 
-@click.group("services")
+@click.group("services", short_help="Start and stop local Kafka and Redis.")
 def services_group() -> None:
     """Local Kafka (KRaft, from Maven Central jars) and Redis for development: no Docker needed."""
 
 
-@services_group.command("up")
+@services_group.command("up", short_help="Start local Redis and Kafka.")
 @state_dir_option
-@click.option("--kafka-port", default=9092, show_default=True)
-@click.option("--controller-port", default=9093, show_default=True)
-@click.option("--redis-port", default=6379, show_default=True)
+@click.option("--kafka-port", default=9092, show_default=True, help="Kafka broker port.")
+@click.option(
+    "--controller-port", default=9093, show_default=True, help="Kafka KRaft controller port."
+)
+@click.option("--redis-port", default=6379, show_default=True, help="Redis port.")
 @friendly_errors
 def services_up(
     state_dir: Path | None, kafka_port: int, controller_port: int, redis_port: int
@@ -44,7 +46,7 @@ def services_up(
     click.echo(f"kafka {endpoints.kafka_bootstrap}\nredis {endpoints.redis_url}")
 
 
-@services_group.command("down")
+@services_group.command("down", short_help="Stop the local services (data is kept).")
 @state_dir_option
 @friendly_errors
 def services_down(state_dir: Path | None) -> None:
@@ -55,7 +57,7 @@ def services_down(state_dir: Path | None) -> None:
     click.echo("services stopped")
 
 
-@services_group.command("status")
+@services_group.command("status", short_help="Show whether the local services run.")
 @state_dir_option
 @friendly_errors
 def services_status(state_dir: Path | None) -> None:
@@ -70,7 +72,7 @@ def services_status(state_dir: Path | None) -> None:
         sys.exit(1)
 
 
-@services_group.command("fetch")
+@services_group.command("fetch", short_help="Download the Kafka jars (needs mvn).")
 @friendly_errors
 def services_fetch() -> None:
     """Download the Kafka broker jars from Maven Central into the cache (needs mvn)."""

@@ -29,12 +29,12 @@ class _InvalidInput(click.ClickException):
         click.secho(f"error: {self.format_message()}", fg="red", err=True)
 
 
-@click.group("silence")
+@click.group("silence", short_help="Add, list and expire alert silences.")
 def silence_group() -> None:
     """Mute the notifications of the alerts that label matchers select (docs/alerting.md)."""
 
 
-@silence_group.command("add")
+@silence_group.command("add", short_help="Silence matching alerts for a duration.")
 @config_option
 @click.option(
     "--matcher",
@@ -59,7 +59,7 @@ def silence_add(
     from monitor.vocab.matchers import format_labels
     from monitor.vocab.silences import Silence
 
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     now = time.time()
     try:
         seconds = parse_duration(duration)
@@ -87,7 +87,7 @@ def silence_add(
         click.echo(f"  {a.state:<8} {format_labels(a.labels)}")
 
 
-@silence_group.command("list")
+@silence_group.command("list", short_help="List active and pending silences.")
 @config_option
 @click.option("--expired", is_flag=True, help="Also those expired in the last 120 h.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -99,7 +99,7 @@ def silence_list(config_path: Path, expired: bool, as_json: bool) -> None:
     from monitor.store.client import connect
     from monitor.store.query import Query
 
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     now = time.time()
     silences = Query(connect(settings.redis), settings).silences(now, include_expired=expired)
     if as_json:
@@ -114,7 +114,7 @@ def silence_list(config_path: Path, expired: bool, as_json: bool) -> None:
         )
 
 
-@silence_group.command("expire")
+@silence_group.command("expire", short_help="End a silence now.")
 @config_option
 @click.argument("silence_id", metavar="ID")
 @click.option(
@@ -129,7 +129,7 @@ def silence_expire(config_path: Path, silence_id: str, author: str) -> None:
     from monitor.store.client import connect
     from monitor.store.query import Query
 
-    settings = config_module.load(config_path)
+    settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     now = time.time()
     store = Query(connect(settings.redis), settings).silence_store()
     ended = store.expire(silence_id, now, author)

@@ -14,7 +14,7 @@ from monitor import config as config_module
 from monitor.cli.common import config_option, friendly_errors
 
 
-@click.command("simulate")
+@click.command("simulate", short_help="Produce realistic test events, with faults.")
 @config_option
 @click.option(
     "--events",
@@ -116,7 +116,7 @@ def simulate_command(
     from monitor.simulate import run_command
 
     run_command(
-        config_module.load(config_path),
+        config_module.load(config_path, secrets=("kafka",)),
         n_events=n_events,
         rate=rate,
         seed=seed,

@@ -9,7 +9,8 @@ config stops at start-up instead of misbehaving at 3 a.m.
 Each section's dataclass states its own rules in a ``validate(key)`` method, next to its fields;
 the types are checked once, generically, from the annotations (``_parse``). Modules:
 
-- ``settings``: :class:`Settings`, :func:`load`, :func:`parse` and the rules spanning sections;
+- ``settings``: :class:`Settings`, :func:`load`, :func:`parse`, :func:`check` (every problem at
+  once) and the rules spanning sections;
 - ``connections``: Kafka, Redis and :class:`Secret`;
 - ``alerting``: the routing tree and the receivers of alerts;
 - ``models``: the monitored models;
@@ -65,7 +66,15 @@ from monitor.config.runtime import (
     DashboardSettings,
     RuntimeSettings,
 )
-from monitor.config.settings import Settings, load, parse
+from monitor.config.settings import (
+    REDIS_ONLY,
+    SECRET_SECTIONS,
+    Settings,
+    check,
+    load,
+    parse,
+    read,
+)
 from monitor.config.simulate import FaultKind, FaultSettings, SimulateSettings
 from monitor.config.time_intervals import TimeIntervalSettings
 from monitor.config.verdicts import (
@@ -86,6 +95,8 @@ __all__ = [
     "MIN_POLL_INTERVAL_MS",
     "OUTCOME_FIELDS",
     "PREDICTION_FIELDS",
+    "REDIS_ONLY",
+    "SECRET_SECTIONS",
     "AlertingSettings",
     "AuditSettings",
     "DashboardSettings",
@@ -117,9 +128,11 @@ __all__ = [
     "TaskType",
     "TimeIntervalSettings",
     "WindowSettings",
+    "check",
     "host_allowed",
     "host_entry",
     "load",
     "parse",
+    "read",
     "validate_routing",
 ]

@@ -10,9 +10,10 @@ A field whose key cannot be a Python name (``continue``) names its key in its me
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 from monitor.errors import ConfigError
@@ -33,44 +34,90 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def build(cls: type, raw: Any, key: str) -> Any:
-    """Instantiate dataclass ``cls`` from a TOML table, rejecting unknown and mistyped keys."""
+class Unbuildable(Exception):
+    """Raised by the collecting pass (``errors`` given) when a table cannot be built at all: its
+    problems are already in ``errors``, so the caller only skips what depends on it."""
+
+
+def build(cls: type, raw: Any, key: str, errors: list[ConfigError] | None = None) -> Any:
+    """Instantiate dataclass ``cls`` from a TOML table, rejecting unknown and mistyped keys.
+
+    Without ``errors`` the first problem raises (the daemon stops at once). With a list, every
+    problem is appended to it and checking goes on (``config check`` reports them all): a bad key
+    that has a default is left at its default, and a table missing a required value raises
+    :class:`Unbuildable`.
+    """
     if not isinstance(raw, Mapping):
-        raise ConfigError(key or "<root>", f"expected a table, got {type(raw).__name__}", "fix it")
+        raise ConfigError(
+            key or "<root>",
+            f"expected a table, got {type(raw).__name__}",
+            f"write it as a table: [{key}] with one key = value per line, or {{ key = value }}",
+        )
     hints = typing.get_type_hints(cls)
     known = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
+    failed = False
     for name in raw:
         if name not in known:
-            where = f"{key}.{name}" if key else name
-            raise ConfigError(
-                where, "unknown key", f"remove it or use one of: {', '.join(sorted(known))}"
-            )
+            error = unknown_key(f"{key}.{name}" if key else name, name, known)
+            if errors is None:
+                raise error
+            errors.append(error)
     values: dict[str, Any] = {}
     for name, f in known.items():
         where = f"{key}.{name}" if key else name
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if name not in raw:
-            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
             if required:
-                raise ConfigError(where, "missing required value", f"add {name} = …")
+                error = ConfigError(where, "missing required value", f"add {name} = …")
+                if errors is None:
+                    raise error
+                errors.append(error)
+                failed = True
             continue
-        values[f.name] = _convert(hints[f.name], raw[name], where)
+        try:
+            values[f.name] = _convert(hints[f.name], raw[name], where, errors)
+        except ConfigError as error:
+            if errors is None:
+                raise
+            errors.append(error)
+            failed = failed or required
+        except Unbuildable:
+            failed = failed or required
+    if failed:
+        raise Unbuildable(key)
     return cls(**values)
 
 
-def _convert(tp: Any, value: Any, key: str) -> Any:
-    """Check one TOML value against annotation ``tp`` and return it as that type."""
+def unknown_key(where: str, name: str, known: Collection[str]) -> ConfigError:
+    """An unknown key, with the near miss it most likely meant (``grup_id`` → ``group_id``), or
+    the keys it may be when nothing is close."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    if close:
+        return ConfigError(where, "unknown key", f"rename it to {close[0]}")
+    return ConfigError(
+        where, "unknown key", f"remove it, or use one of: {', '.join(sorted(known))}"
+    )
+
+
+def _convert(tp: Any, value: Any, key: str, errors: list[ConfigError] | None = None) -> Any:
+    """Check one TOML value against annotation ``tp`` and return it as that type; ``errors`` as
+    in :func:`build` (a list or table with a bad item raises :class:`Unbuildable` then)."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     # Where tables are expected the value is not echoed: secrets are tables ({ env = "VAR" }), and
     # one pasted into the file instead must not reach an error message or a log.
     tables = dataclasses.is_dataclass(args[0] if origin is tuple else tp)
     got = type(value).__name__ if tables else f"{type(value).__name__} {value!r}"
-    wrong = ConfigError(key, f"expected {_type_name(tp)}, got {got}", "correct the type")
+    wrong = ConfigError(key, f"expected {_type_name(tp)}, got {got}", _write_as(tp))
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return build(tp, value, key)
+        return build(tp, value, key, errors)
     if origin is Literal:
         if value not in args:
-            raise ConfigError(key, f"{value!r} is not allowed", f"use one of {_type_name(tp)}")
+            fix = f"use one of {_type_name(tp)}"
+            if isinstance(value, str):
+                close = difflib.get_close_matches(value, [str(a) for a in args], n=1)
+                fix = f"use {close[0]!r}" if close else fix
+            raise ConfigError(key, f"{value!r} is not allowed", fix)
         return value
     if origin in (types.UnionType, typing.Union):
         for arg in args:
@@ -84,11 +131,13 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     if origin is tuple:
         if not isinstance(value, list):
             raise wrong
-        return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+        items = [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+        return tuple(_convert_all(args[0], items, errors).values())
     if origin in (dict, Mapping):
         if not isinstance(value, Mapping):
             raise wrong
-        return {str(k): _convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
+        converted = _convert_all(args[1], [(f"{key}.{k}", v) for k, v in value.items()], errors)
+        return {str(k): v for k, v in zip(value, converted.values(), strict=True)}
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise wrong
@@ -102,6 +151,46 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
             raise wrong
         return value
     raise TypeError(f"unsupported config type {tp!r} at {key}")  # a bug in Settings, not input
+
+
+def _convert_all(
+    tp: Any, items: list[tuple[str, Any]], errors: list[ConfigError] | None
+) -> dict[str, Any]:
+    """The items of a list or table converted in order, keyed by their config key; with
+    ``errors``, every bad item is reported before :class:`Unbuildable` is raised."""
+    out: dict[str, Any] = {}
+    failed = False
+    for where, v in items:
+        try:
+            out[where] = _convert(tp, v, where, errors)
+        except ConfigError as error:
+            if errors is None:
+                raise
+            errors.append(error)
+            failed = True
+        except Unbuildable:
+            failed = True
+    if failed:
+        raise Unbuildable(items[0][0])
+    return out
+
+
+def _write_as(tp: Any) -> str:
+    """The fix for a value of the wrong type: what a right one looks like in TOML."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_write_as(a) for a in typing.get_args(tp) if a is not types.NoneType)
+    if origin in (tuple, list):
+        return 'write a list in brackets, e.g. ["a", "b"]'
+    if origin in (dict, Mapping) or (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+        return "write a table, e.g. { key = value }"
+    examples = {
+        float: "write a number without quotes, e.g. 0.5",
+        int: "write a whole number without quotes, e.g. 10",
+        str: 'write a string in quotes, e.g. "name"',
+        bool: "write true or false, without quotes",
+    }
+    return examples.get(tp, f"write a {_type_name(tp)}")
 
 
 def require_positive(key: str, value: float) -> None:

@@ -48,9 +48,17 @@ class Secret:
     def check(self, key: str) -> None:
         """Fail at start-up, not at the first connect, when the named source is missing."""
         if self.env and self.env not in os.environ:
-            raise ConfigError(key, f"environment variable {self.env} is not set", "export it")
+            raise ConfigError(
+                key,
+                f"environment variable {self.env} is not set",
+                f"export {self.env} before starting, or name the variable that holds it",
+            )
         if self.file and not Path(self.file).is_file():
-            raise ConfigError(key, f"secret file {self.file} does not exist", "mount it")
+            raise ConfigError(
+                key,
+                f"secret file {self.file} does not exist",
+                "mount or create it, or correct the path",
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,13 +45,22 @@ class ModelSettings:
                 "use 1-64 of A-Z a-z 0-9 _ . -",
             )
         if not self.features:
-            raise ConfigError(f"{key}.features", "no feature listed", "add name = 'numeric'")
+            raise ConfigError(
+                f"{key}.features", "no feature listed", "add e.g. features = { amount = 'numeric' }"
+            )
         if self.task == "binary" and not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"{key}.threshold", "must be between 0 and 1", "e.g. 0.5")
         if self.task == "multiclass" and len(self.classes) < 2:
-            raise ConfigError(f"{key}.classes", "multiclass needs >= 2 classes", "list them")
+            raise ConfigError(
+                f"{key}.classes",
+                "multiclass needs >= 2 classes",
+                'list the class labels, e.g. classes = ["bronze", "silver", "gold"]',
+            )
         for feature in self.importance:
             if feature not in self.features:
+                close = difflib.get_close_matches(feature, list(self.features), n=1)
                 raise ConfigError(
-                    f"{key}.importance.{feature}", "not a feature of this model", "remove it"
+                    f"{key}.importance.{feature}",
+                    "not a feature of this model",
+                    f"rename it to {close[0]}" if close else "remove it, or add the feature",
                 )

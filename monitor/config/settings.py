@@ -4,17 +4,25 @@ Loading has two passes, so a file with several mistakes reports a type mistake f
 is: the generic pass turns TOML into dataclasses (unknown keys, wrong types, missing values), then
 :meth:`Settings.validate` hands each section to its own ``validate`` and adds the rules that span
 sections.
+
+:func:`load` and :func:`parse` raise the first problem: the daemon stops at start-up. :func:`check`
+returns them all, for ``driftwatch config check``. Both name a model by its index and its name
+(``models[2] (churn).features``).
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
+import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.config._parse import build
+from monitor.config._parse import Unbuildable, build, unknown_key
 from monitor.config.alerting import AlertingSettings
 from monitor.config.connections import KafkaSettings, RedisSettings
 from monitor.config.ingest import FieldMapping, IngestSettings, WindowSettings
@@ -28,6 +36,12 @@ from monitor.config.runtime import (
 from monitor.config.simulate import SimulateSettings
 from monitor.config.verdicts import DriftSettings, PerformanceSettings, QualitySettings
 from monitor.errors import ConfigError
+
+#: Sections holding secrets (Kafka SASL, the Redis password, receivers' URLs and keys, webhook
+#: secrets and tokens), checked last and only for the processes that use them.
+SECRET_SECTIONS = ("redis", "kafka", "alerting", "retraining")
+#: What a command that only reads and writes Redis needs.
+REDIS_ONLY = ("redis",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,74 +67,219 @@ class Settings:
     def model(self, name: str) -> ModelSettings | None:
         return next((m for m in self.models if m.name == name), None)
 
-    def validate(self) -> None:
-        """Check each section's own rules, then whether the secrets it names can be found.
+    def validate(self, secrets: Collection[str] = SECRET_SECTIONS) -> None:
+        """Check each section's own rules and those spanning sections; raise the first error.
+
+        The rules are :meth:`rules`, in order; :func:`check` runs them all instead. ``secrets``:
+        the sections whose secrets must be found (:data:`SECRET_SECTIONS`).
+        """
+        for _, rule in self.rules(secrets=secrets):
+            rule()
+
+    def rules(
+        self, model_keys: Sequence[str] = (), secrets: Collection[str] = SECRET_SECTIONS
+    ) -> list[tuple[frozenset[str], Rule]]:
+        """Every check, each with the top-level sections it reads, in the order they run.
 
         Only what no single section can know is checked here: at least one model, unique model
         names, faults and retraining policies that name configured models, retraining only
         with alerting (its policies act on alerts). Secrets come last: they depend on the
-        environment, not the file, so mistakes in the file itself are reported first.
+        environment, not the file, so mistakes in the file itself are reported first. Each rule
+        raises at most one :class:`ConfigError`; :func:`check` skips rules reading a section that
+        could not be built, so a broken section is never blamed twice. ``model_keys``: the key
+        of each model (``models[i]``), when some models of the file are missing here.
         """
-        if not self.models:
-            raise ConfigError("models", "no model configured", "add at least one [[models]] table")
-        seen: set[str] = set()
-        for i, m in enumerate(self.models):
-            key = f"models[{i}]"
-            if m.name in seen:
+        keys = list(model_keys) or [f"models[{i}]" for i in range(len(self.models))]
+        names = frozenset(m.name for m in self.models)
+        by_name = {m.name: m for m in self.models}
+        rules: list[tuple[frozenset[str], Rule]] = []
+
+        def add(sections: str, rule: Rule) -> None:
+            rules.append((frozenset(sections.split()), rule))
+
+        def at_least_one_model() -> None:
+            if not self.models:
                 raise ConfigError(
-                    f"{key}.name", f"model {m.name!r} is configured twice", "merge them"
+                    "models", "no model configured", "add at least one [[models]] table"
+                )
+
+        add("models", at_least_one_model)
+        seen: set[str] = set()
+        for key, m in zip(keys, self.models, strict=True):
+            if m.name in seen:
+                add(
+                    "", _raise(f"{key}.name", f"model {m.name!r} is configured twice", "merge them")
                 )
             seen.add(m.name)
-            m.validate(key)
-        self.fields.validate("fields")
-        self.simulate.validate("simulate", {m.name: m for m in self.models})
-        self.kafka.validate("kafka")
-        self.performance.validate("performance")
-        self.quality.validate("quality")
-        self.drift.validate("drift")
-        self.windows.validate("windows")
-        self.ingest.validate("ingest")
-        self.alerting.validate("alerting", frozenset(seen))
-        self.retraining.validate("retraining")
-        self.audit.validate("audit")
+            add("", functools.partial(m.validate, key))
+        add("fields", functools.partial(self.fields.validate, "fields"))
+        add("simulate models", functools.partial(self.simulate.validate, "simulate", by_name))
+        for section in ("kafka", "performance", "quality", "drift", "windows", "ingest"):
+            add(section, functools.partial(getattr(self, section).validate, section))
+        add("alerting models", functools.partial(self.alerting.validate, "alerting", names))
+        add("retraining", functools.partial(self.retraining.validate, "retraining"))
+        add("audit", functools.partial(self.audit.validate, "audit"))
+        add("retraining alerting", self._retraining_needs_alerting)
+        for i, policy in enumerate(self.retraining.policies):
+            for model in policy.models:
+                if model not in names:
+                    add(
+                        "retraining models",
+                        _raise(
+                            f"retraining.policies[{i}].models",
+                            f"model {model!r} is not configured",
+                            _one_of(model, names),
+                        ),
+                    )
+        for section in SECRET_SECTIONS:
+            if section not in secrets:
+                continue
+            for key, secret in getattr(self, section).secrets(section):
+                add(section, functools.partial(secret.check, key))
+        return rules
+
+    def _retraining_needs_alerting(self) -> None:
         if self.retraining.enabled and not self.alerting.enabled:
             raise ConfigError(
                 "retraining.enabled",
                 "retraining policies act on alerts, and alerting is off",
                 "set alerting.enabled = true, or retraining.enabled = false",
             )
-        for i, policy in enumerate(self.retraining.policies):
-            for model in policy.models:
-                if model not in seen:
-                    raise ConfigError(
-                        f"retraining.policies[{i}].models",
-                        f"model {model!r} is not configured",
-                        "name a [[models]] entry",
-                    )
-        secrets = (
-            *self.redis.secrets("redis"),
-            *self.kafka.secrets("kafka"),
-            *self.alerting.secrets("alerting"),
-            *self.retraining.secrets("retraining"),
-        )
-        for key, secret in secrets:
-            secret.check(key)
 
 
-def load(path: str | Path) -> Settings:
-    """Read and validate a config file; raises :class:`ConfigError` on any problem."""
+#: Every section of :class:`Settings` but the models, each with its default: what :func:`check`
+#: builds in one go before it builds the models one by one.
+_Sections = make_dataclass(
+    "_Sections",
+    [
+        (f.name, typing.get_type_hints(Settings)[f.name], field(default_factory=f.default_factory))
+        for f in fields(Settings)
+        if f.name != "models"
+    ],
+    frozen=True,
+)
+
+#: One rule of :meth:`Settings.rules`: returns if it holds, raises a :class:`ConfigError` if not.
+Rule = Callable[[], None]
+
+
+def _raise(key: str, problem: str, fix: str) -> Rule:
+    """A rule already known to fail (found while listing the rules)."""
+
+    def rule() -> None:
+        raise ConfigError(key, problem, fix)
+
+    return rule
+
+
+def _one_of(name: str, names: Collection[str]) -> str:
+    """The fix for a model name that names no model: its near miss, else every model."""
+    close = difflib.get_close_matches(name, list(names), n=1)
+    if close:
+        return f"use {close[0]!r}"
+    return f"name a [[models]] entry: {', '.join(sorted(names))}"
+
+
+def load(path: str | Path, *, secrets: Collection[str] = SECRET_SECTIONS) -> Settings:
+    """Read and validate a config file; raises :class:`ConfigError` on the first problem.
+
+    ``secrets``: the sections whose secrets this process uses and must find (all, for the
+    daemon and ``config check``). A command that only reads Redis names ``("redis",)``, so the
+    dashboard or ``status`` never needs the webhook or receiver credentials it does not use.
+    """
+    return parse(read(path), secrets=secrets)
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    """The TOML document in ``path``; a missing file or broken syntax is a :class:`ConfigError`
+    (syntax is all-or-nothing: nothing can be checked before it is fixed)."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError("<file>", f"{path} does not exist", "pass --config PATH") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("<file>", f"{path} is not valid TOML ({exc})", "fix the syntax") from None
-    return parse(raw)
+        raise ConfigError(
+            "<file>",
+            f"{path} is not valid TOML ({exc})",
+            "correct the syntax at the line and column shown",
+        ) from None
 
 
-def parse(raw: Mapping[str, Any]) -> Settings:
-    """Validate an already-parsed TOML document."""
-    settings: Settings = build(Settings, raw, "")
-    settings.validate()
+def parse(raw: Mapping[str, Any], *, secrets: Collection[str] = SECRET_SECTIONS) -> Settings:
+    """Validate an already-parsed TOML document; raises the first :class:`ConfigError`
+    (``secrets`` as for :func:`load`)."""
+    try:
+        settings: Settings = build(Settings, raw, "")
+        settings.validate(secrets)
+    except ConfigError as error:
+        raise _named(error, raw) from None
     return settings
+
+
+def check(raw: Mapping[str, Any]) -> list[ConfigError]:
+    """Every problem of an already-parsed TOML document, in file order where possible; empty
+    when :func:`parse` would succeed.
+
+    For ``config check``: every unknown, mistyped or missing key is reported; the rules reading
+    a section with such a problem are skipped (they would judge values that are not there), as
+    are those reading the set of models when one of them is broken. Within one section's or one
+    model's own rules only the first problem shows (each ``validate`` stops there), so a second
+    run may find more once these are fixed.
+    """
+    known = {f.name for f in fields(Settings)}
+    errors = [unknown_key(name, name, known) for name in raw if name not in known]
+    sections = {k: v for k, v in raw.items() if k in known and k != "models"}
+    top = build(_Sections, sections, "", errors)  # never Unbuildable: every section has defaults
+    failed = {error.key.split(".")[0].split("[")[0] for error in errors}
+    models: list[ModelSettings] = []
+    keys: list[str] = []
+    raw_models = raw.get("models")
+    if raw_models is None:
+        errors.append(ConfigError("models", "missing required value", "add a [[models]] table"))
+        failed.add("models")
+    elif not isinstance(raw_models, list):
+        errors.append(
+            ConfigError("models", "expected a list of tables", "write each model as [[models]]")
+        )
+        failed.add("models")
+    else:
+        for i, table in enumerate(raw_models):
+            key = f"models[{i}]"
+            try:
+                models.append(build(ModelSettings, table, key, errors))
+                keys.append(key)
+            except (ConfigError, Unbuildable) as error:
+                if isinstance(error, ConfigError):
+                    errors.append(error)
+                failed.add("models")
+    settings = Settings(
+        models=tuple(models), **{f.name: getattr(top, f.name) for f in fields(_Sections)}
+    )
+    for sections, rule in settings.rules(keys):
+        if sections & failed:
+            continue
+        try:
+            rule()
+        except ConfigError as error:
+            errors.append(error)
+    return [_named(error, raw) for error in errors]
+
+
+_MODEL_KEY = re.compile(r"^models\[(\d+)\]")
+
+
+def _named(error: ConfigError, raw: Mapping[str, Any]) -> ConfigError:
+    """``error`` with a model's name beside its index (``models[2] (churn).features``), so the
+    reader need not count ``[[models]]`` tables."""
+    match = _MODEL_KEY.match(error.key)
+    raw_models = raw.get("models")
+    if match is None or not isinstance(raw_models, list):
+        return error
+    i = int(match.group(1))
+    table = raw_models[i] if i < len(raw_models) else None
+    name = table.get("name") if isinstance(table, Mapping) else None
+    if not isinstance(name, str) or not name:
+        return error
+    key = f"{match.group(0)} ({name}){error.key[match.end() :]}"
+    return ConfigError(key, error.problem, error.fix)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,9 +40,23 @@ class FaultSettings:
         """A fault must hit a configured model (and feature), or the demo silently shows none."""
         model = models.get(self.model)
         if model is None:
-            raise ConfigError(f"{key}.model", f"no model named {self.model!r}", "fix the name")
+            raise ConfigError(
+                f"{key}.model", f"no model named {self.model!r}", _one_of(self.model, models)
+            )
         if self.feature and self.feature not in model.features:
-            raise ConfigError(f"{key}.feature", f"{self.model} has no {self.feature!r}", "fix it")
+            raise ConfigError(
+                f"{key}.feature",
+                f"{self.model} has no feature {self.feature!r}",
+                _one_of(self.feature, model.features),
+            )
+
+
+def _one_of(name: str, names: Collection[str]) -> str:
+    """The fix for a name that names nothing: its near miss, else every name it could be."""
+    close = difflib.get_close_matches(name, list(names), n=1)
+    if close:
+        return f"use {close[0]!r}"
+    return f"use one of: {', '.join(sorted(names))}"
 
 
 @dataclass(frozen=True, slots=True)

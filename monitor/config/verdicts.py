@@ -55,7 +55,7 @@ class DriftSettings:
                 f"{key}.min_samples", "below 30 rows no statistic is usable", "use >= 30"
             )
         for name, prob in (("alpha", self.alpha), ("fdr", self.fdr), ("p_value", self.p_value)):
-            require_probability(f"{key}.{name}", prob, "use a value in (0, 1)")
+            require_probability(f"{key}.{name}", prob, "use a number between 0 and 1, e.g. 0.05")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +104,20 @@ class PerformanceSettings:
             if len(set(metrics)) != len(metrics):
                 raise ConfigError(metrics_key, "a metric is listed twice", "list each once")
         if self.min_labels < 30:
-            raise ConfigError(f"{key}.min_labels", "below 30 labels no metric is usable", ">= 30")
-        require_probability(f"{key}.alpha", self.alpha, "use (0, 1)")
+            raise ConfigError(
+                f"{key}.min_labels", "below 30 labels no metric is usable", "use 30 or more"
+            )
+        require_probability(f"{key}.alpha", self.alpha, "use a number between 0 and 1, e.g. 0.01")
         for name, low, high in (
             ("min_drop", self.min_drop, self.critical_drop),
             ("min_relative_increase", self.min_relative_increase, self.critical_relative_increase),
         ):
             if not 0.0 <= low <= high:
+                critical = name.replace("min_", "critical_")
                 raise ConfigError(
-                    f"{key}.{name}", "floors must satisfy 0 <= warning <= critical", "fix them"
+                    f"{key}.{name}",
+                    f"{low} is not between 0 and {critical} ({high})",
+                    f"set {name} to at least 0 and at most {critical}",
                 )
         if self.bootstrap_draws < 200:
             raise ConfigError(f"{key}.bootstrap_draws", "too few for alpha", "use >= 200")
@@ -135,8 +140,10 @@ class QualitySettings:
 
     def validate(self, key: str) -> None:
         """The error rate must be a probability and the floors ordered points in [0, 1]."""
-        require_probability(f"{key}.alpha", self.alpha, "use (0, 1)")
+        require_probability(f"{key}.alpha", self.alpha, "use a number between 0 and 1, e.g. 0.01")
         if not 0.0 <= self.min_increase <= self.critical_increase <= 1.0:
             raise ConfigError(
-                f"{key}.min_increase", "floors must satisfy 0 <= min <= critical <= 1", "fix them"
+                f"{key}.min_increase",
+                f"floors {self.min_increase} and {self.critical_increase} are not ordered",
+                "set 0 <= min_increase <= critical_increase <= 1, e.g. 0.02 and 0.2",
             )

@@ -1,6 +1,8 @@
 """The dashboard in a real browser: ``driftwatch dashboard`` serves it, headless Chromium opens each
 page, waits for its charts, finds no Streamlit exception box, and saves a screenshot into
 ``test-artifacts/``. Then it walks the on-call path: overview, model, drifting feature (two clicks).
+Every request a page makes is recorded, and one to a host other than the dashboard's fails the
+test: air-gapped installs must work (issue 17, item 6).
 
 Debian's ``chromium`` is driven by Playwright through ``executable_path`` (its wheel carries the
 driver; ``playwright install`` is never needed).
@@ -17,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
@@ -39,6 +42,10 @@ ARTIFACTS = ROOT / "test-artifacts"
 START_SECONDS = 60
 #: A page's first render: data read, figures built, Plotly drawn.
 RENDER_MS = 30_000
+#: Hosts a page may request anything from: the dashboard itself.
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+#: Every URL the browser requested since the last :func:`requested` call (data: URLs aside).
+REQUESTS: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +93,9 @@ def page() -> Iterator[Page]:
         context = browser.new_context(
             viewport={"width": 1400, "height": 2200}, timezone_id="Europe/Berlin"
         )
-        yield context.new_page()
+        tab = context.new_page()
+        tab.on("request", lambda request: REQUESTS.append(request.url))
+        yield tab
         browser.close()
 
 
@@ -101,6 +110,24 @@ def settle(page: Page, charts: bool) -> None:
     page.wait_for_timeout(500)  # Plotly's last layout pass
     boxes = page.locator("[data-testid=stException]")
     assert boxes.count() == 0, boxes.first.inner_text()
+
+
+def requested() -> list[str]:
+    """The URLs requested since the last call (inline ``data:``/``blob:`` ones aside)."""
+    urls = [u for u in REQUESTS if urlsplit(u).scheme in ("http", "https", "ws", "wss")]
+    REQUESTS.clear()
+    return urls
+
+
+def external(urls: list[str]) -> list[str]:
+    """The URLs that would leave the machine."""
+    return [u for u in urls if urlsplit(u).hostname not in LOCAL_HOSTS]
+
+
+def test_external_flags_what_leaves_the_machine() -> None:
+    assert external(["http://127.0.0.1:8501/", "ws://localhost:1/_stcore/stream"]) == []
+    font = "https://fonts.gstatic.com/s/i/short-term/release/materialsymbolsrounded/x/24px.svg"
+    assert external([font]) == [font]
 
 
 def shoot(page: Page, name: str) -> Path:
@@ -122,14 +149,21 @@ def test_every_page_renders_in_chromium(
         "alerts": ("/alerts", False),
         "retraining": ("/retraining", False),
     }
+    leaving: dict[str, list[str]] = {}
     for name, (path, charts) in pages.items():
+        requested()
         page.goto(dashboard_url + path)
         settle(page, charts)
+        urls = requested()
+        assert urls, name  # the recorder works: the page itself was requested
+        if external(urls):
+            leaving[name] = external(urls)
         if charts:
             assert page.locator(".js-plotly-plot").count() >= 1
         if name == "feature":
             assert page.get_by_text("Reference vs this window").is_visible()
         shoot(page, name)
+    assert not leaving, f"requests to other hosts: {leaving}"
 
 
 def test_two_clicks_from_the_overview_to_the_drifting_feature(

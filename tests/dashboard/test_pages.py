@@ -5,6 +5,7 @@ empty or partly-filled Redis shows what to do, and deep links select model, feat
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ PAGES = ("overview", "model", "feature", "alerts", "retraining")
 
 
 def texts(at: AppTest) -> str:
-    """Every piece of prose on the page, joined (titles, markdown, captions, notices)."""
+    """Every piece of prose on the page, joined (titles, markdown, captions, notices), as a reader
+    sees it: names from the store reach Markdown backslash-escaped (``common.md``), so the escapes
+    of ASCII punctuation are undone here."""
     parts: list[str] = []
     for kind in (
         "title",
@@ -34,7 +37,7 @@ def texts(at: AppTest) -> str:
         "success",
     ):
         parts += [str(element.value) for element in getattr(at, kind)]
-    return "\n".join(parts)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(parts))
 
 
 def figure(at: AppTest, key: str) -> dict[str, Any]:

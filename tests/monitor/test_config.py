@@ -33,22 +33,40 @@ def test_example_config_loads() -> None:
     ("edit", "key", "fix"),
     [
         (lambda d: d["kafka"].update(bootstrap="x"), "kafka.bootstrap", "bootstrap_servers"),
-        (lambda d: d["kafka"].update(max_poll_records="many"), "kafka.max_poll_records", "type"),
+        (lambda d: d["kafka"].update(grup_id="x"), "kafka.grup_id", "rename it to group_id"),
+        (lambda d: d["kafka"].update(max_poll_records="many"), "kafka.max_poll_records", "10"),
         (lambda d: d["kafka"].update(max_poll_records=0), "kafka.max_poll_records", "above 0"),
         (
             lambda d: d["kafka"].update(max_poll_interval_ms=3000),
             "kafka.max_poll_interval_ms",
             "at least 10000",
         ),
-        (lambda d: d["models"][0].pop("owner"), "models[0].owner", "add owner"),
-        (lambda d: d["models"][1].update(task="ranking"), "models[1].task", "'regression'"),
+        (lambda d: d["models"][0].pop("owner"), "models[0] (fraud-detector).owner", "add owner"),
+        (
+            lambda d: d["models"][1].update(task="ranking"),
+            "models[1] (delivery-eta).task",
+            "'regression'",
+        ),
+        (
+            lambda d: d["models"][1].update(task="regresion"),
+            "models[1] (delivery-eta).task",
+            "use 'r",
+        ),
         (
             lambda d: d["models"][0]["features"].update(amount="float"),
-            "models[0].features.amount",
+            "models[0] (fraud-detector).features.amount",
             "'numeric'",
         ),
-        (lambda d: d["models"][0].update(threshold=2), "models[0].threshold", "0.5"),
-        (lambda d: d["models"][2].update(name="delivery-eta"), "models[2].name", "merge"),
+        (
+            lambda d: d["models"][0].update(threshold=2),
+            "models[0] (fraud-detector).threshold",
+            "0.5",
+        ),
+        (
+            lambda d: d["models"][2].update(name="delivery-eta"),
+            "models[2] (delivery-eta).name",
+            "merge",
+        ),
         (lambda d: d["models"].clear(), "models", "[[models]]"),
         (lambda d: d.update(fields={"predictions": {"uid": "x"}}), "fields.predictions.uid", "id"),
         (
@@ -64,7 +82,7 @@ def test_example_config_loads() -> None:
         (
             lambda d: d["simulate"]["faults"][0].update(feature="nope"),
             "simulate.faults[0].feature",
-            "",
+            "amount",
         ),
         (
             lambda d: d["kafka"].update(dead_letter_topic="predictions"),
@@ -138,3 +156,82 @@ def test_docs_config_md_documents_every_key() -> None:
     text = (ROOT / "docs" / "config.md").read_text()
     missing = [key for key in _leaf_keys(config.Settings, "") if f"`{key}`" not in text]
     assert not missing, f"docs/config.md lacks: {missing}"
+
+
+def test_check_reports_every_problem_at_once_with_model_names() -> None:
+    """``config check`` lists all mistakes of a file in one run, each with its key and fix."""
+    raw = example()
+    raw["kafka"]["grup_id"] = "x"
+    raw["kafka"]["max_poll_records"] = "many"
+    raw["modles"] = []
+    raw["models"][0].pop("owner")
+    raw["models"][1]["task"] = "regresion"
+    raw["models"][2]["features"] = {}
+    raw["drift"] = {"alpha": 2}
+    found = {e.key: e.fix for e in config.check(raw)}
+    assert found == {
+        "modles": "rename it to models",
+        "kafka.grup_id": "rename it to group_id",
+        "kafka.max_poll_records": "write a whole number without quotes, e.g. 10",
+        "models[0] (fraud-detector).owner": "add owner = …",
+        "models[1] (delivery-eta).task": "use 'regression'",
+        "models[2] (churn).features": "add e.g. features = { amount = 'numeric' }",
+        "drift.alpha": found.get("drift.alpha", "missing"),
+    }
+    assert "0 and 1" in found["drift.alpha"]
+    with pytest.raises(ConfigError) as info:  # the daemon still stops at the first
+        config.parse(raw)
+    assert info.value.key == "modles"
+
+
+def test_check_runs_the_rules_of_every_sound_section() -> None:
+    """Semantic rules of several sections, and secrets, are all reported; a broken model only
+    silences the rules that read the set of models."""
+    raw = example()
+    raw["kafka"]["dead_letter_topic"] = raw["kafka"].get("predictions_topic", "predictions")
+    raw["quality"] = {"min_increase": 0.5, "critical_increase": 0.2}
+    raw["redis"]["password_env"] = "DW_NO_SUCH_VAR_X"
+    raw["simulate"]["faults"][0]["feature"] = "amout"
+    keys = [e.key for e in config.check(raw)]
+    assert keys == [
+        "simulate.faults[0].feature",
+        "kafka.dead_letter_topic",
+        "quality.min_increase",
+        "redis.password_env",
+    ]
+    raw["models"][0]["task"] = "ranking"
+    keys = [e.key for e in config.check(raw)]
+    assert "simulate.faults[0].feature" not in keys and len(keys) == 4
+
+
+def test_a_sound_file_has_no_problems_and_check_agrees_with_parse() -> None:
+    assert config.check(example()) == []
+
+
+def test_no_fix_is_a_platitude() -> None:
+    """Every fix says what to write or do; "fix it" tells the reader nothing."""
+    weak = re.compile(r'"(fix (it|them|the \w+)|correct the type|list them|mount it|export it)"')
+    for path in (ROOT / "monitor" / "config").glob("*.py"):
+        assert not weak.search(path.read_text()), path
+
+
+def test_a_process_checks_only_the_secrets_it_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon needs every credential; the dashboard or ``status`` reads Redis only and must
+    start without the webhook and receiver secrets it never uses (least privilege)."""
+    monkeypatch.delenv("DW_TEST_UNSET_HOOK", raising=False)
+    doc = example()
+    doc["alerting"] = {
+        "enabled": True,
+        "route": {"receiver": "ops"},
+        "receivers": [{"name": "ops", "apprise_urls": [{"env": "DW_TEST_UNSET_HOOK"}]}],
+    }
+    with pytest.raises(ConfigError) as info:
+        config.parse(doc)
+    assert info.value.key == "alerting.receivers[0].apprise_urls[0]"
+    settings = config.parse(doc, secrets=config.REDIS_ONLY)
+    assert settings.alerting.enabled
+    doc["redis"] = {**doc.get("redis", {}), "password_env": "DW_TEST_UNSET_HOOK"}
+    with pytest.raises(ConfigError, match="DW_TEST_UNSET_HOOK"):
+        config.parse(doc, secrets=config.REDIS_ONLY)  # what it uses, it must find

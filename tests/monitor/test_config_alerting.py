@@ -161,18 +161,18 @@ def _fraud(d: dict[str, Any]) -> dict[str, Any]:
         (
             lambda d: d["route"].update(continue_=True),
             "alerting.route.continue_",
-            "one of: continue, group_by",
+            "rename it to continue",
         ),
         (lambda d: d["route"].update({"continue": True}), "alerting.route.continue", "remove"),
         (
             lambda d: _fraud(d).update({"continue": "yes"}),
             "alerting.route.routes[0].continue",
-            "correct the type",
+            "write true or false",
         ),
         (
             lambda d: _fraud(d).update(group_wait_seconds="30s"),
             "alerting.route.routes[0].group_wait_seconds",
-            "correct the type",
+            "write a number without quotes",
         ),
         (
             lambda d: d["route"].update(group_by=["model", "..."]),

@@ -30,8 +30,30 @@ def test_an_unreachable_redis_is_one_line_with_the_fix(tmp_path: Path, command: 
     assert "Traceback" not in result.output and result.output.count("\n") == 1
 
 
-def test_a_model_that_is_not_configured_is_a_config_error(tmp_path: Path) -> None:
+def test_an_unreachable_kafka_is_one_line_with_the_fix(
+    tmp_path: Path, redis_url: str, key_prefix: str
+) -> None:
+    """``baseline set --from-stream`` reads Kafka with no handling of its own: the shared
+    wrapper turns kafka-python's bootstrap failure into the one line."""
     config = tmp_path / "config.toml"
-    config.write_text(MODEL)
+    config.write_text(
+        f'[kafka]\nbootstrap_servers = ["127.0.0.1:{closed_port()}"]\n'
+        f'[redis]\nurl = "{redis_url}"\nkey_prefix = "{key_prefix}"\n{MODEL}'
+    )
+    command = ["baseline", "set", "--model", "m", "--from-stream", "--start", "now-1h"]
+    result = CliRunner().invoke(main, [*command, "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "Kafka is unreachable" in result.output and "kafka.bootstrap_servers" in result.output
+    assert "Traceback" not in result.output and result.output.count("\n") == 1
+
+
+def test_a_model_that_is_not_configured_is_a_usage_error_listing_the_models(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(MODEL + MODEL.replace('name = "m"', 'name = "churn"'))
     result = CliRunner().invoke(main, ["alerts", "list", "--model", "x", "--config", str(config)])
-    assert result.exit_code == 2 and "no model named 'x'" in result.output
+    assert result.exit_code == 2 and "no model named 'x'; configured: m, churn" in result.output
+    assert "config key" not in result.output
+    result = CliRunner().invoke(main, ["status", "--model", "chrun", "--config", str(config)])
+    assert result.exit_code == 2 and "did you mean 'churn'?" in result.output

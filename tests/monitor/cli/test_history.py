@@ -161,7 +161,7 @@ def test_an_unknown_model_is_one_line_naming_the_configured_ones(config_path: Pa
     result = run(config_path, "--model", "fruad")
     assert result.exit_code == 2
     assert result.output == (
-        "error: config key '--model': no model named 'fruad'. Fix: use one of fraud, churn\n"
+        "error: --model: no model named 'fruad'; did you mean 'fraud'? configured: fraud, churn\n"
     )
 
 

@@ -125,5 +125,5 @@ def test_trigger_queues_a_manual_request_but_never_a_second_in_flight(
     busy = run(config_path, "trigger", "--model", "fraud", "--by", "bo", "--reason", "again")
     assert busy.exit_code == 1 and f"in flight ({request.id})" in busy.output
     nope = run(config_path, "trigger", "--model", "frod", "--by", "bo", "--reason", "x")
-    assert nope.exit_code == 2 and "use one of fraud" in nope.output
+    assert nope.exit_code == 2 and "did you mean 'fraud'? configured: fraud" in nope.output
     assert [e.kind for e in query(config_path).history("fraud")] == ["retrain_requested"]
