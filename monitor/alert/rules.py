@@ -41,6 +41,9 @@ class Evidence:
     error_change_points: Sequence[float] = ()
     #: The model's newest retraining request, if any.
     retraining: RetrainRequest | None = None
+    #: When this evaluator started: staleness is not judged during its first window, while
+    #: ingestion catches up after a restart (None: judge it).
+    evaluating_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +207,15 @@ def _number(rule: RuleSettings, evidence: Evidence) -> tuple[float | None, int |
         mean = c.mean_label_delay_seconds
         return (None if mean is None else mean / 3600.0), None
     if rule.kind == "stale_data":
-        if c.last_event_ts is None:
+        # By the wall clock of ingestion: a backlog being replayed has old event times but is
+        # traffic all the same. Counters from before that was kept fall back to event time.
+        last = c.last_seen if c.last_seen is not None else c.last_event_ts
+        if last is None:
             return None, None  # never seen: nothing went stale
-        return (evidence.now - c.last_event_ts) / evidence.window_seconds, None
+        started = evidence.evaluating_since
+        if started is not None and evidence.now - started < evidence.window_seconds:
+            return None, None  # just (re)started: ingestion first catches up on what it missed
+        return (evidence.now - last) / evidence.window_seconds, None
     ev = evidence.judged  # dead_letters: by the window they arrived in
     if ev is None:
         return None, None

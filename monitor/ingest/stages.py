@@ -88,7 +88,7 @@ def refuse_duplicates(work: Work[E]) -> None:
 
 
 def count(work: Work[E]) -> None:
-    count_batch(work.effects, work.counted, work.letters, work.plan.pairs)
+    count_batch(work.effects, work.counted, work.letters, work.plan.pairs, work.now_ms / 1000)
 
 
 class PredictionWindows:

@@ -118,6 +118,8 @@ class WindowEvaluator:
         #: (model, version) pairs already filed in the trail (Redis' set decides; this saves
         #: asking it for every window).
         self._versions_seen: set[tuple[str, str]] = set()
+        #: Set by the first round: the stale-data rule gives ingestion a window to catch up.
+        self._started: float | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Evaluate every few seconds until ``stop``; errors are logged, never fatal."""
@@ -148,8 +150,11 @@ class WindowEvaluator:
         fence = self._lease.hold()  # Step 1
         if fence is None:
             return 0
+        now = time.time() if now is None else now
+        if self._started is None:
+            self._started = now
         try:
-            return self._round(fence, time.time() if now is None else now)
+            return self._round(fence, now)
         except FencedError as exc:
             log.warning(
                 "window evaluation stopped: %s (another instance took the evaluator lease); "
@@ -262,6 +267,7 @@ class WindowEvaluator:
                 counts=row.counts,
                 error_change_points=[ts for stream, ts in points if stream == "error"],
                 retraining=newest.get(model),
+                evaluating_since=self._started,
             )
             changed, gone = evaluate_alerts(self._settings.alerting.rules, evidence, current[model])
             trail = [e for a in changed if (e := alert_event(current[model].get(a.fingerprint), a))]

@@ -24,6 +24,7 @@ from monitor.vocab.effects import (
     DELAY_SUM,
     JOINED,
     LAST_EVENT_TS,
+    LAST_SEEN,
     OUTCOMES,
     PREDICTIONS,
     Effects,
@@ -37,12 +38,15 @@ def count_batch(
     valid: Sequence[_E],
     dead: Iterable[DeadLetter],
     pairs: Sequence[Pair],
+    seen_at: float,
 ) -> None:
-    """Add one batch's counters to ``effects`` (valid events exclude duplicates)."""
+    """Add one batch's counters to ``effects`` (valid events exclude duplicates); ``seen_at``:
+    the batch's wall-clock time, for each model's ``LAST_SEEN``."""
     kind = PREDICTIONS if valid and isinstance(valid[0], Prediction) else OUTCOMES
     for model, events in by_model(valid).items():
         effects.counters[model][kind] += len(events)
         effects.maximum(model, LAST_EVENT_TS, max(e.ts for e in events))
+        effects.maximum(model, LAST_SEEN, seen_at)
     for letter in dead:
         fields = effects.counters[letter.model]
         fields[DEAD] += 1

@@ -33,6 +33,7 @@ from monitor.vocab.effects import (
     EXPIRED_PREDICTIONS,
     JOINED,
     LAST_EVENT_TS,
+    LAST_SEEN,
     ORPHAN_OUTCOMES,
     OUTCOMES,
     PREDICTIONS,
@@ -345,14 +346,14 @@ def _merge_counters(hashes: Iterable[dict[bytes, bytes]]) -> IngestCounts:
     """Sum per-partition counter hashes (as returned by ``HGETALL``)."""
     ints: dict[str, int] = {}
     delay_sum = 0.0
-    last: float | None = None
+    latest: dict[str, float] = {}
     for h in hashes:
         for raw_name, raw_value in h.items():
             name = raw_name.decode()
             if name == DELAY_SUM:
                 delay_sum += float(raw_value)
-            elif name == LAST_EVENT_TS:
-                last = max(last or 0.0, float(raw_value))
+            elif name in (LAST_EVENT_TS, LAST_SEEN):
+                latest[name] = max(latest.get(name, 0.0), float(raw_value))
             else:
                 ints[name] = ints.get(name, 0) + int(raw_value)
     return IngestCounts(
@@ -367,7 +368,8 @@ def _merge_counters(hashes: Iterable[dict[bytes, bytes]]) -> IngestCounts:
         },
         delay_histogram={label: ints.get(DELAY_PREFIX + label, 0) for label in DELAY_LABELS},
         delay_sum_seconds=delay_sum,
-        last_event_ts=last,
+        last_event_ts=latest.get(LAST_EVENT_TS),
+        last_seen=latest.get(LAST_SEEN),
     )
 
 

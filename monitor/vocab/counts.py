@@ -52,6 +52,8 @@ class IngestCounts:
     delay_histogram: dict[str, int] = field(default_factory=dict)
     delay_sum_seconds: float = 0.0
     last_event_ts: float | None = None
+    #: When an event of the model was last ingested (wall clock), None before this was kept.
+    last_seen: float | None = None
 
     @property
     def label_coverage(self) -> float | None:

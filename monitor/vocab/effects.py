@@ -28,6 +28,9 @@ DELAY_PREFIX = "delay:"
 DELAY_SUM = "delay_sum_seconds"
 #: The newest event time seen (the counter keeps the maximum).
 LAST_EVENT_TS = "last_event_ts"
+#: When an event of the model was last ingested, by the wall clock (the maximum): traffic that
+#: stopped shows here, while a backlog being replayed (old event times) does not look stale.
+LAST_SEEN = "last_seen"
 #: Counted by the checkpoint script's sweep: pending records whose label horizon passed.
 EXPIRED_PREDICTIONS = "expired_predictions"
 ORPHAN_OUTCOMES = "orphan_outcomes"

@@ -150,3 +150,19 @@ def test_a_failed_retraining_request_fires_until_a_newer_one_is_delivered_or_rej
     assert newest("failed") is True
     assert [newest(s) for s in ("delivered", "rejected")] == [False, False]
     assert [newest(s) for s in (None, "queued", "awaiting_approval")] == [None, None, None]
+
+
+def test_stale_data_goes_by_ingestion_and_waits_a_window_after_a_restart() -> None:
+    """A backlog being replayed has old event times but was ingested just now: not stale. Right
+    after the evaluator (re)started, ingestion first catches up: nothing to say yet."""
+    rule = RuleSettings("stale_data")
+    now = T0 + 4000.0
+    replay = evidence(last_event_ts=now - 30 * 24 * 3600, last_seen=now - 5)
+    (signal,) = signals(rule, replay)
+    assert signal.breach is False
+    stopped = evidence(last_event_ts=now - 4 * 3600, last_seen=now - 4 * 3600)
+    assert next(signals(rule, stopped)).breach is True
+    restarted = dataclasses.replace(stopped, evaluating_since=now - 600)
+    assert next(signals(rule, restarted)).breach is None  # within its first window (3600 s)
+    later = dataclasses.replace(stopped, evaluating_since=now - 3600)
+    assert next(signals(rule, later)).breach is True
