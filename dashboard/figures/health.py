@@ -7,6 +7,7 @@ statuses map onto the severity colours here, so a CRITICAL model is the red of a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -153,4 +154,6 @@ def health_bar(counts: Mapping[str, int]) -> go.Figure:
         )
     )
     fig.update_yaxes(autorange="reversed")
+    # Models are counted in whole numbers: no tick at 0.5 models, whatever the counts.
+    fig.update_xaxes(tick0=0, dtick=max(1, math.ceil(max(counts.values(), default=0) / 5)))
     return layout(fig, "models", "", height=60 + 28 * len(statuses))

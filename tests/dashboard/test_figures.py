@@ -125,6 +125,12 @@ def test_health_bar_uses_the_severity_colours() -> None:
 # --- drift --------------------------------------------------------------------------------------
 
 
+def test_health_bar_ticks_count_whole_models() -> None:
+    for counts, step in (({"OK": 1, "WARN": 2}, 1), ({"OK": 23, "CRITICAL": 1}, 5)):
+        axis = health.health_bar(counts).layout.xaxis
+        assert (axis.tick0, axis.dtick) == (0, step)
+
+
 def test_heatmap_rows_codes_and_hover_follow_the_stored_verdicts() -> None:
     evs = [
         window(T0, {"__model__": "ok", "__prediction__": "ok", "a": "ok", "b": "ok"}),
