@@ -77,9 +77,7 @@ def baseline_set(
       driftwatch baseline set --model churn --from-stream --start now-14d --end now-7d
     """
     from monitor.baseline import profile_from_file, profile_from_stream
-    from monitor.store.audit import AuditLog
     from monitor.store.client import connect
-    from monitor.store.keys import Keys
     from monitor.store.query import Query
     from monitor.vocab.audit import AuditEvent
 
@@ -118,12 +116,12 @@ def baseline_set(
         profile = profile_from_stream(
             settings, model, start, end, version=ref_version, progress=progress
         )
-    client = connect(settings.redis)
-    Query(client, settings).references().put(profile)
+    query = Query(connect(settings.redis), settings)
+    query.references().put(profile)
     summary = f"reference {profile.version} set from {source} ({profile.n:,} rows)"
     details = {"version": profile.version, "source": source, "rows": str(profile.n)}
     event = AuditEvent(time.time(), "reference_set", model_name, who, summary, details)
-    AuditLog(client, Keys(settings.redis.key_prefix), settings.audit.retention_days).append(event)
+    query.audit_log().append(event)
     click.echo(
         f"{model_name}: reference {profile.version} from {profile.n:,} rows "
         f"({len(profile.features)} features) is now current"

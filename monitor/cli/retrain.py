@@ -168,7 +168,7 @@ def retrain_trigger(
             f"{model_name} has a retraining request in flight ({busy}): approve, reject or let "
             "it finish first (driftwatch retrain show " + busy + ")"
         )
-    _file(settings, "retrain_requested", request, now, who)
+    _file(query, "retrain_requested", request, now, who)
     click.echo(f"{request_id}: queued for {chosen}")
     if not settings.retraining.enabled:
         click.echo("note: retraining.enabled is false, so no daemon will send it until it is on")
@@ -202,20 +202,14 @@ def _decide(config_path: Path, request_id: str, who: str, comment: str, *, appro
         now_state = _find(query, request_id).state
         raise DriftwatchError(f"{request_id} changed meanwhile (now {now_state}): look again")
     kind = "retrain_approved" if approve else "retrain_rejected"
-    _file(settings, kind, decided, now, who.strip())
+    _file(query, kind, decided, now, who.strip())
     click.echo(f"{request_id}: {'approved; queued' if approve else 'rejected'}")
 
 
-def _file(settings: Settings, kind: Any, request: RetrainRequest, now: float, who: str) -> None:
-    from monitor.store.audit import AuditLog
-    from monitor.store.client import connect
-    from monitor.store.keys import Keys
+def _file(query: Query, kind: Any, request: RetrainRequest, now: float, who: str) -> None:
     from monitor.vocab.retrain import retrain_event
 
-    log = AuditLog(
-        connect(settings.redis), Keys(settings.redis.key_prefix), settings.audit.retention_days
-    )
-    log.append(retrain_event(kind, request, now, who))
+    query.audit_log().append(retrain_event(kind, request, now, who))
 
 
 def _target(settings: Settings, model: str, named: str | None) -> str:

@@ -266,8 +266,8 @@ class Query:
     def silence_store(self) -> SilenceStore:
         """The silences' writer (``add``, ``expire``): the dashboard's way to them when it is
         configured writable, since it may name no store module but this one."""
-        trail = AuditLog(self._redis, self._keys, self._settings.audit.retention_days)
-        return SilenceStore(self._redis, self._keys, trail, [m.name for m in self._settings.models])
+        models = [m.name for m in self._settings.models]
+        return SilenceStore(self._redis, self._keys, self.audit_log(), models)
 
     def notification_log(self, receivers: Iterable[str]) -> dict[str, dict[str, LogEntry]]:
         """Each receiver's notification log by group key: what it was last told, and when."""
@@ -299,8 +299,12 @@ class Query:
     ) -> list[AuditEvent]:
         """The model's audit trail from ``since`` to ``until`` (Unix seconds, inclusive), oldest
         first; ``limit``: only the newest events. Empty for a model without one."""
-        log = AuditLog(self._redis, self._keys, self._settings.audit.retention_days)
-        return log.events(model, since, until, limit)
+        return self.audit_log().events(model, since, until, limit)
+
+    def audit_log(self) -> AuditLog:
+        """The audit trails, for what people do through the CLI (references, retraining
+        decisions): appended over this query's connection, kept ``audit.retention_days``."""
+        return AuditLog(self._redis, self._keys, self._settings.audit.retention_days)
 
     # --- dashboard reads: few round trips whatever the number of models or windows ----------
 
