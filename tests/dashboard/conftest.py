@@ -239,3 +239,42 @@ def app_factory(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
         return at
 
     return make
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(
+    pipeline: Deployment, free_port_factory: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``driftwatch dashboard`` on a free port over the pipeline's Redis, for every browser test."""
+    from tests.dashboard.browser import serve
+
+    log = tmp_path_factory.mktemp("dashboard") / "dashboard.log"
+    with serve(pipeline.path, free_port_factory(1)[0], log) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (Debian's), one per session."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.dashboard.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def tab(browser: Any) -> Any:
+    """A desktop-sized tab (1400 px) that records its requests."""
+    from tests.dashboard.browser import WIDE, Tab
+
+    return Tab(browser, WIDE)
+
+
+@pytest.fixture(scope="session")
+def page(tab: Any) -> Any:
+    """The desktop tab's page."""
+    return tab.page
