@@ -38,15 +38,16 @@ def auth_configured() -> bool:
 
 
 def signed_in_user() -> str | None:
-    """Who is signed in: the OIDC login's email (or name), else, without ``[auth]``, the user an
-    authenticating reverse proxy names in ``X-Forwarded-User`` / ``X-Forwarded-Email``; None when
-    nobody is (docs/dashboard.md, Access)."""
+    """Who is signed in: the OIDC login's email (or name), else, without ``[auth]``, the person
+    the header ``[dashboard] proxy_user_header`` names — only when that option is set, since
+    anyone who reaches the port directly could send any header; None when nobody is
+    (docs/dashboard.md, Access)."""
     if auth_configured():
         if not st.user.is_logged_in:
             return None
         return str(st.user.get("email") or st.user.get("name") or st.user.get("sub"))
-    headers = st.context.headers
-    return headers.get("X-Forwarded-User") or headers.get("X-Forwarded-Email")
+    header = data.settings().dashboard.proxy_user_header
+    return (st.context.headers.get(header) or None) if header else None
 
 
 def editor() -> str | None:

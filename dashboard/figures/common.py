@@ -213,6 +213,20 @@ def number(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
+def sig(value: float | None, digits: int = 3) -> str:
+    """A statistic for people: ``digits`` significant digits (0.279, 0.00755, 0.0002), a dash where
+    it is undefined — one precision everywhere, not whatever the float happened to print.
+
+    >>> sig(0.0075451), sig(0.27913), sig(None), sig(float("nan")), sig(1234.5), sig(2e-7)
+    ('0.00755', '0.279', '–', '–', '1,234', '2e-07')
+    """
+    if value is None or value != value:
+        return "–"
+    if abs(value) >= 10**digits:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
 def present(values: Iterable[float]) -> list[float]:
     """The values that are not NaN: axis ranges and scales must ignore windows without a value."""
     return [v for v in values if v == v]  # NaN is the only value unequal to itself

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,10 +36,28 @@ class DashboardSettings:
     #: The dashboard's address as people reach it (behind a proxy, a DNS name): notifications
     #: link to the evidence there. Empty: ``http://<host>:<port>``.
     public_url: str = ""
+    #: The header an authenticating reverse proxy sets to the signed-in person (for example
+    #: ``X-Forwarded-User``). Empty: no header is trusted, since anyone who reaches the port
+    #: directly could send one and be taken for someone else (docs/dashboard.md, Access).
+    proxy_user_header: str = ""
 
     @property
     def link_base(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    def validate(self, key: str) -> None:
+        """A header name is an HTTP token: anything else would never match a request's header."""
+        header = self.proxy_user_header
+        if header and not _HEADER_NAME.fullmatch(header):
+            raise ConfigError(
+                f"{key}.proxy_user_header",
+                f"{header!r} is not an HTTP header name",
+                'name the header your proxy sets, e.g. "X-Forwarded-User", or leave it empty',
+            )
+
+
+#: RFC 9110's ``token``: the characters a header name may have.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,7 @@ class Settings:
         add("alerting models", functools.partial(self.alerting.validate, "alerting", names))
         add("retraining", functools.partial(self.retraining.validate, "retraining"))
         add("audit", functools.partial(self.audit.validate, "audit"))
+        add("dashboard", functools.partial(self.dashboard.validate, "dashboard"))
         add("retraining alerting", self._retraining_needs_alerting)
         for i, policy in enumerate(self.retraining.policies):
             for model in policy.models:

@@ -89,6 +89,11 @@ def test_example_config_loads() -> None:
             "kafka.dead_letter_topic",
             "",
         ),
+        (
+            lambda d: d["dashboard"].update(proxy_user_header="X-Forwarded User:"),
+            "dashboard.proxy_user_header",
+            "X-Forwarded-User",
+        ),
     ],
 )
 def test_mistakes_name_the_key_and_the_fix(edit: Any, key: str, fix: str) -> None:
