@@ -28,7 +28,7 @@ import streamlit as st
 from dashboard import ENV_CONFIG
 from monitor import config
 from monitor.store.client import connect
-from monitor.store.query import ModelStatus, Query
+from monitor.store.query import ModelStatus, Query, WindowBrief
 from monitor.vocab.alerts import Alert, LogEntry
 from monitor.vocab.audit import AuditEvent
 from monitor.vocab.counts import IngestCounts
@@ -76,6 +76,28 @@ def _overview(path: str) -> list[ModelStatus]:
 def overview() -> list[ModelStatus]:
     """Every configured model: totals, health and newest evaluation."""
     return _overview(config_path())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _recent_windows(path: str, last: int) -> dict[str, list[WindowBrief]]:
+    return _query(path).recent_windows(last=last)
+
+
+def recent_windows(last: int) -> dict[str, list[WindowBrief]]:
+    """Every configured model's newest ``last`` evaluated windows in brief (start, rows, verdict
+    severities), oldest first: the overview's trend column, in two round trips."""
+    return _recent_windows(config_path(), last)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _unknown_model_dead_letters(path: str) -> dict[str, int]:
+    return _query(path).unknown_model_counts().dead_by_reason
+
+
+def unknown_model_dead_letters() -> dict[str, int]:
+    """Dead letters that name no configured model (or no readable one), by reason: no model's
+    row counts them, so the overview shows them on their own."""
+    return _unknown_model_dead_letters(config_path())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

@@ -19,20 +19,29 @@ from monitor.config import ModelSettings
 from monitor.vocab.profile import Profile
 from monitor.vocab.verdicts import WindowEvaluation
 
-#: Columns of a quality table: rates as percentages, means as numbers.
+#: Columns of a quality table: rates as percentages; means are text (``common.sig``), since one
+#: column holds every feature's, of any magnitude.
 QUALITY_FORMATS = {
-    "mean": st.column_config.NumberColumn("mean", format="%.4g"),
-    "reference_mean": st.column_config.NumberColumn("reference mean", format="%.4g"),
-} | {
-    name: st.column_config.NumberColumn(name.replace("_", " "), format="percent")
-    for name in (
-        "missing_rate",
-        "type_error_rate",
-        "out_of_range_rate",
-        "unseen_rate",
-        "reference_missing_rate",
-    )
+    "severity": st.column_config.TextColumn(
+        "quality", help="The worst of the feature's data-quality verdicts in this window."
+    ),
+    "missing_rate": st.column_config.NumberColumn("missing rate", format="percent"),
+    "type_error_rate": st.column_config.NumberColumn("type error rate", format="percent"),
+    "novel_rate": st.column_config.NumberColumn(
+        "out of range / unseen rate",
+        format="percent",
+        help="Numeric: share outside the reference's range. Categorical: share of categories "
+        "the reference never saw.",
+    ),
+    "mean": st.column_config.TextColumn("mean"),
+    "reference_mean": st.column_config.TextColumn("reference mean"),
+    "reference_missing_rate": st.column_config.NumberColumn(
+        "reference missing rate", format="percent"
+    ),
 }
+#: The two views of a distribution (``figures/distribution.py``): a numeric feature opens on its
+#: value axis, where a shift shows as one; its quantile bins hold the exact counts.
+VALUE_AXIS, BINS = "value axis", "bins"
 
 
 def profile_of(model: str, reference: str, feature: str) -> Profile | None:
@@ -45,7 +54,8 @@ def profile_of(model: str, reference: str, feature: str) -> Profile | None:
 
 
 def distribution_section(model: str, wid: str, ev: WindowEvaluation, feature: str) -> None:
-    """Reference vs one window, with the numbers behind the chart in an expander."""
+    """Reference vs one window: a numeric feature on its value axis (or on its reference bins,
+    at the viewer's choice), a categorical one per category; the counts in an expander."""
     profile = profile_of(model, ev.reference, feature)
     if profile is None:
         st.info(
@@ -56,18 +66,52 @@ def distribution_section(model: str, wid: str, ev: WindowEvaluation, feature: st
         return
     current = data.feature_bins(model, (wid,), feature, profile.n_bins)
     when = common.stamp(ev.window_start, widgets.viewer_zone())
-    dist = distribution.distribution_info(
-        feature,
-        profile,
-        [(f"reference {ev.reference}", profile.counts), (f"window {when}", current)],
-    )
-    st.plotly_chart(distribution.distribution_bars(dist), key=f"dist_{feature}")
+    series = [(f"reference {ev.reference}", profile.counts), (f"window {when}", current)]
+    distribution_views(feature, profile, series, key=f"dist_{feature}")
+
+
+def distribution_views(
+    feature: str, profile: Profile, series: Sequence[tuple[str, Sequence[int]]], key: str
+) -> None:
+    """Series on a reference's bins: a numeric feature on its value axis or on the bins, at the
+    viewer's choice (value axis first), a categorical one per category; counts in an expander.
+    ``key`` names the bar chart; the value-axis chart and the choice add a suffix to it."""
+    dist = distribution.distribution_info(feature, profile, series)
+    values = distribution.value_axis_info(feature, profile, series)
+    view = BINS
+    if values is not None:
+        view = st.segmented_control(
+            "View",
+            [VALUE_AXIS, BINS],
+            default=VALUE_AXIS,
+            required=True,
+            key=f"{key}_view",
+            help="Value axis: densities and cumulative shares on the feature's own scale. Bins: "
+            "the reference's equal-frequency bins, where missing values show too.",
+        )
+    if values is not None and view == VALUE_AXIS:
+        st.plotly_chart(distribution.value_axis_chart(values), key=f"{key}_values")
+        tails = values.tails()
+        st.caption(
+            "Top: share of non-missing rows per unit, each bar as wide as its reference bin; "
+            "bottom: cumulative share."
+            + (
+                " Beyond the reference's range (in the cumulative curve as a jump at its ends, "
+                "not in the density): " + "; ".join(common.md(t) for t in tails) + "."
+                if tails
+                else ""
+            )
+        )
+    else:
+        st.plotly_chart(distribution.distribution_bars(dist), key=key)
     with st.expander("Counts per bin"):
-        table = {"bin": dist.labels}
-        for name, counts, shares in zip(dist.names, dist.counts, dist.shares, strict=True):
+        table: dict[str, object] = {"bin": dist.labels}
+        shares = {}
+        for name, counts, share in zip(dist.names, dist.counts, dist.shares, strict=True):
             table[f"{name}: rows"] = counts
-            table[f"{name}: share"] = shares
-        st.dataframe(table, hide_index=True, key=f"dist_table_{feature}")
+            table[f"{name}: share"] = share
+            shares[f"{name}: share"] = st.column_config.NumberColumn(format="percent")
+        st.dataframe(table, hide_index=True, key=f"{key}_table", column_config=shares)
 
 
 def prediction_drift_section(
@@ -94,7 +138,7 @@ def performance_section(
     if not metrics:
         st.info(
             "No labelled predictions in these windows yet: performance appears once outcomes "
-            "arrive and join their predictions (label coverage and delay: Labels tab)."
+            "arrive and join their predictions (label coverage and delay: the Labels view)."
         )
         return
     settings = data.settings().performance
@@ -130,7 +174,10 @@ def window_quality(model: str, ev: WindowEvaluation) -> list[quality.QualityRow]
 
 def quality_table(rows: Sequence[quality.QualityRow], key: str) -> None:
     """Quality rows as a table, formatted the same on every page."""
-    st.dataframe(widgets.frame(rows), hide_index=True, key=key, column_config=QUALITY_FORMATS)
+    table = widgets.frame(rows).dropna(axis="columns", how="all")  # e.g. no means, no reference
+    for column in {"mean", "reference_mean"} & set(table.columns):
+        table[column] = table[column].map(common.sig)
+    st.dataframe(table, hide_index=True, key=key, column_config=QUALITY_FORMATS)
 
 
 def quality_section(
@@ -142,12 +189,41 @@ def quality_section(
     """Bad inputs over time, this window's table, and the records that never got that far."""
     q = quality.quality_info(evaluations, list(model.features), tz)
     st.plotly_chart(quality.quality_over_time(q), key="quality_chart")
+    st.caption(
+        "The rates that were ever above zero, worst first: one colour per feature, one dash per "
+        "rate; a marker turns amber (warning) or red (critical) where the window's verdict on "
+        "that rate degraded. Each feature's page shows its rates against the reference's."
+    )
     quality_table(window_quality(model.name, ev), "quality_table")
     dead = data.ingest(model.name).dead_by_reason
     if any(dead.values()):
         st.plotly_chart(ingest.dead_letters_bar(dead), key="dead_letters")
     else:
         st.caption("No dead letters for this model.")
+
+
+def feature_quality_section(
+    model: str,
+    evaluations: Sequence[WindowEvaluation],
+    ev: WindowEvaluation,
+    feature: str,
+    tz: tzinfo,
+) -> None:
+    """One feature's missing (and other judged) rates over time against the reference's, then
+    this window's row of the quality table."""
+    versions = {e.reference for e in evaluations}
+    profiles = {version: profile_of(model, version, feature) for version in versions}
+    info = quality.feature_quality_info(evaluations, feature, profiles, tz)
+    st.plotly_chart(quality.feature_quality_over_time(info), key="feature_quality_chart")
+    st.caption(
+        "A marker turns amber (warning) or red (critical) where the window's verdict on that "
+        "rate degraded; hover it for the verdict. A rate degrades when it is significantly above "
+        "the reference's and at least the threshold (the reference's rate plus "
+        "`[quality] min_increase`)."
+    )
+    rows = [r for r in window_quality(model, ev) if r.feature == feature]
+    if rows:
+        quality_table(rows, "feature_quality")
 
 
 def labels_section(model: str, evaluations: Sequence[WindowEvaluation], tz: tzinfo) -> None:
@@ -227,18 +303,21 @@ def _compared(
     c1, c2, c3 = st.columns(3)
     c1.metric("Windows", f"{result.windows_a} / {result.windows_b}")
     c2.metric("Rows", f"{result.rows_a:,} / {result.rows_b:,}")
-    metric_a, metric_b = (widgets.number_text(m, ".4g") for m in (result.metric_a, result.metric_b))
-    c3.metric(common.md(result.metric), f"{metric_a} / {metric_b}")
+    c3.metric(
+        common.md(result.metric), f"{common.sig(result.metric_a)} / {common.sig(result.metric_b)}"
+    )
+    table = widgets.frame(result.features)
+    table["feature"] = table["feature"].map(common.feature_label)
     st.dataframe(
-        widgets.frame(result.features),
+        table,
         hide_index=True,
         key="cmp_table",
         column_config={
             "mean_a": st.column_config.NumberColumn(
-                f"mean statistic: {result.label_a}", format="%.4g"
+                f"mean statistic: {result.label_a}", format="%.3g"
             ),
             "mean_b": st.column_config.NumberColumn(
-                f"mean statistic: {result.label_b}", format="%.4g"
+                f"mean statistic: {result.label_b}", format="%.3g"
             ),
             "drift_share_a": st.column_config.NumberColumn(
                 f"drifting windows: {result.label_a}", format="percent"
@@ -261,9 +340,8 @@ def _compared(
     profile = profile_of(model.name, reference, feature)
     if profile is None:
         return
-    series = [(f"reference {reference}", profile.counts)]
+    series: list[tuple[str, Sequence[int]]] = [(f"reference {reference}", profile.counts)]
     for label, group in ((a_label, group_a), (b_label, group_b)):
         wids = tuple(w for w, _ in group)
         series.append((label, data.feature_bins(model.name, wids, feature, profile.n_bins)))
-    dist = distribution.distribution_info(feature, profile, series)
-    st.plotly_chart(distribution.distribution_bars(dist), key="cmp_distribution")
+    distribution_views(feature, profile, series, key="cmp_distribution")

@@ -18,6 +18,7 @@ import streamlit as st
 from dashboard import data, widgets
 from dashboard.figures.common import md
 from monitor.errors import DriftwatchError
+from monitor.store.client import refusal
 
 REFRESH_CHOICES = (0, 5, 10, 15, 30, 60, 300)
 WINDOW_CHOICES = (24, 48, 168, 336, 720)
@@ -26,6 +27,16 @@ _FULL_RUN = "_refresh_full_run"
 #: The tab's icon, served by the dashboard itself: a ``:material/…:`` page icon makes every
 #: browser fetch it from fonts.gstatic.com, which fails (and logs an error) offline.
 FAVICON = Path(__file__).with_name("favicon.svg")
+#: Styles every page shares. Plotly's toolbar (zoom, pan, download) is hidden: on a phone it
+#: covers the legends, and the charts are read by hovering. Page links wrap instead of being
+#: cut. Wide screens get narrower side margins, so the overview's key columns fit at 1400 px.
+STYLE = """<style>
+.js-plotly-plot .modebar-container { display: none !important; }
+[data-testid="stPageLink"] p { white-space: normal; overflow-wrap: anywhere; }
+@media (min-width: 1200px) {
+  [data-testid="stMainBlockContainer"] { padding-left: 1rem; padding-right: 1rem; }
+}
+</style>"""
 
 
 def _signed_in() -> bool:
@@ -103,6 +114,7 @@ def main() -> None:
         ],
     }
     page = st.navigation(pages)
+    st.html(STYLE)
     if not _signed_in():
         return
     try:
@@ -114,6 +126,10 @@ def main() -> None:
     try:
         page.run()
     except redis.RedisError as exc:
+        refused = refusal(exc, settings.redis)
+        if refused is not None:  # a wrong or rotated password, a missing right: not an outage
+            st.error(f"{md(refused)} (in `{md(data.config_path())}`)")
+            return
         st.error(
             f"Redis does not answer ({type(exc).__name__}: {md(exc)}). Start it (`driftwatch "
             f"services up`) or fix `redis.url` in `{data.config_path()}`; this page retries on "

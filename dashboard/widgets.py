@@ -8,7 +8,7 @@ screen and an alert can point straight at the evidence.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import tzinfo
 from typing import Any, TypeVar
 
@@ -27,6 +27,8 @@ FEATURE_PAGE = "app_pages/feature.py"
 WINDOWS_SHOWN = "windows_shown"
 DEFAULT_WINDOWS_SHOWN = 168
 OLDER_WINDOW_HINT = "An older window may lie beyond 'Windows shown' in the sidebar: widen it."
+#: Width of one of :func:`counts`: two side by side on a 390 px phone, four in a row on a desktop.
+COUNT_PX = 160
 
 
 def auth_configured() -> bool:
@@ -139,18 +141,43 @@ def frame(rows: Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame([dataclasses.asdict(r) for r in rows])
 
 
+def counts(shown: Mapping[str, int]) -> None:
+    """Counts side by side (label → number) that wrap onto a second line on a phone, where
+    columns would stack them into a screen of their own."""
+    with st.container(horizontal=True):
+        for label, value in shown.items():
+            st.metric(label, value, width=COUNT_PX)
+
+
 def number_text(value: float | None, spec: str, unit: str = "") -> str:
     """A metric's text, with a dash where there is no value yet (no labels, no p-value)."""
     return "–" if value is None else f"{value:{spec}}{unit}"
 
 
-def coloured(table: pd.DataFrame, column: str, colour_of: Callable[[str], str]) -> Any:
-    """The table with its ``column`` cells (a health, a severity) coloured by the one scheme."""
+def coloured(
+    table: pd.DataFrame,
+    column: str,
+    colour_of: Callable[[str], str],
+    text_of: Callable[[str], str] | None = None,
+) -> Any:
+    """The table with its ``column`` cells (a health, a severity, a state) written as
+    ``text_of`` says (a glyph and the word, so the colour is never the only cue; as they are
+    without it) and coloured by ``colour_of`` the stored value, their text dark or white,
+    whichever reads better."""
+    colours = [colour_of(value) for value in table[column]]
+    shown = table.assign(**{column: table[column].map(text_of)}) if text_of else table
+    css = [f"background-color: {c}; color: {ink_on(c)}; font-weight: 600" for c in colours]
+    return shown.style.apply(lambda _: css, subset=[column])
 
-    def colour(value: str) -> str:
-        return f"background-color: {colour_of(value)}; color: white; font-weight: 600"
 
-    return table.style.map(colour, subset=[column])
+def ink_on(background: str) -> str:
+    """Black or white text on a ``#rrggbb`` background, whichever contrasts more (WCAG 2
+    relative luminance): white on amber or light grey is hard to read."""
+    channels = [int(background[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    # contrast with black (L + 0.05) / 0.05 against with white 1.05 / (L + 0.05)
+    return "black" if (luminance + 0.05) ** 2 > 0.0525 else "white"
 
 
 def severity_badge(severity: str, text: str) -> str:

@@ -27,6 +27,7 @@ from kafka import KafkaConsumer, TopicPartition
 from monitor.config import KafkaSettings, ModelSettings, Settings
 from monitor.errors import DriftwatchError
 from monitor.events import Decoder, Outcome, Prediction
+from monitor.ingest.clients import kafka_client
 from monitor.stats.reference import build_profile
 from monitor.vocab.profile import ReferenceProfile
 
@@ -207,7 +208,7 @@ def _read_topic(
 ) -> Iterator[bytes]:
     """Values of ``topic`` from the offsets of ``start`` until records are newer than ``end`` or
     the partition's end as it was when reading began (live traffic never ends the read)."""
-    consumer = KafkaConsumer(**kafka.client_kwargs(), enable_auto_commit=False, group_id=None)
+    consumer = kafka_client(KafkaConsumer, kafka, enable_auto_commit=False, group_id=None)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:

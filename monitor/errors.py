@@ -6,6 +6,8 @@ print it as one line that says what to do, and the loop boundary can tell ours f
     DriftwatchError
     ├── ConfigError            config file invalid: names the key and the fix; exit 2 at start-up
     ├── ServiceError           local Kafka/Redis could not be fetched, started or stopped
+    ├── AccessRefusedError     Redis or Kafka refused the credentials or the user's rights: not
+    │                          an outage, waiting will not end it; stop and say which to check
     ├── StoreUnavailableError  Redis unreachable: pause consumption, back off, resume
     ├── SinkUnavailableError   Kafka refused dead letters: pause, back off, resume
     ├── BatchRejectedError     the checkpoint refused a batch's content: not an outage, so the
@@ -33,6 +35,12 @@ class ConfigError(DriftwatchError):
 
 class ServiceError(DriftwatchError):
     """A local development service (Kafka, Redis) could not be fetched, started or stopped."""
+
+
+class AccessRefusedError(DriftwatchError):
+    """Redis or Kafka refused Driftwatch's credentials (a wrong password, an unknown user) or its
+    user's rights. Retrying with the same secret cannot succeed, so a process stops with a line
+    naming the service and the setting to check."""
 
 
 class StoreUnavailableError(DriftwatchError):

@@ -18,7 +18,7 @@ import streamlit as st
 
 from dashboard import data, widgets
 from dashboard.figures import alerts as info
-from dashboard.figures.common import md
+from dashboard.figures.common import md, severity_text
 from monitor.vocab.alerts import Alert
 from monitor.vocab.silences import Silence
 
@@ -44,8 +44,9 @@ ALERT_FORMATS = {
 def alert_table(rows: Sequence[info.AlertRow], key: str, columns: list[str]) -> None:
     table = widgets.frame(rows)
     st.dataframe(
-        widgets.coloured(table, "severity", info.severity_color),
+        widgets.coloured(table, "severity", info.severity_color, severity_text),
         hide_index=True,
+        placeholder="–",
         key=key,
         column_order=columns,
         column_config=ALERT_FORMATS,
@@ -96,7 +97,7 @@ def prefill_matchers(by_fingerprint: Mapping[str, Alert]) -> None:
 def alert_choice(row: info.AlertRow | None) -> str:
     if row is None:
         return "— type the matchers yourself —"
-    return f"{row.severity} · {row.model} · {row.alertname} {row.feature}"
+    return f"{severity_text(row.severity)} · {row.model} · {row.alertname} {row.feature}"
 
 
 def silence_controls(author: str, silence_rows: Sequence[info.SilenceRow]) -> None:
@@ -149,11 +150,14 @@ if not settings.alerting.enabled:
         f"Alerting is disabled (`[alerting] enabled = false` in `{data.config_path()}`): no rule "
         "is evaluated and nobody is notified. docs/alerting.md shows how to switch it on."
     )
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("Firing", sum(r.state == "firing" for r in active))
-m2.metric("Pending", sum(r.state == "pending" for r in active))
-m3.metric("Resolved (last 24 h)", len(resolved))
-m4.metric("Active silences", sum(s.state == "active" for s in silence_rows))
+widgets.counts(
+    {
+        "Firing": sum(r.state == "firing" for r in active),
+        "Pending": sum(r.state == "pending" for r in active),
+        "Resolved (last 24 h)": len(resolved),
+        "Active silences": sum(s.state == "active" for s in silence_rows),
+    }
+)
 
 st.subheader("Firing and pending")
 if active:
@@ -182,6 +186,7 @@ if shown:
     st.dataframe(
         widgets.frame(shown),
         hide_index=True,
+        placeholder="–",
         key="silences",
         column_order=[
             "state",
@@ -244,6 +249,7 @@ else:
         tab.dataframe(
             widgets.frame(sent),
             hide_index=True,
+            placeholder="–",
             key=f"notifications_{receiver}",
             column_order=["sent_at", "status", "firing", "resolved", "alerts", "group"],
             column_config={

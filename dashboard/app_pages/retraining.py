@@ -84,11 +84,7 @@ elif settings.retraining.policies:
     policies_caption()
 
 counts = info.state_counts(requests)
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("Awaiting approval", counts["awaiting_approval"])
-m2.metric("Queued", counts["queued"])
-m3.metric("Delivered", counts["delivered"])
-m4.metric("Failed", counts["failed"])
+widgets.counts({info.state_label(state).capitalize(): n for state, n in counts.items()})
 
 if counts["awaiting_approval"]:
     st.warning(
@@ -132,6 +128,7 @@ else:
         st.dataframe(
             widgets.coloured(widgets.frame(rows), "state", info.state_color),
             hide_index=True,
+            placeholder="–",
             key="retrain_requests",
             column_order=TABLE_COLUMNS,
             column_config=TABLE_FORMATS,
@@ -162,6 +159,7 @@ else:
         st.dataframe(
             {"field": [name for name, _ in details], "value": [text for _, text in details]},
             hide_index=True,
+            placeholder="–",
             key="retrain_request_details",
         )
         st.markdown("**Payload** (the evidence the target receives, the same bytes every attempt)")

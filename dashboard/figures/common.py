@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
@@ -55,6 +56,21 @@ SEVERITY_GLYPHS: dict[str, str] = {
 SERIES_COLORS = ("#7a7a7a", "#56b4e9", "#9467bd")
 #: Shade of the "no change" band behind a drift statistic or a performance metric (ok's hue).
 BAND_OK = "rgba(0, 114, 178, 0.12)"
+#: Severities that call for action: a signal, a marker in its severity's colour.
+ACTIVE_SEVERITIES: tuple[Severity, ...] = ("warning", "critical")
+#: Colours of lines that stand for categories (features, rates) on one chart: Okabe–Ito's sky
+#: blue and bluish green, then purples, browns and neutrals; no blue, orange, red or pink that
+#: could read as a severity.
+CATEGORY_COLORS = (
+    "#56b4e9",
+    "#009e73",
+    "#9467bd",
+    "#7a7a7a",
+    "#000000",
+    "#8c6d31",
+    "#17becf",
+    "#5e3c99",
+)
 
 
 def severity_glyph(severity: str) -> str:
@@ -62,11 +78,25 @@ def severity_glyph(severity: str) -> str:
     return SEVERITY_GLYPHS.get(severity, "")
 
 
+def severity_text(severity: str) -> str:
+    """A severity as people read it in a table cell or a hover: its glyph and its word."""
+    return f"{severity_glyph(severity)} {severity}".strip()
+
+
+def worst_first(severity: str) -> int:
+    """Sort key putting the worst severity first (critical, warning, ok, insufficient, none)."""
+    return -SEVERITIES.index(severity) if severity in SEVERITIES else 0
+
+
 # --- text from the store --------------------------------------------------------------------------
 
 #: Every ASCII punctuation character: CommonMark lets a backslash escape each of them, which also
 #: disarms Streamlit's extensions (``:red[…]`` directives, ``:material/…:`` icons, ``$…$`` LaTeX).
 _MARKDOWN_SPECIALS = frozenset(string.punctuation)
+#: Invisible, and breaks an autolink where it stands.
+WORD_JOINER = "\u2060"
+#: Where an autolink would start: ``scheme:|//``, ``www|.``, ``name@|domain``.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
 
 
 def md(value: object) -> str:
@@ -76,8 +106,11 @@ def md(value: object) -> str:
     people and proxies: shown as Markdown they could become a link, an image the viewer's
     browser fetches, or fake styling. Every punctuation character is backslash-escaped and line
     breaks become spaces, so the text shows as written and nothing in it is interpreted.
+    Streamlit's renderer also turns bare URLs, ``www.`` names and e-mail addresses into links
+    after escapes are undone, so an invisible word joiner (U+2060) goes where each would start
+    (found by ``tests/dashboard/test_browser_hostile.py`` in Chromium).
     """
-    text = " ".join(str(value).splitlines())
+    text = _AUTOLINK.sub(WORD_JOINER, " ".join(str(value).splitlines()))
     return "".join(f"\\{c}" if c in _MARKDOWN_SPECIALS else c for c in text)
 
 
@@ -225,6 +258,16 @@ def sig(value: float | None, digits: int = 3) -> str:
     if abs(value) >= 10**digits:
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
+
+
+def percent(value: float | None, digits: int = 3) -> str:
+    """A share for people, as a percentage of ``digits`` significant digits (10.2%, 0.755%, 0%):
+    the rule of :func:`sig` for rates; a dash where it is undefined.
+
+    >>> percent(0.10234), percent(0.0075451), percent(0.0), percent(None)
+    ('10.2%', '0.755%', '0%', '–')
+    """
+    return "–" if value is None or value != value else f"{sig(100 * value, digits)}%"
 
 
 def present(values: Iterable[float]) -> list[float]:

@@ -1,10 +1,9 @@
-"""Drift verdicts: the features × windows heatmap, a window's verdict table, and one row's
-statistic over time against its threshold.
+"""Drift: one row's statistic over time against its threshold (a feature's, or an output's).
 
-Each figure has an info object computed from stored evaluations (``heatmap_info``,
-``statistic_series``) and a function drawing it (``drift_heatmap``, ``statistic_over_time``), as
-optuna's visualization modules do: the numbers are tested without a browser, the drawing without
-a store.
+The info object is computed from stored evaluations (``statistic_series``) and drawn by
+``statistic_over_time``, as optuna's visualization modules do: the numbers are tested without a
+browser, the drawing without a store. Every verdict of a window at a glance (the heatmap, the
+verdict table) is in ``verdicts.py``.
 """
 
 from __future__ import annotations
@@ -17,208 +16,33 @@ import plotly.graph_objects as go
 
 from dashboard.figures.common import (
     BAND_OK,
-    MODEL_ROW,
-    OUTPUT_ROWS,
     SERIES_COLORS,
-    SEVERITIES,
     SEVERITY_COLORS,
-    TIME_FORMAT,
-    Severity,
-    feature_label,
     layout,
     newest_per_window,
     number,
     plain,
     present,
-    severity_glyph,
+    severity_text,
+    sig,
     time_axis,
     verdict_of,
     window_times,
     zone_label,
 )
-from monitor.vocab.verdicts import Verdict, WindowEvaluation
+from dashboard.figures.signals import n_counts
+from monitor.vocab.verdicts import WindowEvaluation
 
-#: Severities that count as drifting: they order the heatmap's rows and make the drill-down links.
-DRIFTING: tuple[Severity, ...] = ("warning", "critical")
 #: A statistic this many times its threshold is drawn on a log axis, or the band disappears.
 LOG_SCALE_RATIO = 20
-
-# --- heatmap --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HeatmapInfo:
-    """Features × windows, coloured by severity; ``features`` holds the raw names of ``rows``."""
-
-    rows: tuple[str, ...]
-    features: tuple[str, ...]
-    times: tuple[datetime, ...]
-    starts: tuple[int, ...]
-    codes: tuple[tuple[int, ...], ...]
-    hover: tuple[tuple[str, ...], ...]
-    zone: str
-
-
-def _hover(feature: str, when: datetime, v: Verdict | None) -> str:
-    """A cell's hover: everything needed to judge the verdict without opening the feature."""
-    head = f"<b>{plain(feature_label(feature))}</b><br>{when:{TIME_FORMAT}}<br>"
-    if v is None:
-        return head + "no verdict (no reference, or window not evaluated)"
-    p = "" if v.p_value is None else f", p = {v.p_value:.3g}"
-    return (
-        head
-        + f"{plain(v.statistic)} = {number(v.value):.4g} (threshold {number(v.threshold):.4g}{p})"
-        f"<br>n = {v.n:,} rows<br>{severity_glyph(v.severity)} {v.severity}"
-    )
-
-
-def heatmap_info(
-    evaluations: Sequence[WindowEvaluation], features: Sequence[str], tz: tzinfo
-) -> HeatmapInfo:
-    """The drift heatmap: model row, output rows, then features, most often drifting first."""
-    windows = newest_per_window(evaluations)
-    drifting = {f: 0 for f in features}
-    outputs: set[str] = set()
-    for ev in windows:
-        for v in ev.verdicts:
-            if v.feature in OUTPUT_ROWS:
-                outputs.add(v.feature)
-            if v.feature in drifting and v.severity in DRIFTING:
-                drifting[v.feature] += 1
-    ordered = sorted(features, key=lambda f: (-drifting[f], f))
-    names = [MODEL_ROW, *(o for o in OUTPUT_ROWS if o in outputs), *ordered]
-    times = window_times(windows, tz)
-    codes, hover = [], []
-    for name in names:
-        verdicts = [verdict_of(ev, name) for ev in windows]
-        codes.append(tuple(SEVERITIES.index(v.severity if v else "none") for v in verdicts))
-        hover.append(tuple(_hover(name, t, v) for t, v in zip(times, verdicts, strict=True)))
-    return HeatmapInfo(
-        rows=tuple(feature_label(n) for n in names),
-        features=tuple(names),
-        times=times,
-        starts=tuple(ev.window_start for ev in windows),
-        codes=tuple(codes),
-        hover=tuple(hover),
-        zone=zone_label(tz),
-    )
-
-
-def _discrete_scale() -> list[tuple[float, str]]:
-    """A stepped colour scale over codes 0..4 (the indices of ``SEVERITIES``)."""
-    steps = len(SEVERITIES)
-    scale = []
-    for i, severity in enumerate(SEVERITIES):
-        scale += [
-            (i / steps, SEVERITY_COLORS[severity]),
-            ((i + 1) / steps, SEVERITY_COLORS[severity]),
-        ]
-    return scale
-
-
-def drift_heatmap(info: HeatmapInfo) -> go.Figure:
-    """Features × windows coloured by severity, each cell also marked with its severity's glyph
-    (colour is never the only cue); hovering a cell shows statistic, threshold, n.
-
-    Plotly cannot select heatmap cells, so an invisible marker sits on every cell: it carries the
-    hover text and ``customdata`` ``"<feature>|<window start>"`` (row by row), and clicking it
-    selects it, which lets the page open that cell's evidence. The markers are WebGL: thousands
-    of SVG markers (168 windows × 30 features) would add seconds to the page in the browser.
-    """
-    steps = len(SEVERITIES)
-    rows = [plain(r) for r in info.rows]  # category labels render Plotly's HTML subset
-    fig = go.Figure(
-        go.Heatmap(
-            z=[list(row) for row in info.codes],
-            x=list(info.times),
-            y=rows,
-            text=[[severity_glyph(SEVERITIES[c]) for c in row] for row in info.codes],
-            texttemplate="%{text}",
-            textfont={"size": 11},
-            hoverinfo="skip",
-            colorscale=_discrete_scale(),
-            zmin=-0.5,
-            zmax=steps - 0.5,
-            xgap=1,
-            ygap=1,
-            colorbar={
-                "tickvals": list(range(steps)),
-                "ticktext": [f"{severity_glyph(s)} {s}".strip() for s in SEVERITIES],
-                "title": {"text": "severity"},
-                "thickness": 12,
-            },
-        )
-    )
-    fig.add_trace(
-        go.Scattergl(
-            x=[t for _ in info.rows for t in info.times],
-            y=[row for row in rows for _ in info.times],
-            mode="markers",
-            marker={"opacity": 0, "size": 12},
-            text=[text for row in info.hover for text in row],
-            customdata=[f"{f}|{start}" for f in info.features for start in info.starts],
-            hovertemplate="%{text}<extra></extra>",
-            showlegend=False,
-        )
-    )
-    fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_layout(hovermode="closest", clickmode="event+select")
-    return layout(fig, time_axis(info.zone), "", height=max(300, 120 + 24 * len(info.rows)))
-
-
-# --- one window's verdicts ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class VerdictRow:
-    """One line of a window's verdict table."""
-
-    feature: str
-    statistic: str
-    value: float
-    threshold: float
-    p_value: float | None
-    n: int
-    status: str
-    severity: str
-    expected_false_alarm_rate: float | None
-    reasons: str
-
-
-def verdict_rows(ev: WindowEvaluation) -> list[VerdictRow]:
-    """A window's verdicts, worst first; the model-level verdict leads its severity group."""
-    rows = [
-        VerdictRow(
-            feature=v.feature,
-            statistic=v.statistic,
-            value=number(v.value),
-            threshold=number(v.threshold),
-            p_value=v.p_value,
-            n=v.n,
-            status=v.status,
-            severity=v.severity,
-            expected_false_alarm_rate=v.expected_false_alarm_rate,
-            reasons="; ".join(v.reasons),
-        )
-        for v in ev.verdicts
-    ]
-    return sorted(
-        rows, key=lambda r: (-SEVERITIES.index(r.severity), r.feature != MODEL_ROW, r.feature)
-    )
-
-
-def drifting_features(ev: WindowEvaluation) -> list[Verdict]:
-    """Features (and the prediction) flagged in a window, worst first: the drill-down links."""
-    flagged = [v for v in ev.verdicts if v.feature != MODEL_ROW and v.severity in DRIFTING]
-    return sorted(flagged, key=lambda v: (v.severity != "critical", -number(v.value), v.feature))
-
-
-# --- a statistic over time ------------------------------------------------------------------------
+#: A marker shape per severity, so that a point's severity does not hang on its colour alone.
+SEVERITY_SYMBOLS = {"ok": "circle", "warning": "diamond", "critical": "x"}
 
 
 @dataclass(frozen=True, slots=True)
 class StatisticSeries:
-    """A row's drift statistic over time against its (window-size dependent) threshold."""
+    """A row's drift statistic over time against its (window-size dependent) threshold, and what
+    its ``n`` counts (non-missing rows of a feature, rows of an output)."""
 
     statistic: str
     times: tuple[datetime, ...]
@@ -226,6 +50,7 @@ class StatisticSeries:
     thresholds: tuple[float, ...]
     severities: tuple[str, ...]
     n: tuple[int, ...]
+    n_counts: str
     zone: str
 
 
@@ -247,13 +72,20 @@ def statistic_series(
         thresholds=tuple(number(v.threshold) for _, v in points),
         severities=tuple(v.severity for _, v in points),
         n=tuple(v.n for _, v in points),
+        n_counts=n_counts("drift", feature),
         zone=zone_label(tz),
     )
 
 
 def statistic_over_time(info: StatisticSeries) -> go.Figure:
-    """The statistic per window, coloured by severity, over the shaded no-drift band."""
+    """The statistic per window, coloured and shaped by severity, over the shaded no-drift band.
+
+    A statistic far above its threshold goes on a log axis with a tick per power of ten written
+    out (0.001, 0.01, 0.1, 1), never Plotly's bare "2 5" between them; hovers use the one
+    precision of the tables (three significant digits).
+    """
     times = list(info.times)
+    name = plain(info.statistic or "statistic")
     fig = go.Figure()
     fig.add_scatter(
         x=times,
@@ -263,25 +95,34 @@ def statistic_over_time(info: StatisticSeries) -> go.Figure:
         line={"color": SEVERITY_COLORS["warning"], "dash": "dash", "shape": "hv"},
         fill="tozeroy",
         fillcolor=BAND_OK,
-        hovertemplate="threshold %{y:.4g}<extra></extra>",
+        text=[sig(t) for t in info.thresholds],
+        hovertemplate="threshold %{text}<extra></extra>",
     )
     fig.add_scatter(
         x=times,
         y=list(info.values),
-        name=plain(info.statistic or "statistic"),
+        name=name,
         mode="lines+markers",
         line={"color": SERIES_COLORS[0]},
-        marker={"color": [SEVERITY_COLORS[s] for s in info.severities], "size": 9},
-        customdata=[[s, n] for s, n in zip(info.severities, info.n, strict=True)],
+        marker={
+            "color": [SEVERITY_COLORS[s] for s in info.severities],
+            "symbol": [SEVERITY_SYMBOLS.get(s, "circle-open") for s in info.severities],
+            "size": 9,
+        },
+        customdata=[
+            [severity_text(s), f"{n:,}", sig(v)]
+            for s, n, v in zip(info.severities, info.n, info.values, strict=True)
+        ],
         hovertemplate=(
-            f"{plain(info.statistic)} %{{y:.4g}}<br>%{{customdata[0]}}, "
-            "n = %{customdata[1]:,} rows<extra></extra>"
+            f"{name} %{{customdata[2]}}<br>%{{customdata[0]}}, "
+            f"n = %{{customdata[1]}} {info.n_counts}<extra></extra>"
         ),
     )
-    title = f"{plain(info.statistic or 'statistic')} (unitless)"
+    title = f"{name} (unitless)"
     limits = [t for t in present(info.thresholds) if t > 0]
     values = present(info.values)
     if limits and values and min(values) > 0 and max(values) > LOG_SCALE_RATIO * min(limits):
-        fig.update_yaxes(type="log")  # a landslide next to its threshold: both stay readable
+        # a landslide next to its threshold: both stay readable
+        fig.update_yaxes(type="log", dtick=1, tickformat="~g")
         title += ", log scale"
     return layout(fig, time_axis(info.zone), title)

@@ -14,7 +14,6 @@ import plotly.graph_objects as go
 
 from dashboard.figures.common import (
     SERIES_COLORS,
-    SEVERITY_COLORS,
     layout,
     newest_per_window,
     plain,
@@ -74,7 +73,7 @@ def label_delay_bar(info: LabelInfo) -> go.Figure:
             hovertemplate="delay %{x}: %{y:,} labels<extra></extra>",
         )
     )
-    return layout(fig, "label delay", "joined pairs", height=260)
+    return layout(fig, "label delay (outcome time − prediction time)", "labels", height=260)
 
 
 def labelled_share_over_time(info: LabelInfo) -> go.Figure:
@@ -96,13 +95,14 @@ def labelled_share_over_time(info: LabelInfo) -> go.Figure:
 
 
 def dead_letters_bar(by_reason: Mapping[str, int]) -> go.Figure:
-    """Dead letters per reason (totals since the first event), most frequent first."""
+    """Dead letters per reason (totals since the first event), most frequent first, in a series
+    colour: a count is not a severity (the health and its alerts judge the dead-letter rate)."""
     reasons = sorted(by_reason, key=lambda r: -by_reason[r])
     fig = go.Figure(
         go.Bar(
             x=[plain(r) for r in reasons],
             y=[by_reason[r] for r in reasons],
-            marker_color=SEVERITY_COLORS["warning"],
+            marker_color=SERIES_COLORS[1],
             hovertemplate="%{x}: %{y:,} records<extra></extra>",
         )
     )

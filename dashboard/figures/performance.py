@@ -22,6 +22,7 @@ from dashboard.figures.common import (
     newest_per_window,
     number,
     present,
+    sig,
     time_axis,
     window_times,
     zone_label,
@@ -107,6 +108,13 @@ def performance_info(
     )
 
 
+def _value_text(value: float, warning: float, critical: float) -> str:
+    """A window's metric in a hover, with the levels it is judged against where it has them."""
+    named = (("warns", warning), ("critical", critical))
+    levels = [f"{name} beyond {sig(level)}" for name, level in named if level == level]
+    return sig(value) + (f" ({', '.join(levels)})" if levels else "")
+
+
 def performance_over_time(info: PerformanceInfo) -> go.Figure:
     """The metric per window over its reference band; detector change points as vertical lines."""
     times = list(info.times)
@@ -144,7 +152,8 @@ def performance_over_time(info: PerformanceInfo) -> go.Figure:
         name="reference",
         mode="lines",
         line={"color": SERIES_COLORS[0], "dash": "dot"},
-        hovertemplate="reference %{y:.4g}<extra></extra>",
+        text=[sig(r) for r in info.reference],
+        hovertemplate="reference %{text}<extra></extra>",
     )
     fig.add_scatter(
         x=times,
@@ -153,7 +162,11 @@ def performance_over_time(info: PerformanceInfo) -> go.Figure:
         mode="lines+markers",
         line={"color": SERIES_COLORS[1]},
         customdata=list(info.n_labelled),
-        hovertemplate=f"{info.metric} %{{y:.4g}}<br>%{{customdata:,}} labelled rows<extra></extra>",
+        text=[
+            _value_text(v, w, c)
+            for v, w, c in zip(info.values, info.warning_level, info.critical_level, strict=True)
+        ],
+        hovertemplate=f"{info.metric} %{{text}}<br>n = %{{customdata:,}} labels<extra></extra>",
     )
     for moment in info.change_points:
         fig.add_vline(x=moment, line={"color": CHANGE_POINT_COLOR, "dash": "dot"})

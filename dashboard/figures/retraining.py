@@ -36,14 +36,15 @@ STATE_LABELS: dict[str, str] = {
     "rejected": "rejected",
     "failed": "failed",
 }
-#: A state's colour, borrowed from the severity scheme: amber needs a person, red failed, green
-#: done; grey for a request in flight or one a person ended.
+#: A state's colour, borrowed from the severity scheme: amber needs a person (to approve, or to
+#: look at why delivery failed), blue done, grey for a request in flight or one a person ended.
+#: Never red: red means a critical verdict, and a failed delivery is not one.
 STATE_COLORS: dict[str, str] = {
     "awaiting approval": SEVERITY_COLORS["warning"],
     "queued": SEVERITY_COLORS["insufficient"],
     "delivered": SEVERITY_COLORS["ok"],
     "rejected": SEVERITY_COLORS["insufficient"],
-    "failed": SEVERITY_COLORS["critical"],
+    "failed": SEVERITY_COLORS["warning"],
 }
 #: The audit trail's kinds as words (``monitor/vocab/audit.py``).
 KIND_WORDS: dict[str, str] = {

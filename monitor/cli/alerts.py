@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from monitor import config as config_module
-from monitor.cli.common import config_option, friendly_errors, require_model
+from monitor.cli.common import config_option, friendly_errors, open_query, require_model
 
 #: Table order: what needs a person first.
 _STATE_ORDER = {"firing": 0, "pending": 1, "resolved": 2}
@@ -37,13 +37,10 @@ def alerts_list(
     """List firing, pending and recently resolved alerts with their evidence."""
     import msgspec
 
-    from monitor.store.client import connect
-    from monitor.store.query import Query
-
     settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     for name in models:
         require_model(settings, name)
-    by_model = Query(connect(settings.redis), settings).alerts(list(models) or None)
+    by_model = open_query(settings).alerts(list(models) or None)
     alerts = sorted(
         (
             a

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from monitor import config as config_module
-from monitor.cli.common import config_option, friendly_errors, require_model
+from monitor.cli.common import config_option, friendly_errors, open_query, require_model
 from monitor.times import iso_utc, parse_start
 
 #: ``--from-stream`` reports progress every this many records read from Kafka.
@@ -77,8 +77,6 @@ def baseline_set(
       driftwatch baseline set --model churn --from-stream --start now-14d --end now-7d
     """
     from monitor.baseline import profile_from_file, profile_from_stream
-    from monitor.store.client import connect
-    from monitor.store.query import Query
     from monitor.vocab.audit import AuditEvent
 
     settings = config_module.load(config_path, secrets=("redis", "kafka"))
@@ -116,7 +114,7 @@ def baseline_set(
         profile = profile_from_stream(
             settings, model, start, end, version=ref_version, progress=progress
         )
-    query = Query(connect(settings.redis), settings)
+    query = open_query(settings)
     query.references().put(profile)
     summary = f"reference {profile.version} set from {source} ({profile.n:,} rows)"
     details = {"version": profile.version, "source": source, "rows": str(profile.n)}
@@ -134,11 +132,9 @@ def baseline_set(
 @friendly_errors
 def baseline_list(config_path: Path, model_name: str) -> None:
     """Show a model's reference versions, oldest first; the current one is marked."""
-    from monitor.store.client import connect
-    from monitor.store.query import Query
 
     settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
-    store = Query(connect(settings.redis), settings).references()
+    store = open_query(settings).references()
     current = store.current_versions([model_name])[model_name]
     for version, created in store.history(model_name):
         mark = "*" if version == current else " "

@@ -1,4 +1,5 @@
-"""What the commands share: the ``--config`` option, one-line errors and model lookup."""
+"""What the commands share: the ``--config`` option, one-line errors, model lookup and the
+checked connection to Redis."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
 from monitor.config import ModelSettings, Settings
 from monitor.errors import ConfigError, DriftwatchError
+
+if TYPE_CHECKING:
+    from monitor.store.query import Query
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,7 +35,8 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn our own errors into a one-line message and an exit code, never a traceback.
 
     Config errors exit 2 (fix the file), every other :class:`~monitor.errors.DriftwatchError`
-    exits 1 (a service is missing or failed), so scripts can tell the two apart.
+    exits 1 (a service is missing, failed or refused the credentials), so scripts can tell the
+    two apart. Redis and Kafka errors the commands do not handle themselves are worded here.
     """
 
     @functools.wraps(func)
@@ -45,7 +50,7 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(1)
         except Exception as exc:
-            hint = _unreachable(exc)
+            hint = _explained(exc)
             if hint is None:
                 raise
             click.secho(f"error: {hint}", fg="red", err=True)
@@ -54,20 +59,47 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _unreachable(exc: Exception) -> str | None:
-    """What to do when a command cannot reach Redis or Kafka; ``None`` for any other error.
+def open_query(settings: Settings) -> Query:
+    """The query layer over the deployment's Redis, reached first: a refused password is one
+    line naming the secret to check, before the command reads anything."""
+    from monitor.store.client import check_access, connect
+    from monitor.store.query import Query
+
+    client = connect(settings.redis)
+    check_access(client, settings.redis)
+    return Query(client, settings)
+
+
+def _explained(exc: Exception) -> str | None:
+    """What to do when Redis or Kafka refused or could not be reached; ``None`` for any other
+    error.
 
     redis-py and kafka-python are imported only by commands that use them, so ``--help`` stays
-    fast; a library is loaded by the time its error reaches here. Commands that talk to Kafka
-    mostly say so themselves (with the servers they tried); this catches the paths that do not.
+    fast; a library is loaded by the time its error reaches here, and so are the modules that
+    word its refusals. Commands that talk to Kafka mostly say so themselves (with the servers
+    they tried); this catches the paths that do not: a right refused in the middle of a command,
+    a connection lost after the first command.
     """
     redis = sys.modules.get("redis")
-    if redis is not None and isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-        return (
-            f"Redis is unreachable ({exc}): start it (driftwatch services up) or point redis.url "
-            "at it"
-        )
+    if redis is not None and isinstance(exc, redis.RedisError):
+        from monitor.store.client import refusal
+
+        refused = refusal(exc)
+        if refused is not None:
+            return str(refused)
+        if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+            return (
+                f"Redis is unreachable ({exc}): start it (driftwatch services up) or point "
+                "redis.url at it"
+            )
     kafka_errors = sys.modules.get("kafka.errors")
+    if kafka_errors is None:
+        return None
+    from monitor.ingest.clients import refusal as kafka_refusal
+
+    refused = kafka_refusal(exc)
+    if refused is not None:
+        return str(refused)
     # Looked up by name: kafka-python renamed and dropped some of these between releases.
     unreachable = tuple(
         getattr(kafka_errors, name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 
@@ -43,19 +42,10 @@ def config_check(file: Path) -> None:
         f"  topics  predictions={settings.kafka.predictions_topic} "
         f"outcomes={settings.kafka.outcomes_topic} dead letters={settings.kafka.dead_letter_topic}"
     )
-    click.echo(f"  redis   {_masked(settings.redis.url)}  prefix={settings.redis.key_prefix}")
+    redis_url = config_module.masked_url(settings.redis.url)
+    click.echo(f"  redis   {redis_url}  prefix={settings.redis.key_prefix}")
     for model in settings.models:
         click.echo(
             f"  model   {model.name} ({model.task}, {len(model.features)} features, "
             f"owner {model.owner})"
         )
-
-
-def _masked(url: str) -> str:
-    """``url`` with any password in it replaced by ``***``: a summary is pasted into tickets."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

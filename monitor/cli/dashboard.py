@@ -10,6 +10,7 @@ import click
 
 from monitor import config as config_module
 from monitor.cli.common import config_option, friendly_errors
+from monitor.errors import StoreUnavailableError
 
 
 @click.command("dashboard", short_help="Start the read-only web dashboard.")
@@ -21,15 +22,21 @@ def dashboard_command(config_path: Path, host: str | None, port: int | None) -> 
     """Start the read-only Streamlit dashboard for this config (beside the daemon).
 
     It listens on dashboard.host and dashboard.port of the config unless --host or --port say
-    otherwise, and prints its address. This process becomes "streamlit run", so signals reach
-    Streamlit directly and its exit code is this command's; the config path reaches the app
-    through the DRIFTWATCH_CONFIG environment variable.
+    otherwise, and prints its address; it does not start when Redis refuses its password. This
+    process becomes "streamlit run", so signals reach Streamlit directly and its exit code is
+    this command's; the config path reaches the app through the DRIFTWATCH_CONFIG environment
+    variable.
     """
     import dashboard
+    from monitor.store.client import check_access, connect
 
     settings = config_module.load(
         config_path, secrets=config_module.REDIS_ONLY
     )  # one line if broken
+    try:
+        check_access(connect(settings.redis), settings.redis)  # a refused password: one line
+    except StoreUnavailableError as exc:  # a Redis started later is fine: the pages retry
+        click.echo(f"warning: {exc}; the dashboard starts anyway and retries", err=True)
     host = host or settings.dashboard.host
     port = settings.dashboard.port if port is None else port
     app = Path(dashboard.__file__).with_name("streamlit_app.py")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor import config as config_module
-from monitor.cli.common import config_option, friendly_errors, require_model
+from monitor.cli.common import config_option, friendly_errors, open_query, require_model
 from monitor.times import iso_utc, parse_duration, parse_start
 
 if TYPE_CHECKING:
@@ -51,8 +51,6 @@ def history_command(
       driftwatch history --model churn --since 7d
       driftwatch history --model churn --since 2026-01-01 --until 2026-02-01 --json
     """
-    from monitor.store.client import connect
-    from monitor.store.query import Query
     from monitor.vocab.incidents import incidents
 
     settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
@@ -60,7 +58,7 @@ def history_command(
     now = time.time()
     since = _moment("--since", since_text, now)
     until = _moment("--until", until_text, now)
-    query = Query(connect(settings.redis), settings)
+    query = open_query(settings)
     shown = query.history(model_name, since, until, limit)
     found = incidents(query.history(model_name))
     during = [

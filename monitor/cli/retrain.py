@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor import config as config_module
-from monitor.cli.common import config_option, friendly_errors, require_model
+from monitor.cli.common import config_option, friendly_errors, open_query, require_model
 from monitor.errors import DriftwatchError
 
 if TYPE_CHECKING:
@@ -51,9 +51,8 @@ def retrain_list(
     settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     if model_name is not None:
         require_model(settings, model_name)
-    found = [
-        r for r in _query(settings).retrain_requests(model_name) if not states or r.state in states
-    ]
+    requests = open_query(settings).retrain_requests(model_name)
+    found = [r for r in requests if not states or r.state in states]
     if as_json:
         click.echo(json.dumps([_document(r, payload=False) for r in found], indent=2))
         return
@@ -78,7 +77,7 @@ def retrain_list(
 def retrain_show(config_path: Path, request_id: str, as_json: bool) -> None:
     """Show one request: its state, attempts, the target's last answer and the payload sent."""
     settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
-    r = _find(_query(settings), request_id)
+    r = _find(open_query(settings), request_id)
     document = _document(r, payload=True)
     if as_json:
         click.echo(json.dumps(document, indent=2))
@@ -131,7 +130,7 @@ def retrain_trigger(
     settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     model = require_model(settings, model_name)
     chosen = _target(settings, model_name, target)
-    query = _query(settings)
+    query = open_query(settings)
     now = time.time()
     (row,) = query.status([model_name])
     firing = [a for a in query.alerts([model_name])[model_name].values() if a.state == "firing"]
@@ -183,7 +182,7 @@ def _decide(config_path: Path, request_id: str, who: str, comment: str, *, appro
     settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     if not who.strip():
         raise DriftwatchError("--by must name who decides")
-    query = _query(settings)
+    query = open_query(settings)
     request = _find(query, request_id)
     if request.state != "awaiting_approval":
         raise DriftwatchError(
@@ -231,13 +230,6 @@ def _target(settings: Settings, model: str, named: str | None) -> str:
         "name the target with --target: "
         + (", ".join(targets) if targets else "none is configured in [[retraining.targets]]")
     )
-
-
-def _query(settings: Settings) -> Query:
-    from monitor.store.client import connect
-    from monitor.store.query import Query
-
-    return Query(connect(settings.redis), settings)
 
 
 def _find(query: Query, request_id: str) -> RetrainRequest:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from monitor.cli.common import friendly_errors
+from monitor.config import masked_url
 
 state_dir_option = click.option(
     "--state-dir",
@@ -43,7 +44,7 @@ def services_up(
         redis_port=redis_port,
         progress=lambda line: click.echo(line, err=True),
     )
-    click.echo(f"kafka {endpoints.kafka_bootstrap}\nredis {endpoints.redis_url}")
+    click.echo(f"kafka {endpoints.kafka_bootstrap}\nredis {masked_url(endpoints.redis_url)}")
 
 
 @services_group.command("down", short_help="Stop the local services (data is kept).")
@@ -67,7 +68,8 @@ def services_status(state_dir: Path | None) -> None:
     report = services.status(state_dir or services.DEFAULT_STATE_DIR)
     for name, st in report.items():
         state = f"running pid {st.pid}" if st.running else "stopped"
-        click.echo(f"{name:<6} {state:<20} {st.address or '-':<28} log {st.log_file or '-'}")
+        address = masked_url(st.address) if st.address else "-"
+        click.echo(f"{name:<6} {state:<20} {address:<28} log {st.log_file or '-'}")
     if not all(st.running for st in report.values()):
         sys.exit(1)
 

@@ -15,7 +15,7 @@ from typing import IO, Any
 import click
 
 from monitor import config as config_module
-from monitor.cli.common import config_option, friendly_errors
+from monitor.cli.common import config_option, friendly_errors, open_query
 from monitor.times import parse_duration
 
 
@@ -54,8 +54,6 @@ def silence_add(
 ) -> None:
     """Silence matching alerts from now for --duration; print the silence's id, then the current
     alerts it mutes."""
-    from monitor.store.client import connect
-    from monitor.store.query import Query
     from monitor.vocab.matchers import format_labels
     from monitor.vocab.silences import Silence
 
@@ -69,7 +67,7 @@ def silence_add(
         silence = Silence.new(matchers, seconds, author, comment, now)
     except ValueError as exc:
         raise _InvalidInput(str(exc)) from None
-    query = Query(connect(settings.redis), settings)
+    query = open_query(settings)
     query.silence_store().add(silence)
     muted = [
         a
@@ -96,12 +94,9 @@ def silence_list(config_path: Path, expired: bool, as_json: bool) -> None:
     """List active and pending silences, oldest first."""
     import msgspec
 
-    from monitor.store.client import connect
-    from monitor.store.query import Query
-
     settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     now = time.time()
-    silences = Query(connect(settings.redis), settings).silences(now, include_expired=expired)
+    silences = open_query(settings).silences(now, include_expired=expired)
     if as_json:
         docs = [{**msgspec.to_builtins(s), "state": s.state(now)} for s in silences]
         click.echo(msgspec.json.format(msgspec.json.encode(docs), indent=2).decode())
@@ -126,12 +121,10 @@ def silence_list(config_path: Path, expired: bool, as_json: bool) -> None:
 @friendly_errors
 def silence_expire(config_path: Path, silence_id: str, author: str) -> None:
     """End the silence ID now: the alerts it muted are notified again."""
-    from monitor.store.client import connect
-    from monitor.store.query import Query
 
     settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     now = time.time()
-    store = Query(connect(settings.redis), settings).silence_store()
+    store = open_query(settings).silence_store()
     ended = store.expire(silence_id, now, author)
     if ended is None:
         raise _InvalidInput(

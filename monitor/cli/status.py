@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor import config as config_module
-from monitor.cli.common import config_option, friendly_errors, require_model
+from monitor.cli.common import config_option, friendly_errors, open_query, require_model
 from monitor.times import duration
 
 if TYPE_CHECKING:
@@ -38,14 +38,12 @@ def status_command(config_path: Path, models: tuple[str, ...], as_json: bool) ->
 
     Times are UTC. Exit 0 whatever the health: this command reports, alerting decides.
     """
-    from monitor.store.client import connect
-    from monitor.store.query import Query
     from monitor.store.status import encode, status_document
 
     settings = config_module.load(config_path, secrets=config_module.REDIS_ONLY)
     for name in models:
         require_model(settings, name)
-    query = Query(connect(settings.redis), settings)
+    query = open_query(settings)
     rows = query.status(list(models) or None)
     now = time.time()
     if as_json:

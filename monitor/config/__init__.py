@@ -18,7 +18,8 @@ the types are checked once, generically, from the annotations (``_parse``). Modu
 - ``verdicts``: drift, performance and data-quality verdicts;
 - ``runtime``: the daemon, the dashboard and the audit trail;
 - ``retraining``: retraining policies and webhook targets;
-- ``simulate``: the traffic simulator and its faults.
+- ``simulate``: the traffic simulator and its faults;
+- ``urls``: no password in a URL, and :func:`masked_url` for showing one.
 
 Import from ``monitor.config``, not the modules: their split may change.
 """
@@ -77,6 +78,7 @@ from monitor.config.settings import (
 )
 from monitor.config.simulate import FaultKind, FaultSettings, SimulateSettings
 from monitor.config.time_intervals import TimeIntervalSettings
+from monitor.config.urls import masked_url
 from monitor.config.verdicts import (
     JUDGEABLE_METRICS,
     DriftSettings,
@@ -132,6 +134,7 @@ __all__ = [
     "host_allowed",
     "host_entry",
     "load",
+    "masked_url",
     "parse",
     "read",
     "validate_routing",

@@ -5,12 +5,20 @@ keys, wrong types and missing values are reported the same way everywhere and no
 that work; each section's ``validate`` method then states only the rules its types cannot express.
 A field whose key cannot be a Python name (``continue``) names its key in its metadata:
 ``field(metadata={"key": "continue"})``.
+
+Both passes have two modes: the daemon stops at the first problem, ``config check`` lists them
+all. :func:`build` takes an ``errors`` list for that, and so does every ``validate``, which reports
+through a :class:`Report` instead of raising.
+
+Values of the keys that name a secret's source (``password_env``, ``{ file = … }``) are never
+repeated in a message: a secret pasted there by mistake must not reach a terminal or a log.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Collection, Mapping
@@ -34,6 +42,29 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+class Report:
+    """Where a ``validate`` method puts the problems it finds.
+
+    Without a list (the daemon, :func:`~monitor.config.parse`) the first problem raises; with one
+    (``config check``) every problem is appended and checking goes on, so a method reports all
+    its independent problems and returns early only where a later check would judge a value an
+    earlier one already refused.
+    """
+
+    __slots__ = ("errors",)
+
+    def __init__(self, errors: list[ConfigError] | None) -> None:
+        self.errors = errors
+
+    def __call__(self, key: str, problem: str, fix: str) -> None:
+        self.add(ConfigError(key, problem, fix))
+
+    def add(self, error: ConfigError) -> None:
+        if self.errors is None:
+            raise error
+        self.errors.append(error)
+
+
 class Unbuildable(Exception):
     """Raised by the collecting pass (``errors`` given) when a table cannot be built at all: its
     problems are already in ``errors``, so the caller only skips what depends on it."""
@@ -55,31 +86,24 @@ def build(cls: type, raw: Any, key: str, errors: list[ConfigError] | None = None
         )
     hints = typing.get_type_hints(cls)
     known = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
+    report = Report(errors)
     failed = False
     for name in raw:
         if name not in known:
-            error = unknown_key(f"{key}.{name}" if key else name, name, known)
-            if errors is None:
-                raise error
-            errors.append(error)
+            report.add(unknown_key(f"{key}.{name}" if key else name, name, known))
     values: dict[str, Any] = {}
     for name, f in known.items():
         where = f"{key}.{name}" if key else name
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if name not in raw:
             if required:
-                error = ConfigError(where, "missing required value", f"add {name} = …")
-                if errors is None:
-                    raise error
-                errors.append(error)
+                report(where, "missing required value", f"add {name} = …")
                 failed = True
             continue
         try:
             values[f.name] = _convert(hints[f.name], raw[name], where, errors)
         except ConfigError as error:
-            if errors is None:
-                raise
-            errors.append(error)
+            report.add(error)
             failed = failed or required
         except Unbuildable:
             failed = failed or required
@@ -105,9 +129,11 @@ def _convert(tp: Any, value: Any, key: str, errors: list[ConfigError] | None = N
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     # Where tables are expected the value is not echoed: secrets are tables ({ env = "VAR" }), and
-    # one pasted into the file instead must not reach an error message or a log.
+    # one pasted into the file instead must not reach an error message or a log. Nor is the value
+    # of a key naming a secret's source (password_env = "…", env = "…"), for the same reason.
     tables = dataclasses.is_dataclass(args[0] if origin is tuple else tp)
-    got = type(value).__name__ if tables else f"{type(value).__name__} {value!r}"
+    hidden = tables or names_secret_source(key)
+    got = type(value).__name__ if hidden else f"{type(value).__name__} {value!r}"
     wrong = ConfigError(key, f"expected {_type_name(tp)}, got {got}", _write_as(tp))
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return build(tp, value, key, errors)
@@ -159,14 +185,13 @@ def _convert_all(
     """The items of a list or table converted in order, keyed by their config key; with
     ``errors``, every bad item is reported before :class:`Unbuildable` is raised."""
     out: dict[str, Any] = {}
+    report = Report(errors)
     failed = False
     for where, v in items:
         try:
             out[where] = _convert(tp, v, where, errors)
         except ConfigError as error:
-            if errors is None:
-                raise
-            errors.append(error)
+            report.add(error)
             failed = True
         except Unbuildable:
             failed = True
@@ -193,13 +218,23 @@ def _write_as(tp: Any) -> str:
     return examples.get(tp, f"write a {_type_name(tp)}")
 
 
-def require_positive(key: str, value: float) -> None:
+def require_positive(report: Report, key: str, value: float) -> None:
     """Sizes, counts and durations: zero or less would stall or disable the component."""
     if value <= 0:
-        raise ConfigError(key, f"must be positive, got {value}", "use a number above 0")
+        report(key, f"must be positive, got {value}", "use a number above 0")
 
 
-def require_probability(key: str, value: float, fix: str) -> None:
+def require_probability(report: Report, key: str, value: float, fix: str) -> None:
     """Error rates: 0 and 1 are excluded, they would make every or no change significant."""
     if not 0.0 < value < 1.0:
-        raise ConfigError(key, f"{value} is not a probability", fix)
+        report(key, f"{value} is not a probability", fix)
+
+
+#: The last part of a key that names where a secret comes from: ``password_env``,
+#: ``sasl_password_file``, or ``env`` / ``file`` inside a secret's table.
+_SECRET_SOURCE = re.compile(r"(?:^|[._])(?:env|file)$")
+
+
+def names_secret_source(key: str) -> bool:
+    """Whether ``key`` names a secret's source, whose value no message may repeat."""
+    return _SECRET_SOURCE.search(key) is not None

@@ -16,10 +16,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from monitor.config._parse import require_positive
+from monitor.config._parse import Report, require_positive
 from monitor.config.connections import Secret
 from monitor.config.rules import DEFAULT_RULES, RuleSettings
 from monitor.config.time_intervals import TimeIntervalSettings
+from monitor.config.urls import masked_url, refuse_url_credentials
 from monitor.errors import ConfigError
 from monitor.vocab.matchers import LABEL_NAME, Matcher
 
@@ -55,23 +56,28 @@ class RouteSettings:
     routes: tuple[RouteSettings, ...] = ()
 
     def validate(
-        self, key: str, receivers: Collection[str], intervals: Collection[str] = ()
+        self,
+        key: str,
+        receivers: Collection[str],
+        intervals: Collection[str] = (),
+        errors: list[ConfigError] | None = None,
     ) -> None:
         """Reject what would misroute silently: a matcher that cannot be read, an unknown
         receiver, a grouping label that cannot exist, a timer that would stall or spam."""
+        report = Report(errors)
         if self.receiver and self.receiver not in receivers:
-            raise ConfigError(
+            report(
                 f"{key}.receiver",
                 f"no receiver is named {self.receiver!r}",
                 f"name a configured receiver ({_listed(receivers)}) or add an "
                 f"[[alerting.receivers]] table named {self.receiver!r}",
             )
-        _check_matchers(f"{key}.matchers", self.matchers)
+        _check_matchers(report, f"{key}.matchers", self.matchers)
         if self.group_by is not None:
-            _check_group_by(f"{key}.group_by", self.group_by)
+            _check_group_by(report, f"{key}.group_by", self.group_by)
         # Alertmanager allows group_wait = 0 (notify at once); the other timers must be positive.
         if self.group_wait_seconds is not None and self.group_wait_seconds < 0:
-            raise ConfigError(
+            report(
                 f"{key}.group_wait_seconds",
                 f"must not be negative, got {self.group_wait_seconds}",
                 "use 0 (notify at once) or more",
@@ -81,16 +87,16 @@ class RouteSettings:
             ("repeat_interval_seconds", self.repeat_interval_seconds),
         ):
             if seconds is not None:
-                require_positive(f"{key}.{name}", seconds)
+                require_positive(report, f"{key}.{name}", seconds)
         for i, name in enumerate(self.mute_time_intervals):
             if name not in intervals:
-                raise ConfigError(
+                report(
                     f"{key}.mute_time_intervals[{i}]",
                     f"no time interval is named {name!r}",
                     "add an [[alerting.time_intervals]] table of that name",
                 )
         for i, route in enumerate(self.routes):
-            route.validate(f"{key}.routes[{i}]", receivers, intervals)
+            route.validate(f"{key}.routes[{i}]", receivers, intervals, errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,27 +117,34 @@ class ReceiverSettings:
     #: Another receiver that gets the notification once retries to this one give up.
     fallback: str = ""
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
         """Reject a receiver that could never deliver: a nameless one, a secret with no source,
-        an endpoint that is no HTTP URL, or itself as its fallback."""
+        an endpoint that is no HTTP URL or has a password in it, or itself as its fallback."""
+        report = Report(errors)
         if not self.name.strip():
-            raise ConfigError(f"{key}.name", "a receiver needs a name", 'add name = "team-a"')
+            report(f"{key}.name", "a receiver needs a name", 'add name = "team-a"')
         for i, url in enumerate(self.apprise_urls):
             if not url:
-                raise ConfigError(
+                report(
                     f"{key}.apprise_urls[{i}]",
                     "names no source of the URL",
                     'write { env = "VAR" } or { file = "/path" }',
                 )
         endpoint = urlsplit(self.pagerduty_url)
         if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
-            raise ConfigError(
+            report(
                 f"{key}.pagerduty_url",
-                f"{self.pagerduty_url!r} is not an HTTP URL",
+                f"{masked_url(self.pagerduty_url)!r} is not an HTTP URL",
                 f"use {PAGERDUTY_EVENTS_URL} or leave it out",
             )
+        refuse_url_credentials(
+            report,
+            f"{key}.pagerduty_url",
+            self.pagerduty_url,
+            "remove it: PagerDuty authenticates by the routing key (pagerduty_routing_key)",
+        )
         if self.fallback == self.name:
-            raise ConfigError(
+            report(
                 f"{key}.fallback",
                 "a receiver cannot be its own fallback",
                 "name another receiver, or remove fallback",
@@ -148,6 +161,7 @@ def validate_routing(
     route: RouteSettings,
     receivers: Sequence[ReceiverSettings],
     time_intervals: Sequence[TimeIntervalSettings] = (),
+    errors: list[ConfigError] | None = None,
 ) -> None:
     """Check the whole tree (``{key}.route``) against the receivers (``{key}.receivers``).
 
@@ -157,11 +171,12 @@ def validate_routing(
     (:meth:`ReceiverSettings.secrets`), last, as every section's are: they depend on the
     environment, not the file.
     """
+    report = Report(errors)
     names: set[str] = set()
     for i, receiver in enumerate(receivers):
-        receiver.validate(f"{key}.receivers[{i}]")
+        receiver.validate(f"{key}.receivers[{i}]", errors)
         if receiver.name in names:
-            raise ConfigError(
+            report(
                 f"{key}.receivers[{i}].name",
                 f"receiver {receiver.name!r} is configured twice",
                 "rename or merge them",
@@ -169,58 +184,58 @@ def validate_routing(
         names.add(receiver.name)
     for i, receiver in enumerate(receivers):
         if receiver.fallback and receiver.fallback not in names:
-            raise ConfigError(
+            report(
                 f"{key}.receivers[{i}].fallback",
                 f"no receiver is named {receiver.fallback!r}",
                 f"name another receiver ({_listed(names - {receiver.name})}) or remove fallback",
             )
     root = f"{key}.route"
     if not route.receiver:
-        raise ConfigError(
+        report(
             f"{root}.receiver",
             "the root route names no receiver",
             "name the receiver of the alerts that no child route takes",
         )
     if route.matchers:
-        raise ConfigError(
+        report(
             f"{root}.matchers",
             "the root route matches every alert",
             "remove them; put matchers on a child route in routes",
         )
     if route.continue_:
-        raise ConfigError(f"{root}.continue", "the root route has no siblings", "remove it")
+        report(f"{root}.continue", "the root route has no siblings", "remove it")
     intervals: set[str] = set()
     for i, interval in enumerate(time_intervals):
-        interval.validate(f"{key}.time_intervals[{i}]")
+        interval.validate(f"{key}.time_intervals[{i}]", errors)
         intervals.add(interval.name)
-    route.validate(root, names, intervals)
+    route.validate(root, names, intervals, errors)
 
 
-def _check_matchers(key: str, matchers: Sequence[str]) -> None:
+def _check_matchers(report: Report, key: str, matchers: Sequence[str]) -> None:
     for i, text in enumerate(matchers):
         try:
             Matcher.parse(text)
         except ValueError as exc:
-            raise ConfigError(f"{key}[{i}]", str(exc), "write it in the expected form") from None
+            report(f"{key}[{i}]", str(exc), "write it in the expected form")
 
 
-def _check_group_by(key: str, labels: tuple[str, ...]) -> None:
+def _check_group_by(report: Report, key: str, labels: tuple[str, ...]) -> None:
     """Label names, each once, or ``...`` alone (all labels): anything else cannot group."""
     if GROUP_BY_ALL in labels and len(labels) > 1:
-        raise ConfigError(
+        report(
             key,
             f"{GROUP_BY_ALL!r} (all labels) and label names cannot be combined",
             f'use ["{GROUP_BY_ALL}"] or a list of label names',
         )
     for i, label in enumerate(labels):
         if label != GROUP_BY_ALL and not LABEL_NAME.fullmatch(label):
-            raise ConfigError(
+            report(
                 f"{key}[{i}]",
                 f"{label!r} is not a label name",
                 "use a letter or _, then letters, digits or _",
             )
         if label in labels[:i]:
-            raise ConfigError(f"{key}[{i}]", f"{label!r} is listed twice", "list it once")
+            report(f"{key}[{i}]", f"{label!r} is listed twice", "list it once")
 
 
 def _listed(names: Collection[str]) -> str:
@@ -236,19 +251,16 @@ class InhibitRuleSettings:
     target_matchers: tuple[str, ...]
     equal: tuple[str, ...] = ()
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
+        report = Report(errors)
         for name in ("source_matchers", "target_matchers"):
             matchers = getattr(self, name)
             if not matchers:
-                raise ConfigError(
-                    f"{key}.{name}", "is empty: it would match every alert", "add a matcher"
-                )
-            _check_matchers(f"{key}.{name}", matchers)
+                report(f"{key}.{name}", "is empty: it would match every alert", "add a matcher")
+            _check_matchers(report, f"{key}.{name}", matchers)
         for i, label in enumerate(self.equal):
             if not LABEL_NAME.fullmatch(label):
-                raise ConfigError(
-                    f"{key}.equal[{i}]", f"{label!r} is no label name", "use letters, digits, _"
-                )
+                report(f"{key}.equal[{i}]", f"{label!r} is no label name", "use letters, digits, _")
 
 
 #: Used when ``[[alerting.inhibit_rules]]`` is absent: no traffic explains every drift of the
@@ -284,15 +296,17 @@ class AlertingSettings:
     #: ``[[alerting.time_intervals]]``, named by routes' ``mute_time_intervals``.
     time_intervals: tuple[TimeIntervalSettings, ...] = ()
 
-    def validate(self, key: str, models: frozenset[str]) -> None:
+    def validate(
+        self, key: str, models: frozenset[str], errors: list[ConfigError] | None = None
+    ) -> None:
         """Rules always (they are evaluated for ``alerts list`` only when enabled, but a wrong
         rule is wrong either way); routes and receivers only when notifications are on."""
         for i, rule in enumerate(self.rules):
-            rule.validate(f"{key}.rules[{i}]", models)
+            rule.validate(f"{key}.rules[{i}]", models, errors)
         for i, inhibit in enumerate(self.inhibit_rules):
-            inhibit.validate(f"{key}.inhibit_rules[{i}]")
+            inhibit.validate(f"{key}.inhibit_rules[{i}]", errors)
         if self.enabled:
-            validate_routing(key, self.route, self.receivers, self.time_intervals)
+            validate_routing(key, self.route, self.receivers, self.time_intervals, errors)
 
     def secrets(self, key: str) -> list[tuple[str, Secret]]:
         """The receivers' secrets, checked at start-up when alerting is enabled."""

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from monitor.config._parse import require_positive
+from monitor.config._parse import Report, require_positive
 from monitor.errors import ConfigError
 
 #: Contract fields a user may remap to paths in their own events (``docs/events.md``).
@@ -22,15 +22,16 @@ class FieldMapping:
     predictions: Mapping[str, str] = field(default_factory=dict)
     outcomes: Mapping[str, str] = field(default_factory=dict)
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
         """Only contract fields can be remapped: any other name would be silently ignored."""
+        report = Report(errors)
         for name, fields, allowed in (
             ("predictions", self.predictions, PREDICTION_FIELDS),
             ("outcomes", self.outcomes, OUTCOME_FIELDS),
         ):
             for contract_field in fields:
                 if contract_field not in allowed:
-                    raise ConfigError(
+                    report(
                         f"{key}.{name}.{contract_field}",
                         "not a field of the event contract",
                         f"map one of {', '.join(allowed)}",
@@ -55,11 +56,12 @@ class IngestSettings:
     #: checkpoint script keeps Redis busy (~25 ms at 5000).
     max_batch_records: int = 5000
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
         """A zero limit would join, accept or apply nothing."""
-        require_positive(f"{key}.label_horizon_seconds", self.label_horizon_seconds)
-        require_positive(f"{key}.max_event_bytes", self.max_event_bytes)
-        require_positive(f"{key}.max_batch_records", self.max_batch_records)
+        report = Report(errors)
+        require_positive(report, f"{key}.label_horizon_seconds", self.label_horizon_seconds)
+        require_positive(report, f"{key}.max_event_bytes", self.max_event_bytes)
+        require_positive(report, f"{key}.max_batch_records", self.max_batch_records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,8 @@ class WindowSettings:
     #: Number of recent windows in the rolling view.
     rolling_windows: int = 24
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
         """An empty window counts nothing, and a window kept for no time is never seen."""
-        require_positive(f"{key}.size_seconds", self.size_seconds)
-        require_positive(f"{key}.retention_days", self.retention_days)
+        report = Report(errors)
+        require_positive(report, f"{key}.size_seconds", self.size_seconds)
+        require_positive(report, f"{key}.retention_days", self.retention_days)

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from monitor.config._parse import require_positive
+from monitor.config._parse import Report, require_positive
 from monitor.config.alerting import _check_matchers
 from monitor.config.connections import Secret
+from monitor.config.urls import refuse_url_credentials
 from monitor.errors import ConfigError
 
 TargetKind = Literal["webhook", "github", "airflow", "kubeflow"]
@@ -149,15 +150,18 @@ class TargetSettings:
             return GITHUB_API_URL
         return self.url
 
-    def validate(self, key: str, allowed_hosts: Collection[str]) -> None:
+    def validate(
+        self, key: str, allowed_hosts: Collection[str], errors: list[ConfigError] | None = None
+    ) -> None:
         """Reject a target no request could reach or authenticate to: a missing kind-specific
         field, a URL that is not plain HTTP(S) to an allowed host, an ambiguous credential."""
+        report = Report(errors)
         if not self.name.strip():
-            raise ConfigError(f"{key}.name", "a target needs a name", 'add name = "airflow"')
-        self._check_url(f"{key}.url", allowed_hosts)
+            report(f"{key}.name", "a target needs a name", 'add name = "airflow"')
+        self._check_url(report, f"{key}.url", allowed_hosts)
         for name, kind in _KIND_FIELDS.items():
             if kind != self.kind and getattr(self, name):
-                raise ConfigError(
+                report(
                     f"{key}.{name}",
                     f"applies to {kind} targets only, this one is kind = {self.kind!r}",
                     f"remove it, or set kind = {kind!r}",
@@ -165,84 +169,87 @@ class TargetSettings:
         for name in ("secret", "token", "password"):
             secret: Secret = getattr(self, name)
             if secret.env and secret.file:
-                raise ConfigError(
+                report(
                     f"{key}.{name}",
                     "names both an environment variable and a file",
                     "keep one: { env = ... } or { file = ... }",
                 )
         if self.kind == "airflow":
-            self._check_airflow(key)
+            self._check_airflow(report, key)
         elif self.kind == "github":
-            self._check_github(key)
+            self._check_github(report, key)
         elif self.kind == "kubeflow" and not self.pipeline_id:
-            raise ConfigError(
+            report(
                 f"{key}.pipeline_id",
                 "a kubeflow target needs the pipeline to run",
                 'add pipeline_id = "<the pipeline\'s id>"',
             )
 
-    def _check_url(self, key: str, allowed_hosts: Collection[str]) -> None:
+    def _check_url(self, report: Report, key: str, allowed_hosts: Collection[str]) -> None:
+        """Each check judges a URL the ones before it accepted: one problem at most."""
         if not self.base_url:
-            raise ConfigError(key, f"a {self.kind} target needs a URL", 'add url = "https://…"')
+            report(key, f"a {self.kind} target needs a URL", 'add url = "https://…"')
+            return
+        fix = "remove it: credentials go in token or password"
+        if refuse_url_credentials(report, key, self.base_url, fix):
+            return
         if endpoint(self.base_url) is None:
-            raise ConfigError(
+            report(
                 key,
                 "is not an http or https URL with a host (and no credentials in it)",
                 'write url = "https://host[:port]/path"; credentials go in token or password',
             )
+            return
         parts = urlsplit(self.base_url)
         if parts.fragment or (parts.query and self.kind != "webhook"):
-            raise ConfigError(
+            report(
                 key,
                 "has a query or fragment, which the API paths cannot be appended to",
                 "use the base URL only",
             )
+            return
         if not host_allowed(self.base_url, allowed_hosts):
             entry = host_entry(self.base_url)
-            raise ConfigError(
+            report(
                 key,
                 f"{entry} is not in retraining.allowed_hosts",
                 f'add "{entry}" to retraining.allowed_hosts (nothing else is ever contacted)',
             )
 
-    def _check_airflow(self, key: str) -> None:
+    def _check_airflow(self, report: Report, key: str) -> None:
         if not self.dag_id:
-            raise ConfigError(
-                f"{key}.dag_id", "an airflow target needs the DAG to run", 'add dag_id = "…"'
-            )
+            report(f"{key}.dag_id", "an airflow target needs the DAG to run", 'add dag_id = "…"')
         if bool(self.username) != bool(self.password):
-            raise ConfigError(
+            report(
                 f"{key}.password" if self.username else f"{key}.username",
                 "basic authentication needs both username and password",
                 "set both, or use token instead",
             )
         if ":" in self.username:
-            raise ConfigError(
-                f"{key}.username", "cannot contain ':' (basic authentication)", "remove it"
-            )
+            report(f"{key}.username", "cannot contain ':' (basic authentication)", "remove it")
         if self.username and self.token:
-            raise ConfigError(
+            report(
                 f"{key}.token",
                 "both a token and username/password are set",
                 "keep one way to authenticate",
             )
 
-    def _check_github(self, key: str) -> None:
+    def _check_github(self, report: Report, key: str) -> None:
         owner, slash, repo = self.repository.partition("/")
         if not (owner and slash and repo) or "/" in repo:
-            raise ConfigError(
+            report(
                 f"{key}.repository",
                 f"{self.repository!r} is not owner/repo",
                 'write repository = "acme/models"',
             )
         if not self.token:
-            raise ConfigError(
+            report(
                 f"{key}.token",
                 "GitHub accepts a repository_dispatch only with a token",
                 'add token = { env = "VAR" } naming a token with the repo\'s contents:write',
             )
         if not 0 < len(self.event_type) <= GITHUB_EVENT_TYPE_MAX:
-            raise ConfigError(
+            report(
                 f"{key}.event_type",
                 f"must be 1 to {GITHUB_EVENT_TYPE_MAX} characters (GitHub's limit)",
                 'use e.g. "driftwatch-retrain"',
@@ -277,39 +284,42 @@ class PolicySettings:
     #: Labelled rows needed since the last retraining (0: no minimum).
     min_new_labels: int = 0
 
-    def validate(self, key: str, targets: Collection[str]) -> None:
+    def validate(
+        self, key: str, targets: Collection[str], errors: list[ConfigError] | None = None
+    ) -> None:
         """Reject a policy that would fire on every alert, name no existing target, or whose
         timers cannot mean anything."""
+        report = Report(errors)
         if not self.name.strip():
-            raise ConfigError(f"{key}.name", "a policy needs a name", 'add name = "critical"')
+            report(f"{key}.name", "a policy needs a name", 'add name = "critical"')
         if self.target not in targets:
             listed = ", ".join(sorted(targets)) or "none is configured"
-            raise ConfigError(
+            report(
                 f"{key}.target",
                 f"no target is named {self.target!r}",
                 f"name a configured target ({listed}) or add a [[retraining.targets]] table",
             )
         if not self.matchers:
-            raise ConfigError(
+            report(
                 f"{key}.matchers",
                 "is empty: every alert, warnings included, would request retraining",
                 "add a matcher, e.g. 'severity=\"critical\"'",
             )
-        _check_matchers(f"{key}.matchers", self.matchers)
+        _check_matchers(report, f"{key}.matchers", self.matchers)
         for i, model in enumerate(self.models):
             if not model.strip():
-                raise ConfigError(f"{key}.models[{i}]", "is empty", "name a configured model")
+                report(f"{key}.models[{i}]", "is empty", "name a configured model")
             if model in self.models[:i]:
-                raise ConfigError(f"{key}.models[{i}]", f"{model!r} is listed twice", "list once")
+                report(f"{key}.models[{i}]", f"{model!r} is listed twice", "list once")
         if self.firing_for_seconds < 0:
-            raise ConfigError(
+            report(
                 f"{key}.firing_for_seconds",
                 f"must not be negative, got {self.firing_for_seconds}",
                 "use 0 (as soon as the alert fires) or more",
             )
-        require_positive(f"{key}.cooldown_seconds", self.cooldown_seconds)
+        require_positive(report, f"{key}.cooldown_seconds", self.cooldown_seconds)
         if self.min_new_labels < 0:
-            raise ConfigError(
+            report(
                 f"{key}.min_new_labels",
                 f"must not be negative, got {self.min_new_labels}",
                 "use 0 (no minimum) or more",
@@ -335,30 +345,31 @@ class RetrainingSettings:
     targets: tuple[TargetSettings, ...] = ()
     policies: tuple[PolicySettings, ...] = ()
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
         """Targets and policies always (a wrong one is wrong either way); at least one of
         each only when enabled."""
+        report = Report(errors)
         for i, entry in enumerate(self.allowed_hosts):
             if _allowed_entry(entry) is None:
-                raise ConfigError(
+                report(
                     f"{key}.allowed_hosts[{i}]",
                     f"{entry!r} is not host or host:port",
                     'write e.g. "airflow.internal:8080" or "api.github.com" (no scheme, no path)',
                 )
         for name in ("timeout_seconds", "base_delay_seconds", "max_delay_seconds"):
-            require_positive(f"{key}.{name}", getattr(self, name))
-        require_positive(f"{key}.max_attempts", self.max_attempts)
+            require_positive(report, f"{key}.{name}", getattr(self, name))
+        require_positive(report, f"{key}.max_attempts", self.max_attempts)
         if self.max_delay_seconds < self.base_delay_seconds:
-            raise ConfigError(
+            report(
                 f"{key}.max_delay_seconds",
                 f"{self.max_delay_seconds} is below base_delay_seconds {self.base_delay_seconds}",
                 "raise max_delay_seconds or lower base_delay_seconds",
             )
         names: set[str] = set()
         for i, target in enumerate(self.targets):
-            target.validate(f"{key}.targets[{i}]", self.allowed_hosts)
+            target.validate(f"{key}.targets[{i}]", self.allowed_hosts, errors)
             if target.name in names:
-                raise ConfigError(
+                report(
                     f"{key}.targets[{i}].name",
                     f"target {target.name!r} is configured twice",
                     "rename or merge them",
@@ -366,22 +377,22 @@ class RetrainingSettings:
             names.add(target.name)
         policies: set[str] = set()
         for i, policy in enumerate(self.policies):
-            policy.validate(f"{key}.policies[{i}]", names)
+            policy.validate(f"{key}.policies[{i}]", names, errors)
             if policy.name in policies:
-                raise ConfigError(
+                report(
                     f"{key}.policies[{i}].name",
                     f"policy {policy.name!r} is configured twice",
                     "rename or merge them",
                 )
             policies.add(policy.name)
         if self.enabled and not self.targets:
-            raise ConfigError(
+            report(
                 f"{key}.targets",
                 "retraining is enabled but no target is configured",
                 "add a [[retraining.targets]] table, or set enabled = false",
             )
         if self.enabled and not self.policies:
-            raise ConfigError(
+            report(
                 f"{key}.policies",
                 "retraining is enabled but no policy is configured",
                 "add a [[retraining.policies]] table, or set enabled = false",

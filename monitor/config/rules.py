@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from monitor.config._parse import Report
 from monitor.errors import ConfigError
 
 #: What a rule watches. Verdict rules read the newest judged window's verdicts; the others read
@@ -69,22 +70,25 @@ class RuleSettings:
             clear if self.clear is None else self.clear,
         )
 
-    def validate(self, key: str, models: frozenset[str]) -> None:
+    def validate(
+        self, key: str, models: frozenset[str], errors: list[ConfigError] | None = None
+    ) -> None:
         """Reject what could never fire, never clear, or names a model that does not exist."""
+        report = Report(errors)
         if self.for_windows < 1:
-            raise ConfigError(f"{key}.for_windows", "must be at least 1", "use 1 or more")
+            report(f"{key}.for_windows", "must be at least 1", "use 1 or more")
         for name in ("for_seconds", "keep_firing_for_seconds"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{key}.{name}", "must not be negative", "use 0 or more")
+                report(f"{key}.{name}", "must not be negative", "use 0 or more")
         for model in self.models:
             if model not in models:
-                raise ConfigError(
+                report(
                     f"{key}.models", f"model {model!r} is not configured", "name a [[models]] entry"
                 )
         if self.kind in VERDICT_KINDS or self.kind in ("change_point", "retrain_failed"):
             for name in ("fire", "clear"):
                 if getattr(self, name) is not None:
-                    raise ConfigError(
+                    report(
                         f"{key}.{name}",
                         f"a {self.kind} rule fires on its verdicts, not on a number",
                         f"remove {name} (severity chooses which verdicts fire)",
@@ -92,7 +96,7 @@ class RuleSettings:
             return
         direction, fire, clear = self.thresholds()
         if (direction == "below" and clear < fire) or (direction == "above" and clear > fire):
-            raise ConfigError(
+            report(
                 f"{key}.clear",
                 f"clear {clear:g} is on the breaching side of fire {fire:g}",
                 f"use clear {'>=' if direction == 'below' else '<='} fire (hysteresis)",

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from monitor.config._parse import Report
+from monitor.config.urls import refuse_url_credentials
 from monitor.errors import ConfigError
 from monitor.vocab.incidents import MTTR_DAYS
 
@@ -45,11 +47,19 @@ class DashboardSettings:
     def link_base(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
-    def validate(self, key: str) -> None:
-        """A header name is an HTTP token: anything else would never match a request's header."""
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
+        """A header name is an HTTP token: anything else would never match a request's header.
+        The public URL is put in every notification: no password in it."""
+        report = Report(errors)
+        refuse_url_credentials(
+            report,
+            f"{key}.public_url",
+            self.public_url,
+            "remove it: the proxy in front of the dashboard signs people in, not the link",
+        )
         header = self.proxy_user_header
         if header and not _HEADER_NAME.fullmatch(header):
-            raise ConfigError(
+            report(
                 f"{key}.proxy_user_header",
                 f"{header!r} is not an HTTP header name",
                 'name the header your proxy sets, e.g. "X-Forwarded-User", or leave it empty',
@@ -67,12 +77,13 @@ class AuditSettings:
 
     retention_days: int = 400
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
         """MTTR over 90 days needs 90 days of history: a shorter trail would silently leave the
         oldest incidents out of it."""
+        report = Report(errors)
         longest = max(MTTR_DAYS)
         if self.retention_days < longest:
-            raise ConfigError(
+            report(
                 f"{key}.retention_days",
                 f"{self.retention_days} days is shorter than the {longest} days MTTR is "
                 "reported over",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.config._parse import Unbuildable, build, unknown_key
+from monitor.config._parse import Report, Unbuildable, build, unknown_key
 from monitor.config.alerting import AlertingSettings
 from monitor.config.connections import KafkaSettings, RedisSettings
 from monitor.config.ingest import FieldMapping, IngestSettings, WindowSettings
@@ -74,46 +74,53 @@ class Settings:
         the sections whose secrets must be found (:data:`SECRET_SECTIONS`).
         """
         for _, rule in self.rules(secrets=secrets):
-            rule()
+            rule(None)
 
     def rules(
-        self, model_keys: Sequence[str] = (), secrets: Collection[str] = SECRET_SECTIONS
+        self,
+        model_keys: Sequence[str] = (),
+        secrets: Collection[str] = SECRET_SECTIONS,
+        broken_models: Collection[str] = (),
     ) -> list[tuple[frozenset[str], Rule]]:
         """Every check, each with the top-level sections it reads, in the order they run.
 
         Only what no single section can know is checked here: at least one model, unique model
         names, faults and retraining policies that name configured models, retraining only
         with alerting (its policies act on alerts). Secrets come last: they depend on the
-        environment, not the file, so mistakes in the file itself are reported first. Each rule
-        raises at most one :class:`ConfigError`; :func:`check` skips rules reading a section that
-        could not be built, so a broken section is never blamed twice. ``model_keys``: the key
-        of each model (``models[i]``), when some models of the file are missing here.
+        environment, not the file, so mistakes in the file itself are reported first. A rule
+        given a list appends every problem it finds, else raises the first;
+        :func:`check` skips rules reading a section that could not be built, so a broken
+        section is never blamed twice. ``model_keys``: the key of each model (``models[i]``),
+        when some models of the file are missing here; ``broken_models``: the names of those
+        (their tables could not be built), which still count as configured.
         """
         keys = list(model_keys) or [f"models[{i}]" for i in range(len(self.models))]
-        names = frozenset(m.name for m in self.models)
-        by_name = {m.name: m for m in self.models}
+        names = frozenset(m.name for m in self.models) | frozenset(broken_models)
+        # A broken model's features are unknown: a fault naming it is not judged on them.
+        by_name: dict[str, ModelSettings | None] = dict.fromkeys(broken_models)
+        by_name.update((m.name, m) for m in self.models)
         rules: list[tuple[frozenset[str], Rule]] = []
 
         def add(sections: str, rule: Rule) -> None:
             rules.append((frozenset(sections.split()), rule))
 
-        def at_least_one_model() -> None:
-            if not self.models:
-                raise ConfigError(
-                    "models", "no model configured", "add at least one [[models]] table"
-                )
+        def at_least_one_model(errors: list[ConfigError] | None) -> None:
+            if not names:
+                Report(errors)("models", "no model configured", "add at least one [[models]] table")
 
         add("models", at_least_one_model)
         seen: set[str] = set()
         for key, m in zip(keys, self.models, strict=True):
             if m.name in seen:
                 add(
-                    "", _raise(f"{key}.name", f"model {m.name!r} is configured twice", "merge them")
+                    "",
+                    _failing(f"{key}.name", f"model {m.name!r} is configured twice", "merge them"),
                 )
             seen.add(m.name)
             add("", functools.partial(m.validate, key))
         add("fields", functools.partial(self.fields.validate, "fields"))
         add("simulate models", functools.partial(self.simulate.validate, "simulate", by_name))
+        add("redis", functools.partial(self.redis.validate, "redis"))
         for section in ("kafka", "performance", "quality", "drift", "windows", "ingest"):
             add(section, functools.partial(getattr(self, section).validate, section))
         add("alerting models", functools.partial(self.alerting.validate, "alerting", names))
@@ -126,7 +133,7 @@ class Settings:
                 if model not in names:
                     add(
                         "retraining models",
-                        _raise(
+                        _failing(
                             f"retraining.policies[{i}].models",
                             f"model {model!r} is not configured",
                             _one_of(model, names),
@@ -139,9 +146,9 @@ class Settings:
                 add(section, functools.partial(secret.check, key))
         return rules
 
-    def _retraining_needs_alerting(self) -> None:
+    def _retraining_needs_alerting(self, errors: list[ConfigError] | None) -> None:
         if self.retraining.enabled and not self.alerting.enabled:
-            raise ConfigError(
+            Report(errors)(
                 "retraining.enabled",
                 "retraining policies act on alerts, and alerting is off",
                 "set alerting.enabled = true, or retraining.enabled = false",
@@ -160,15 +167,16 @@ _Sections = make_dataclass(
     frozen=True,
 )
 
-#: One rule of :meth:`Settings.rules`: returns if it holds, raises a :class:`ConfigError` if not.
-Rule = Callable[[], None]
+#: One rule of :meth:`Settings.rules`: given a list, appends each problem it finds to it; given
+#: ``None``, raises the first as a :class:`ConfigError` (:class:`~monitor.config._parse.Report`).
+Rule = Callable[[list[ConfigError] | None], None]
 
 
-def _raise(key: str, problem: str, fix: str) -> Rule:
+def _failing(key: str, problem: str, fix: str) -> Rule:
     """A rule already known to fail (found while listing the rules)."""
 
-    def rule() -> None:
-        raise ConfigError(key, problem, fix)
+    def rule(errors: list[ConfigError] | None) -> None:
+        Report(errors)(key, problem, fix)
 
     return rule
 
@@ -222,11 +230,12 @@ def check(raw: Mapping[str, Any]) -> list[ConfigError]:
     """Every problem of an already-parsed TOML document, in file order where possible; empty
     when :func:`parse` would succeed.
 
-    For ``config check``: every unknown, mistyped or missing key is reported; the rules reading
-    a section with such a problem are skipped (they would judge values that are not there), as
-    are those reading the set of models when one of them is broken. Within one section's or one
-    model's own rules only the first problem shows (each ``validate`` stops there), so a second
-    run may find more once these are fixed.
+    For ``config check``: every unknown, mistyped or missing key is reported, and every rule
+    reports each independent problem it finds. The rules reading a section with a mistyped key
+    are skipped (they would judge values that are not there). A model whose table cannot be
+    built still counts by its name, so the rules spanning sections (faults, alert rules and
+    retraining policies naming models) run; they wait only when a model's name itself cannot
+    be read. A second run may find more once these are fixed.
     """
     known = {f.name for f in fields(Settings)}
     errors = [unknown_key(name, name, known) for name in raw if name not in known]
@@ -235,6 +244,7 @@ def check(raw: Mapping[str, Any]) -> list[ConfigError]:
     failed = {error.key.split(".")[0].split("[")[0] for error in errors}
     models: list[ModelSettings] = []
     keys: list[str] = []
+    broken: list[str] = []
     raw_models = raw.get("models")
     if raw_models is None:
         errors.append(ConfigError("models", "missing required value", "add a [[models]] table"))
@@ -253,17 +263,17 @@ def check(raw: Mapping[str, Any]) -> list[ConfigError]:
             except (ConfigError, Unbuildable) as error:
                 if isinstance(error, ConfigError):
                     errors.append(error)
-                failed.add("models")
+                name = table.get("name") if isinstance(table, Mapping) else None
+                if isinstance(name, str):
+                    broken.append(name)
+                else:
+                    failed.add("models")
     settings = Settings(
         models=tuple(models), **{f.name: getattr(top, f.name) for f in fields(_Sections)}
     )
-    for sections, rule in settings.rules(keys):
-        if sections & failed:
-            continue
-        try:
-            rule()
-        except ConfigError as error:
-            errors.append(error)
+    for sections, rule in settings.rules(keys, broken_models=broken):
+        if not sections & failed:
+            rule(errors)
     return [_named(error, raw) for error in errors]
 
 

@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from monitor.config._parse import Report
 from monitor.config.models import ModelSettings
 from monitor.errors import ConfigError
 
@@ -36,18 +37,28 @@ class FaultSettings:
     #: data-quality faults.
     magnitude: float = 1.0
 
-    def validate(self, key: str, models: Mapping[str, ModelSettings]) -> None:
-        """A fault must hit a configured model (and feature), or the demo silently shows none."""
-        model = models.get(self.model)
-        if model is None:
-            raise ConfigError(
-                f"{key}.model", f"no model named {self.model!r}", _one_of(self.model, models)
-            )
-        if self.feature and self.feature not in model.features:
-            raise ConfigError(
+    def validate(
+        self,
+        key: str,
+        models: Mapping[str, ModelSettings | None],
+        errors: list[ConfigError] | None = None,
+    ) -> None:
+        """A fault must hit a configured model (and feature), or the demo silently shows none.
+
+        ``models``: the configured models by name, ``None`` for one whose table is broken (its
+        features are unknown, so a fault's feature is not judged).
+        """
+        report = Report(errors)
+        if self.model not in models:
+            report(f"{key}.model", f"no model named {self.model!r}", _one_of(self.model, models))
+            return
+        features = getattr(models[self.model], "features", None)
+        # Unknown for a broken model; a model listing none is blamed by its own rule.
+        if self.feature and features and self.feature not in features:
+            report(
                 f"{key}.feature",
                 f"{self.model} has no feature {self.feature!r}",
-                _one_of(self.feature, model.features),
+                _one_of(self.feature, features),
             )
 
 
@@ -70,7 +81,12 @@ class SimulateSettings:
     label_rate: float = 0.9
     faults: tuple[FaultSettings, ...] = ()
 
-    def validate(self, key: str, models: Mapping[str, ModelSettings]) -> None:
-        """Check each fault against ``models``, the configured models by name."""
+    def validate(
+        self,
+        key: str,
+        models: Mapping[str, ModelSettings | None],
+        errors: list[ConfigError] | None = None,
+    ) -> None:
+        """Check each fault against ``models``, as :meth:`FaultSettings.validate` takes them."""
         for i, fault in enumerate(self.faults):
-            fault.validate(f"{key}.faults[{i}]", models)
+            fault.validate(f"{key}.faults[{i}]", models, errors)

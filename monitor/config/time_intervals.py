@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor.config._parse import Report
 from monitor.errors import ConfigError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -31,19 +32,20 @@ class TimeIntervalSettings:
     #: An IANA time zone, e.g. ``"Europe/Berlin"``.
     location: str = "UTC"
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
+        report = Report(errors)
         if not self.name.strip():
-            raise ConfigError(f"{key}.name", "a time interval needs a name", 'add name = "nights"')
+            report(f"{key}.name", "a time interval needs a name", 'add name = "nights"')
         for i, text in enumerate(self.weekdays):
             if not all(day in WEEKDAYS for day in text.split(":", 1)):
-                raise ConfigError(
+                report(
                     f"{key}.weekdays[{i}]",
                     f"{text!r} is no weekday or range",
                     'write a weekday ("monday") or a range ("monday:friday")',
                 )
         for i, text in enumerate(self.times):
             if _minutes(text) is None:
-                raise ConfigError(
+                report(
                     f"{key}.times[{i}]",
                     f"{text!r} is no time range",
                     'write "HH:MM-HH:MM" with the start before the end, e.g. "22:00-24:00"',
@@ -51,11 +53,11 @@ class TimeIntervalSettings:
         try:
             ZoneInfo(self.location)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
+            report(
                 f"{key}.location",
                 f"{self.location!r} is no time zone",
                 'use an IANA name such as "UTC" or "Europe/Berlin"',
-            ) from None
+            )
 
     def active(self, now: float) -> bool:
         """Whether Unix time ``now`` lies in the interval."""

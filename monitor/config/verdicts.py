@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from monitor.config._parse import require_probability
+from monitor.config._parse import Report, require_probability
 from monitor.config.models import TaskType
 from monitor.errors import ConfigError
 
@@ -48,14 +48,15 @@ class DriftSettings:
     #: Online change detector on each model's error and prediction streams (river).
     detector: Literal["adwin", "page_hinkley", "kswin", "ddm"] = "adwin"
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
         """Reject sample floors too small to test and error rates that are not probabilities."""
+        report = Report(errors)
         if self.min_samples < 30:
-            raise ConfigError(
-                f"{key}.min_samples", "below 30 rows no statistic is usable", "use >= 30"
-            )
+            report(f"{key}.min_samples", "below 30 rows no statistic is usable", "use >= 30")
         for name, prob in (("alpha", self.alpha), ("fdr", self.fdr), ("p_value", self.p_value)):
-            require_probability(f"{key}.{name}", prob, "use a number between 0 and 1, e.g. 0.05")
+            require_probability(
+                report, f"{key}.{name}", prob, "use a number between 0 and 1, e.g. 0.05"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,36 +92,35 @@ class PerformanceSettings:
             "regression": self.regression_metrics,
         }[task]
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
         """Only judgeable metrics, each once, with enough labels and draws to test them."""
+        report = Report(errors)
         for task, allowed in JUDGEABLE_METRICS.items():
             metrics_key = f"{key}.{task}_metrics"
             metrics = self.metrics(task)
             for metric in metrics:
                 if metric not in allowed:
-                    raise ConfigError(
-                        metrics_key, f"{metric!r} cannot be judged", f"use {', '.join(allowed)}"
-                    )
+                    report(metrics_key, f"{metric!r} cannot be judged", f"use {', '.join(allowed)}")
             if len(set(metrics)) != len(metrics):
-                raise ConfigError(metrics_key, "a metric is listed twice", "list each once")
+                report(metrics_key, "a metric is listed twice", "list each once")
         if self.min_labels < 30:
-            raise ConfigError(
-                f"{key}.min_labels", "below 30 labels no metric is usable", "use 30 or more"
-            )
-        require_probability(f"{key}.alpha", self.alpha, "use a number between 0 and 1, e.g. 0.01")
+            report(f"{key}.min_labels", "below 30 labels no metric is usable", "use 30 or more")
+        require_probability(
+            report, f"{key}.alpha", self.alpha, "use a number between 0 and 1, e.g. 0.01"
+        )
         for name, low, high in (
             ("min_drop", self.min_drop, self.critical_drop),
             ("min_relative_increase", self.min_relative_increase, self.critical_relative_increase),
         ):
             if not 0.0 <= low <= high:
                 critical = name.replace("min_", "critical_")
-                raise ConfigError(
+                report(
                     f"{key}.{name}",
                     f"{low} is not between 0 and {critical} ({high})",
                     f"set {name} to at least 0 and at most {critical}",
                 )
         if self.bootstrap_draws < 200:
-            raise ConfigError(f"{key}.bootstrap_draws", "too few for alpha", "use >= 200")
+            report(f"{key}.bootstrap_draws", "too few for alpha", "use >= 200")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +138,14 @@ class QualitySettings:
     #: Unseen categories named per feature in verdicts and status.
     unseen_named: int = 5
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
         """The error rate must be a probability and the floors ordered points in [0, 1]."""
-        require_probability(f"{key}.alpha", self.alpha, "use a number between 0 and 1, e.g. 0.01")
+        report = Report(errors)
+        require_probability(
+            report, f"{key}.alpha", self.alpha, "use a number between 0 and 1, e.g. 0.01"
+        )
         if not 0.0 <= self.min_increase <= self.critical_increase <= 1.0:
-            raise ConfigError(
+            report(
                 f"{key}.min_increase",
                 f"floors {self.min_increase} and {self.critical_increase} are not ordered",
                 "set 0 <= min_increase <= critical_increase <= 1, e.g. 0.02 and 0.2",

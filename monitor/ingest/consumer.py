@@ -48,6 +48,7 @@ from kafka.errors import KafkaError
 from monitor.config import IngestSettings, KafkaSettings
 from monitor.errors import FencedError, SinkUnavailableError, StoreUnavailableError
 from monitor.ingest.batch import Batch, BatchProcessor, BatchResult
+from monitor.ingest.clients import kafka_client
 from monitor.ingest.partition import Backoff, InFlight, LoopState, Owned
 from monitor.ingest.progress import Progress
 from monitor.ingest.rebalance import RebalanceLog
@@ -98,8 +99,9 @@ class Ingestor:
         self.state = LoopState()
         k = kafka
         self._fenced_reclaim_seconds = FENCED_RECLAIM_SESSIONS * k.session_timeout_ms / 1000
-        self._consumer = consumer_factory(
-            **k.client_kwargs(),
+        self._consumer = kafka_client(
+            consumer_factory,
+            k,
             group_id=k.group_id,
             enable_auto_commit=False,
             auto_offset_reset=ingest.start_from,

@@ -22,6 +22,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from monitor.config import KafkaSettings
 from monitor.errors import SinkUnavailableError
+from monitor.ingest.clients import kafka_client
 from monitor.vocab.deadletter import DeadLetter
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,9 @@ class DeadLetterSink:
 
     def __init__(self, settings: KafkaSettings) -> None:
         self._topic = settings.dead_letter_topic
-        self._producer = KafkaProducer(
-            **settings.client_kwargs(),
+        self._producer = kafka_client(
+            KafkaProducer,
+            settings,
             acks="all",
             linger_ms=5,
             retries=5,

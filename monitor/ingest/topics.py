@@ -7,6 +7,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from monitor.config import KafkaSettings
 from monitor.errors import DriftwatchError
+from monitor.ingest.clients import kafka_client
 
 
 def ensure_topics(
@@ -19,7 +20,7 @@ def ensure_topics(
         settings.dead_letter_topic: max(1, partitions // 6),
     }
     try:
-        admin = KafkaAdminClient(**settings.client_kwargs())
+        admin = kafka_client(KafkaAdminClient, settings)
     except KafkaError as exc:
         raise DriftwatchError(
             f"Kafka at {', '.join(settings.bootstrap_servers)} did not answer ({exc}); start it "

@@ -1,6 +1,7 @@
 """The daemon's lifecycle: start, loop, drain, stop.
 
-1. Connect to Redis and Kafka, failing at start-up with a message that says what to check.
+1. Connect to Redis and Kafka, failing at start-up with a message that says what to check (a
+   refused password or right is not retried: :class:`~monitor.errors.AccessRefusedError`).
 2. Serve ``/healthz``, ``/readyz`` and ``/metrics``; start the dependency probe and the window
    evaluator threads.
 3. Run the poll loop until ``stop_event`` is set (SIGTERM or SIGINT, :mod:`monitor.runtime.signals`,
@@ -15,11 +16,10 @@ import gc
 import logging
 import threading
 
-import redis
 from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
-from monitor.config import Settings
+from monitor.config import Settings, masked_url
 from monitor.errors import DriftwatchError
 from monitor.ingest.batch import BatchProcessor
 from monitor.ingest.consumer import Ingestor
@@ -28,7 +28,8 @@ from monitor.metrics import Metrics, ModelMetrics, PendingJoins
 from monitor.runtime.evaluator import WindowEvaluator
 from monitor.runtime.health import HealthServer
 from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, ModelReader
-from monitor.store.client import connect
+from monitor.store.client import check_access, check_rights, connect
+from monitor.store.keys import Keys
 from monitor.store.query import Query
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,10 @@ class Daemon:
         self.metrics = Metrics(registry or CollectorRegistry())
         # Step 1
         self._redis = connect(settings.redis)
-        try:
-            self._redis.ping()
-        except redis.RedisError as exc:
-            raise DriftwatchError(
-                f"Redis at {settings.redis.url} did not answer ({exc}); start it "
-                "(`driftwatch services up` for a local one) or fix redis.url"
-            ) from exc
+        # A wrong password or missing rights stop the daemon here, in one line: no wait mends
+        # them, and the loop would otherwise wait on them for ever.
+        check_access(self._redis, settings.redis)
+        check_rights(self._redis, settings.redis, Keys(settings.redis.key_prefix).parts)
         probe_client = connect(
             settings.redis, timeout_seconds=PROBE_TIMEOUT_SECONDS, retry_connection_errors=0
         )
@@ -92,10 +90,11 @@ class Daemon:
         self.probe.start()
         self._evaluator_thread.start()
         log.info(
-            "driftwatch started: group=%s topics=%s,%s",
+            "driftwatch started: group=%s topics=%s,%s redis=%s",
             self.settings.kafka.group_id,
             self.settings.kafka.predictions_topic,
             self.settings.kafka.outcomes_topic,
+            masked_url(self.settings.redis.url),
         )
         _tune_gc()
         if self.stop_event.is_set():

@@ -26,6 +26,7 @@ import redis
 from kafka import KafkaAdminClient
 
 from monitor.config import KafkaSettings
+from monitor.ingest.clients import refusal
 from monitor.store.query import ModelStatus, Query
 from monitor.vocab.alerts import Alert
 from monitor.vocab.incidents import MTTR_DAYS, MeanTimes, incidents, mean_times
@@ -179,7 +180,8 @@ class DependencyProbe:
                 )
             self._admin.describe_cluster()
         except Exception as exc:  # whatever fails, the probe reports it and lives on
-            return f"kafka unreachable: {type(exc).__name__}: {exc}"
+            refused = refusal(exc, self._kafka)  # credentials rotated under a running daemon
+            return str(refused) if refused else f"kafka unreachable: {type(exc).__name__}: {exc}"
         return ""
 
     def read_models(self) -> None:

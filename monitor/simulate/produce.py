@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from kafka import KafkaProducer
 
 from monitor.config import Settings
+from monitor.ingest.clients import kafka_client
 from monitor.simulate.generate import SimEvent, TopicKind
 
 #: Producer batching: linger lets batches fill at demo rates; large batches at backfill rates.
@@ -63,8 +64,9 @@ def produce(
 
     Raises ``kafka.errors.KafkaError`` when the brokers cannot be reached.
     """
-    producer = KafkaProducer(
-        **settings.kafka.client_kwargs(),
+    producer = kafka_client(
+        KafkaProducer,
+        settings.kafka,
         acks="all",
         linger_ms=PRODUCER_LINGER_MS,
         batch_size=PRODUCER_BATCH_BYTES,

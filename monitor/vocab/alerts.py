@@ -42,6 +42,19 @@ ALERTNAMES = {
 _FEATURE_PAGE_ALERTS = frozenset(
     ALERTNAMES[k] for k in ("feature_drift", "prediction_drift", "data_quality")
 )
+#: The Model page's view (``?view=…``) holding the evidence of the other alerts: a metric's chart
+#: (with the detector's change points on it), data quality with the dead letters, labels, and the
+#: audit trail for a failed retraining. A model-wide drift alert opens the page as it is.
+_MODEL_VIEWS = {
+    ALERTNAMES["performance"]: "performance",
+    ALERTNAMES["change_point"]: "performance",
+    ALERTNAMES["data_quality"]: "quality",
+    ALERTNAMES["label_coverage"]: "labels",
+    ALERTNAMES["label_delay"]: "labels",
+    ALERTNAMES["stale_data"]: "quality",
+    ALERTNAMES["dead_letters"]: "quality",
+    ALERTNAMES["retrain_failed"]: "history",
+}
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
@@ -97,19 +110,25 @@ class LogEntry(msgspec.Struct, frozen=True):
 
 def evidence_page(alert: Alert) -> tuple[str, dict[str, str]]:
     """The dashboard page with an alert's evidence and its query parameters (``docs/dashboard.md``,
-    Deep links): the Feature page of the feature or output it names, else the Model page — at
-    the alert's window when it names one. Notifications and the dashboard's Alerts page link
-    the same way through this one rule.
+    Deep links): the Feature page of the feature or output it names, else the Model page, opened
+    on the view with the evidence — at the alert's window when it names one. Notifications, the
+    dashboard's Alerts page and the Model page's cards link the same way through this one rule.
 
     >>> evidence_page(Alert({"alertname": "FeatureDrift", "model": "m", "feature": "x"}, {},
     ...     "firing"))
     ('feature', {'model': 'm', 'feature': 'x'})
+    >>> evidence_page(Alert({"alertname": "PerformanceDegraded", "model": "m", "feature": "mae"},
+    ...     {"window_start": "60"}, "firing"))
+    ('model', {'model': 'm', 'view': 'performance', 'window': '60'})
     """
     params = {"model": alert.labels.get(MODEL, "")}
     feature = alert.labels.get(FEATURE, "")
+    name = alert.labels.get(ALERTNAME, "")
     page = "model"
-    if alert.labels.get(ALERTNAME) in _FEATURE_PAGE_ALERTS and feature not in ("", MODEL_SUBJECT):
+    if name in _FEATURE_PAGE_ALERTS and feature not in ("", MODEL_SUBJECT):
         page, params["feature"] = "feature", feature
+    elif name in _MODEL_VIEWS:
+        params["view"] = _MODEL_VIEWS[name]
     window = alert.annotations.get("window_start")
     if window:
         params["window"] = window

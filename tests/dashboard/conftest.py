@@ -3,9 +3,12 @@ deployments.
 
 ``pipeline`` runs simulator → Kafka → daemon → Redis exactly as production does: references set
 with ``driftwatch baseline set``, a backfilled stream in which ``fraud-detector``'s ``amount``
-shifts by 1.5 σ half-way, a few dead letters, and a third model (``churn``) with traffic but no
-reference. The daemon runs until every event is counted and every window evaluated, then stops;
-page tests and the browser test read the same data, so the pipeline's cost is paid once.
+shifts by 1.5 σ half-way, ``delivery-eta`` has a data-quality problem only (``city`` missing in
+windows 2–4), then a performance problem only (its labels follow another function from window 7
+on), then both (``city`` missing again from window 10), a few dead letters, and a third model
+(``churn``) with traffic but no reference. The daemon runs until every event is counted and every
+window evaluated, then stops; page tests and the browser test read the same data, so the
+pipeline's cost is paid once.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ WINDOW = 60
 SHIFT_AT = 420
 #: 15 full windows at 20 predictions/s: about 400 rows per model and window, above min_samples.
 PREDICTIONS = 18_000
+#: ``delivery-eta``'s faults, on the simulated clock: ``city`` missing in a third of the rows in
+#: windows 2–4 and from window 10 on (data quality), its true ETA following another function of
+#: the features from window 7 on (concept drift: performance only, the inputs do not move).
+NULLS_AT, NULLS_UNTIL, CONCEPT_AT, NULLS_AGAIN_AT = 120, 300, 420, 600
 #: Predictions with an out-of-range score: dead letters attributed to fraud-detector.
 BAD_SCORES = 5
 CHURN = {
@@ -148,15 +155,22 @@ def pipeline(
         for model in ("fraud-detector", "delivery-eta"):
             set_baseline(path, settings, model, folder)
         start = (int(time.time()) // WINDOW - 20) * WINDOW
-        fault = FaultSettings(
-            kind="covariate_shift",
-            model="fraud-detector",
-            feature="amount",
-            start_seconds=SHIFT_AT,
-            magnitude=1.5,
-        )
+        faults = [
+            FaultSettings(
+                kind="covariate_shift",
+                model="fraud-detector",
+                feature="amount",
+                start_seconds=SHIFT_AT,
+                magnitude=1.5,
+            ),
+            *(
+                FaultSettings("nulls", "delivery-eta", "city", begin, end, magnitude=0.3)
+                for begin, end in ((NULLS_AT, NULLS_UNTIL), (NULLS_AGAIN_AT, 0.0))
+            ),
+            FaultSettings("concept_drift", "delivery-eta", start_seconds=CONCEPT_AT),
+        ]
         events = [
-            *Simulator(settings, seed=5, start=start, faults=[fault]).events(PREDICTIONS),
+            *Simulator(settings, seed=5, start=start, faults=faults).events(PREDICTIONS),
             *bad_scores(start),
         ]
         report = produce(settings, events, realtime_rate=None)

@@ -65,12 +65,15 @@ def test_evidence_links_open_the_feature_page_for_a_feature_or_output_only() -> 
     )
     decision = alert("PredictionDrift", "critical", "firing", NOW, "__decision__")
     assert alerts.evidence_link(decision) == f"feature?model=m&feature=__decision__{window}"
-    # a metric and a model-wide data-quality finding have no Feature page
-    for name, subject in (("PerformanceDegraded", "roc_auc"), ("DataQuality", "__model__")):
+    # a metric and a model-wide data-quality finding have no Feature page: the Model page's view
+    for name, subject, view in (
+        ("PerformanceDegraded", "roc_auc", "performance"),
+        ("DataQuality", "__model__", "quality"),
+    ):
         found = alert(name, "warning", "firing", NOW, subject)
-        assert alerts.evidence_link(found) == f"model?model=m{window}"
+        assert alerts.evidence_link(found) == f"model?model=m&view={view}{window}"
     stale = msgspec.structs.replace(alert("StaleData", "warning", "firing", NOW), annotations={})
-    assert alerts.evidence_link(stale) == "model?model=m"
+    assert alerts.evidence_link(stale) == "model?model=m&view=quality"
     odd = alert("FeatureDrift", "critical", "firing", NOW, "a b&c", model="a&b")
     assert alerts.evidence_link(odd) == f"feature?model=a%26b&feature=a+b%26c{window}"  # escaped
 

@@ -129,8 +129,10 @@ def test_the_page_shows_stored_alerts_with_their_evidence_and_links(
     rows = active.set_index("fingerprint")
     amount = rows.loc[made["amount"].fingerprint]
     assert (amount["state"], amount["severity"], amount["owner"]) == (
-        "firing", "critical", "risk@example.com"
-    )  # fmt: skip
+        "firing",
+        "✕ critical",
+        "risk@example.com",
+    )  # fmt: skip: the severity cell says it in a glyph and a word, not in colour alone
     assert (amount["value"], amount["threshold"], amount["n"]) == (0.31, 0.2, 412)
     assert amount["since"].timestamp() == pytest.approx(made["amount"].fired_at)
     assert (
@@ -140,9 +142,11 @@ def test_the_page_shows_stored_alerts_with_their_evidence_and_links(
     assert prediction["feature"] == "prediction (model output)"
     assert prediction["evidence"].startswith("feature?model=fraud-detector&feature=__prediction__")
     assert rows.loc[made["auc"].fingerprint, "evidence"] == (
-        f"model?model=fraud-detector&window={WINDOW_START}"  # a metric has no feature page
+        f"model?model=fraud-detector&view=performance&window={WINDOW_START}"  # a metric's view
     )
-    assert rows.loc[made["stale"].fingerprint, "evidence"] == "model?model=delivery-eta"
+    assert (
+        rows.loc[made["stale"].fingerprint, "evidence"] == "model?model=delivery-eta&view=quality"
+    )
     assert [rows.loc[made[k].fingerprint, "silenced"] for k in order] == [True, False, False, False]
 
     (age,) = resolved.itertuples()

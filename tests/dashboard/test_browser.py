@@ -1,14 +1,19 @@
 """The dashboard in a real browser (``tests/dashboard/browser.py``): every page renders in
 headless Chromium without an exception box, with a screenshot in ``test-artifacts/``, and requests
-nothing from another host; then the on-call path: overview, model, drifting feature (two clicks).
+nothing from another host; then the on-call paths, two clicks from the overview to the evidence
+whatever fails — a drifting feature, a performance metric, a feature's data quality — and the
+model page on a phone.
 """
 
 from __future__ import annotations
 
-import pytest
-from playwright.sync_api import Page
+import itertools
+import re
 
-from tests.dashboard.browser import RENDER_MS, Tab, external, settle, shoot
+import pytest
+from playwright.sync_api import Browser, Locator, Page
+
+from tests.dashboard.browser import NARROW, RENDER_MS, Tab, external, settle, shoot
 from tests.dashboard.conftest import WINDOW, Deployment
 
 pytestmark = pytest.mark.slow
@@ -55,19 +60,124 @@ def test_two_clicks_from_the_overview_to_the_drifting_feature(
     page.get_by_role("link", name="fraud-detector ·").first.click()  # click 1: the model
     page.wait_for_url("**/model?model=fraud-detector*", timeout=RENDER_MS)
     settle(page, charts=True)
-    page.get_by_role("link", name="amount: psi").first.click()  # click 2: the drifting feature
+    page.get_by_role("link", name="Open amount").first.click()  # click 2: the drifting feature
     page.wait_for_url("**/feature?*feature=amount*", timeout=RENDER_MS)
     settle(page, charts=True)
     assert page.get_by_text("Reference vs this window").is_visible()
     shoot(page, "two-clicks")
 
 
+def click_cell(page: Page, row: str) -> None:
+    """Click the heatmap's cell of ``row`` in a recent window."""
+    heat = page.locator(".st-key-heatmap .js-plotly-plot")
+    cells = heat.locator(".nsewdrag").first.bounding_box()
+    label = heat.locator(".ytick text").filter(has_text=re.compile(f"^{re.escape(row)}$"))
+    tick = label.first.bounding_box()
+    assert cells is not None and tick is not None
+    page.mouse.click(cells["x"] + cells["width"] * 0.8, tick["y"] + tick["height"] / 2)
+
+
 def test_clicking_a_heatmap_cell_opens_its_evidence(dashboard_url: str, page: Page) -> None:
     page.goto(dashboard_url + "/model?model=fraud-detector")
     settle(page, charts=True)
-    cells = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
-    assert cells is not None
-    page.mouse.click(cells["x"] + cells["width"] * 0.8, cells["y"] + cells["height"] * 0.5)
+    click_cell(page, "amount")  # a feature's drift: its page
     page.wait_for_url("**/feature?*model=fraud-detector*", timeout=RENDER_MS)
     settle(page, charts=True)
     assert page.get_by_text("Reference vs this window").is_visible()
+    page.goto(dashboard_url + "/model?model=delivery-eta&view=labels")
+    settle(page, charts=True)
+    click_cell(page, "performance: mae")  # a metric: the model page's performance view
+    page.wait_for_url("**/model?*view=performance*", timeout=RENDER_MS)
+    settle(page, charts=True)
+    assert chart(page, "performance_chart").count() == 1
+
+
+def in_first_screen(page: Page, element: Locator) -> bool:
+    """Whether ``element`` is on the first screen, without scrolling."""
+    box, screen = element.bounding_box(), page.viewport_size
+    return box is not None and screen is not None and box["y"] + box["height"] <= screen["height"]
+
+
+def chart(page: Page, key: str) -> Locator:
+    """The drawn Plotly chart of the element with ``key`` (Streamlit classes it ``st-key-…``)."""
+    return page.locator(f".st-key-{key} .js-plotly-plot")
+
+
+def open_from_the_overview(page: Page, dashboard_url: str, model: str) -> None:
+    """Click 1: the model's "Needs attention" link on the overview."""
+    page.goto(dashboard_url + "/")
+    settle(page, charts=True)
+    page.get_by_role("link", name=re.compile(f"^{re.escape(model)} ·")).first.click()
+    page.wait_for_url(f"**/model?model={model}*", timeout=RENDER_MS)
+    settle(page, charts=True)
+
+
+def test_two_clicks_from_the_overview_to_a_performance_problem(
+    dashboard_url: str, page: Page
+) -> None:
+    open_from_the_overview(page, dashboard_url, "delivery-eta")
+    assert "No feature drifts" not in page.locator("[data-testid=stMain]").inner_text()
+    first = page.locator(".st-key-signal_0")  # the page leads with the worst signal's card
+    assert "performance · mae" in first.inner_text() and "critical" in first.inner_text()
+    assert "threshold" in first.inner_text() and "labels · since" in first.inner_text()
+    assert first.is_visible() and in_first_screen(page, first)
+    shoot(page, "model-performance-problem")
+    page.get_by_role("link", name="Open the performance view").first.click()  # click 2
+    page.wait_for_url("**view=performance*", timeout=RENDER_MS)
+    settle(page, charts=True)
+    evidence = chart(page, "performance_chart")
+    assert evidence.count() == 1
+    evidence.scroll_into_view_if_needed()
+    assert evidence.is_visible() and evidence.get_by_text("mae").count() >= 1
+    shoot(page, "two-clicks-performance")
+
+
+def test_two_clicks_from_the_overview_to_a_data_quality_problem(
+    dashboard_url: str, page: Page
+) -> None:
+    open_from_the_overview(page, dashboard_url, "delivery-eta")
+    card = page.locator("[class*=st-key-signal_]").filter(has_text="data quality · city")
+    assert card.count() == 1 and in_first_screen(page, card)
+    card.get_by_role("link", name="Open city").click()  # click 2
+    page.wait_for_url("**/feature?*feature=city*", timeout=RENDER_MS)
+    settle(page, charts=True)
+    evidence = chart(page, "feature_quality_chart")
+    assert evidence.count() == 1
+    evidence.scroll_into_view_if_needed()
+    assert evidence.is_visible()
+    shoot(page, "two-clicks-quality")
+
+
+def test_the_model_page_on_a_phone(dashboard_url: str, browser: Browser) -> None:
+    phone = Tab(browser, NARROW).page
+    try:
+        phone.goto(dashboard_url + "/model?model=delivery-eta")
+        settle(phone, charts=True)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= NARROW["width"], width  # the cards wrap: nothing scrolls sideways
+        cards = phone.locator("[class*=st-key-signal_]")
+        boxes = [cards.nth(i).bounding_box() for i in range(cards.count())]
+        assert len(boxes) >= 3
+        for above, below in itertools.pairwise(boxes):  # one card per line, all of each shown
+            assert above is not None and below is not None
+            assert above["x"] + above["width"] <= NARROW["width"]
+            assert below["y"] >= above["y"] + above["height"]
+        heat = chart(phone, "heatmap")
+        ticks = heat.locator(".ytick text, .xtick text")
+        rects = [ticks.nth(i).bounding_box() for i in range(ticks.count())]
+        rects = [r for r in rects if r is not None]
+        assert rects
+        for i, a in enumerate(rects):
+            for b in rects[i + 1 :]:
+                apart = (
+                    a["x"] + a["width"] <= b["x"] + 1
+                    or b["x"] + b["width"] <= a["x"] + 1
+                    or a["y"] + a["height"] <= b["y"] + 1
+                    or b["y"] + b["height"] <= a["y"] + 1
+                )
+                assert apart, (a, b)  # no tick label overlaps another
+        shoot(phone, "model-narrow")
+        heat.scroll_into_view_if_needed()
+        shoot(phone, "model-narrow-heatmap")
+    finally:
+        phone.context.close()

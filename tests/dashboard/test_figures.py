@@ -80,6 +80,7 @@ def test_overview_rows_explain_what_the_daemon_cannot_know() -> None:
         [status("a", "CRITICAL", 100), status("b", None, 0), status("c", None, 10)],
         {"a": "r1", "b": None, "c": "r1"},
         ZoneInfo("Europe/Berlin"),
+        now=T0,
     )
     a, b, c = rows
     assert (a.health, a.reasons, a.predictions) == ("CRITICAL", "a reason", 100)
@@ -100,6 +101,7 @@ def test_rows_filter_search_and_sort_worst_first_with_missing_values_last() -> N
          status("warn", "WARN", 0, "x"), status("ok-2", "OK", 30, "y")],
         dict.fromkeys(["ok-1", "crit", "warn", "ok-2"], "r"),
         UTC_ZONE,
+        now=T0,
     )  # fmt: skip
     assert [r.model for r in health.select_rows(rows)] == ["crit", "warn", "ok-1", "ok-2"]
     assert [r.model for r in health.select_rows(rows, owners=["x"])] == ["warn", "ok-1"]
@@ -131,50 +133,11 @@ def test_health_bar_ticks_count_whole_models() -> None:
         assert (axis.tick0, axis.dtick) == (0, step)
 
 
-def test_heatmap_rows_codes_and_hover_follow_the_stored_verdicts() -> None:
-    evs = [
-        window(T0, {"__model__": "ok", "__prediction__": "ok", "a": "ok", "b": "ok"}),
-        window(T0 + HOUR, {"__model__": "warning", "a": "ok", "b": "critical"}),
-        window(T0 + 2 * HOUR, {"__model__": "critical", "a": "insufficient", "b": "warning"}),
-    ]
-    heat = drift.heatmap_info(evs, ["a", "b", "c"], UTC_ZONE)
-    assert heat.features == ("__model__", "__prediction__", "b", "a", "c")  # b drifts most
-    assert heat.rows[:2] == ("model (all features)", "prediction (model output)")
-    assert heat.starts == (T0, T0 + HOUR, T0 + 2 * HOUR)
-    code = common.SEVERITIES.index
-    assert heat.codes[2] == (code("ok"), code("critical"), code("warning"))
-    assert heat.codes[3] == (code("ok"), code("ok"), code("insufficient"))
-    assert heat.codes[4] == (code("none"),) * 3  # never judged
-    assert heat.codes[1][1] == code("none")  # no prediction verdict in that window
-    hover = heat.hover[2][1]
-    assert "psi = 0.2 (threshold 0.1, p = 0.001)" in hover and "n = 500 rows" in hover
-    assert "critical" in hover and "no verdict" in heat.hover[4][0]
-
-    fig = drift.drift_heatmap(heat)
-    trace = fig.data[0]
-    assert [list(r) for r in trace.z] == [list(r) for r in heat.codes]
-    cells = fig.data[1]  # the invisible, clickable markers, row by row
-    assert cells.customdata[2 * 3 + 1] == f"b|{T0 + HOUR}"
-    assert cells.text[2 * 3 + 1] == heat.hover[2][1] and cells.y[2 * 3 + 1] == "b"
-    colours = dict(fig.data[0].colorscale)
-    for i, severity in enumerate(common.SEVERITIES):
-        assert colours[i / len(common.SEVERITIES)] == common.SEVERITY_COLORS[severity]
-    assert fig.layout.xaxis.title.text == "window start (UTC)"
-
-
 def test_two_versions_in_one_window_show_the_busier_one() -> None:
     small = window(T0, {"a": "critical"}, version="v2", n=50)
     big = window(T0, {"a": "ok"}, version="v1", n=900)
     assert common.newest_per_window([small, big]) == [big]
     assert common.windows_by_start({"w-small": small, "w-big": big}) == {T0: "w-big"}
-
-
-def test_verdict_rows_and_links_list_the_worst_first() -> None:
-    ev = window(T0, {"__model__": "critical", "a": "warning", "b": "critical", "c": "ok"})
-    rows = drift.verdict_rows(ev)
-    assert [r.feature for r in rows] == ["__model__", "b", "a", "c"]
-    assert (rows[1].value, rows[1].threshold, rows[1].n) == (0.2, 0.1, 500)
-    assert [v.feature for v in drift.drifting_features(ev)] == ["b", "a"]
 
 
 def test_statistic_series_keeps_the_newest_statistic_and_its_thresholds() -> None:
@@ -245,7 +208,7 @@ def test_distribution_labels_follow_the_reference_bin_layout() -> None:
     fig = distribution.distribution_bars(dist)
     assert [list(t.y) for t in fig.data] == [list(s) for s in dist.shares]
     assert list(fig.data[1].customdata) == [1, 1, 0, 2, 0]
-    assert fig.layout.yaxis.title.text == "share of rows"
+    assert fig.layout.yaxis.title.text == "share of rows (missing included)"
     with pytest.raises(ValueError, match="2 bins, the reference has 5"):
         distribution.distribution_info("f", categorical, [("w", [1, 2])])
     empty = distribution.distribution_info("f", categorical, [("w", [0] * 5)])
@@ -295,10 +258,13 @@ def test_quality_rates_and_chart_show_only_features_with_problems() -> None:
         window(T0 + HOUR, {}, quality={"a": FeatureQuality(0.0, 0.0, out_of_range_rate=0.0)}),
     ]  # fmt: skip
     q = quality.quality_info(evs, ["a", "b"], UTC_ZONE)
-    assert q.invalid[0] == pytest.approx((0.15, 0.0))
-    assert math.isnan(q.invalid[1][1]) and q.unseen[1][0] == 0.2
+    rates = {(s.feature, s.rate): s.values for s in q.series}
+    assert rates[("a", "missing_rate")] == (0.1, 0.0)
+    assert rates[("a", "type_error_rate")] == (0.05, 0.0)
+    assert math.isnan(rates[("b", "missing_rate")][1]) and rates[("b", "unseen_rate")][0] == 0.2
+    assert ("a", "unseen_rate") not in rates and ("b", "out_of_range_rate") not in rates
     names = [t.name for t in quality.quality_over_time(q).data]
-    assert names == ["b: unseen", "a: missing/wrong type"]
+    assert names == ["b: unseen", "a: missing", "a: type error"]
     rows = quality.quality_rows(evs[0], {"a": build_numeric([1.0, 3.0, None])})
     assert rows[0].feature == "b" and rows[1].reference_mean == 2.0
     assert rows[1].reference_missing_rate == pytest.approx(1 / 3)

@@ -14,7 +14,7 @@ import pytest
 import redis
 from streamlit.testing.v1 import AppTest
 
-from dashboard.figures import common
+from dashboard.figures import common, health, signals
 from monitor.vocab.verdicts import WindowEvaluation
 from tests.dashboard.conftest import BAD_SCORES, WINDOW, Deployment, base_doc, write_config
 
@@ -82,7 +82,7 @@ def test_an_empty_redis_shows_what_to_do_on_every_page(empty: Deployment, app_fa
     rows = table(overview, "reasons").set_index("model")
     assert list(rows.index) == ["churn", "delivery-eta", "fraud-detector"]
     assert (rows["predictions"] == 0).all()
-    assert set(rows["health"]) == {"INSUFFICIENT DATA"}
+    assert set(rows["health"]) == {"? INSUFFICIENT DATA"}  # glyph and word, not colour alone
     assert "driftwatch baseline set --model churn --file train.csv" in rows.loc["churn", "reasons"]
 
     model = texts(pages["model"])
@@ -133,7 +133,7 @@ def test_overview_shows_the_stored_totals_and_health(
     assert set(rows.index) == {s.model.name for s in stored}
     for s in stored:
         row, c = rows.loc[s.model.name], s.counts
-        assert row["health"] == s.health.status
+        assert row["health"] == health.health_text(s.health.status)
         assert row["predictions"] == c.predictions > 0
         assert row["dead_letters"] == c.dead
         assert row["label_coverage"] == pytest.approx(c.label_coverage)
@@ -141,7 +141,7 @@ def test_overview_shows_the_stored_totals_and_health(
         assert row["version"] == s.latest.version and row["last_window_rows"] == s.latest.n
         assert row["owner"] == s.model.owner
     assert rows.loc["fraud-detector", "dead_letters"] == BAD_SCORES
-    assert rows.loc["fraud-detector", "health"] in ("WARN", "CRITICAL")
+    assert rows.loc["fraud-detector", "health"] in ("! WARN", "✕ CRITICAL")
     assert "amount" in rows.loc["fraud-detector", "reasons"]
 
     counts = {s.health.status: 0 for s in stored}
@@ -171,14 +171,16 @@ def test_model_page_shows_the_stored_verdicts_and_links_to_the_drifting_feature(
     assert not at.exception
     assert at.query_params["window"] in (str(start), [str(start)])  # the link stays shareable
 
-    verdicts = table(at, "threshold", "p_value").set_index("feature")
-    assert set(verdicts.index) == {v.feature for v in ev.verdicts}
+    found = table(at, "signal", "threshold")
+    verdicts = found[found["signal"] == "drift"].set_index("row")
+    assert set(verdicts.index) == {common.feature_label(v.feature) for v in ev.verdicts}
     for v in ev.verdicts:
-        row = verdicts.loc[v.feature]
-        assert (row["statistic"], row["severity"], row["n"]) == (v.statistic, v.severity, v.n)
-        assert row["value"] == pytest.approx(v.value) and row["threshold"] == pytest.approx(
-            v.threshold
-        )
+        row = verdicts.loc[common.feature_label(v.feature)]
+        statistic, written = signals.measure("drift", v)
+        assert (row["statistic"], row["n"]) == (statistic, v.n)
+        assert row["severity"] == common.severity_text(v.severity)
+        assert (row["value"], row["threshold"]) == (written(v.value), written(v.threshold))
+    assert len(found) == len(ev.verdicts) + len(ev.performance_verdicts) + len(ev.quality_verdicts)
 
     second_click = [q for _, page, q in links(at) if page == "feature" and q["feature"] == "amount"]
     assert second_click == [{"model": "fraud-detector", "feature": "amount", "window": str(start)}]
@@ -187,16 +189,20 @@ def test_model_page_shows_the_stored_verdicts_and_links_to_the_drifting_feature(
     codes = [code for row in heat["z"] for code in row]  # row by row, like the cells
     shown = dict(zip(cells["customdata"], codes, strict=True))
     for v in ev.verdicts:
-        assert shown[f"{v.feature}|{start}"] == common.SEVERITIES.index(v.severity), v.feature
+        assert shown[f"drift|{v.feature}|{start}"] == common.SEVERITIES.index(v.severity)
+    for v in ev.performance_verdicts:
+        assert shown[f"performance|{v.statistic}|{start}"] == common.SEVERITIES.index(v.severity)
 
     stored = pipeline.query().status()
     health = next(s.health for s in stored if s.model.name == "fraud-detector")
     assert health.status in texts(at)
     counts = next(s.counts for s in stored if s.model.name == "fraud-detector")
+    at.segmented_control(key="view").set_value("labels").run()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Label coverage"] == f"{counts.label_coverage:.1%}"
     assert metrics["Waiting for a label"] == f"{counts.pending_predictions:,}"
 
+    at.segmented_control(key="view").set_value("performance").run()
     traces = {t.get("name"): t for t in figure(at, "performance_chart")["data"]}
     evaluations = pipeline.query().evaluations("fraud-detector")
     labelled = [e for e in common.newest_per_window(evaluations) if e.n_labelled]
@@ -208,12 +214,13 @@ def test_model_page_shows_the_stored_verdicts_and_links_to_the_drifting_feature(
     stored_changes = pipeline.query().change_points("fraud-detector", since=since)
     marked = traces.get("detector change point", {}).get("customdata", [])
     assert marked == [stream for stream, _ in stored_changes]
+    at.segmented_control(key="view").set_value("quality").run()
     dead = figure(at, "dead_letters")["data"][0]
     assert dict(zip(dead["x"], dead["y"], strict=True)) == counts.dead_by_reason
 
 
 def test_period_comparison_sees_the_shift(pipeline: Deployment, app_factory: Any) -> None:
-    at = app_factory(pipeline, "model", model="fraud-detector")
+    at = app_factory(pipeline, "model", model="fraud-detector", view="compare")
     at.select_slider(key="cmp_boundary").set_value(pipeline.shift_window).run()
     assert not at.exception
     rows = table(at, "drift_share_a").set_index("feature")
@@ -233,13 +240,14 @@ def test_feature_deep_link_shows_the_stored_evidence(
     assert not at.exception
     v = common.verdict_of(ev, "amount")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics[v.statistic] == f"{v.value:.4g}"
-    assert metrics["threshold"] == f"{v.threshold:.4g}"
-    assert metrics["rows (n)"] == f"{v.n:,}"
+    assert metrics[v.statistic] == common.sig(v.value)
+    assert metrics["threshold"] == common.sig(v.threshold)
+    assert metrics["n (non-missing rows)"] == f"{v.n:,}"
     assert v.status == "drift"
 
     query = pipeline.query()
     profile = query.references().get("fraud-detector", ev.reference).features["amount"]
+    at.segmented_control(key="dist_amount_view").set_value("bins").run()
     bars = figure(at, "dist_amount")["data"]
     assert bars[0]["customdata"] == profile.counts
     stored_bins = query.window_counts("fraud-detector", wid).bins("amount", profile.n_bins)

@@ -80,7 +80,8 @@ def test_every_state_has_words_and_a_colour_of_the_one_scheme() -> None:
     labels = [info.state_label(s) for s in STATES]
     assert labels[0] == "awaiting approval" and all("_" not in label for label in labels)
     assert set(info.STATE_COLORS) == set(labels)
-    assert info.state_color("failed") == common.SEVERITY_COLORS["critical"]
+    assert info.state_color("failed") == common.SEVERITY_COLORS["warning"]  # red: critical only
+    assert common.SEVERITY_COLORS["critical"] not in info.STATE_COLORS.values()
     assert info.state_color("awaiting approval") == common.SEVERITY_COLORS["warning"]
     assert info.state_color("delivered") == common.SEVERITY_COLORS["ok"]
     assert info.state_color("odd") == common.SEVERITY_COLORS["none"]

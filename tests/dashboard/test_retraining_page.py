@@ -249,7 +249,7 @@ def test_off_or_empty_says_what_to_do(
 def test_the_model_page_shows_incidents_mttr_and_the_trail(
     stored: Stored, app_factory: Any
 ) -> None:
-    at = app_factory(stored.dep, "model", model="fraud-detector")
+    at = app_factory(stored.dep, "model", model="fraud-detector", view="history")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["MTTR (30 days)"] == metrics["MTTR (90 days)"] == "1 h 10 min"
@@ -277,7 +277,7 @@ def test_a_model_without_a_trail_shows_dashes(stored: Stored, app_factory: Any) 
     client = redis.Redis.from_url(stored.dep.redis_url)
     keys = Keys(stored.dep.settings.redis.key_prefix)
     client.delete(keys.audit("fraud-detector"))
-    at = app_factory(stored.dep, "model", model="fraud-detector")
+    at = app_factory(stored.dep, "model", model="fraud-detector", view="history")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["MTTR (30 days)"] == metrics["Mean time to acknowledge (90 days)"] == "—"

@@ -22,7 +22,7 @@ import pytest
 import redis
 from streamlit.testing.v1 import AppTest
 
-from dashboard.figures import common, distribution, drift
+from dashboard.figures import common, distribution, verdicts
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys
 from monitor.store.lease import Lease
@@ -64,8 +64,9 @@ def unescaped(source: str) -> str:
 
 
 def literal(source: str) -> str:
-    """The text a reader sees of escaped ``source``: each escaped pair as its character."""
-    return re.sub(r"\\(.)", r"\1", source, flags=re.DOTALL)
+    """The text a reader sees of escaped ``source``: each escaped pair as its character, the
+    invisible word joiners that break autolinks left out."""
+    return re.sub(r"\\(.)", r"\1", source, flags=re.DOTALL).replace(common.WORD_JOINER, "")
 
 
 # --- the helpers ----------------------------------------------------------------------------------
@@ -77,6 +78,16 @@ def test_md_leaves_nothing_to_interpret_and_shows_the_text(value: str) -> None:
     assert not set(unescaped(out)) & set(string.punctuation), out
     assert "\n" not in out  # no block (heading, list, fence) can start inside a sentence
     assert literal(out) == " ".join(value.splitlines())
+
+
+@pytest.mark.parametrize(
+    "value", ["https://evil.example/x", "HTTP://evil.example", "www.evil.example", "a@evil.example"]
+)
+def test_md_breaks_what_the_renderer_would_autolink(value: str) -> None:
+    """Bare URLs and addresses are linked after escapes are undone: a word joiner breaks them
+    (``test_browser_hostile.py`` checks the rendered page in Chromium)."""
+    out = common.md(value)
+    assert common.WORD_JOINER in out and literal(out) == value
 
 
 def test_md_keeps_plain_words_and_non_ascii_as_they_are() -> None:
@@ -94,7 +105,8 @@ def test_figures_escape_stored_names() -> None:
     verdict = Verdict("m", "amount", "psi", 0.3, 0.2, None, 400, "drift", "critical",
                       WINDOW_START, HTML, 0.01)  # fmt: skip
     ev = WindowEvaluation("m", WINDOW_START, HTML, HTML, 400, 0, 0.0, [verdict])
-    heat = drift.drift_heatmap(drift.heatmap_info([ev], ["amount", HTML], common.zone(None)))
+    info = verdicts.heatmap_info([ev], ["amount", HTML], common.zone(None))
+    heat = verdicts.verdicts_heatmap(info)
     shown = heat.to_json()
     assert "<img" not in shown and "&lt;img" in shown
     assert list(heat.data[0].text[1]) == [common.severity_glyph("critical")]  # amount's cell

@@ -240,3 +240,205 @@ def test_a_process_checks_only_the_secrets_it_uses(
     doc["redis"] = {**doc.get("redis", {}), "password_env": "DW_TEST_UNSET_HOOK"}
     with pytest.raises(ConfigError, match="DW_TEST_UNSET_HOOK"):
         config.parse(doc, secrets=config.REDIS_ONLY)  # what it uses, it must find
+
+
+def test_check_reports_every_independent_problem_of_a_model_and_a_section() -> None:
+    """One model's several mistakes, and one section's, are all listed in one run; the daemon
+    still stops at the first."""
+    raw = example()
+    raw["models"][0].update(task="bin", features={"amount": "numerc"})  # two type mistakes
+    raw["models"][1].update(name="delivery eta", task="multiclass", features={}, classes=[])
+    raw["drift"] = {"min_samples": 5, "alpha": 2.0, "fdr": 0.0}
+    found = [e.key for e in config.check(raw)]
+    assert found[:2] == [
+        "models[0] (fraud-detector).task",
+        "models[0] (fraud-detector).features.amount",
+    ]
+    model = "models[1] (delivery eta)"
+    for key in (f"{model}.name", f"{model}.features", f"{model}.classes"):
+        assert key in found, (key, found)
+    assert {"drift.min_samples", "drift.alpha", "drift.fdr"} <= set(found)
+    with pytest.raises(ConfigError) as info:
+        config.parse(raw)
+    assert info.value.key == "models[0] (fraud-detector).task"
+
+
+def test_rules_across_sections_still_run_while_a_model_is_broken() -> None:
+    """A broken model still counts by its name: a retraining policy or an alert rule naming a
+    model that does not exist is reported, and one naming the broken model is not blamed."""
+    raw = example()
+    raw["models"][0].pop("owner")  # fraud-detector cannot be built
+    raw["alerting"] = {"rules": [{"kind": "performance", "models": ["fraud-detector", "frud"]}]}
+    raw["retraining"] = {
+        "allowed_hosts": ["hooks.example"],
+        "targets": [{"name": "hook", "kind": "webhook", "url": "https://hooks.example/x"}],
+        "policies": [{"name": "p", "target": "hook", "models": ["fraud-detector", "chrun"]}],
+    }
+    errors = {e.key: e for e in config.check(raw)}
+    assert set(errors) == {
+        "models[0] (fraud-detector).owner",
+        "alerting.rules[0].models",
+        "retraining.policies[0].models",
+    }
+    assert "'frud'" in errors["alerting.rules[0].models"].problem
+    assert "'chrun'" in errors["retraining.policies[0].models"].problem
+    assert errors["retraining.policies[0].models"].fix == "use 'churn'"
+    raw["models"][0].pop("name")  # now the set of models is unknown: those rules wait
+    assert [e.key for e in config.check(raw)] == ["models[0].name", "models[0].owner"]
+
+
+SECRET = "hunter2-long-secret"
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        (f"redis://:{SECRET}@redis.internal:6379/0", "redis://:***@redis.internal:6379/0"),
+        (
+            f"redis://driftwatch:{SECRET}@redis.internal/0",
+            "redis://driftwatch:***@redis.internal/0",
+        ),
+        (f"rediss://driftwatch:{SECRET}@redis.internal:6380/0", "rediss://driftwatch:***@"),
+        (f"redis://redis.internal/0?password={SECRET}", "redis://redis.internal/0?password=***"),
+    ],
+)
+def test_a_password_in_the_redis_url_is_refused_and_never_shown(url: str, masked: str) -> None:
+    raw = example()
+    raw["redis"]["url"] = url
+    for error in (*config.check(raw), _first_error(raw)):
+        assert error.key == "redis.url"
+        assert SECRET not in str(error)
+        assert "a password must not be written in the URL" in error.problem
+        assert masked in error.problem
+        assert "redis.password_env" in error.fix and "redis.password_file" in error.fix
+
+
+def test_a_user_alone_in_the_redis_url_is_an_acl_user_and_allowed() -> None:
+    raw = example()
+    raw["redis"]["url"] = "rediss://driftwatch@redis.internal:6380/0"
+    assert config.parse(raw).redis.url == "rediss://driftwatch@redis.internal:6380/0"
+    raw["redis"]["url"] = "http://redis.internal/0"
+    assert _first_error(raw).key == "redis.url"
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "fix"),
+    [
+        (
+            lambda d: d.update(dashboard={"public_url": f"https://ops:{SECRET}@dash.example/"}),
+            "dashboard.public_url",
+            "proxy",
+        ),
+        (
+            lambda d: d["kafka"].update(bootstrap_servers=[f"alice:{SECRET}@broker:9092"]),
+            "kafka.bootstrap_servers[0]",
+            "kafka.sasl_password_env",
+        ),
+        (
+            lambda d: d.update(
+                alerting={
+                    "enabled": True,
+                    "route": {"receiver": "pd"},
+                    "receivers": [
+                        {"name": "pd", "pagerduty_url": f"https://u:{SECRET}@pd.example/v2"}
+                    ],
+                }
+            ),
+            "alerting.receivers[0].pagerduty_url",
+            "pagerduty_routing_key",
+        ),
+        (
+            lambda d: d.update(
+                retraining={
+                    "allowed_hosts": ["air.example"],
+                    "targets": [
+                        {
+                            "name": "air",
+                            "kind": "airflow",
+                            "dag_id": "d",
+                            "url": f"https://admin:{SECRET}@air.example",
+                        }
+                    ],
+                }
+            ),
+            "retraining.targets[0].url",
+            "token or password",
+        ),
+    ],
+)
+def test_credentials_in_any_url_are_refused_and_never_shown(edit: Any, key: str, fix: str) -> None:
+    raw = example()
+    edit(raw)
+    for error in (*config.check(raw), _first_error(raw)):
+        assert SECRET not in str(error)
+    assert _first_error(raw).key == key
+    assert fix in _first_error(raw).fix
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (lambda d: d["redis"].update(password_env=SECRET), "redis.password_env"),
+        (lambda d: d["redis"].update(password_env="Hunter2LongSecret"), "redis.password_env"),
+        (lambda d: d["redis"].update(password_env=20240101), "redis.password_env"),
+        (lambda d: d["redis"].update(password_file=f"/run/{SECRET}"), "redis.password_file"),
+        (
+            lambda d: d["kafka"].update(security_protocol="SASL_SSL", sasl_password_env=SECRET),
+            "kafka.sasl_password_env",
+        ),
+        (
+            lambda d: d.update(
+                alerting={
+                    "enabled": True,
+                    "route": {"receiver": "ops"},
+                    "receivers": [{"name": "ops", "apprise_urls": [{"env": SECRET}]}],
+                }
+            ),
+            "alerting.receivers[0].apprise_urls[0]",
+        ),
+        (
+            lambda d: d.update(
+                alerting={"receivers": [{"name": "ops", "apprise_urls": [{"env": 20240101}]}]}
+            ),
+            "alerting.receivers[0].apprise_urls[0].env",
+        ),
+    ],
+)
+def test_a_value_of_a_secret_source_key_is_never_repeated(edit: Any, key: str) -> None:
+    """A secret written where its variable's name (or file) belongs: the error names the key
+    and what is wrong with it, never the value."""
+    raw = example()
+    edit(raw)
+    errors = [*config.check(raw), _first_error(raw)]
+    assert {e.key for e in errors} == {key}
+    for error in errors:
+        text = str(error)
+        assert SECRET not in text and "Hunter2LongSecret" not in text and "20240101" not in text
+    assert re.search(
+        r"not the name of an environment variable|not set|does not exist|got int", text
+    )
+
+
+def test_an_unset_variable_in_capitals_is_named_so_it_can_be_exported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DW_TEST_NO_SUCH_PASSWORD", raising=False)
+    raw = example()
+    raw["redis"]["password_env"] = "DW_TEST_NO_SUCH_PASSWORD"
+    error = _first_error(raw)
+    assert error.problem == "environment variable DW_TEST_NO_SUCH_PASSWORD is not set"
+    assert error.fix.startswith("export DW_TEST_NO_SUCH_PASSWORD before starting")
+
+
+def test_masked_url_hides_passwords_and_keeps_the_rest() -> None:
+    assert config.masked_url("redis://app:s3cret@redis:6379/0") == "redis://app:***@redis:6379/0"
+    assert config.masked_url("redis://app@redis:6379/0") == "redis://app@redis:6379/0"
+    assert config.masked_url("redis://:p@ss@redis/0") == "redis://:***@redis/0"
+    assert config.masked_url("redis://r/0?db=1&password=x") == "redis://r/0?db=1&password=***"
+    assert "s3cret" not in config.masked_url("redis://[::1:s3cret@h/0")
+
+
+def _first_error(raw: dict[str, Any]) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        config.parse(raw)
+    return info.value

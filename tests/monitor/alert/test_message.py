@@ -83,12 +83,15 @@ def test_links_use_the_dashboards_deep_link_parameters() -> None:
         "feature": ["a b&c"],
         "window": ["1795449600"],
     }
-    # A performance alert's feature label is a metric: the Model page at the window shows it.
+    # A performance alert's feature label is a metric: the Model page's performance view shows
+    # it at the window.
     perf = alert(alertname="PerformanceDegraded", feature="accuracy")
-    assert evidence_link(perf, URL) == f"{URL}/model?model=fraud-detector&window=1795449600"
-    # Without a window (stale data, label delay) the model page.
+    assert evidence_link(perf, URL) == (
+        f"{URL}/model?model=fraud-detector&view=performance&window=1795449600"
+    )
+    # Without a window (stale data, label delay) the model page's view of it.
     bare = Alert({"alertname": "StaleData", "model": "fraud-detector"}, {}, "firing", T0, T0)
-    assert evidence_link(bare, URL) == f"{URL}/model?model=fraud-detector"
+    assert evidence_link(bare, URL) == f"{URL}/model?model=fraud-detector&view=quality"
 
 
 def test_without_a_public_url_the_body_has_no_link() -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 from click.testing import CliRunner
+from kafka import errors as kafka_errors
 
 from monitor.cli import main
+from monitor.cli.common import friendly_errors
 
 MODEL = '[[models]]\nname = "m"\nowner = "o"\ntask = "binary"\nfeatures = { a = "numeric" }\n'
 
@@ -57,3 +61,46 @@ def test_a_model_that_is_not_configured_is_a_usage_error_listing_the_models(
     assert "config key" not in result.output
     result = CliRunner().invoke(main, ["status", "--model", "chrun", "--config", str(config)])
     assert result.exit_code == 2 and "did you mean 'churn'?" in result.output
+
+
+def _fails_with(exc: Exception) -> Any:
+    @friendly_errors
+    def command() -> None:
+        raise exc
+
+    return command
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (
+            kafka_errors.SaslAuthenticationFailedError("invalid credentials"),
+            "error: Kafka refused the credentials ([Error 58] SaslAuthenticationFailedError: "
+            "invalid credentials): check the user and password named by kafka.sasl_username_env",
+        ),
+        (
+            kafka_errors.TopicAuthorizationFailedError(),
+            "error: Kafka refused the user a right Driftwatch needs (",
+        ),
+        (
+            redis.exceptions.NoPermissionError("this user has no permissions to run 'hgetall'"),
+            "error: Redis refused the user of redis.url a command Driftwatch needs (",
+        ),
+        (
+            redis.ResponseError("WRONGPASS invalid username-password pair"),
+            "error: Redis refused the credentials (WRONGPASS invalid username-password pair): "
+            "check the password named by redis.password_env or redis.password_file",
+        ),
+    ],
+)
+def test_a_refusal_met_in_the_middle_of_a_command_is_one_line(
+    exc: Exception, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Past the start-up checks (a right refused on one key, credentials rotated meanwhile),
+    the shared wrapper still names the refusal, not an outage or a traceback."""
+    with pytest.raises(SystemExit) as info:
+        _fails_with(exc)()
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(expected) and err.count("\n") == 1, err
