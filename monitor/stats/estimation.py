@@ -28,7 +28,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import isotonic_regression
 
-from monitor.stats.performance import SCORE_BINS, binned_auc, score_bins
+from monitor.stats import performance
+from monitor.stats.performance import SCORE_BINS, score_bins
 
 #: Fewer labelled, scored reference pairs than this: the calibration map would be mostly noise.
 MIN_CALIBRATION_LABELS = 500
@@ -145,24 +146,34 @@ class Estimate:
     n: int
 
 
-def expected_confusion(
+def expected_sums(
     calibration: Calibration, predicted_positive: ArrayLike, predicted_negative: ArrayLike
-) -> tuple[float, float, float, float]:
-    """Expected ``(tp, fp, tn, fn)`` of a window given its decision histograms.
+) -> dict[str, float]:
+    """The window's performance sums (``stats/performance.py``) as expected when its labels
+    follow the calibration: confusion counts, and per-label score histograms for ROC AUC. The
+    point estimates are the metrics of these sums, and the estimate's verdicts judge them like
+    realized sums.
 
     Examples
     --------
     >>> c = Calibration(tuple([0.25] * 50 + [0.75] * 50), 1000, 0.0, 0.1875)
     >>> hp = np.zeros(100); hn = np.zeros(100); hp[80] = 100; hn[10] = 100
-    >>> expected_confusion(c, hp, hn)
-    (75.0, 25.0, 75.0, 25.0)
+    >>> s = expected_sums(c, hp, hn)
+    >>> [s[k] for k in ("n", "tp", "fp", "tn", "fn")], s["pos:80"], s["neg:10"]
+    ([200.0, 75.0, 25.0, 75.0, 25.0], 75.0, 75.0)
     """
     p = np.asarray(calibration.probabilities)
     hp = np.asarray(predicted_positive, dtype=np.float64)
     hn = np.asarray(predicted_negative, dtype=np.float64)
-    tp = float(hp @ p)
-    fn = float(hn @ p)
-    return tp, float(hp.sum()) - tp, float(hn.sum()) - fn, fn
+    tp, fn = float(hp @ p), float(hn @ p)
+    n = float(hp.sum() + hn.sum())
+    fp, tn = float(hp.sum()) - tp, float(hn.sum()) - fn
+    sums = {"n": n, "n_scored": n, "tp": tp, "fp": fp, "tn": tn, "fn": fn}
+    h = hp + hn
+    for b in np.flatnonzero(h).tolist():
+        sums[f"pos:{b}"] = float(h[b] * p[b])
+        sums[f"neg:{b}"] = float(h[b] * (1 - p[b]))
+    return sums
 
 
 def metrics_of(
@@ -210,9 +221,9 @@ def estimate(
 ) -> Estimate:
     """A window's estimated metrics and their ``level`` bands.
 
-    Point estimates are the metrics of the expected confusion matrix (ROC AUC of the expected
-    per-label score histograms); the band comes from ``draws`` simulated label sets, one
-    Bernoulli(``p_b``) label per prediction (seeded: the same window gives the same band).
+    Point estimates are the metrics of :func:`expected_sums`; the band comes from ``draws``
+    simulated label sets, one Bernoulli(``p_b``) label per prediction (seeded: the same window
+    gives the same band).
     """
     if calibration.refused:
         raise ValueError(f"no estimate: {calibration.refused}")
@@ -220,8 +231,8 @@ def estimate(
     hp = np.asarray(predicted_positive, dtype=np.int64)
     hn = np.asarray(predicted_negative, dtype=np.int64)
     h = hp + hn
-    expected = expected_confusion(calibration, hp, hn)
-    point = metrics_of(*expected, binned_auc(h * p, h * (1 - p)))
+    metrics = performance.binary_metrics(expected_sums(calibration, hp, hn))
+    point = {name: metrics[name] for name in ESTIMATED_METRICS}
     rng = np.random.default_rng(seed)
     tp_b = rng.binomial(hp, p, size=(draws, SCORE_BINS))  # true positives per bin and draw
     fn_b = rng.binomial(hn, p, size=(draws, SCORE_BINS))
@@ -231,7 +242,7 @@ def estimate(
     simulated = metrics_of(tp, hp.sum() - tp, hn.sum() - fn, fn, aucs)
     tail = (1 - level) / 2
     return Estimate(
-        {k: float(v) for k, v in point.items()},
+        point,
         {k: float(np.nanquantile(v, tail)) for k, v in simulated.items()},
         {k: float(np.nanquantile(v, 1 - tail)) for k, v in simulated.items()},
         int(h.sum()),

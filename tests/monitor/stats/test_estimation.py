@@ -13,7 +13,7 @@ from monitor.stats.estimation import (
     calibrate,
     decision_histograms,
     estimate,
-    expected_confusion,
+    expected_sums,
 )
 from monitor.stats.performance import SCORE_BINS, binary_sums, score_bins
 
@@ -64,7 +64,8 @@ def test_expected_confusion_and_metrics_equal_a_row_by_row_computation() -> None
     d = decisions == 1
     tp, fp = p[d].sum(), (1 - p[d]).sum()
     tn, fn = (1 - p[~d]).sum(), p[~d].sum()
-    assert expected_confusion(cal, hp, hn) == pytest.approx((tp, fp, tn, fn), rel=TOL)
+    sums = expected_sums(cal, hp, hn)
+    assert [sums[k] for k in ("tp", "fp", "tn", "fn")] == pytest.approx([tp, fp, tn, fn], rel=TOL)
     est = estimate(cal, hp, hn, draws=200)
     assert est.n == 3_000
     assert est.metrics["accuracy"] == pytest.approx((tp + tn) / 3_000, rel=TOL)
