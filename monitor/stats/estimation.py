@@ -22,6 +22,7 @@ performance, once labels arrive, should fall inside it at the stated level when 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ from scipy.optimize import isotonic_regression
 
 from monitor.stats import performance
 from monitor.stats.performance import SCORE_BINS, score_bins
+from monitor.vocab.profile import Calibration, ReferenceProfile
 
 #: Fewer labelled, scored reference pairs than this: the calibration map would be mostly noise.
 MIN_CALIBRATION_LABELS = 500
@@ -41,22 +43,21 @@ MIN_BINS_USED = 5
 ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
-@dataclass(frozen=True, slots=True)
-class Calibration:
-    """The reference's map from score bin to ``P(y = 1)``, and how much to trust it.
+def calibration_of(reference: ReferenceProfile) -> Calibration | None:
+    """The calibration a reference keeps, or — for one built before references kept it — the
+    one its labelled sums give; None without labelled scores."""
+    if reference.calibration is not None:
+        return reference.calibration
+    if reference.labelled is None or "n_scored" not in reference.labelled.sums:
+        return None
+    return calibrate_sums(reference.labelled.sums)
 
-    ``probabilities`` has one monotone value per score bin (bins the reference never saw are
-    interpolated between their neighbours). ``ece`` is the raw scores' expected calibration
-    error on the reference (bin midpoints against observed positive rates): how far the model's
-    scores are from probabilities before the map. ``brier`` is the calibrated map's Brier score
-    on the reference. ``refused`` says why no estimate may be made (empty when one may).
-    """
 
-    probabilities: tuple[float, ...]
-    n: int
-    ece: float
-    brier: float
-    refused: str = ""
+def calibrate_sums(sums: Mapping[str, float]) -> Calibration:
+    """:func:`calibrate` on the per-label score histograms of binary performance sums."""
+    return calibrate(
+        *([sums.get(f"{label}:{b}", 0.0) for b in range(SCORE_BINS)] for label in ("pos", "neg"))
+    )
 
 
 def calibrate(positives: ArrayLike, negatives: ArrayLike) -> Calibration:

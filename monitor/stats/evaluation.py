@@ -172,15 +172,9 @@ def _estimate(
     positive, negative = counts.decision_histograms(performance.SCORE_BINS)
     if positive.sum() + negative.sum() == 0:
         return _Estimated()
-    if reference.labelled is None:
+    calibration = estimation.calibration_of(reference)
+    if calibration is None or reference.labelled is None:
         return _Estimated(refused=NO_LABELLED_REFERENCE)
-    sums = reference.labelled.sums
-    calibration = estimation.calibrate(
-        *(
-            [sums.get(f"{label}:{b}", 0.0) for b in range(performance.SCORE_BINS)]
-            for label in ("pos", "neg")
-        )
-    )
     if calibration.refused:
         return _Estimated(refused=calibration.refused)
     est = estimation.estimate(
