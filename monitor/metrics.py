@@ -288,6 +288,12 @@ class ModelMetrics(_FromReading):
         "Performance metric of the model's newest judged window, where labels sufficed to judge.",
         ("model", "metric"),
     )
+    ESTIMATED = _Gauge(
+        "driftwatch_model_estimated_performance",
+        "Performance metric estimated from the scores of the model's newest judged window, "
+        "before labels (binary classifiers whose reference calibrates their scores).",
+        ("model", "metric", "bound"),
+    )
     REFERENCE = _Gauge(
         "driftwatch_model_reference_performance",
         "Performance metric on the reference that window was compared with.",
@@ -327,7 +333,7 @@ class ModelMetrics(_FromReading):
         ("model", "days"),
     )
     GAUGES = (
-        HEALTH, STATISTIC, THRESHOLD, PERFORMANCE, REFERENCE, COVERAGE, ALERTS,
+        HEALTH, STATISTIC, THRESHOLD, PERFORMANCE, ESTIMATED, REFERENCE, COVERAGE, ALERTS,
         INCIDENTS, MTTD, MTTA, MTTR,
     )  # fmt: skip
     AGE = _Gauge(
@@ -372,6 +378,10 @@ class ModelMetrics(_FromReading):
         for v in ev.performance_verdicts:
             if v.status != "insufficient" and v.statistic in metrics:
                 yield from _finite(self.PERFORMANCE, (model.name, v.statistic), v.value)
+        for metric, value in ev.estimated_performance.items():
+            low, high = ev.estimated_bands.get(metric, (math.nan, math.nan))
+            for bound, x in (("estimate", value), ("low", low), ("high", high)):
+                yield from _finite(self.ESTIMATED, (model.name, metric, bound), x)
         for metric, value in ev.reference_performance.items():
             if metric in metrics:
                 yield from _finite(self.REFERENCE, (model.name, metric), value)

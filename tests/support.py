@@ -50,4 +50,7 @@ def set_baseline(
     args += ["--label-column", "label"]
     if "score" in labelled[0]:
         args += ["--score-column", "score"]
-    assert "is now current" in cli(*args)
+    said = cli(*args)
+    assert "is now current" in said
+    if "score" in labelled[0]:  # a binary classifier's scores get calibrated for estimates
+        assert "performance estimates before labels: calibrated on" in said, said

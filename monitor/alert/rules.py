@@ -19,7 +19,7 @@ from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitor.config import ModelSettings
-from monitor.config.rules import RuleSettings
+from monitor.config.rules import VERDICT_KINDS, RuleSettings
 from monitor.vocab.alerts import ALERTNAME, ALERTNAMES, FEATURE, MODEL, OWNER, SEVERITY
 from monitor.vocab.counts import IngestCounts
 from monitor.vocab.retrain import RetrainRequest
@@ -63,7 +63,7 @@ def signals(rule: RuleSettings, evidence: Evidence) -> Iterator[Signal]:
     """Every signal of ``rule`` for the model in ``evidence``."""
     if rule.models and evidence.model.name not in rule.models:
         return
-    if rule.kind in ("feature_drift", "prediction_drift", "performance", "data_quality"):
+    if rule.kind in VERDICT_KINDS:
         yield from _verdict_signals(rule, evidence)
     elif rule.kind == "retrain_failed":
         yield _retrain_signal(rule, evidence)
@@ -138,12 +138,15 @@ def _verdict_signals(rule: RuleSettings, evidence: Evidence) -> Iterator[Signal]
         return
     by_subject: dict[str, list[Verdict]] = {}
     for v in _verdicts(rule, ev):
-        subject = v.statistic if rule.kind == "performance" else v.feature
+        subject = v.feature if rule.kind in _BY_FEATURE else v.statistic
         by_subject.setdefault(subject, []).append(v)
+    superseded = _superseded(rule, ev)
     for subject, verdicts in by_subject.items():
         worst = max(verdicts, key=lambda v: _RANK[v.severity])
         breach: bool | None
-        if _RANK[worst.severity] >= _RANK[rule.severity]:
+        if subject in superseded:
+            breach = False  # the labels judged this metric: its realized verdict speaks now
+        elif _RANK[worst.severity] >= _RANK[rule.severity]:
             breach = True
         elif all(v.severity == "ok" for v in verdicts):
             breach = False
@@ -164,7 +167,17 @@ def _verdicts(rule: RuleSettings, ev: WindowEvaluation) -> list[Verdict]:
         return [v for v in ev.verdicts if v.feature in OUTPUTS]
     if rule.kind == "performance":
         return list(ev.performance_verdicts)
+    if rule.kind == "estimated_performance":
+        return list(ev.estimated_verdicts)
     return list(ev.quality_verdicts)
+
+
+def _superseded(rule: RuleSettings, ev: WindowEvaluation) -> set[str]:
+    """Estimated metrics whose realized verdict now exists (none for other rules)."""
+    if rule.kind != "estimated_performance":
+        return set()
+    in_force = {v.statistic for v in ev.estimates_in_force()}
+    return {v.statistic for v in ev.estimated_verdicts} - in_force
 
 
 _RANK = {"insufficient": -1, "ok": 0, "warning": 1, "critical": 2}
@@ -172,8 +185,11 @@ _WHAT = {
     "feature_drift": "feature drift",
     "prediction_drift": "prediction drift",
     "performance": "performance degraded",
+    "estimated_performance": "performance degraded, estimated before labels",
     "data_quality": "data quality",
 }
+#: Verdict rules whose alerts are per feature or output (the others: per metric).
+_BY_FEATURE = frozenset({"feature_drift", "prediction_drift", "data_quality"})
 
 
 def _verdict_annotations(

@@ -124,6 +124,15 @@ def baseline_set(
         f"{model_name}: reference {profile.version} from {profile.n:,} rows "
         f"({len(profile.features)} features) is now current"
     )
+    calibration = profile.calibration
+    if calibration is not None and calibration.refused:
+        click.echo(f"  no performance estimate before labels: {calibration.refused}")
+    elif calibration is not None:
+        click.echo(
+            f"  performance estimates before labels: calibrated on {calibration.n:,} labelled "
+            f"scores (raw scores' expected calibration error {calibration.ece:.3f}, calibrated "
+            f"Brier score {calibration.brier:.3f})"
+        )
 
 
 @baseline_group.command("list", short_help="List a model's reference versions.")

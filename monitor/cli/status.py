@@ -6,6 +6,7 @@ this module only chooses between it and the table for people.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from monitor.times import duration
 
 if TYPE_CHECKING:
     from monitor.store.query import ModelStatus
+    from monitor.vocab.verdicts import WindowEvaluation
 
 
 @click.command("status", short_help="Show each model's health and why.")
@@ -105,6 +107,7 @@ def table_lines(
                 f"{'':<2}window {_when(ev.window_start)} - {_when(end, since=ev.window_start)}: "
                 f"{ev.n:,} predictions, {ev.n_labelled:,} labelled, {reference}"
             )
+            lines.extend(f"{'':<2}{line}" for line in estimate_lines(ev))
         for reason in row.health.reasons if row.health else []:
             said = _BH.findall(reason)
             corrections.update(said)
@@ -120,12 +123,35 @@ def table_lines(
     return lines
 
 
+def estimate_lines(ev: WindowEvaluation) -> list[str]:
+    """The window's performance estimated from scores, with its band and, where labels judged
+    the metric, the realized value beside it (how far the estimate can be trusted)."""
+    if ev.estimation_refused:
+        return [f"no performance estimate: {ev.estimation_refused}"]
+    if not ev.estimated_performance:
+        return []
+    parts = []
+    for metric, value in ev.estimated_performance.items():
+        low, high = ev.estimated_bands.get(metric, (math.nan, math.nan))
+        realized = ev.performance.get(metric)
+        seen = f", realized {realized:.3g}" if realized is not None and ev.n_labelled else ""
+        parts.append(f"{metric} {value:.3g} (95 % band {low:.3g}-{high:.3g}{seen})")
+    return ["estimated from scores: " + "; ".join(parts)]
+
+
 def human_names(text: str) -> str:
     """``text`` with the internal names of the model's outputs (``__prediction__``) as people
     say them."""
-    from monitor.vocab.verdicts import DECISION, MODEL, PERFORMANCE, PREDICTION  # msgspec: lazy
+    from monitor.vocab.verdicts import (  # msgspec: lazy
+        DECISION,
+        ESTIMATED,
+        MODEL,
+        PERFORMANCE,
+        PREDICTION,
+    )
 
     plain = {
+        ESTIMATED: "estimated performance",
         MODEL: "model (all features)",
         PREDICTION: "prediction",
         DECISION: "predicted class",

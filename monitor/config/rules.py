@@ -15,13 +15,16 @@ from typing import Literal
 from monitor.config._parse import Report
 from monitor.errors import ConfigError
 
-#: What a rule watches. Verdict rules read the newest judged window's verdicts; the others read
+#: What a rule watches. Verdict rules read the newest judged window's verdicts
+#: (``estimated_performance``: a binary classifier's performance estimated from its scores, for
+#: metrics whose labels have not been judged yet); the others read
 #: the model's ingest counters, its windows and its detector; ``retrain_failed`` the model's
 #: newest retraining request (failed: fires; delivered or rejected: clears).
 RuleKind = Literal[
     "feature_drift",
     "prediction_drift",
     "performance",
+    "estimated_performance",
     "data_quality",
     "change_point",
     "label_coverage",
@@ -30,7 +33,9 @@ RuleKind = Literal[
     "dead_letters",
     "retrain_failed",
 ]
-VERDICT_KINDS = frozenset({"feature_drift", "prediction_drift", "performance", "data_quality"})
+VERDICT_KINDS = frozenset(
+    {"feature_drift", "prediction_drift", "performance", "estimated_performance", "data_quality"}
+)
 #: Rules comparing a number: (direction it breaches in, default fire, default clear threshold).
 #: label_coverage: share of settled predictions that got their label (low is bad); label_delay:
 #: mean hours from prediction to label (high is bad); dead_letters: share of a window's arrivals
@@ -108,6 +113,7 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
     RuleSettings("feature_drift"),
     RuleSettings("prediction_drift"),
     RuleSettings("performance"),
+    RuleSettings("estimated_performance"),
     RuleSettings("data_quality"),
     RuleSettings("change_point", severity="warning", for_seconds=3600.0),
     RuleSettings("label_coverage", severity="warning", for_windows=3),

@@ -212,10 +212,16 @@ class _ModelStream:
             alt = p.signal(u, c.codes, alt=True)
             for active, share in c.drifts:
                 true = np.where(active[:, None], (1 - share) * true + share * alt, true)
-        shift = c.shift * math.hypot(SIGNAL_STD, MODEL_NOISE_STD)
+        # a prediction shift moves the output by its own standard deviation(s)
+        spread = SIGNAL_STD if model.task == "binary" else math.hypot(SIGNAL_STD, MODEL_NOISE_STD)
+        shift = c.shift * spread
         if model.task == "binary":
-            truth = label_draw < 1 / (1 + np.exp(-(p.bias[0] + true[:, 0])))
-            logit = p.bias[0] + signal[:, 0] + MODEL_NOISE_STD * noise[:, 0] + shift
+            # What the model does not know is noise in the label given the features, so its
+            # score is a monotone function of P(y | x): calibration holds under covariate shift
+            # (performance estimation relies on it) and only concept drift breaks it.
+            unknown = MODEL_NOISE_STD * noise[:, 0]
+            truth = label_draw < 1 / (1 + np.exp(-(p.bias[0] + true[:, 0] + unknown)))
+            logit = p.bias[0] + signal[:, 0] + shift
             score = np.round(1 / (1 + np.exp(-logit)), 4)
             predictions = (score >= model.threshold).astype(np.int64).tolist()
             return predictions, score.tolist(), truth.astype(np.int64).tolist()

@@ -2,8 +2,10 @@
 
 Evaluation happens when a window changed (on a timer, never per event): drift verdicts with their
 evidence (``stats/verdict.py``), performance against the reference
-(``stats/performance_verdict.py``), data quality per feature (``stats/quality.py``). A critical
-verdict stands only when the window before it was critical-sized too (:func:`confirm_critical`).
+(``stats/performance_verdict.py``) — realized from labels and, for binary classifiers, estimated
+from scores before labels (``stats/estimation.py``) — and data quality per feature
+(``stats/quality.py``). A critical verdict stands only when the window before it was
+critical-sized too (:func:`confirm_critical`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from monitor.config import (
     QualitySettings,
     Settings,
 )
-from monitor.stats import performance, performance_verdict, quality
+from monitor.stats import estimation, performance, performance_verdict, quality
 from monitor.stats.calibration import NullCalibrator
 from monitor.stats.performance_verdict import PerformanceCalibrator
 from monitor.stats.verdict import evaluate
@@ -36,6 +38,11 @@ from monitor.vocab.verdicts import (
 
 #: Reason of a critical-sized verdict that waits for the next window to confirm it.
 AWAITING_CONFIRMATION = "critical if the next window confirms it"
+#: Why a binary classifier's performance cannot be estimated without a labelled reference.
+NO_LABELLED_REFERENCE = (
+    "the reference holds no labelled scores: rebuild it with --label-column and --score-column "
+    "to estimate performance before labels"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +84,13 @@ def evaluate_window(
     dead_letters: Mapping[str, int] | None = None,
     final: bool = False,
 ) -> WindowEvaluation:
-    """Drift, performance and data-quality verdicts of one window (``previous``: the window
-    before it, whose critical-sized verdicts confirm this one's)."""
+    """Drift, performance (realized, and estimated from the scores) and data-quality verdicts of
+    one window (``previous``: the window before it, whose critical-sized verdicts confirm this
+    one's)."""
     verdicts: list[Verdict] = []
     judged: list[Verdict] = []
     rates: list[Verdict] = []
+    estimate = _Estimated()
     sums = counts.performance_sums
     n_labelled = int(sums.get(N, 0))
     if reference is not None:
@@ -101,6 +110,7 @@ def evaluate_window(
             judges.performance,
             judges.performance_calibrator,
         )
+        estimate = _estimate(model, reference, counts, window_start, judges)
         rates = quality.judge(
             model,
             reference,
@@ -111,7 +121,10 @@ def evaluate_window(
             judges.quality,
         )
         before = _all_verdicts(previous) if previous is not None else []
-        verdicts, judged, rates = (confirm_critical(vs, before) for vs in (verdicts, judged, rates))
+        verdicts, judged, rates, estimated = (
+            confirm_critical(vs, before) for vs in (verdicts, judged, rates, estimate.verdicts)
+        )
+        estimate = dataclasses.replace(estimate, verdicts=estimated)
     return WindowEvaluation(
         model=model.name,
         window_start=window_start,
@@ -128,7 +141,64 @@ def evaluate_window(
         reference_performance=dict(reference.performance) if reference is not None else {},
         dead_letters=dict(dead_letters or {}),
         final=final,
+        estimated_performance=estimate.metrics,
+        estimated_bands=estimate.bands,
+        estimated_verdicts=estimate.verdicts,
+        estimation_refused=estimate.refused,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Estimated:
+    """A window's estimated performance, as :class:`WindowEvaluation` keeps it."""
+
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    bands: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    verdicts: list[Verdict] = dataclasses.field(default_factory=list)
+    refused: str = ""
+
+
+def _estimate(
+    model: ModelSettings,
+    reference: ReferenceProfile,
+    counts: WindowCounts,
+    window_start: int,
+    judges: Judges,
+) -> _Estimated:
+    """A binary classifier's performance from its window's scores, calibrated on the reference
+    (``stats/estimation.py``); nothing for other tasks or a window without scores."""
+    if model.task != "binary":
+        return _Estimated()
+    positive, negative = counts.decision_histograms(performance.SCORE_BINS)
+    if positive.sum() + negative.sum() == 0:
+        return _Estimated()
+    calibration = estimation.calibration_of(reference)
+    if calibration is None or reference.labelled is None:
+        return _Estimated(refused=NO_LABELLED_REFERENCE)
+    if calibration.refused:
+        return _Estimated(refused=calibration.refused)
+    est = estimation.estimate(
+        calibration,
+        positive,
+        negative,
+        draws=judges.performance.bootstrap_draws,
+        seed=window_start,
+    )
+    monitored = tuple(
+        m for m in judges.performance.binary_metrics if m in estimation.ESTIMATED_METRICS
+    )
+    verdicts = performance_verdict.judge(
+        model,
+        reference.version,
+        reference.labelled,
+        estimation.expected_sums(calibration, positive, negative),
+        window_start,
+        dataclasses.replace(judges.performance, binary_metrics=monitored),
+        judges.performance_calibrator,
+        estimated=True,
+    )
+    bands = {k: (est.low[k], est.high[k]) for k in est.metrics}
+    return _Estimated(est.metrics, bands, verdicts)
 
 
 def confirm_critical(verdicts: list[Verdict], previous: Sequence[Verdict]) -> list[Verdict]:
@@ -167,7 +237,7 @@ def critical_sized(ev: WindowEvaluation | None) -> frozenset[tuple[str, str]]:
 
 
 def _all_verdicts(ev: WindowEvaluation) -> list[Verdict]:
-    return [*ev.verdicts, *ev.performance_verdicts, *ev.quality_verdicts]
+    return [*ev.verdicts, *ev.performance_verdicts, *ev.quality_verdicts, *ev.estimated_verdicts]
 
 
 def _quality(

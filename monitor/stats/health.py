@@ -70,14 +70,18 @@ def _judged(evaluations: Sequence[WindowEvaluation]) -> list[WindowEvaluation]:
 
 
 def _window_signals(ev: WindowEvaluation) -> tuple[HealthStatus, list[str]]:
-    """One judged window's worst signal — model drift, each degraded performance metric and
-    data-quality rate — and the reasons."""
+    """One judged window's worst signal — model drift, each degraded performance metric (realized,
+    else estimated from the scores) and data-quality rate — and the reasons."""
     drift = next(v for v in ev.verdicts if v.feature == MODEL)
     reasons = list(drift.reasons)
     status = _SEVERITY_STATUS.get(drift.severity, "OK")
     for v in ev.performance_verdicts:
         if v.status == "degraded":
             reasons.append(v.reasons[0] if v.reasons else v.statistic)
+            status = _worse(status, _SEVERITY_STATUS[v.severity])
+    for v in ev.estimates_in_force():
+        if v.status == "degraded":
+            reasons.append(v.reasons[0] if v.reasons else f"estimated {v.statistic}")
             status = _worse(status, _SEVERITY_STATUS[v.severity])
     for v in ev.quality_verdicts:
         if v.status == "degraded":

@@ -40,7 +40,14 @@ from monitor.config import ModelSettings, PerformanceSettings, TaskType
 from monitor.stats import performance
 from monitor.stats.verdict import holm
 from monitor.vocab.profile import LabelledReference
-from monitor.vocab.verdicts import HIGHER_IS_BETTER, PERFORMANCE, Severity, Status, Verdict
+from monitor.vocab.verdicts import (
+    ESTIMATED,
+    HIGHER_IS_BETTER,
+    PERFORMANCE,
+    Severity,
+    Status,
+    Verdict,
+)
 
 #: Verdict ``feature`` of a performance verdict; its ``statistic`` is the metric.
 #: Per-pair terms of the mean-type metrics: (key of their sum, key of the sum of their squares,
@@ -200,8 +207,21 @@ def judge(
     window_start: int,
     settings: PerformanceSettings,
     calibrator: PerformanceCalibrator,
+    *,
+    estimated: bool = False,
 ) -> list[Verdict]:
-    """One verdict per monitored metric of ``model`` for a window's performance sums."""
+    """One verdict per monitored metric of ``model`` for a window's performance sums.
+
+    ``estimated``: the sums are the window's expected sums from its scores
+    (``stats/estimation.py``), its n the scored predictions; the verdicts are about the
+    :data:`ESTIMATED` subject and say "estimated" — judged exactly like realized ones, against
+    the same null at the same n (wider than the estimate's own spread: conservative).
+    """
+    subject, unit, word = (
+        (ESTIMATED, "scored predictions", "estimated ")
+        if estimated
+        else (PERFORMANCE, "labels", "")
+    )
     metrics = settings.metrics(model.task)
     values = performance.metrics_for(model.task, window, model.classes) if window else {}
     reference = (
@@ -224,7 +244,7 @@ def judge(
     ) -> None:
         verdicts[metric] = Verdict(
             model=model.name,
-            feature=PERFORMANCE,
+            feature=subject,
             statistic=metric,
             value=float(values.get(metric, math.nan) if value is None else value),
             threshold=float(threshold),
@@ -247,7 +267,7 @@ def judge(
                 "before performance verdicts): rebuild it with its labels (--label-column)"
             )
         elif n < settings.min_labels:
-            reason = f"{n} labels, fewer than min_labels={settings.min_labels}"
+            reason = f"{n} {unit}, fewer than min_labels={settings.min_labels}"
         elif not (math.isfinite(value) and math.isfinite(ref)):
             reason = f"{metric} is undefined here (e.g. one label class only, or no scores)"
         else:
@@ -263,7 +283,9 @@ def judge(
         degraded = significant and t.worse >= floor
         severity: Severity = "ok"
         reasons = []
-        change = f"{t.metric} {t.value:.4g} vs reference {t.reference:.4g} at n={t.n:,} labels"
+        change = (
+            f"{word}{t.metric} {t.value:.4g} vs reference {t.reference:.4g} at n={t.n:,} {unit}"
+        )
         if degraded:
             severity = "critical" if t.worse >= critical_floor else "warning"
             reasons.append(

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from monitor.config import ModelSettings
-from monitor.stats import performance
+from monitor.stats import estimation, performance
 from monitor.vocab.profile import (
     CategoricalProfile,
     NumericProfile,
@@ -217,7 +217,7 @@ def build_profile(
     except ValueError as exc:
         what = "scores" if model.task == "binary" and scores is not None else "predictions"
         raise ValueError(f"the {what}: {exc}") from None
-    decision = labelled = None
+    decision = labelled = calibration = None
     if model.task == "binary" and scores is not None:
         decision = build_categorical(performance.binary_values(predictions))
     label = None
@@ -235,6 +235,8 @@ def build_profile(
             raise ValueError(f"the labels: {exc}") from None
         labelled = _labelled_reference(model, predictions, scores, labels)
         metrics = performance.metrics_for(model.task, labelled.sums, model.classes)
+        if model.task == "binary" and scores is not None:
+            calibration = estimation.calibrate_sums(labelled.sums)
     return ReferenceProfile(
         model=model.name,
         version=version,
@@ -247,4 +249,5 @@ def build_profile(
         performance=metrics,
         decision=decision,
         labelled=labelled,
+        calibration=calibration,
     )

@@ -20,6 +20,8 @@ partition, model and window id)::
     versions_folded       events of versions beyond MAX_VERSIONS_PER_WINDOW (version "other")
     sum:<feature>         sum of valid numeric values    sq:<feature>    sum of their squares
     perf:<name>           performance sums of the window's joined pairs (stats/performance.py)
+    sc:<d>:<bin>          a binary classifier's scored predictions by decision <d> (0/1) and
+                          equal-width score bin: its performance estimate (stats/estimation.py)
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from monitor.config import ModelSettings, WindowSettings
 from monitor.events import Prediction, by_model
 from monitor.features import Columns, FeatureSchema
 from monitor.join import Pair
-from monitor.stats import performance
+from monitor.stats import estimation, performance
 from monitor.stats.quality import UNSEEN_NAME_CHARS
 from monitor.vocab.deadletter import DeadLetter
 from monitor.vocab.effects import (
@@ -52,6 +54,7 @@ from monitor.vocab.effects import (
     Effects,
     N,
     bin_field,
+    score_field,
     window_id,
 )
 from monitor.vocab.profile import CategoricalProfile, NumericProfile, Profile, ReferenceProfile
@@ -102,6 +105,8 @@ class WindowAggregator:
                 columns = schema.columns([e.features for e in group])
                 _quality(fields, columns)
                 _sums(floats, schema.numeric, columns.numeric)
+                if self._models[model].task == "binary":
+                    _scores(fields, group)
                 if ref is None:
                     continue
                 for j, name in enumerate(schema.numeric):
@@ -244,6 +249,27 @@ def _name_unseen(
     named = Counter(str(column[i])[:UNSEEN_NAME_CHARS] for i in hits.tolist())
     for category, count in named.most_common(UNSEEN_PER_BATCH):
         fields[f"{UNSEEN_PREFIX}{name}:{category}"] += count
+
+
+def _scores(fields: Any, events: Sequence[Prediction]) -> None:
+    """Count scored binary predictions by decision and score bin (no reference needed: the
+    estimate calibrates them against whichever reference evaluates the window)."""
+    scores = np.array(
+        [e.score if isinstance(e.score, float) else math.nan for e in events], dtype=np.float64
+    )
+    if np.isnan(scores).all():
+        return
+    decisions = np.array([e.prediction for e in events], dtype=np.float64)
+    histograms = estimation.decision_histograms(scores, decisions)
+    for decision, histogram in zip((1, 0), histograms, strict=True):
+        names = _score_fields(decision)
+        for b in np.flatnonzero(histogram).tolist():
+            fields[names[b]] += int(histogram[b])
+
+
+@functools.lru_cache(maxsize=2)
+def _score_fields(decision: int) -> list[str]:
+    return [score_field(decision, b) for b in range(performance.SCORE_BINS)]
 
 
 @functools.lru_cache(maxsize=65_536)

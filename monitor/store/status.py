@@ -107,6 +107,27 @@ class LatestWindow(msgspec.Struct, frozen=True):
     quality_raised: Annotated[
         list[VerdictDoc], msgspec.Meta(description="the data-quality verdicts saying degraded")
     ]
+    estimated_performance: Annotated[
+        Metrics,
+        msgspec.Meta(
+            description="a binary classifier's performance estimated from the window's scores, "
+            "before labels (empty: no estimate)"
+        ),
+    ] = {}
+    estimated_bands: Annotated[
+        dict[str, list[Statistic]],
+        msgspec.Meta(description="per estimated metric, [low, high]: the 95 % band its realized "
+                     "value should fall in while the reference's calibration holds"),
+    ] = {}  # fmt: skip
+    estimated_verdicts: Annotated[
+        list[VerdictDoc],
+        msgspec.Meta(description="estimated metrics judged like realized ones; realized "
+                     "verdicts take precedence once labels suffice"),
+    ] = []  # fmt: skip
+    estimation_refused: Annotated[
+        str | None,
+        msgspec.Meta(description="why a binary classifier's performance was not estimated"),
+    ] = None
 
 
 class RollingView(msgspec.Struct, frozen=True):
@@ -271,6 +292,10 @@ def _latest_window(ev: WindowEvaluation, window_seconds: int) -> LatestWindow:
         performance_verdicts=[_verdict_doc(v) for v in ev.performance_verdicts],
         quality=ev.quality,
         quality_raised=[_verdict_doc(v) for v in ev.quality_verdicts if v.status == "degraded"],
+        estimated_performance=ev.estimated_performance,
+        estimated_bands={k: list(band) for k, band in ev.estimated_bands.items()},
+        estimated_verdicts=[_verdict_doc(v) for v in ev.estimated_verdicts],
+        estimation_refused=ev.estimation_refused or None,
     )
 
 

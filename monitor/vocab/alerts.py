@@ -29,6 +29,7 @@ ALERTNAMES = {
     "feature_drift": "FeatureDrift",
     "prediction_drift": "PredictionDrift",
     "performance": "PerformanceDegraded",
+    "estimated_performance": "EstimatedPerformanceDegraded",
     "data_quality": "DataQuality",
     "change_point": "ErrorRateChange",
     "label_coverage": "LabelCoverageLow",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from monitor.vocab.effects import BIN_PREFIX, PERFORMANCE_PREFIX
+from monitor.vocab.effects import BIN_PREFIX, PERFORMANCE_PREFIX, SCORE_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,15 @@ class WindowCounts:
 
     def get(self, name: str) -> float:
         return float(self.fields.get(name, 0.0))
+
+    def decision_histograms(self, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scored predictions decided 1 and decided 0, per score bin (``sc:<d>:<bin>``)."""
+        counts = np.zeros((2, n_bins), dtype=np.int64)
+        for name, value in self.fields.items():
+            if name.startswith(SCORE_PREFIX):
+                decision, index = name[len(SCORE_PREFIX) :].split(":")
+                counts[int(decision), int(index)] = int(value)
+        return counts[1], counts[0]
 
     @property
     def performance_sums(self) -> dict[str, float]:

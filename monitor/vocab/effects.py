@@ -57,6 +57,9 @@ SUM_PREFIX = "sum:"
 SQUARES_PREFIX = "sq:"
 #: ``perf:<name>``: performance sums of the window's joined pairs (``stats/performance.py``).
 PERFORMANCE_PREFIX = "perf:"
+#: ``sc:<decision>:<bin>``: a binary classifier's scored predictions decided ``1``/``0``, per
+#: equal-width score bin — what estimates performance before labels (``stats/estimation.py``).
+SCORE_PREFIX = "sc:"
 
 # --- join records -------------------------------------------------------------------------------
 #: First byte of a join record: a prediction waits, an outcome waits, or the pair was formed.
@@ -67,6 +70,10 @@ JOINED_MARKER = "J"
 
 def bin_field(feature: str, index: int) -> str:
     return f"{BIN_PREFIX}{feature}:{index}"
+
+
+def score_field(decision: int, index: int) -> str:
+    return f"{SCORE_PREFIX}{decision}:{index}"
 
 
 def window_id(start: int, version: str, ref: str) -> str:

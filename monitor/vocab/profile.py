@@ -180,6 +180,25 @@ class CategoricalProfile(msgspec.Struct, frozen=True, tag="categorical", dict=Tr
 Profile = NumericProfile | CategoricalProfile
 
 
+class Calibration(msgspec.Struct, frozen=True):
+    """A binary classifier's map from score bin to ``P(y = 1)`` on the reference, and how much
+    to trust it (``monitor/stats/estimation.py`` builds and uses it).
+
+    ``probabilities`` has one monotone value per equal-width score bin (bins the reference never
+    saw are interpolated between their neighbours). ``ece`` is the raw scores' expected
+    calibration error on the reference (bin midpoints against observed positive rates): how far
+    the model's scores are from probabilities before the map. ``brier`` is the calibrated map's
+    Brier score on the reference. ``refused`` says why no estimate may be made (empty when one
+    may).
+    """
+
+    probabilities: tuple[float, ...]
+    n: int
+    ece: float
+    brier: float
+    refused: str = ""
+
+
 class ReferenceProfile(msgspec.Struct, frozen=True):
     """Everything a window is compared with: feature, prediction and label profiles, metrics.
 
@@ -228,3 +247,6 @@ class ReferenceProfile(msgspec.Struct, frozen=True):
     #: The labelled rows' performance sums and moments: what performance verdicts' bands are
     #: drawn from (None without labels, and in references built before they were kept).
     labelled: LabelledReference | None = None
+    #: A binary model with scores and labels: the calibration its performance estimates use
+    #: (None otherwise, and in references built before estimates).
+    calibration: Calibration | None = None

@@ -22,6 +22,8 @@ OUTPUTS = (PREDICTION, DECISION)
 MODEL = "__model__"
 #: Verdict ``feature`` of a model's performance verdicts (one per metric).
 PERFORMANCE = "__performance__"
+#: Verdict ``feature`` of performance estimated from scores before labels (one per metric).
+ESTIMATED = "__estimated__"
 
 #: ``"warn"`` is part of the contract for consumers but never emitted by drift evaluation
 #: (``stats/verdict.py``); ``"degraded"`` is a performance verdict's drift
@@ -102,6 +104,22 @@ class WindowEvaluation(msgspec.Struct, frozen=True):
     #: True once the model's newest event time passed the window's end plus the allowed
     #: lateness: later events still count, but the window is not expected to change.
     final: bool = False
+    #: A binary classifier's performance estimated from its scores alone, before any label
+    #: (``stats/estimation.py``): metric → value, and → the band the realized value should
+    #: fall in (95 %).
+    estimated_performance: dict[str, float] = {}
+    estimated_bands: dict[str, tuple[float, float]] = {}
+    #: One per estimated monitored metric, judged like the realized ones.
+    estimated_verdicts: list[Verdict] = []
+    #: Why no estimate was made for a binary classifier (the reference cannot calibrate its
+    #: scores); empty when one was, or when the model's task has none.
+    estimation_refused: str = ""
+
+    def estimates_in_force(self) -> list[Verdict]:
+        """The estimated verdicts of metrics the labels have not judged yet: once a metric's
+        realized performance is judged, it takes precedence over the estimate."""
+        judged = {v.statistic for v in self.performance_verdicts if v.status != "insufficient"}
+        return [v for v in self.estimated_verdicts if v.statistic not in judged]
 
 
 class Health(msgspec.Struct, frozen=True):

@@ -20,6 +20,7 @@ from sklearn.metrics import mean_absolute_error, roc_auc_score
 
 from monitor.config import FaultSettings
 from monitor.simulate import Simulator, produce
+from monitor.stats import estimation
 from monitor.times import parse_ts
 from tests.support import cli, set_baseline
 
@@ -119,6 +120,39 @@ def test_drift_is_flagged_on_the_drifted_feature_only_and_metrics_match_sklearn(
                     roc_auc_score(labels, binned), abs=1e-12
                 )
         assert checked >= 15, f"only {checked} windows of {model} had enough labels"
+
+    # Performance estimated from the scores alone (stats/estimation.py) equals a direct
+    # computation on each window's predictions with the reference's calibration, and the
+    # shift's drop is estimated (and judged) without waiting for a label.
+    reference = query.references().current("fraud-detector")
+    assert reference is not None and reference.calibration is not None
+    scored = scored_predictions(events)
+    for ev in query.evaluations("fraud-detector"):
+        scores, decisions = zip(*scored[ev.window_start], strict=True)
+        expected = estimation.estimate(
+            reference.calibration,
+            *estimation.decision_histograms(scores, decisions),
+            draws=dep.settings.performance.bootstrap_draws,
+            seed=ev.window_start,
+        )
+        assert ev.estimated_performance == pytest.approx(expected.metrics, rel=1e-9)
+        assert ev.estimated_bands["f1"] == pytest.approx((expected.low["f1"], expected.high["f1"]))
+    assert all(
+        any(v.statistic == "f1" and v.status == "degraded" for v in e.estimated_verdicts)
+        for e in drifted
+    )
+    assert not any(v.status == "degraded" for e in stable for v in e.estimated_verdicts)
+
+
+def scored_predictions(events: list[Any]) -> dict[int, list[tuple[float, float]]]:
+    """(score, decision) of fraud-detector's valid predictions per window, from the events."""
+    out: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for e in events:
+        if e.valid and e.topic_kind == "prediction" and e.model == "fraud-detector":
+            doc = msgspec.json.decode(e.value)
+            window = int(parse_ts(doc["ts"]) // WINDOW) * WINDOW
+            out[window].append((doc["score"], float(doc["prediction"])))
+    return out
 
 
 def run_through(

@@ -67,6 +67,30 @@ def test_a_warning_rule_fires_on_warnings_too_and_outputs_have_their_own_rule() 
     assert outputs == {"__prediction__": True}
 
 
+def test_an_estimated_degradation_alerts_until_the_labels_judge_that_metric() -> None:
+    """Before labels the estimate speaks; once a metric's realized verdict exists it takes
+    precedence, so the estimated alert of that metric clears (and the performance rule decides)."""
+    rule = RuleSettings("estimated_performance")
+    estimated = [verdict("__estimated__", "critical", "accuracy"),
+                 verdict("__estimated__", "ok", "roc_auc")]  # fmt: skip
+    no_labels = evaluation(
+        estimated_verdicts=estimated,
+        performance_verdicts=[verdict("__performance__", "insufficient", "accuracy")],
+    )
+    found = list(signals(rule, evidence(no_labels)))
+    assert by_feature(found) == {"accuracy": True, "roc_auc": False}
+    assert found[0].labels["alertname"] == "EstimatedPerformanceDegraded"
+    assert "estimated before labels" in found[0].annotations["summary"]
+    labelled = evaluation(
+        estimated_verdicts=estimated,
+        performance_verdicts=[verdict("__performance__", "ok", "accuracy")],
+    )
+    assert by_feature(list(signals(rule, evidence(labelled)))) == {
+        "accuracy": False, "roc_auc": False}  # fmt: skip
+    assert by_feature(list(signals(RuleSettings("performance"), evidence(no_labels)))) == {
+        "accuracy": None}  # fmt: skip
+
+
 def test_performance_alerts_per_metric_and_quality_per_feature_on_its_worst_rate() -> None:
     ev = evaluation(
         performance_verdicts=[verdict("__performance__", "critical", "accuracy"),

@@ -14,8 +14,10 @@ import pytest
 from monitor import config
 from monitor.events import Prediction
 from monitor.join import Pair
+from monitor.stats.performance import SCORE_BINS, score_bins
 from monitor.stats.reference import build_profile
 from monitor.stats.window import WindowAggregator
+from monitor.vocab.counts import WindowCounts
 from monitor.vocab.effects import Effects, parse_window_id, window_id
 from monitor.vocab.verdicts import PREDICTION
 
@@ -157,3 +159,25 @@ def test_windows_align_with_the_origin_and_versions_are_bounded() -> None:
     assert folded and folded == sum(
         d.counts["n"] for (_, wid), d in changes.windows.items() if f"|{OTHER_VERSION}|" in wid
     )
+
+
+def test_scored_binary_predictions_are_counted_by_decision_and_score_bin() -> None:
+    """The estimate's input (``sc:<decision>:<bin>``), with or without a reference; unscored
+    predictions are left out, and the counts read back as the estimate's two histograms."""
+    rng = np.random.default_rng(4)
+    events = predictions(rng, 200, t0=1_800_000_000.0)  # 200 s: one 5-minute window
+    events[0] = msgspec.structs.replace(events[0], score=None)
+    events[1] = msgspec.structs.replace(events[1], prediction=1.0, score=0.1)  # not a cut-off
+    for ref in (None, reference(rng)):
+        changes = Effects()
+        WindowAggregator(SETTINGS.models, SETTINGS.windows, lambda _, r=ref: r).predictions(
+            changes, events
+        )
+        [window] = changes.windows.values()
+        counts = WindowCounts(int(window.counts["n"]), dict(window.counts))
+        positive, negative = counts.decision_histograms(SCORE_BINS)
+        scored = [e for e in events if e.score is not None]
+        for decision, histogram in ((1.0, positive), (0.0, negative)):
+            bins = score_bins([e.score for e in scored if e.prediction == decision])
+            assert histogram.tolist() == np.bincount(bins, minlength=SCORE_BINS).tolist()
+        assert positive.sum() + negative.sum() == len(events) - 1

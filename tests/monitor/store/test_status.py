@@ -37,6 +37,7 @@ from monitor.vocab.effects import (
     window_id,
 )
 from monitor.vocab.verdicts import (
+    ESTIMATED,
     MODEL,
     FeatureQuality,
     Health,
@@ -101,6 +102,9 @@ def evaluation() -> WindowEvaluation:
         },
         performance={"auc": 0.61, "brier": math.nan},
         reference_performance={"auc": 0.8412345678, "brier": 0.12},
+        estimated_performance={"auc": 0.6312345678},
+        estimated_bands={"auc": (0.6, 0.66)},
+        estimated_verdicts=[verdict(ESTIMATED, "degraded", 0.63, statistic="auc")],
     )  # fmt: skip
 
 
@@ -180,6 +184,10 @@ def test_status_json_decodes_into_the_structs_and_validates_against_the_schema(
     assert latest["reference_performance"] == {"auc": 0.841235, "brier": 0.12}
     assert latest["performance_verdicts"][1]["value"] is None
     assert latest["quality"]["plan"]["unseen_categories"] == {"gold": 3}
+    assert latest["estimated_performance"] == {"auc": 0.631235}
+    assert latest["estimated_bands"] == {"auc": [0.6, 0.66]}
+    assert latest["estimated_verdicts"][0]["status"] == "degraded"
+    assert latest["estimation_refused"] is None
     assert churn["rolling"] == {
         "since": iso_utc(T0), "n": 900, "n_labelled": 30, "drifted": ["spend"],
         "performance": {"auc": 0.61, "brier": None},
@@ -245,7 +253,8 @@ def test_status_table_shows_since_the_window_and_the_totals(
     assert out[churn + 2] == (
         "  window 2027-01-15 08:00Z - 09:00Z: 900 predictions, 30 labelled, reference r1"
     )
-    assert out[churn + 3] == "  - spend drifted"
+    assert out[churn + 3].startswith("  estimated from scores: auc 0.631 (95 % band 0.6-0.66")
+    assert out[churn + 4] == "  - spend drifted"
     assert any(line.startswith("eta") and "NOT EVALUATED" in line for line in out)
     assert out[-1] == "dead letters without a model (unreadable or unknown model): unknown_model 1"
 
@@ -268,6 +277,7 @@ def test_status_table_says_plain_names_and_the_correction_once() -> None:
         "  CRITICAL since 2027-01-14 08:01Z (1 d 1 h ago)",
         "  window 2027-01-15 08:00Z - 2027-01-16 08:00Z: 900 predictions, 30 labelled, "
         "reference r1",
+        "  estimated from scores: auc 0.631 (95 % band 0.6-0.66, realized 0.61)",
         "  - spend: psi 0.3 > threshold 0.1 at n=900 (p=1e-05) *",
         "  - prediction: psi 0.5 > threshold 0.1 at n=900 (p=1e-06) *",
         "  - auc 0.61 worse by 0.23 vs reference",
