@@ -133,14 +133,51 @@ def prediction_drift_section(
 def performance_section(
     model: ModelSettings, evaluations: Sequence[WindowEvaluation], tz: tzinfo
 ) -> None:
-    """A metric over time against its band, with the change points that explain sudden drops."""
+    """A metric over time against its band, with the change points that explain sudden drops;
+    then, for a binary classifier, its performance estimated from the scores before labels."""
     metrics = performance.metrics_available(evaluations)
     if not metrics:
         st.info(
             "No labelled predictions in these windows yet: performance appears once outcomes "
             "arrive and join their predictions (label coverage and delay: the Labels view)."
         )
+    else:
+        realized_section(model, evaluations, metrics, tz)
+    estimate_section(model, evaluations, tz)
+
+
+def estimate_section(
+    model: ModelSettings, evaluations: Sequence[WindowEvaluation], tz: tzinfo
+) -> None:
+    """Performance estimated from the scores alone, its band, and the realized value where labels
+    judged it (the estimate's error per window: how far to trust it)."""
+    if model.task != "binary":
         return
+    st.subheader("Estimated before labels")
+    refused = next((ev.estimation_refused for ev in evaluations if ev.estimation_refused), "")
+    metrics = performance.estimated_metrics(evaluations)
+    if not metrics:
+        st.info(
+            f"No estimate: {common.md(refused)}"
+            if refused
+            else "No estimate in these windows: the model sends no scores, or no reference "
+            "evaluated them."
+        )
+        return
+    metric = st.selectbox("Estimated metric", metrics, key="estimated_metric")
+    info = performance.estimate_info(evaluations, metric, tz)
+    st.plotly_chart(performance.estimate_over_time(info), key="estimate_chart")
+    st.caption(
+        f"{performance.estimate_summary(info)} The estimate assumes the scores are as calibrated "
+        "as on the reference: a change of what the inputs mean (concept drift) leaves it flat, "
+        "and only labels show it (docs/statistics.md, estimation)."
+    )
+
+
+def realized_section(
+    model: ModelSettings, evaluations: Sequence[WindowEvaluation], metrics: list[str], tz: tzinfo
+) -> None:
+    """A metric from the labels over time against its band, with the detector's change points."""
     settings = data.settings().performance
     headline = performance.headline_metric(model.task, settings)
     metric = st.selectbox(

@@ -3,7 +3,10 @@ warns and turns critical, and the moments the online (river) detectors fired.
 
 ``performance_info`` reads the levels from the stored verdicts and ``[performance]`` rather than
 recomputing them, so the shaded bands are exactly where the daemon's verdicts change;
-``performance_over_time`` draws them.
+``performance_over_time`` draws them. ``estimate_info`` and ``estimate_over_time`` show a binary
+classifier's performance estimated from its scores before labels (``monitor/stats/estimation.py``)
+beside the realized value where labels judged it: the estimate's error per window, which says how
+far to trust it.
 """
 
 from __future__ import annotations
@@ -183,3 +186,134 @@ def performance_over_time(info: PerformanceInfo) -> go.Figure:
         )
     direction = "lower is better" if info.lower_is_better else "higher is better"
     return layout(fig, time_axis(info.zone), f"{info.metric} ({direction})")
+
+
+# --- estimated before labels ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateInfo:
+    """A metric estimated from each window's scores, the band its realized value should fall in,
+    and the realized value where the labels sufficed to judge it (NaN elsewhere)."""
+
+    metric: str
+    times: tuple[datetime, ...]
+    estimates: tuple[float, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    realized: tuple[float, ...]
+    n_scored: tuple[int, ...]
+    reference: tuple[float, ...]
+    zone: str
+
+    @property
+    def checked(self) -> list[tuple[float, float, float, float]]:
+        """(estimate, low, high, realized) of the windows whose labels judged the metric."""
+        rows = zip(self.estimates, self.low, self.high, self.realized, strict=True)
+        return [row for row in rows if row[3] == row[3]]
+
+
+def estimated_metrics(evaluations: Sequence[WindowEvaluation]) -> list[str]:
+    """The metrics any of these windows has an estimate of."""
+    return sorted({m for ev in evaluations for m in ev.estimated_performance})
+
+
+def estimate_info(evaluations: Sequence[WindowEvaluation], metric: str, tz: tzinfo) -> EstimateInfo:
+    """Windows with an estimate of ``metric``; the realized value only where its verdict was
+    judged (a handful of labels gives a number too noisy to grade the estimate by)."""
+    rows = [ev for ev in newest_per_window(evaluations) if metric in ev.estimated_performance]
+
+    def realized(ev: WindowEvaluation) -> float:
+        judged = any(
+            v.statistic == metric and v.status != "insufficient" for v in ev.performance_verdicts
+        )
+        return number(ev.performance.get(metric)) if judged else float("nan")
+
+    def scored(ev: WindowEvaluation) -> int:
+        return next((v.n for v in ev.estimated_verdicts if v.statistic == metric), 0)
+
+    bands = [ev.estimated_bands.get(metric, (float("nan"), float("nan"))) for ev in rows]
+    return EstimateInfo(
+        metric=metric,
+        times=window_times(rows, tz),
+        estimates=tuple(ev.estimated_performance[metric] for ev in rows),
+        low=tuple(low for low, _ in bands),
+        high=tuple(high for _, high in bands),
+        realized=tuple(realized(ev) for ev in rows),
+        n_scored=tuple(scored(ev) for ev in rows),
+        reference=tuple(number(ev.reference_performance.get(metric)) for ev in rows),
+        zone=zone_label(tz),
+    )
+
+
+def estimate_summary(info: EstimateInfo) -> str:
+    """How far the estimate was from the labels where they judged the metric, in one sentence."""
+    checked = info.checked
+    if not checked:
+        return (
+            f"No window's labels have judged {info.metric} yet: the estimate cannot be checked "
+            "against them here."
+        )
+    errors = [abs(e - r) for e, _, _, r in checked]
+    inside = sum(low <= r <= high for _, low, high, r in checked)
+    return (
+        f"Where labels judged {info.metric} ({len(checked)} windows), the estimate was off by "
+        f"{sig(sum(errors) / len(errors))} on average (at most {sig(max(errors))}); the realized "
+        f"value fell inside the estimate's band in {inside} of {len(checked)}."
+    )
+
+
+def estimate_over_time(info: EstimateInfo) -> go.Figure:
+    """The estimate with its band, the realized value where labels judged it, the reference."""
+    times = list(info.times)
+    fig = go.Figure()
+    fig.add_scatter(
+        x=times, y=list(info.low), mode="lines", line={"width": 0}, showlegend=False,
+        hoverinfo="skip",
+    )  # fmt: skip
+    fig.add_scatter(
+        x=times,
+        y=list(info.high),
+        mode="lines",
+        line={"width": 0},
+        fill="tonexty",
+        fillcolor=BAND_OK,
+        name="95 % band of the realized value",
+        hoverinfo="skip",
+    )
+    fig.add_scatter(
+        x=times,
+        y=list(info.reference),
+        name="reference",
+        mode="lines",
+        line={"color": SERIES_COLORS[0], "dash": "dot"},
+        text=[sig(r) for r in info.reference],
+        hovertemplate="reference %{text}<extra></extra>",
+    )
+    fig.add_scatter(
+        x=times,
+        y=list(info.estimates),
+        name=f"estimated {info.metric} (no labels)",
+        mode="lines+markers",
+        line={"color": SERIES_COLORS[1], "dash": "dash"},
+        customdata=list(info.n_scored),
+        text=[
+            f"{sig(e)} (band {sig(lo)} to {sig(hi)})"
+            for e, lo, hi in zip(info.estimates, info.low, info.high, strict=True)
+        ],
+        hovertemplate=f"estimated {info.metric} %{{text}}<br>n = %{{customdata:,}} scored "
+        "predictions<extra></extra>",
+    )
+    fig.add_scatter(
+        x=times,
+        y=list(info.realized),
+        name=f"realized {info.metric} (labels)",
+        mode="markers",
+        marker={"color": SERIES_COLORS[2], "symbol": "diamond", "size": 8},
+        text=[
+            "" if r != r else f"{sig(r)} (estimate off by {sig(e - r)})"
+            for e, r in zip(info.estimates, info.realized, strict=True)
+        ],
+        hovertemplate=f"realized {info.metric} %{{text}}<extra></extra>",
+    )
+    return layout(fig, time_axis(info.zone), f"{info.metric}, estimated and realized")

@@ -44,7 +44,7 @@ from dashboard.figures.common import (
 from monitor.config.rules import THRESHOLDS
 from monitor.vocab.alerts import ALERTNAME, ALERTNAMES, SEVERITY, Alert, evidence_page
 from monitor.vocab.counts import IngestCounts
-from monitor.vocab.verdicts import LOWER_IS_BETTER, Verdict, WindowEvaluation
+from monitor.vocab.verdicts import ESTIMATED, LOWER_IS_BETTER, Verdict, WindowEvaluation
 
 Kind = Literal[
     "performance",
@@ -97,7 +97,7 @@ ACTIVE: tuple[Severity, ...] = ("warning", "critical")
 VerdictGroup = Literal["drift", "performance", "quality"]
 _GROUPS: dict[VerdictGroup, Callable[[WindowEvaluation], list[Verdict]]] = {
     "drift": lambda ev: ev.verdicts,
-    "performance": lambda ev: ev.performance_verdicts,
+    "performance": lambda ev: [*ev.performance_verdicts, *ev.estimates_in_force()],
     "quality": lambda ev: ev.quality_verdicts,
 }
 #: Alerts whose kind no window verdict covers, and the kind of their cards.
@@ -145,10 +145,11 @@ class Signal:
 
 
 def n_counts(group: VerdictGroup, feature: str) -> str:
-    """What a verdict's ``n`` counts: labels for a metric, non-missing values for a feature's
-    drift, rows for everything else (the model-level verdict, the outputs, the rates)."""
+    """What a verdict's ``n`` counts: labels for a metric (scored predictions for one estimated
+    before labels), non-missing values for a feature's drift, rows for everything else (the
+    model-level verdict, the outputs, the rates)."""
     if group == "performance":
-        return "labels"
+        return "scored predictions" if feature == ESTIMATED else "labels"
     if group == "drift" and feature != MODEL_ROW and feature not in OUTPUT_ROWS:
         return "non-missing rows"
     return "rows"
@@ -162,6 +163,8 @@ def measure(group: VerdictGroup, v: Verdict) -> tuple[str, Callable[[float | Non
         return v.statistic.replace("_", " "), percent
     if group == "drift" and v.feature == MODEL_ROW:
         return "share of features drifting", percent
+    if v.feature == ESTIMATED:
+        return f"estimated {v.statistic}", sig
     return v.statistic, sig
 
 
@@ -195,11 +198,12 @@ def evidence(model: str, group: VerdictGroup, subject: str, window: int) -> Link
 
 def window_severity(ev: WindowEvaluation) -> Severity:
     """A window's severity as the daemon's health reads it: the worst of its model-level drift
-    verdict (its features' verdicts when it has none), its performance and its data-quality
-    verdicts; ``"none"`` for a window without verdicts."""
+    verdict (its features' verdicts when it has none), its performance (realized, else
+    estimated) and its data-quality verdicts; ``"none"`` for a window without verdicts."""
     model = verdict_of(ev, MODEL_ROW)
     drift = [model] if model is not None else ev.verdicts
-    found = [v.severity for v in (*drift, *ev.performance_verdicts, *ev.quality_verdicts)]
+    performance = [*ev.performance_verdicts, *ev.estimates_in_force()]
+    found = [v.severity for v in (*drift, *performance, *ev.quality_verdicts)]
     return max(found, key=SEVERITIES.index, default="none")
 
 
@@ -255,7 +259,7 @@ def _verdict_signals(model: str, windows: Sequence[WindowEvaluation], tz: tzinfo
     drifting = [v for v in ev.verdicts if v.feature != MODEL_ROW and v.severity in ACTIVE]
     found: list[tuple[VerdictGroup, Verdict]] = [
         *(("drift", v) for v in drifting),
-        *(("performance", v) for v in ev.performance_verdicts if v.severity in ACTIVE),
+        *(("performance", v) for v in _GROUPS["performance"](ev) if v.severity in ACTIVE),
         *(("quality", v) for v in ev.quality_verdicts if v.severity in ACTIVE),
     ]
     out = [
@@ -295,8 +299,10 @@ def _verdict_signal(model: str, group: VerdictGroup, v: Verdict, since: datetime
     statistic, shown = measure(group, v)
     kind: Kind
     if group == "performance":
-        kind, subject = "performance", v.statistic
-        op = ">" if v.statistic in LOWER_IS_BETTER else "<"
+        kind, op = "performance", ">" if v.statistic in LOWER_IS_BETTER else "<"
+        subject = (
+            f"{v.statistic}, estimated before labels" if v.feature == ESTIMATED else v.statistic
+        )
     elif group == "quality":
         kind, subject, op = "quality", f"{feature_label(v.feature)}: {statistic}", ">"
     else:

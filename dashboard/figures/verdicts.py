@@ -78,8 +78,11 @@ def row_label(group: VerdictGroup, subject: str) -> str:
 def _cell_verdict(ev: WindowEvaluation, group: VerdictGroup, subject: str) -> Verdict | None:
     """The verdict a cell shows: a metric's, a feature's worst quality rate (of every feature's
     for ``ALL_QUALITY``), else the drift verdict of the row."""
-    if group == "performance":
-        return next((v for v in ev.performance_verdicts if v.statistic == subject), None)
+    if group == "performance":  # realized, else the estimate before labels
+        judged = [*ev.performance_verdicts, *ev.estimates_in_force()]
+        found = [v for v in judged if v.statistic == subject and v.status != "insufficient"]
+        fallback = next((v for v in judged if v.statistic == subject), None)
+        return found[0] if found else fallback
     if group == "quality":
         rates = [v for v in ev.quality_verdicts if subject in (ALL_QUALITY, v.feature)]
         return min(rates, key=lambda v: worst_first(v.severity), default=None)
@@ -279,6 +282,7 @@ def verdict_table(ev: WindowEvaluation) -> VerdictTable:
     found: list[tuple[VerdictGroup, Verdict]] = [
         *(("drift", v) for v in ev.verdicts),
         *(("performance", v) for v in ev.performance_verdicts),
+        *(("performance", v) for v in ev.estimated_verdicts),
         *(("quality", v) for v in ev.quality_verdicts),
     ]
 

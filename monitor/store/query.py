@@ -43,7 +43,7 @@ from monitor.vocab.effects import (
 )
 from monitor.vocab.retrain import RetrainRequest
 from monitor.vocab.silences import Silence
-from monitor.vocab.verdicts import Health, WindowEvaluation
+from monitor.vocab.verdicts import Health, WindowEvaluation, in_force
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,8 @@ class VerdictBrief(msgspec.Struct, frozen=True, gc=False):
 
     feature: str
     severity: str
+    statistic: str
+    status: str
 
 
 class WindowBrief(msgspec.Struct, frozen=True):
@@ -84,6 +86,11 @@ class WindowBrief(msgspec.Struct, frozen=True):
     verdicts: list[VerdictBrief] = []
     performance_verdicts: list[VerdictBrief] = []
     quality_verdicts: list[VerdictBrief] = []
+    estimated_verdicts: list[VerdictBrief] = []
+
+    def estimates_in_force(self) -> list[VerdictBrief]:
+        """As :meth:`WindowEvaluation.estimates_in_force`."""
+        return in_force(self.performance_verdicts, self.estimated_verdicts)
 
 
 #: Newest evaluations ``status`` looks at to find the newest window with a verdict (the tail

@@ -48,6 +48,7 @@ _FEATURE_PAGE_ALERTS = frozenset(
 #: audit trail for a failed retraining. A model-wide drift alert opens the page as it is.
 _MODEL_VIEWS = {
     ALERTNAMES["performance"]: "performance",
+    ALERTNAMES["estimated_performance"]: "performance",
     ALERTNAMES["change_point"]: "performance",
     ALERTNAMES["data_quality"]: "quality",
     ALERTNAMES["label_coverage"]: "labels",

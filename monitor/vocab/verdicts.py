@@ -7,8 +7,9 @@ The statistics make them (``monitor/stats/``), the store keeps them as MessagePa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 import msgspec
 
@@ -116,10 +117,27 @@ class WindowEvaluation(msgspec.Struct, frozen=True):
     estimation_refused: str = ""
 
     def estimates_in_force(self) -> list[Verdict]:
-        """The estimated verdicts of metrics the labels have not judged yet: once a metric's
-        realized performance is judged, it takes precedence over the estimate."""
-        judged = {v.statistic for v in self.performance_verdicts if v.status != "insufficient"}
-        return [v for v in self.estimated_verdicts if v.statistic not in judged]
+        """The estimated verdicts of metrics the labels have not judged yet."""
+        return in_force(self.performance_verdicts, self.estimated_verdicts)
+
+
+class Judged(Protocol):
+    """What :func:`in_force` reads of a verdict (a stored verdict's brief form has it too)."""
+
+    @property
+    def statistic(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+J = TypeVar("J", bound=Judged)
+
+
+def in_force(performance: Sequence[Judged], estimated: Sequence[J]) -> list[J]:
+    """The ``estimated`` verdicts of metrics whose realized verdict (in ``performance``) is not
+    judged yet: once labels suffice to judge a metric, the realized verdict takes precedence."""
+    judged = {v.statistic for v in performance if v.status != "insufficient"}
+    return [v for v in estimated if v.statistic not in judged]
 
 
 class Health(msgspec.Struct, frozen=True):

@@ -28,12 +28,14 @@ def brief(start: int, drift: str, *, n: int = 500, degraded: tuple[str, ...] = (
     return WindowBrief(
         window_start=start,
         n=n,
-        verdicts=[
-            VerdictBrief("amount", drift),
-            VerdictBrief(common.MODEL_ROW, drift),
-        ],
-        performance_verdicts=[VerdictBrief("__performance__", severity) for severity in degraded],
+        verdicts=[verdict("amount", drift), verdict(common.MODEL_ROW, drift)],
+        performance_verdicts=[verdict("__performance__", s, "accuracy") for s in degraded],
     )
+
+
+def verdict(feature: str, severity: str, statistic: str = "psi") -> VerdictBrief:
+    status = {"ok": "ok", "insufficient": "insufficient"}.get(severity, "drift")
+    return VerdictBrief(feature, severity, statistic, status)
 
 
 def status(

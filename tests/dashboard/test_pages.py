@@ -180,7 +180,9 @@ def test_model_page_shows_the_stored_verdicts_and_links_to_the_drifting_feature(
         assert (row["statistic"], row["n"]) == (statistic, v.n)
         assert row["severity"] == common.severity_text(v.severity)
         assert (row["value"], row["threshold"]) == (written(v.value), written(v.threshold))
-    assert len(found) == len(ev.verdicts) + len(ev.performance_verdicts) + len(ev.quality_verdicts)
+    lists = (ev.verdicts, ev.performance_verdicts, ev.quality_verdicts, ev.estimated_verdicts)
+    assert len(found) == sum(map(len, lists))
+    assert ev.estimated_verdicts  # fraud-detector's scores are calibrated on its reference
 
     second_click = [q for _, page, q in links(at) if page == "feature" and q["feature"] == "amount"]
     assert second_click == [{"model": "fraud-detector", "feature": "amount", "window": str(start)}]
@@ -217,6 +219,22 @@ def test_model_page_shows_the_stored_verdicts_and_links_to_the_drifting_feature(
     at.segmented_control(key="view").set_value("quality").run()
     dead = figure(at, "dead_letters")["data"][0]
     assert dict(zip(dead["x"], dead["y"], strict=True)) == counts.dead_by_reason
+
+
+def test_the_performance_view_shows_the_estimate_beside_the_labels(
+    pipeline: Deployment, app_factory: Any
+) -> None:
+    """fraud-detector's scores, calibrated on its reference, estimate each window's performance;
+    the chart shows the stored estimates and the realized values where labels judged them."""
+    at = app_factory(pipeline, "model", model="fraud-detector", view="performance")
+    assert not at.exception
+    assert "Estimated before labels" in texts(at)
+    chart = figure(at, "estimate_chart")["data"]
+    estimate = next(t for t in chart if t.get("name", "").startswith("estimated accuracy"))
+    stored = sorted(pipeline.query().evaluations("fraud-detector"), key=lambda e: e.window_start)
+    expected = [e.estimated_performance["accuracy"] for e in stored if e.estimated_performance]
+    assert estimate["y"] == pytest.approx(expected)
+    assert "Where labels judged accuracy" in texts(at)
 
 
 def test_period_comparison_sees_the_shift(pipeline: Deployment, app_factory: Any) -> None:

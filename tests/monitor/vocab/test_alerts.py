@@ -23,6 +23,7 @@ def alert(kind: str, feature: str = "", window: str = "") -> Alert:
         ("data_quality", "__model__", "model", "quality"),
         ("feature_drift", "__model__", "model", None),
         ("performance", "mae", "model", "performance"),
+        ("estimated_performance", "f1", "model", "performance"),
         ("change_point", "", "model", "performance"),
         ("label_coverage", "", "model", "labels"),
         ("label_delay", "", "model", "labels"),
@@ -43,3 +44,10 @@ def test_each_kind_links_to_the_page_and_view_of_its_evidence(
 
 def test_without_a_window_the_link_names_none() -> None:
     assert evidence_page(alert("label_delay")) == ("model", {"model": "m", "view": "labels"})
+
+
+def test_every_alert_kind_has_a_page() -> None:
+    """A new rule kind without a view would open the model page wherever it falls."""
+    for kind in ALERTNAMES:
+        page, params = evidence_page(alert(kind, "x"))
+        assert page == "feature" or "view" in params, kind
