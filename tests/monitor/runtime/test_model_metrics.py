@@ -89,6 +89,8 @@ def evaluation(start: int, psi_a: float, judged: bool = True) -> WindowEvaluatio
         ],
         performance={"accuracy": 0.8125, "roc_auc": 0.7, "f1": NAN, "r2": 0.3},
         reference_performance={"accuracy": 0.875, "roc_auc": 0.9, "f1": NAN, "r2": 0.5},
+        estimated_performance={"accuracy": 0.79, "roc_auc": NAN},  # NaN: no sample
+        estimated_bands={"accuracy": (0.77, 0.81), "roc_auc": (NAN, NAN)},
     )
 
 
@@ -166,6 +168,11 @@ EXPECTED = {
     key("driftwatch_feature_drift_statistic", model="m", feature=PREDICTION, statistic="psi"): 0.01,
     key("driftwatch_feature_drift_threshold", model="m", feature=PREDICTION, statistic="psi"): 0.05,
     key("driftwatch_model_performance", model="m", metric="accuracy"): 0.8125,
+    key(
+        "driftwatch_model_estimated_performance", model="m", metric="accuracy", bound="estimate"
+    ): 0.79,
+    key("driftwatch_model_estimated_performance", model="m", metric="accuracy", bound="low"): 0.77,
+    key("driftwatch_model_estimated_performance", model="m", metric="accuracy", bound="high"): 0.81,
     key("driftwatch_model_reference_performance", model="m", metric="accuracy"): 0.875,
     key("driftwatch_model_reference_performance", model="m", metric="roc_auc"): 0.9,
     key(

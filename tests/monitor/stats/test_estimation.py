@@ -157,3 +157,20 @@ def test_histograms_of_partitions_add_up_to_the_whole_window() -> None:
     parts = [decision_histograms(scores[i::3], decisions[i::3]) for i in range(3)]
     for side in (0, 1):
         np.testing.assert_array_equal(sum(p[side] for p in parts), whole[side])
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (2, 3), (8, 8), (1, 1)])
+def test_score_binning_costs_far_less_than_the_band(shape: tuple[float, float]) -> None:
+    """Scores equal to ``P(y = 1)``: a window's exact expected accuracy is the mean of ``s`` or
+    ``1 − s`` over its rows. The estimate from 100 score bins and a 200,000-row reference's map
+    is within 15 % of the band's half-width of it (measured: at most 0.0012 against ±0.017–0.021
+    at 2,000 rows, docs/statistics.md)."""
+    rng = np.random.default_rng(7)
+    scores = rng.beta(2, 3, 200_000)
+    cal = calibrate(*histograms(scores, (rng.random(scores.size) < scores).astype(float)))
+    window = rng.beta(*shape, 2_000)
+    decided = window >= 0.5
+    exact = np.mean(np.where(decided, window, 1 - window))
+    est = estimate(cal, *decision_histograms(window, decided), draws=500)
+    half_band = (est.high["accuracy"] - est.low["accuracy"]) / 2
+    assert abs(est.metrics["accuracy"] - exact) < 0.15 * half_band
