@@ -130,11 +130,12 @@ def estimate_lines(ev: WindowEvaluation) -> list[str]:
         return [f"no performance estimate: {ev.estimation_refused}"]
     if not ev.estimated_performance:
         return []
+    judged = {v.statistic for v in ev.performance_verdicts if v.status != "insufficient"}
     parts = []
     for metric, value in ev.estimated_performance.items():
         low, high = ev.estimated_bands.get(metric, (math.nan, math.nan))
-        realized = ev.performance.get(metric)
-        seen = f", realized {realized:.3g}" if realized is not None and ev.n_labelled else ""
+        realized = ev.performance.get(metric)  # shown once enough labels judged it
+        seen = f", realized {realized:.3g}" if realized is not None and metric in judged else ""
         parts.append(f"{metric} {value:.3g} (95 % band {low:.3g}-{high:.3g}{seen})")
     return ["estimated from scores: " + "; ".join(parts)]
 

@@ -39,6 +39,9 @@ MIN_CALIBRATION_LABELS = 500
 MIN_PER_CLASS = 50
 #: Scores spread over fewer of the score bins than this are decisions, not probabilities.
 MIN_BINS_USED = 5
+#: Calibration maps redrawn per band (cycled over its draws): enough for the reference's own
+#: sampling error, few enough that a window's band costs milliseconds.
+MAP_DRAWS = 200
 #: Metrics a binary classifier's estimate covers.
 ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
@@ -82,7 +85,15 @@ def calibrate(positives: ArrayLike, negatives: ArrayLike) -> Calibration:
     n = int(total.sum())
     seen = np.flatnonzero(total)
     if seen.size == 0:
-        return Calibration((math.nan,) * SCORE_BINS, 0, math.nan, math.nan, _refusal(0, 0, 0, 0))
+        empty = (
+            (math.nan,) * SCORE_BINS,
+            (0,) * SCORE_BINS,
+            (0,) * SCORE_BINS,
+            0,
+            math.nan,
+            math.nan,
+        )
+        return Calibration(*empty, _refusal(0, 0, 0, 0))
     rate = pos[seen] / total[seen]
     fitted = isotonic_regression(rate, weights=total[seen], increasing=True).x
     probabilities = np.interp(np.arange(SCORE_BINS), seen, fitted)
@@ -90,7 +101,8 @@ def calibrate(positives: ArrayLike, negatives: ArrayLike) -> Calibration:
     ece = float(np.sum(total[seen] * np.abs(rate - midpoints[seen])) / n)
     brier = float(np.sum(pos * (1 - probabilities) ** 2 + neg * probabilities**2) / n)
     refused = _refusal(n, int(pos.sum()), int(neg.sum()), seen.size)
-    return Calibration(tuple(probabilities.tolist()), n, ece, brier, refused)
+    rows = tuple(int(c) for c in pos.tolist()), tuple(int(c) for c in total.tolist())
+    return Calibration(tuple(probabilities.tolist()), *rows, n, ece, brier, refused)
 
 
 def _refusal(n: int, n_pos: int, n_neg: int, bins_used: int) -> str:
@@ -157,7 +169,7 @@ def expected_sums(
 
     Examples
     --------
-    >>> c = Calibration(tuple([0.25] * 50 + [0.75] * 50), 1000, 0.0, 0.1875)
+    >>> c = Calibration(tuple([0.25] * 50 + [0.75] * 50), (5,) * 100, (10,) * 100, 1000, 0.0, 0.19)
     >>> hp = np.zeros(100); hn = np.zeros(100); hp[80] = 100; hn[10] = 100
     >>> s = expected_sums(c, hp, hn)
     >>> [s[k] for k in ("n", "tp", "fp", "tn", "fn")], s["pos:80"], s["neg:10"]
@@ -199,6 +211,22 @@ def _ratio(
     return np.where(denominator > 0, numerator / safe, undefined)
 
 
+def _redrawn_maps(calibration: Calibration, rng: np.random.Generator) -> NDArray[np.float64]:
+    """:data:`MAP_DRAWS` calibration maps, each refitted on the reference's positives redrawn
+    bin by bin as Binomial(rows of the bin, its observed positive rate). (Redrawing around the
+    fitted map instead covered the realized accuracy in 80 % of windows at a nominal 95 %, with
+    1,000 reference rows; around the observed rates, 90 %.)"""
+    counts = np.asarray(calibration.counts, dtype=np.int64)
+    seen = np.flatnonzero(counts)
+    rates = np.asarray(calibration.positives, dtype=np.float64)[seen] / counts[seen]
+    positives = rng.binomial(counts[seen], rates, size=(MAP_DRAWS, seen.size))
+    maps = np.empty((MAP_DRAWS, SCORE_BINS))
+    for i in range(MAP_DRAWS):
+        fitted = isotonic_regression(positives[i] / counts[seen], weights=counts[seen]).x
+        maps[i] = np.interp(np.arange(SCORE_BINS), seen, fitted)
+    return maps
+
+
 def binned_aucs(positives: NDArray[np.float64], negatives: NDArray[np.float64]) -> NDArray:
     """:func:`~monitor.stats.performance.binned_auc` of each row (one simulated window each).
 
@@ -223,20 +251,23 @@ def estimate(
     """A window's estimated metrics and their ``level`` bands.
 
     Point estimates are the metrics of :func:`expected_sums`; the band comes from ``draws``
-    simulated label sets, one Bernoulli(``p_b``) label per prediction (seeded: the same window
-    gives the same band).
+    simulated label sets, one Bernoulli label per prediction (seeded: the same window gives the
+    same band). Each draw's probabilities come from one of :data:`MAP_DRAWS` calibration maps
+    refitted on the reference's positives redrawn bin by bin (a bootstrap of the reference): a
+    reference of a few thousand labels knows ``p_b`` only so well, and the band must say so too.
     """
     if calibration.refused:
         raise ValueError(f"no estimate: {calibration.refused}")
-    p = np.asarray(calibration.probabilities)
     hp = np.asarray(predicted_positive, dtype=np.int64)
     hn = np.asarray(predicted_negative, dtype=np.int64)
     h = hp + hn
     metrics = performance.binary_metrics(expected_sums(calibration, hp, hn))
     point = {name: metrics[name] for name in ESTIMATED_METRICS}
     rng = np.random.default_rng(seed)
-    tp_b = rng.binomial(hp, p, size=(draws, SCORE_BINS))  # true positives per bin and draw
-    fn_b = rng.binomial(hn, p, size=(draws, SCORE_BINS))
+    maps = _redrawn_maps(calibration, rng)
+    p_draw = maps[np.arange(draws) % len(maps)]
+    tp_b = rng.binomial(hp, p_draw)  # true positives per draw and bin
+    fn_b = rng.binomial(hn, p_draw)
     tp, fn = tp_b.sum(axis=1), fn_b.sum(axis=1)
     positives = (tp_b + fn_b).astype(np.float64)
     aucs = binned_aucs(positives, h - positives)

@@ -185,14 +185,17 @@ class Calibration(msgspec.Struct, frozen=True):
     to trust it (``monitor/stats/estimation.py`` builds and uses it).
 
     ``probabilities`` has one monotone value per equal-width score bin (bins the reference never
-    saw are interpolated between their neighbours). ``ece`` is the raw scores' expected
-    calibration error on the reference (bin midpoints against observed positive rates): how far
-    the model's scores are from probabilities before the map. ``brier`` is the calibrated map's
-    Brier score on the reference. ``refused`` says why no estimate may be made (empty when one
-    may).
+    saw are interpolated between their neighbours), fitted on ``positives`` among ``counts``
+    labelled reference rows per bin: how sure each value is, which the bands draw on. ``ece`` is
+    the raw scores' expected calibration error on the reference (bin midpoints against observed
+    positive rates): how far the model's scores are from probabilities before the map. ``brier``
+    is the calibrated map's Brier score on the reference. ``refused`` says why no estimate may be
+    made (empty when one may).
     """
 
     probabilities: tuple[float, ...]
+    positives: tuple[int, ...]
+    counts: tuple[int, ...]
     n: int
     ece: float
     brier: float

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from monitor import config
-from monitor.cli.status import table_lines
+from monitor.cli.status import estimate_lines, table_lines
 from monitor.store.checkpoint import Checkpoint
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys
@@ -284,3 +284,16 @@ def test_status_table_says_plain_names_and_the_correction_once() -> None:
         "* significant after Benjamini–Hochberg over 12 tests at fdr 0.05: among the features a "
         "window calls drifted, at most that share are expected to be false alarms",
     ]
+
+
+def test_the_estimate_line_shows_a_realized_value_only_once_labels_judged_it() -> None:
+    judged = evaluation()
+    assert estimate_lines(judged) == [
+        "estimated from scores: auc 0.631 (95 % band 0.6-0.66, realized 0.61)"
+    ]
+    few_labels = msgspec.structs.replace(
+        judged, performance_verdicts=[verdict("auc", "insufficient", 0.61, statistic="auc")]
+    )
+    assert estimate_lines(few_labels) == ["estimated from scores: auc 0.631 (95 % band 0.6-0.66)"]
+    refused = msgspec.structs.replace(judged, estimation_refused="too few labels")
+    assert estimate_lines(refused) == ["no performance estimate: too few labels"]
