@@ -1,9 +1,16 @@
 """The dashboard's only data access: cached reads through ``monitor.store.query.Query``.
 
 The Redis client and ``Query`` are resources (``st.cache_resource``: one per config, shared by
-every session); reads are data (``st.cache_data``) kept for :data:`TTL_SECONDS`, so a wall of
-open tabs costs Redis one read per page per few seconds. Every function takes the config path as
-its first cached argument, so two configs in one process (tests) never share results.
+every session); reads are kept for :data:`TTL_SECONDS`, so a wall of open tabs costs Redis one
+read per page per few seconds. Every function takes the config path as its first cached argument,
+so two configs in one process (tests) never share results.
+
+Small reads are data (``st.cache_data``), which pickles a value when it stores it and unpickles
+it on every hit. The big ones — the status of every model, a model's evaluations, the trends —
+are read-only values shared as they are (``st.cache_resource`` with the same lifetime): frozen
+structs in tuples and read-only mappings that no page changes. Unpickling 168 evaluations took
+longer than reading them from Redis. They take :func:`_generation` as an argument, so
+``st.cache_data.clear()`` ("Refresh now", the tests) forgets them too.
 
 The dashboard never names a Redis key, and reads only, with one exception: silences, which people
 make and end, are written through ``Query.silence_store()`` by :func:`add_silence` and
@@ -21,14 +28,19 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 import streamlit as st
 
 from dashboard import ENV_CONFIG
+from dashboard.figures.health import TrendWindow, trend_windows
 from monitor import config
 from monitor.store.client import connect
-from monitor.store.query import ModelStatus, Query, WindowBrief
+from monitor.store.query import ModelStatus, Query
 from monitor.vocab.alerts import Alert, LogEntry
 from monitor.vocab.audit import AuditEvent
 from monitor.vocab.counts import IngestCounts
@@ -40,6 +52,10 @@ from monitor.vocab.verdicts import WindowEvaluation
 #: How stale a page may be: short enough to watch drift happen, long enough that every open tab
 #: and every rerun within it share one read.
 TTL_SECONDS = 5.0
+#: Reads kept as shared values at most, per function: a value per model (and windows shown).
+SHARED_ENTRIES = 256
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def config_path() -> str:
@@ -68,25 +84,44 @@ def settings() -> config.Settings:
     return _settings(config_path())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def _overview(path: str) -> list[ModelStatus]:
-    return _query(path).status()
+@st.cache_data(show_spinner=False)
+def _generation(path: str) -> float:
+    """When the data caches were last cleared: the shared reads' key, so that clearing the data
+    caches forgets them too."""
+    return time.monotonic()
 
 
-def overview() -> list[ModelStatus]:
+def _shared(read: F) -> F:
+    """``read`` kept as a shared, read-only value for :data:`TTL_SECONDS` (module docstring)."""
+    keep = st.cache_resource(ttl=TTL_SECONDS, max_entries=SHARED_ENTRIES, show_spinner=False)
+    return keep(read)  # type: ignore[return-value]
+
+
+@_shared
+def _overview(path: str, generation: float) -> tuple[ModelStatus, ...]:
+    return tuple(_query(path).status())
+
+
+def overview() -> tuple[ModelStatus, ...]:
     """Every configured model: totals, health and newest evaluation."""
-    return _overview(config_path())
+    path = config_path()
+    return _overview(path, _generation(path))
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def _recent_windows(path: str, last: int) -> dict[str, list[WindowBrief]]:
-    return _query(path).recent_windows(last=last)
+@_shared
+def _recent_windows(
+    path: str, last: int, generation: float
+) -> Mapping[str, tuple[TrendWindow, ...]]:
+    found = _query(path).recent_windows(last=last)
+    return MappingProxyType({model: trend_windows(briefs) for model, briefs in found.items()})
 
 
-def recent_windows(last: int) -> dict[str, list[WindowBrief]]:
-    """Every configured model's newest ``last`` evaluated windows in brief (start, rows, verdict
-    severities), oldest first: the overview's trend column, in two round trips."""
-    return _recent_windows(config_path(), last)
+def recent_windows(last: int) -> Mapping[str, tuple[TrendWindow, ...]]:
+    """Every configured model's newest ``last`` evaluated windows, oldest first, each kept as its
+    start, rows and severity: the overview's trend column, in two round trips (the windows are
+    read in brief, and only their severity is kept)."""
+    path = config_path()
+    return _recent_windows(path, last, _generation(path))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -100,14 +135,15 @@ def unknown_model_dead_letters() -> dict[str, int]:
     return _unknown_model_dead_letters(config_path())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def _status(path: str, model: str) -> ModelStatus:
+@_shared
+def _status(path: str, model: str, generation: float) -> ModelStatus:
     return _query(path).status([model])[0]
 
 
 def status(model: str) -> ModelStatus:
     """One model's totals, health and newest evaluation (a configured model)."""
-    return _status(config_path(), model)
+    path = config_path()
+    return _status(path, model, _generation(path))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -121,14 +157,17 @@ def current_references() -> dict[str, str | None]:
     return _current_references(config_path())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def _evaluations(path: str, model: str, last: int) -> dict[str, WindowEvaluation]:
-    return _query(path).evaluations_by_window(model, last=last)
+@_shared
+def _evaluations(
+    path: str, model: str, last: int, generation: float
+) -> Mapping[str, WindowEvaluation]:
+    return MappingProxyType(_query(path).evaluations_by_window(model, last=last))
 
 
-def evaluations(model: str, last: int) -> dict[str, WindowEvaluation]:
+def evaluations(model: str, last: int) -> Mapping[str, WindowEvaluation]:
     """The newest ``last`` evaluated windows of a model, by window id, oldest first."""
-    return _evaluations(config_path(), model, last)
+    path = config_path()
+    return _evaluations(path, model, last, _generation(path))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

@@ -18,7 +18,7 @@ import streamlit as st
 
 from dashboard import data, widgets
 from dashboard.figures import alerts as info
-from dashboard.figures.common import md, severity_text
+from dashboard.figures.common import code, md, severity_text
 from monitor.vocab.alerts import Alert
 from monitor.vocab.silences import Silence
 
@@ -230,7 +230,7 @@ else:
     )
     st.info(f"{why} Silence from the command line, and end a silence by its id:")
     example = info.matchers_for(by_fingerprint[start_from]) if start_from else ['model="MODEL"']
-    st.code(info.cli_hint(data.config_path(), example), language="bash", wrap_lines=True)
+    st.markdown("\n\n".join(map(code, info.cli_hint(data.config_path(), example).splitlines())))
 
 st.subheader("Notifications")
 receivers = [r.name for r in settings.alerting.receivers]

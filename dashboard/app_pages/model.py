@@ -172,8 +172,8 @@ elif cell != st.session_state.get("heatmap_opened"):  # a cell of this page stay
     link = verdicts.cell_evidence(model.name, cell)
     st.switch_page(PAGES[link.page], query_params=link.params)
 st.caption(
-    f"{verdicts.legend()}. Hover a cell for its statistic, threshold and sample size; click it "
-    "to open its evidence."
+    f"{verdicts.legend()}. Hover a cell for its statistic, threshold and sample size; click a "
+    "marked cell to open its evidence, or pick any window above."
 )
 
 table = verdicts.verdict_table(ev)

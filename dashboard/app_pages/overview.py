@@ -152,8 +152,13 @@ with left:
     )
     if unknown:
         st.warning(common.md(unknown), icon=":material/mark_email_unread:")
-with right:
-    st.plotly_chart(health.health_bar(counts), key="health_bar")
+with right:  # badges, not a chart: this page would load Plotly (4.7 MB of script) for one bar
+    st.markdown(
+        "  \n".join(
+            widgets.severity_badge(health.HEALTH_SEVERITY[status], f"{status}: {n:,}")
+            for status, n in counts.items()
+        )
+    )
     st.caption(f"{len(rows)} models configured")
 
 with st.expander("Filter and sort", icon=":material/filter_list:"):

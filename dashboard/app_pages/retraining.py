@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard import data, widgets
 from dashboard.figures import retraining as info
-from dashboard.figures.common import md
+from dashboard.figures.common import code, md
 from monitor.vocab.retrain import STATES
 
 #: Option of the model filter that keeps every model.
@@ -94,7 +94,8 @@ if counts["awaiting_approval"]:
         icon=":material/pending_actions:",
     )
     waiting = next(r for r in requests if r.state == "awaiting_approval")
-    st.code(info.approval_hint(data.config_path(), waiting.id), language="bash", wrap_lines=True)
+    hint = info.approval_hint(data.config_path(), waiting.id)
+    st.markdown("\n\n".join(map(code, hint.splitlines())))
 
 if not requests:
     if settings.retraining.enabled:

@@ -114,6 +114,27 @@ def md(value: object) -> str:
     return "".join(f"\\{c}" if c in _MARKDOWN_SPECIALS else c for c in text)
 
 
+#: A run of backticks, which a code span's delimiters must outnumber.
+_BACKTICKS = re.compile(r"`+")
+
+
+def code(text: str) -> str:
+    """``text`` as a Markdown code span: monospace, and shown exactly as written, since nothing
+    inside a code span is Markdown, HTML, a directive, a formula or a link. Commands built from
+    stored text (a matcher, an id) are shown so; ``st.code`` would load a syntax highlighter of
+    1.5 MB into the page for them. The delimiters are one backtick longer than the longest run
+    inside, and padded with the space Markdown strips, so backticks inside or at the ends stay
+    text. A line break would become a space: one span per line. One change remains, harmless:
+    Streamlit rewrites ``:material/`` as ``:material_`` in all Markdown, code spans too (checked
+    in Chromium: links, images, HTML, directives, formulas, shortcodes stay text; long lines wrap).
+
+    >>> code("a `b` c"), code("``")
+    ('`` a `b` c ``', '``` `` ```')
+    """
+    fence = "`" * (max(map(len, _BACKTICKS.findall(text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
 def plain(value: object) -> str:
     """``value`` as literal text in Plotly titles, legends and hover labels, which render a
     subset of HTML (``<a>``, ``<b>``, ``<br>``): ``&``, ``<`` and ``>`` become entities."""

@@ -1,28 +1,24 @@
 """Model health across the fleet (the overview): one row per model, and models per health status.
 
 ``overview_rows`` prepares the rows from ``Query.status`` results — with since when each model is
-unhealthy and its trend over its newest windows (``Query.recent_windows``) — ``select_rows``
-filters and sorts them as the overview's controls ask, and ``health_bar`` draws
-``health_counts``. Health statuses map onto the severity colours and glyphs here, so a CRITICAL
-model is the red of a critical verdict and reads "✕ CRITICAL" to anyone who cannot tell hues
-apart.
+unhealthy and its trend over its newest windows (``Query.recent_windows``, kept as
+``trend_windows``) — ``select_rows`` filters and sorts them as the overview's controls ask, and
+``health_counts`` counts models per status. Health statuses map onto the severity colours and
+glyphs here, so a CRITICAL model is the red of a critical verdict and reads "✕ CRITICAL" to
+anyone who cannot tell hues apart.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-
-import plotly.graph_objects as go
 
 from dashboard.figures.common import (
     ROW_LABELS,
     SEVERITY_COLORS,
     Severity,
     baseline_hint,
-    layout,
     local,
     newest_per_window,
     severity_glyph,
@@ -82,12 +78,27 @@ def readable(reason: str) -> str:
     return reason
 
 
-def trend(windows: Sequence[WindowBrief]) -> list[int]:
-    """Bar heights (:data:`TREND_HEIGHTS`) of a model's newest windows, oldest first: each
-    window's severity as the health reads it (model drift, performance, data quality), one
-    window per start (the busier version where two share one). A brief has every attribute of
-    an evaluation these read, so the model page's rules apply as they are."""
-    return [TREND_HEIGHTS[window_severity(w)] for w in newest_per_window(windows)]
+@dataclass(frozen=True, slots=True)
+class TrendWindow:
+    """What a trend keeps of one window: its start, its rows and its severity."""
+
+    window_start: int
+    n: int
+    severity: Severity
+
+
+def trend_windows(windows: Iterable[WindowBrief]) -> tuple[TrendWindow, ...]:
+    """Each window's severity as the health reads it (model drift, performance — realized, else
+    the estimate in force — and data quality): a brief has every attribute of an evaluation
+    :func:`window_severity` reads, so the model page's rules apply as they are. A few bytes a
+    window, where the brief holds every verdict: what the dashboard keeps between reruns."""
+    return tuple(TrendWindow(w.window_start, w.n, window_severity(w)) for w in windows)
+
+
+def trend(windows: Sequence[TrendWindow]) -> list[int]:
+    """Bar heights (:data:`TREND_HEIGHTS`) of a model's newest windows (:func:`trend_windows`),
+    oldest first, one window per start (the busier version where two share one)."""
+    return [TREND_HEIGHTS[w.severity] for w in newest_per_window(windows)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +137,11 @@ def overview_rows(
     tz: tzinfo,
     *,
     now: float,
-    recent: Mapping[str, Sequence[WindowBrief]] | None = None,
+    recent: Mapping[str, Sequence[TrendWindow]] | None = None,
 ) -> list[OverviewRow]:
     """Rows of the overview, with the dashboard's own hints where the daemon cannot know why;
-    ``recent``: each model's newest windows (``Query.recent_windows``) for its trend."""
+    ``recent``: each model's newest windows (``Query.recent_windows`` as :func:`trend_windows`)
+    for its trend."""
     rows = []
     for s in statuses:
         name, c = s.model.name, s.counts
@@ -229,29 +241,8 @@ def unknown_dead_letters_text(by_reason: Mapping[str, int], topic: str) -> str |
 
 
 def health_counts(rows: Iterable[OverviewRow]) -> dict[str, int]:
-    """Models per health status, worst first (zeros kept so the chart never changes shape)."""
+    """Models per health status, worst first (zeros kept so the summary never changes shape)."""
     counts = dict.fromkeys(HEALTH_ORDER, 0)
     for r in rows:
         counts[r.health] += 1
     return counts
-
-
-def health_bar(counts: Mapping[str, int]) -> go.Figure:
-    """Models per health status, coloured like everything else."""
-    statuses = list(counts)
-    fig = go.Figure(
-        go.Bar(
-            x=[counts[s] for s in statuses],
-            y=statuses,
-            orientation="h",
-            marker_color=[health_color(s) for s in statuses],
-            text=[counts[s] for s in statuses],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}: %{x} models<extra></extra>",
-        )
-    )
-    fig.update_yaxes(autorange="reversed")
-    # Models are counted in whole numbers: no tick at 0.5 models, whatever the counts.
-    fig.update_xaxes(tick0=0, dtick=max(1, math.ceil(max(counts.values(), default=0) / 5)))
-    return layout(fig, "models", "", height=60 + 28 * len(statuses))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.figures.common import (
@@ -21,13 +22,11 @@ from dashboard.figures.common import (
     OUTPUT_ROWS,
     SEVERITIES,
     SEVERITY_COLORS,
-    TIME_FORMAT,
     feature_label,
     layout,
     newest_per_window,
     percent,
     plain,
-    severity_glyph,
     severity_text,
     sig,
     time_axis,
@@ -45,6 +44,25 @@ ALL_QUALITY = ""
 ROW_PX = 26
 #: Time ticks at most on the heatmap's axis: dates must not overlap on a 390 px screen.
 MAX_TIME_TICKS = 4
+#: Severities whose cells carry a mark, which is also what a click selects: the problems (an ok
+#: cell is blue without a mark, a cell without verdict light grey; both open through the window
+#: picker).
+FLAGGED: tuple[str, ...] = ("insufficient", "warning", "critical")
+#: Each flagged severity's mark: a Plotly marker symbol, and the character that draws it in the
+#: legend. Markers, not text: Plotly styles each text glyph on its own, ~0.5 ms a cell and draw,
+#: seconds for a model failing everywhere; a marker costs a fraction. ✕ is the critical glyph of
+#: every badge; a warning triangle and an empty circle stand for "!" and "?", which no symbol has.
+MARKS: dict[str, tuple[str, str]] = {
+    "critical": ("x-thin", "✕"),
+    "warning": ("triangle-up-open", "△"),
+    "insufficient": ("circle-open", "○"),
+}
+#: A mark's colour on its cell's colour: white on dark red, black on orange and grey.
+MARK_COLORS = {"insufficient": "#000000", "warning": "#000000", "critical": "#ffffff"}
+#: A mark's size in pixels, about a cell wide at 1400 px (168 windows): hovering or clicking the
+#: cell beside it reaches that cell, not this mark (the figure's ``hoverdistance`` is 1), and at
+#: half that width the cells keep their colour.
+MARKER_PX = 8
 
 # --- heatmap --------------------------------------------------------------------------------------
 
@@ -52,7 +70,8 @@ MAX_TIME_TICKS = 4
 @dataclass(frozen=True, slots=True)
 class HeatmapInfo:
     """Rows × windows, coloured by severity; ``keys`` holds each row's verdict group and subject
-    (a feature or output, ``MODEL_ROW``, a metric, or ``ALL_QUALITY``)."""
+    (a feature or output, ``MODEL_ROW``, a metric, or ``ALL_QUALITY``); ``hover`` what each cell
+    says beyond its row and time (which the figure's hover template adds)."""
 
     rows: tuple[str, ...]
     keys: tuple[tuple[VerdictGroup, str], ...]
@@ -89,18 +108,17 @@ def _cell_verdict(ev: WindowEvaluation, group: VerdictGroup, subject: str) -> Ve
     return verdict_of(ev, subject)
 
 
-def _hover(label: str, group: VerdictGroup, subject: str, when: datetime, v: Verdict | None) -> str:
-    """A cell's hover: everything needed to judge the verdict without opening it (and which
-    feature's rate it is, in the row of all features' quality)."""
-    head = f"<b>{plain(label)}</b><br>{when:{TIME_FORMAT}}<br>"
+def _hover(group: VerdictGroup, subject: str, v: Verdict | None) -> str:
+    """A cell's hover below its row and time: everything needed to judge the verdict without
+    opening it (and which feature's rate it is, in the row of all features' quality)."""
     if v is None:
-        return head + "no verdict (no reference, or window not evaluated)"
+        return "no verdict (no reference, or window not evaluated)"
     statistic, shown = measure(group, v)
     if group == "quality" and subject == ALL_QUALITY:
         statistic = f"{v.feature}: {statistic}"
     p = "" if v.p_value is None else f", p = {sig(v.p_value)}"
     return (
-        head + f"{plain(statistic)} = {shown(v.value)} (threshold {shown(v.threshold)}{p})"
+        f"{plain(statistic)} = {shown(v.value)} (threshold {shown(v.threshold)}{p})"
         f"<br>n = {v.n:,} {n_counts(group, v.feature)}<br>{severity_text(v.severity)}"
     )
 
@@ -139,12 +157,10 @@ def heatmap_info(
     times = window_times(windows, tz)
     labels = tuple(row_label(*key) for key in keys)
     codes, hover = [], []
-    for label, (group, subject) in zip(labels, keys, strict=True):
+    for group, subject in keys:
         verdicts = [_cell_verdict(ev, group, subject) for ev in windows]
         codes.append(tuple(SEVERITIES.index(v.severity if v else "none") for v in verdicts))
-        hover.append(
-            tuple(_hover(label, group, subject, t, v) for t, v in zip(times, verdicts, strict=True))
-        )
+        hover.append(tuple(_hover(group, subject, v) for v in verdicts))
     return HeatmapInfo(
         rows=labels,
         keys=tuple(keys),
@@ -183,32 +199,44 @@ def _discrete_scale() -> list[tuple[float, str]]:
 
 
 def legend() -> str:
-    """What the heatmap's colours and glyphs mean, as a line under it (a colour bar beside it
-    would take a third of a phone's width)."""
-    words = {"insufficient": "too few rows", "none": "no verdict"}
-    return " · ".join(f"{severity_glyph(s) or '▢'} {words.get(s, s)}" for s in reversed(SEVERITIES))
+    """What the heatmap's colours and marks mean, as a line under it (a colour bar beside it
+    would take a third of a phone's width): every problem has a mark, ok cells none."""
+    words = {"insufficient": "too few rows"}
+    flagged = (f"{MARKS[s][1]} {words.get(s, s)}" for s in reversed(FLAGGED))
+    return " · ".join([*flagged, "blue, no mark: ok", "light grey: no verdict"])
+
+
+def hover_template(zone: str) -> str:
+    """Every cell's hover: its row, its window's start, then what :func:`heatmap_info` says of
+    it (``text``)."""
+    return f"<b>%{{y}}</b><br>%{{x|%Y-%m-%d %H:%M}} ({plain(zone)})<br>%{{text}}<extra></extra>"
 
 
 def verdicts_heatmap(info: HeatmapInfo) -> go.Figure:
-    """Rows × windows coloured by severity, each cell also marked with its severity's glyph
-    (colour is never the only cue); hovering a cell shows statistic, threshold, n.
+    """Rows × windows coloured by severity; every problem (warning, critical, too few rows) also
+    carries its severity's mark (:data:`MARKS`), so that colour is never the only cue for one;
+    hovering a cell shows statistic, threshold, n.
 
-    Plotly cannot select heatmap cells, so an invisible marker sits on every cell: it carries the
-    hover text and :func:`cell_key` as ``customdata`` (row by row), and clicking it selects it,
-    which lets the page open that cell's evidence. The markers are WebGL: thousands of SVG
-    markers (168 windows × 30 features) would add seconds to the page in the browser.
+    Plotly cannot select heatmap cells, but it can select markers: each flagged cell's mark is a
+    marker carrying :func:`cell_key` as ``customdata``, and clicking it selects it, which lets the
+    page open that cell's evidence (an ok cell opens through the window picker). Only flagged
+    cells get one: a text glyph and an invisible marker on each of 168 windows × 39 rows took
+    seconds to draw. The arrays are NumPy's, which Plotly sends as binary (codes) and checks
+    without a Python loop; the hover is one template around each cell's text.
     """
     steps = len(SEVERITIES)
-    rows = [plain(r) for r in info.rows]  # category labels render Plotly's HTML subset
+    rows = np.array([plain(r) for r in info.rows], dtype=object)  # Plotly renders HTML there
+    times = np.array(info.times, dtype=object)
+    codes = np.array(info.codes, dtype=np.int8).reshape(len(rows), len(times))
+    hover = np.array(info.hover, dtype=object).reshape(codes.shape)
+    template = hover_template(info.zone)
     fig = go.Figure(
         go.Heatmap(
-            z=[list(row) for row in info.codes],
-            x=list(info.times),
+            z=codes,
+            x=times,
             y=rows,
-            text=[[severity_glyph(SEVERITIES[c]) for c in row] for row in info.codes],
-            texttemplate="%{text}",
-            textfont={"size": 11},
-            hoverinfo="skip",
+            text=hover,
+            hovertemplate=template,
             colorscale=_discrete_scale(),
             zmin=-0.5,
             zmax=steps - 0.5,
@@ -217,25 +245,34 @@ def verdicts_heatmap(info: HeatmapInfo) -> go.Figure:
             showscale=False,  # the legend is text under the chart: a colour bar costs a phone
         )
     )
-    fig.add_trace(
-        go.Scattergl(
-            x=[t for _ in info.rows for t in info.times],
-            y=[row for row in rows for _ in info.times],
-            mode="markers",
-            marker={"opacity": 0, "size": 12},
-            text=[text for row in info.hover for text in row],
-            customdata=[
-                cell_key(group, subject, start)
-                for group, subject in info.keys
-                for start in info.starts
-            ],
-            hovertemplate="%{text}<extra></extra>",
-            showlegend=False,
+    for severity in FLAGGED:  # a trace each: one mark and one colour, no per-point style
+        row, column = np.nonzero(codes == SEVERITIES.index(severity))  # row by row
+        colour = MARK_COLORS[severity]
+        fig.add_trace(
+            go.Scatter(
+                x=times[column],
+                y=rows[row],
+                mode="markers",
+                marker={
+                    "symbol": MARKS[severity][0],
+                    "size": MARKER_PX,
+                    "color": colour,
+                    "line": {"width": 1, "color": colour},  # thin: the colour stays the cue
+                },
+                text=hover[row, column],
+                customdata=[
+                    cell_key(*info.keys[r], info.starts[c])
+                    for r, c in zip(row, column, strict=True)
+                ],
+                hovertemplate=template,
+                name=severity,
+                showlegend=False,
+            )
         )
-    )
     fig.update_yaxes(autorange="reversed", type="category", automargin=True)
     fig.update_xaxes(nticks=MAX_TIME_TICKS)
-    fig.update_layout(hovermode="closest", clickmode="event+select")
+    # A marker wins the hover only within its radius: the cells around it show their own.
+    fig.update_layout(hovermode="closest", clickmode="event+select", hoverdistance=1)
     return layout(fig, time_axis(info.zone), "", height=max(300, 120 + ROW_PX * len(info.rows)))
 
 

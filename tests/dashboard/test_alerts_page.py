@@ -25,7 +25,7 @@ from monitor.store.query import Query
 from monitor.vocab.alerts import Alert, AlertState, LogEntry
 from monitor.vocab.silences import Silence
 from tests.dashboard.conftest import Deployment, base_doc, write_config
-from tests.dashboard.test_pages import texts
+from tests.dashboard.test_pages import commands, texts
 
 WINDOW_START = 1_795_449_600
 #: The routed group of fraud-detector's alerts, as the routing tree keys it.
@@ -186,7 +186,7 @@ def test_read_only_by_default_shows_the_cli_and_no_controls(
     assert "This dashboard is read-only" in texts(at)
     assert "read-only" in " ".join(c.value for c in at.sidebar.caption)
     at.selectbox(key="silence_from").set_value(alerting.alerts["amount"].fingerprint).run()
-    command = at.code[0].value
+    command = "\n".join(commands(at))
     assert command.startswith(f"driftwatch silence add --config {alerting.dep.path} ")
     assert (
         "--matcher 'feature=\"amount\"'" in command

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page
 
 from dashboard.figures import common, health
-from tests.dashboard.browser import WIDE, settle, shoot
+from tests.dashboard.browser import RENDER_MS, WIDE, settle, shoot
 from tests.dashboard.conftest import Deployment
 
 pytestmark = pytest.mark.slow
@@ -34,8 +34,9 @@ def test_key_columns_fit_at_1400_px_and_health_reads_in_glyphs(
     dashboard_url: str, page: Page
 ) -> None:
     page.goto(dashboard_url + "/")
-    settle(page, charts=True)
+    settle(page, charts=False)
     grid = page.locator("[data-testid=stDataFrame]").first
+    grid.locator("th").first.wait_for(state="attached", timeout=RENDER_MS)  # drawn after the run
     box = grid.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= WIDE["width"]
     scroller = grid.locator(".dvn-scroller")
@@ -61,7 +62,7 @@ def test_every_unhealthy_models_why_is_on_the_page_whole(
     pipeline: Deployment, dashboard_url: str, page: Page
 ) -> None:
     page.goto(dashboard_url + "/")
-    settle(page, charts=True)
+    settle(page, charts=False)
     stored = pipeline.query().status()
     reasons = [
         health.readable(reason)
@@ -87,13 +88,13 @@ def test_streamlits_primary_colour_does_not_look_like_an_alarm(
     """Red means critical only: the theme's primary colour (chips, toggles, primary buttons) is
     not Streamlit's default red (``dashboard/.streamlit/config.toml``)."""
     page.goto(dashboard_url + "/")
-    settle(page, charts=True)
+    settle(page, charts=False)
     page.get_by_text("Filter and sort").click()
     page.wait_for_timeout(500)  # the expander's opening animation
     page.get_by_role("combobox", name="Owner").click()
     page.get_by_role("option", name="growth@example.com").click()
     page.keyboard.press("Escape")
-    settle(page, charts=True)
+    settle(page, charts=False)
     tags = page.locator("[data-testid=stMultiSelectTagsContainer]").first
     painted = tags.evaluate(
         """e => Array.from(e.querySelectorAll('*')).map(c => getComputedStyle(c).backgroundColor)

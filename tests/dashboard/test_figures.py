@@ -114,23 +114,7 @@ def test_rows_filter_search_and_sort_worst_first_with_missing_values_last() -> N
     assert health.health_counts(rows) == {"CRITICAL": 1, "WARN": 1, "INSUFFICIENT DATA": 0, "OK": 2}
 
 
-def test_health_bar_uses_the_severity_colours() -> None:
-    fig = health.health_bar({"CRITICAL": 1, "WARN": 0, "INSUFFICIENT DATA": 2, "OK": 3})
-    bar = fig.data[0]
-    assert list(bar.x) == [1, 0, 2, 3]
-    assert list(bar.marker.color) == [
-        common.SEVERITY_COLORS[s] for s in ("critical", "warning", "insufficient", "ok")
-    ]
-    assert fig.layout.xaxis.title.text == "models"
-
-
 # --- drift --------------------------------------------------------------------------------------
-
-
-def test_health_bar_ticks_count_whole_models() -> None:
-    for counts, step in (({"OK": 1, "WARN": 2}, 1), ({"OK": 23, "CRITICAL": 1}, 5)):
-        axis = health.health_bar(counts).layout.xaxis
-        assert (axis.tick0, axis.dtick) == (0, step)
 
 
 def test_two_versions_in_one_window_show_the_busier_one() -> None:

@@ -16,7 +16,7 @@ from tests.dashboard.conftest import (
     WINDOW,
     Deployment,
 )
-from tests.dashboard.test_pages import figure, links, texts
+from tests.dashboard.test_pages import figure, heatmap_cells, links, texts
 
 #: A card's first line: its severity badge, then its kind in bold.
 CARD = re.compile(r"^:(\w+)-badge\[(.) (\w+)\] \*\*([^*]+)\*\* · (.*)$")
@@ -57,11 +57,11 @@ def test_a_performance_only_problem_leads_with_its_metric_and_opens_its_chart(
     assert at.segmented_control(key="view").value == "performance"  # the worst signal's view
     assert figure(at, "performance_chart")["data"]
 
-    heat = figure(at, "heatmap")["data"]
-    rows = list(heat[0]["y"])
+    rows = list(figure(at, "heatmap")["data"][0]["y"])
     assert rows[:3] == ["model (all features)", "performance: mae", "performance: rmse"]
-    cells = dict(zip(heat[1]["customdata"], [c for r in heat[0]["z"] for c in r], strict=True))
-    assert cells[f"performance|mae|{window}"] == common.SEVERITIES.index("critical")
+    codes, marked = heatmap_cells(at)
+    assert codes[("performance: mae", int(window))] == common.SEVERITIES.index("critical")
+    assert marked[f"performance|mae|{window}"] == "critical"  # a click opens its evidence
     label = next(o for o in at.selectbox(key="model_window").options if "✕ critical" in o)
     assert label  # the picker tells the window's overall severity, not only its drift
 

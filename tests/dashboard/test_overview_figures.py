@@ -77,9 +77,12 @@ def test_the_trend_is_each_windows_severity_as_the_health_reads_it() -> None:
         brief(NOW - 2 * HOUR, "ok", degraded=("critical",)),  # inputs fine, the metric is not
         brief(NOW - HOUR, "critical"),
     ]
-    assert health.trend(windows) == [0, 1, 2, 3, 3]
+    kept = health.trend_windows(windows)  # what the dashboard keeps of them
+    assert [w.severity for w in kept] == ["insufficient", "ok", "warning", "critical", "critical"]
+    assert [(w.window_start, w.n) for w in kept] == [(w.window_start, w.n) for w in windows]
+    assert health.trend(kept) == [0, 1, 2, 3, 3]
     two_versions = [brief(NOW, "critical", n=20), brief(NOW, "ok", n=900)]
-    assert health.trend(two_versions) == [1]  # one bar per window: the busier version's
+    assert health.trend(health.trend_windows(two_versions)) == [1]  # the busier version's
     assert health.trend([]) == []
     assert max(health.TREND_HEIGHTS.values()) == health.TREND_HEIGHTS["critical"]
 
@@ -94,7 +97,7 @@ def test_rows_carry_since_trend_whole_reasons_and_a_clear_no_reference_state() -
         {"a": "r1", "b": None},
         BERLIN,
         now=NOW,
-        recent={"a": [brief(NOW - HOUR, "warning"), brief(NOW, "critical")]},
+        recent={"a": health.trend_windows([brief(NOW - HOUR, "warning"), brief(NOW, "critical")])},
     )
     a, b = rows
     assert a.why == (long_reason, "mae degraded")  # whole: nothing shortened

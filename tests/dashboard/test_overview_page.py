@@ -35,7 +35,7 @@ def test_each_model_shows_since_when_its_trend_and_its_whole_why(
         # the brief read sees each window as the whole evaluation does
         whole = common.newest_per_window(query.evaluations(name, last=health.TREND_WINDOWS))
         heights = [health.TREND_HEIGHTS[signals.window_severity(ev)] for ev in whole]
-        assert list(row["trend"]) == heights == health.trend(recent[name])
+        assert list(row["trend"]) == heights == health.trend(health.trend_windows(recent[name]))
         if s.health is None or s.health.status not in ("WARN", "CRITICAL"):
             continue
         unhealthy.append(name)

@@ -29,7 +29,7 @@ from monitor.vocab.retrain import RetrainRequest, RetrainState, retrain_event
 from monitor.vocab.silences import Silence
 from monitor.vocab.verdicts import WindowEvaluation
 from tests.dashboard.conftest import Deployment, base_doc, write_config
-from tests.dashboard.test_pages import links, texts
+from tests.dashboard.test_pages import commands, links, texts
 
 WINDOW_START = 1_795_449_600
 DAY = 86_400.0
@@ -189,7 +189,7 @@ def test_the_page_lists_requests_open_first_with_answers_and_decisions(
     shown = texts(at)
     assert "1 request(s) await approval" in shown and "**critical** → airflow" in shown
     assert "(approval required)" in shown
-    command = at.code[0].value.splitlines()[0]
+    command = commands(at)[0]
     assert command == (
         f"driftwatch retrain approve {waiting.id} --by NAME --config {stored.dep.path}"
     )

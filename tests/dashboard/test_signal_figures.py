@@ -268,13 +268,42 @@ def test_heatmap_rows_show_performance_and_quality_beside_drift() -> None:
     assert "no verdict" in heat.hover[7][0]
 
 
+def markers(fig: object) -> dict[tuple[str, str], tuple[str, str, str, str]]:
+    """The heatmap's marks (clickable markers) by (row, x): (severity, symbol, key, hover)."""
+    out = {}
+    for trace in fig.data[1:]:  # type: ignore[attr-defined]
+        for x, y, key, text in zip(trace.x, trace.y, trace.customdata, trace.text, strict=True):
+            assert (y, str(x)) not in out  # one mark a cell
+            out[(y, str(x))] = (trace.name, trace.marker.symbol, key, text)
+    return out
+
+
 def test_heatmap_cells_open_the_evidence_of_their_row() -> None:
     heat = verdicts.heatmap_info(heat_windows(), ["a", "b", "c"], UTC)
     fig = verdicts.verdicts_heatmap(heat)
-    assert [list(r) for r in fig.data[0].z] == [list(r) for r in heat.codes]
-    cells = fig.data[1]  # the invisible, clickable markers, row by row
-    at = {(heat.rows.index(r), i): k for (r, i), k in zip(
-        [(r, i) for r in heat.rows for i in range(3)], cells.customdata, strict=True)}  # fmt: skip
+    cells = fig.data[0]
+    assert cells.z.tolist() == [list(r) for r in heat.codes]  # every cell's severity
+    assert list(cells.y) == list(heat.rows) and list(cells.x) == list(heat.times)
+    assert cells.text.tolist() == [list(r) for r in heat.hover]  # every cell's hover
+    assert "<b>%{y}</b><br>%{x|%Y-%m-%d %H:%M} (UTC)<br>%{text}" in cells.hovertemplate
+
+    # a mark and its evidence on every problem, none on ok or unjudged cells
+    marked = markers(fig)
+    at = {}
+    for r, row in enumerate(heat.codes):
+        for i, code in enumerate(row):
+            severity = common.SEVERITIES[code]
+            found = marked.get((heat.rows[r], str(heat.times[i])))
+            if severity not in verdicts.FLAGGED:
+                assert found is None, (r, i)
+                continue
+            assert found is not None, (r, i)
+            name, symbol, key, text = found
+            assert (name, symbol) == (severity, verdicts.MARKS[severity][0])
+            assert key == verdicts.cell_key(*heat.keys[r], heat.starts[i])
+            assert text == heat.hover[r][i]
+            at[(r, i)] = key
+    assert len(marked) == len(at) == 7
     link = verdicts.cell_evidence("m", at[(1, 1)])
     assert (link.page, link.params) == (
         "model", {"model": "m", "window": str(T0 + W), "view": "performance"},
@@ -284,19 +313,25 @@ def test_heatmap_cells_open_the_evidence_of_their_row() -> None:
         "feature",
         {"model": "m", "feature": "b", "window": str(T0 + W)},
     )
-    assert verdicts.cell_evidence("m", at[(2, 0)]).params["view"] == "quality"
+    assert verdicts.cell_evidence("m", at[(2, 1)]).params["view"] == "quality"
     assert verdicts.cell_evidence("m", at[(0, 2)]).params == {
         "model": "m",
         "window": str(T0 + 2 * W),
     }
-    assert cells.text[5 * 3 + 1] == heat.hover[5][1] and cells.y[5 * 3 + 1] == "b"
+    for trace in fig.data[1:]:
+        assert trace.type == "scatter"  # SVG: WebGL costs a context per chart
+        colour = verdicts.MARK_COLORS[trace.name]  # white on dark red, black on orange, grey
+        assert trace.marker.color == trace.marker.line.color == colour
+        assert trace.marker.opacity is None  # drawn: the mark is what tells it from colour
+        assert trace.hovertemplate == cells.hovertemplate
     assert fig.data[0].showscale is False  # the legend is a line of text under the chart
-    assert verdicts.legend() == ("✕ critical · ! warning · ✓ ok · ? too few rows · ▢ no verdict")
+    assert verdicts.legend() == (
+        "✕ critical · △ warning · ○ too few rows · blue, no mark: ok · light grey: no verdict"
+    )
     colours = dict(fig.data[0].colorscale)
     for i, severity in enumerate(common.SEVERITIES):
         assert colours[i / len(common.SEVERITIES)] == common.SEVERITY_COLORS[severity]
-    text = [list(r) for r in fig.data[0].text]
-    assert text[1] == ["✓", "✕", "?"]  # a glyph in every judged cell: colour is not the only cue
+    assert fig.layout.hoverdistance == 1  # a marker never takes the hover of the cell beside it
     assert fig.layout.xaxis.nticks == verdicts.MAX_TIME_TICKS
     assert fig.layout.height == 120 + verdicts.ROW_PX * len(heat.rows)
 

@@ -109,8 +109,10 @@ def test_figures_escape_stored_names() -> None:
     heat = verdicts.verdicts_heatmap(info)
     shown = heat.to_json()
     assert "<img" not in shown and "&lt;img" in shown
-    assert list(heat.data[0].text[1]) == [common.severity_glyph("critical")]  # amount's cell
-    assert heat.data[0].texttemplate == "%{text}"
+    assert common.plain(HTML) in heat.data[0].y  # the row of a feature named in HTML
+    (critical,) = [t for t in heat.data if t.name == "critical"]  # amount's cell, marked
+    assert list(critical.y) == ["amount"]
+    assert critical.marker.symbol == verdicts.MARKS["critical"][0]
     profile = CategoricalProfile([HTML], [HTML], [5, 0, 0, 0], 5, 0)
     info = distribution.distribution_info("plan", profile, [(f"reference {HTML}", [5, 0, 0, 0])])
     shown = distribution.distribution_bars(info).to_json()
