@@ -118,46 +118,65 @@ def _value_text(value: float, warning: float, critical: float) -> str:
     return sig(value) + (f" ({', '.join(levels)})" if levels else "")
 
 
+def _band(
+    fig: go.Figure,
+    times: list[datetime],
+    edge: Sequence[float],
+    bound: Sequence[float],
+    fill: str,
+    name: str,
+) -> None:
+    """A shaded band between two lines (the first one invisible and out of the legend)."""
+    fig.add_scatter(
+        x=times, y=list(edge), mode="lines", line={"width": 0}, showlegend=False,
+        hoverinfo="skip",
+    )  # fmt: skip
+    fig.add_scatter(
+        x=times,
+        y=list(bound),
+        mode="lines",
+        line={"width": 0},
+        fill="tonexty",
+        fillcolor=fill,
+        name=name,
+        hoverinfo="skip",
+    )
+
+
+def _reference(fig: go.Figure, times: list[datetime], reference: Sequence[float]) -> None:
+    """The reference's value of the metric, dotted."""
+    fig.add_scatter(
+        x=times,
+        y=list(reference),
+        name="reference",
+        mode="lines",
+        line={"color": SERIES_COLORS[0], "dash": "dot"},
+        text=[sig(r) for r in reference],
+        hovertemplate="reference %{text}<extra></extra>",
+    )
+
+
 def performance_over_time(info: PerformanceInfo) -> go.Figure:
     """The metric per window over its reference band; detector change points as vertical lines."""
     times = list(info.times)
     fig = go.Figure()
-    for edge, bound, fill, name in (
-        (info.reference, info.warning_level, BAND_OK, "within the band at this label count"),
-        (
-            info.warning_level,
-            info.critical_level,
-            BAND_WARNING,
-            "warning, up to the critical floor",
-        ),
-    ):
-        fig.add_scatter(
-            x=times,
-            y=list(edge),
-            mode="lines",
-            line={"width": 0},
-            showlegend=False,
-            hoverinfo="skip",
-        )
-        fig.add_scatter(
-            x=times,
-            y=list(bound),
-            mode="lines",
-            line={"width": 0},
-            fill="tonexty",
-            fillcolor=fill,
-            name=name,
-            hoverinfo="skip",
-        )
-    fig.add_scatter(
-        x=times,
-        y=list(info.reference),
-        name="reference",
-        mode="lines",
-        line={"color": SERIES_COLORS[0], "dash": "dot"},
-        text=[sig(r) for r in info.reference],
-        hovertemplate="reference %{text}<extra></extra>",
+    _band(
+        fig,
+        times,
+        info.reference,
+        info.warning_level,
+        BAND_OK,
+        "within the band at this label count",
     )
+    _band(
+        fig,
+        times,
+        info.warning_level,
+        info.critical_level,
+        BAND_WARNING,
+        "warning, up to the critical floor",
+    )
+    _reference(fig, times, info.reference)
     fig.add_scatter(
         x=times,
         y=list(info.values),
@@ -267,29 +286,8 @@ def estimate_over_time(info: EstimateInfo) -> go.Figure:
     """The estimate with its band, the realized value where labels judged it, the reference."""
     times = list(info.times)
     fig = go.Figure()
-    fig.add_scatter(
-        x=times, y=list(info.low), mode="lines", line={"width": 0}, showlegend=False,
-        hoverinfo="skip",
-    )  # fmt: skip
-    fig.add_scatter(
-        x=times,
-        y=list(info.high),
-        mode="lines",
-        line={"width": 0},
-        fill="tonexty",
-        fillcolor=BAND_OK,
-        name="95 % band of the realized value",
-        hoverinfo="skip",
-    )
-    fig.add_scatter(
-        x=times,
-        y=list(info.reference),
-        name="reference",
-        mode="lines",
-        line={"color": SERIES_COLORS[0], "dash": "dot"},
-        text=[sig(r) for r in info.reference],
-        hovertemplate="reference %{text}<extra></extra>",
-    )
+    _band(fig, times, info.low, info.high, BAND_OK, "95 % band of the realized value")
+    _reference(fig, times, info.reference)
     fig.add_scatter(
         x=times,
         y=list(info.estimates),
