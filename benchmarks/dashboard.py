@@ -3,6 +3,8 @@ load in a real browser.
 
     .venv/bin/python benchmarks/dashboard.py               # 50 models × 30 features × 7 days
     .venv/bin/python benchmarks/dashboard.py --no-browser  # steps 1-4 only
+    .venv/bin/python benchmarks/dashboard.py --redis-url URL --keep bench.toml  # keep the data
+    .venv/bin/python benchmarks/dashboard.py --reuse bench.toml --pages model  # time it again
 
 1. Starts a throwaway ``redis-server`` on a free port (or uses ``--redis-url``).
 2. Fills it with ``--models`` models of ``--features`` features (a fifth categorical) and

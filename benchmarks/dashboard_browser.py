@@ -7,7 +7,9 @@ helpers (``tests/dashboard/browser.py``) do the like for assertions, but a bench
 depend on the test suite.
 
 When is a page *complete*? An init script records the time of the document's last DOM change
-(a ``MutationObserver``); a page is complete once Streamlit's run finished (no
+(a ``MutationObserver``) that can show: changes inside a ``<canvas>`` cannot, and the table grid
+(Glide) writes its accessible copy of the cells there a quarter of a second after drawing them,
+with nothing left to do. A page is complete once Streamlit's run finished (no
 ``[data-testid=stStatusWidget]``), its title is on screen, every ``.js-plotly-plot`` holds its
 ``.main-svg`` and nothing changed for :data:`QUIET_MS` — and it was complete at that last
 change, which is the time reported. Plotly's relayouts and redraws change the DOM, so a chart
@@ -65,8 +67,13 @@ PROFILE_INTERVAL_US = 1000
 #: when Streamlit's WebSocket opened (its frontend booted: HTML, scripts, then the connection).
 _PROBE = """
 window.__bench = { lastChange: 0, mark: 0, socketOpen: null };
-new MutationObserver(() => { window.__bench.lastChange = performance.now(); })
-  .observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
+const shown = (m) => {
+  const node = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+  return !node || !node.closest('canvas');  // a canvas's children are never drawn
+};
+new MutationObserver((records) => {
+  if (records.some(shown)) window.__bench.lastChange = performance.now();
+}).observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
 const PageSocket = window.WebSocket;
 window.WebSocket = class extends PageSocket {
   constructor(...args) {

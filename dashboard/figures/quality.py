@@ -89,25 +89,37 @@ def _rate_series(windows: Sequence[WindowEvaluation], feature: str) -> list[Rate
     return out
 
 
-def _rate_line(series: RateSeries, name: str, colour: str) -> dict[str, object]:
-    """A rate's line: in ``colour``, its markers in their severity's colour where the window's
-    verdict warns or is critical, its hover the share in people's precision and the verdict."""
-    return {
-        "name": plain(name),
-        "mode": "lines+markers",
-        "line": {"color": colour, "dash": RATES[series.rate][1]},
-        "marker": {
-            "size": 8,
-            "color": [
-                SEVERITY_COLORS[s] if s in ACTIVE_SEVERITIES else colour for s in series.severities
-            ],
-        },
-        "customdata": [
+def _add_rate(
+    fig: go.Figure, times: Sequence[datetime], series: RateSeries, name: str, colour: str
+) -> None:
+    """A rate's line in ``colour``, its hover the share in people's precision and the verdict;
+    a marker in the severity's colour where the window's verdict warns or is critical (only
+    there: a marker on every window of every rate cost the page a tenth of a second to draw)."""
+    fig.add_scatter(
+        x=list(times),
+        y=list(series.values),
+        name=plain(name),
+        legendgroup=plain(name),
+        mode="lines" if len(times) > 1 else "lines+markers",  # one window: a dot, not nothing
+        line={"color": colour, "dash": RATES[series.rate][1]},
+        customdata=[
             [percent(v), severity_text(s) if s != "none" else "not judged"]
             for v, s in zip(series.values, series.severities, strict=True)
         ],
-        "hovertemplate": f"{plain(name)} %{{customdata[0]}} (%{{customdata[1]}})<extra></extra>",
-    }
+        hovertemplate=f"{plain(name)} %{{customdata[0]}} (%{{customdata[1]}})<extra></extra>",
+    )
+    active = [i for i, s in enumerate(series.severities) if s in ACTIVE_SEVERITIES]
+    if active:
+        fig.add_scatter(
+            x=[times[i] for i in active],
+            y=[series.values[i] for i in active],
+            name=plain(f"{name}: {', '.join(ACTIVE_SEVERITIES)}"),
+            legendgroup=plain(name),  # hidden with its line
+            mode="markers",
+            marker={"size": 8, "color": [SEVERITY_COLORS[series.severities[i]] for i in active]},
+            hoverinfo="skip",  # the line's point beneath says it
+            showlegend=False,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +153,7 @@ def quality_over_time(info: QualityInfo) -> go.Figure:
     colours = {f: CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i, f in enumerate(info.features)}
     fig = go.Figure()
     for s in shown[:MAX_QUALITY_LINES]:
-        name = f"{s.feature}: {RATES[s.rate][0]}"
-        fig.add_scatter(
-            x=list(info.times), y=list(s.values), **_rate_line(s, name, colours[s.feature])
-        )
+        _add_rate(fig, info.times, s, f"{s.feature}: {RATES[s.rate][0]}", colours[s.feature])
     fig.update_yaxes(tickformat=RATE_TICKS, rangemode="tozero")
     return layout(fig, time_axis(info.zone), "share of the window's rows")
 
@@ -230,8 +239,7 @@ def feature_quality_over_time(info: FeatureQualityInfo) -> go.Figure:
         hovertemplate="reference missing %{text}<extra></extra>",
     )
     for i, s in enumerate(info.series):
-        colour = CATEGORY_COLORS[i % len(CATEGORY_COLORS)]
-        fig.add_scatter(x=times, y=list(s.values), **_rate_line(s, RATES[s.rate][0], colour))
+        _add_rate(fig, info.times, s, RATES[s.rate][0], CATEGORY_COLORS[i % len(CATEGORY_COLORS)])
     fig.update_yaxes(tickformat=RATE_TICKS, rangemode="tozero")
     title = f"share of the window's rows ({plain(info.feature)})"
     return layout(fig, time_axis(info.zone), title)

@@ -22,6 +22,7 @@ from dashboard.figures.common import (
     OUTPUT_ROWS,
     SEVERITIES,
     SEVERITY_COLORS,
+    TOP_WITHOUT_LEGEND,
     feature_label,
     layout,
     newest_per_window,
@@ -44,6 +45,9 @@ ALL_QUALITY = ""
 ROW_PX = 26
 #: Time ticks at most on the heatmap's axis: dates must not overlap on a 390 px screen.
 MAX_TIME_TICKS = 4
+#: Pixels a character of a row name takes at Streamlit's 12 px font, rounded up (Chromium: 190 px
+#: for "data quality (all features)" with the tick's padding).
+LABEL_PX_PER_CHAR = 7.2
 #: Severities whose cells carry a mark, which is also what a click selects: the problems (an ok
 #: cell is blue without a mark, a cell without verdict light grey; both open through the window
 #: picker).
@@ -109,10 +113,17 @@ def _cell_verdict(ev: WindowEvaluation, group: VerdictGroup, subject: str) -> Ve
 
 
 def _hover(group: VerdictGroup, subject: str, v: Verdict | None) -> str:
-    """A cell's hover below its row and time: everything needed to judge the verdict without
-    opening it (and which feature's rate it is, in the row of all features' quality)."""
+    """A cell's hover below its row and time. A problem's (:data:`FLAGGED`) says everything
+    needed to judge it without opening it, as its card and table row say it (and which feature's
+    rate it is, in the row of all features' quality); any other cell only its state: thousands of
+    them, whose numbers the window's verdict table has, made the chart's data three times bigger
+    (Streamlit parses and copies it several times in the browser). Plotly's hover template, one
+    a trace, cannot say a row's statistic, its precision, what its n counts or a missing value as
+    the tables say them."""
     if v is None:
-        return "no verdict (no reference, or window not evaluated)"
+        return "no verdict"
+    if v.severity not in FLAGGED:
+        return severity_text(v.severity)
     statistic, shown = measure(group, v)
     if group == "quality" and subject == ALL_QUALITY:
         statistic = f"{v.feature}: {statistic}"
@@ -273,7 +284,11 @@ def verdicts_heatmap(info: HeatmapInfo) -> go.Figure:
     fig.update_xaxes(nticks=MAX_TIME_TICKS)
     # A marker wins the hover only within its radius: the cells around it show their own.
     fig.update_layout(hovermode="closest", clickmode="event+select", hoverdistance=1)
-    return layout(fig, time_axis(info.zone), "", height=max(300, 120 + ROW_PX * len(info.rows)))
+    layout(fig, time_axis(info.zone), "", height=max(300, 120 + ROW_PX * len(info.rows)))
+    # Room for the row names as measured, so that Plotly need not draw the chart twice to fit
+    # them (common.MARGINS); no legend above.
+    left = round(LABEL_PX_PER_CHAR * max(map(len, info.rows), default=0)) + 12
+    return fig.update_layout(margin={"l": left, "t": TOP_WITHOUT_LEGEND, "b": 90})
 
 
 # --- one window's verdicts ------------------------------------------------------------------------

@@ -154,15 +154,16 @@ def test_feature_quality_series_against_the_reference_missing_rate() -> None:
 
     fig = quality.feature_quality_over_time(info)
     traces = {t.name: t for t in fig.data}
-    assert list(traces) == [
+    assert [t.name for t in fig.data if t.showlegend is not False] == [
         "missing: threshold", "missing: reference", "missing", "type error", "out of range"
     ]  # fmt: skip
     missing = traces["missing"]
-    # the line's colour where ok, the severity's where critical
-    assert list(missing.marker.color[:2]) == [
-        missing.line.color,
-        common.SEVERITY_COLORS["critical"],
-    ]
+    assert missing.mode == "lines"  # ok windows are the line; a critical one is marked in red
+    marked = traces["missing: warning, critical"]
+    assert list(marked.x) == [info.times[1]] and list(marked.y) == [0.3]
+    assert list(marked.marker.color) == [common.SEVERITY_COLORS["critical"]]
+    assert marked.legendgroup == missing.legendgroup  # hidden with its line
+    assert "type error: warning, critical" not in traces  # nothing to mark
     assert [c[0] for c in missing.customdata[:2]] == ["2%", "30%"]
     assert missing.customdata[1][1] == "✕ critical"
     assert missing.customdata[2][1] == "not judged"
@@ -180,14 +181,17 @@ def test_model_quality_chart_splits_rates_and_never_draws_a_line_red() -> None:
     ]  # fmt: skip
     info = quality.quality_info(evs, [f"f{i}" for i in range(9)], UTC_ZONE)
     fig = quality.quality_over_time(info)
-    assert len(fig.data) == quality.MAX_QUALITY_LINES
+    lines = [t for t in fig.data if t.mode == "lines"]
+    assert len(lines) == quality.MAX_QUALITY_LINES
     assert fig.data[0].name == "f8: missing"  # worst first
-    colours = {t.line.color for t in fig.data}
+    colours = {t.line.color for t in lines}
     severity_hues = {common.SEVERITY_COLORS[s] for s in ("ok", "warning", "critical")}
     assert not colours & severity_hues and None not in colours
     assert fig.data[0].customdata[0][0] == "9%"
-    assert list(fig.data[0].marker.color) == [common.SEVERITY_COLORS["critical"],
-                                              fig.data[0].line.color]  # fmt: skip
+    marked = fig.data[1]  # f8's critical window, marked
+    assert (marked.name, marked.mode) == ("f8: missing: warning, critical", "markers")
+    assert list(marked.marker.color) == [common.SEVERITY_COLORS["critical"]]
+    assert list(marked.x) == [info.times[0]]
 
 
 def test_quality_rows_lead_with_the_worst_verdict_and_name_it() -> None:

@@ -175,9 +175,12 @@ def test_a_data_quality_link_lands_on_the_missing_values(
     assert also and "✓ ok" in also[-1] and "n = 280 non-missing rows" in re.sub(r"\\", "", also[-1])
     headings = [h.value for h in at.subheader]
     assert headings[0] == "Data quality over time"  # its evidence first
-    missing = next(t for t in figure(at, "feature_quality_chart")["data"] if t["name"] == "missing")
-    assert missing["y"] == [0.02, 0.3]
-    assert missing["marker"]["color"][1] == common.SEVERITY_COLORS["critical"]
+    traces = {t["name"]: t for t in figure(at, "feature_quality_chart")["data"]}
+    assert traces["missing"]["y"] == [0.02, 0.3]
+    marked = traces["missing: warning, critical"]  # the critical window's marker
+    assert marked["y"] == [0.3] and marked["marker"]["color"] == [
+        common.SEVERITY_COLORS["critical"]
+    ]
     picker = at.selectbox(key="feature_window")
     assert picker.format_func(picker.value).endswith("✕ critical")
 

@@ -132,9 +132,13 @@ def test_statistic_series_keeps_the_newest_statistic_and_its_thresholds() -> Non
     assert series.severities == ("ok", "warning", "critical")
     assert series.times[0].utcoffset().total_seconds() == 9 * 3600
     fig = drift.statistic_over_time(series)
-    threshold, values = fig.data
+    threshold, values, marked = fig.data
     assert threshold.fill == "tozeroy" and list(values.y) == [0.2, 0.2, 0.2]
-    assert list(values.marker.color) == [common.SEVERITY_COLORS[s] for s in series.severities]
+    assert values.mode == "lines"  # ok windows are the line; the others are marked
+    assert list(marked.x) == list(series.times[1:]) and list(marked.y) == [0.2, 0.2]
+    assert list(marked.marker.color) == [common.SEVERITY_COLORS[s] for s in series.severities[1:]]
+    assert list(marked.marker.symbol) == ["diamond", "x"]  # not the colour alone
+    assert marked.hoverinfo == "skip" and marked.showlegend is False  # the line says it
     assert fig.layout.yaxis.title.text == "psi (unitless)"
     assert fig.layout.xaxis.title.text == "window start (Asia/Tokyo)"
     assert fig.layout.yaxis.type is None

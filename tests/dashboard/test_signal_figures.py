@@ -399,11 +399,11 @@ def test_a_log_axis_writes_out_every_power_of_ten_and_hovers_use_three_digits() 
     axis = fig.layout.yaxis
     assert (axis.type, axis.dtick, axis.tickformat) == ("log", 1, "~g")
     assert axis.title.text == "psi (unitless), log scale"
-    threshold, values = fig.data
+    threshold, values, marked = fig.data
     assert [c[2] for c in values.customdata] == ["0.00755", "5.12"]
     assert [c[0] for c in values.customdata] == ["✓ ok", "✕ critical"]
     assert "n = %{customdata[1]} non-missing rows" in values.hovertemplate
-    assert list(values.marker.symbol) == ["circle", "x"]
+    assert list(marked.marker.symbol) == ["x"] and list(marked.y) == [5.123456]  # the critical
     assert list(threshold.text) == ["0.1", "0.1"]
     assert drift.statistic_series(evs, "__prediction__", UTC).n_counts == "rows"
 
