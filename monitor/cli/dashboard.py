@@ -48,6 +48,10 @@ def dashboard_command(config_path: Path, host: str | None, port: int | None) -> 
         "--server.fileWatcherType", "none",
         "--client.toolbarMode", "viewer",
         "--browser.gatherUsageStats", "false",
+        # Streamlit's welcome message asks checkip.amazonaws.com for the public address when
+        # bound to all interfaces (a container): no request leaves an air-gapped install, and
+        # the URL is printed below.
+        "--logger.hideWelcomeMessage", "true",
     ]  # fmt: skip
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     click.echo(f"dashboard: http://{shown}:{port}")

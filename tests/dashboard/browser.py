@@ -46,16 +46,23 @@ NARROW = {"width": 390, "height": 844}
 
 
 @contextmanager
-def serve(config_path: Path, port: int, log: Path) -> Iterator[str]:
-    """``driftwatch dashboard`` on ``port`` until the block ends; yields its URL."""
+def serve(
+    config_path: Path,
+    port: int,
+    log: Path,
+    host: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """``driftwatch dashboard`` on ``host:port`` until the block ends; yields its URL. ``env``
+    adds to the dashboard's environment."""
     with log.open("wb") as out:
-        command = ["dashboard", "--config", str(config_path), "--port", str(port)]
+        command = ["dashboard", "--config", str(config_path), "--host", host, "--port", str(port)]
         proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", *command],
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
     try:
         deadline = time.monotonic() + START_SECONDS
