@@ -14,6 +14,7 @@ or input it cannot handle): that record is dead-lettered, its neighbours decode.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import operator
 import re
@@ -113,6 +114,17 @@ class _WirePrediction(msgspec.Struct):
     tags: dict[str, str] = {}
 
 
+#: :class:`_WirePrediction`'s fields but ``model``, in its order, as ``msgspec.defstruct`` takes
+#: them (a default factory as a ``msgspec.field``).
+_WIRE_PREDICTION_FIELDS = [
+    (f.name, f.type, f.default)
+    if f.default_factory is msgspec.NODEFAULT
+    else (f.name, f.type, msgspec.field(default_factory=f.default_factory))
+    for f in msgspec.structs.fields(_WirePrediction)
+    if f.name != "model"
+]
+
+
 class _WireOutcome(msgspec.Struct):
     """Outcome v1 as it travels."""
 
@@ -134,6 +146,11 @@ class Decoder:
     dict, its fields are picked by path, and the same struct type checks them. Either way the
     rules that need the model's settings (task, classes, score range) and the clock follow, and
     the features decode into the model's typed row once the model is known.
+
+    A prediction first tries the fast path (no mapping): one C call decodes the envelope *and*
+    the features into its model's wire struct (:func:`_typed_predictions`). An event that fails it
+    for any reason takes the general path above, which finds the same values for every event the
+    fast path accepts and names the reason for every other, so verdicts do not depend on the path.
     """
 
     def __init__(
@@ -152,6 +169,11 @@ class Decoder:
         self._out_paths = _paths(fields.outcomes)
         self._schemas = {m.name: FeatureSchema(m) for m in models}
         self._pred_decoder = msgspec.json.Decoder(_WirePrediction)
+        #: The fast path's decoder and its struct types' models; none with a field mapping (the
+        #: fast path reads the standard layout only).
+        self._typed_decoder, self._typed_models = _typed_predictions(
+            [] if self._pred_paths else models, self._schemas
+        )
         #: Model versions already found valid.
         self._versions: set[str] = set()
         self._out_decoder = msgspec.json.Decoder(_WireOutcome)
@@ -200,8 +222,20 @@ class Decoder:
 
     # The per-event work below is written for speed: the common case calls few functions.
     def _prediction(self, offset: int, value: bytes | None, latest: float) -> Prediction:
-        wire = self._wire(value, self._pred_decoder, _WirePrediction, self._pred_paths)
-        model = self._models.get(wire.model) or self._unknown(wire.model)
+        value = self._readable(value)
+        wire: Any = None
+        if self._typed_decoder is not None:
+            try:  # (not contextlib.suppress: a context manager per event costs more than it saves)
+                wire = self._typed_decoder.decode(value)
+            except msgspec.DecodeError:
+                wire = None
+        if wire is None:  # unusual in any way: the general path names what is wrong
+            wire = self._wire(value, self._pred_decoder, _WirePrediction, self._pred_paths)
+            model = self._models.get(wire.model) or self._unknown(wire.model)
+            row = None  # the features are checked where the general path always checked them
+        else:
+            model = self._typed_models[type(wire)]
+            row = wire.features
         name = model.name
         version = wire.version
         if type(version) is not str:
@@ -221,13 +255,14 @@ class Decoder:
             name,
             version,
             self._ts(wire.ts, name, latest),
-            self._features(name, wire.features),
+            self._features(name, wire.features) if row is None else row,
             _target(model, prediction, "prediction"),
             score,
             wire.tags,
         )
 
     def _outcome(self, offset: int, value: bytes | None, latest: float) -> Outcome:
+        value = self._readable(value)
         wire = self._wire(value, self._out_decoder, _WireOutcome, self._out_paths)
         model = self._models.get(wire.model) or self._unknown(wire.model)
         return Outcome(
@@ -245,19 +280,23 @@ class Decoder:
             reason = InvalidReason.NON_FINITE if exc.out_of_range else InvalidReason.WRONG_TYPE
             raise _Invalid(reason, f"features: {exc}"[:160], model) from None
 
-    def _wire(
-        self,
-        value: bytes | None,
-        decoder: msgspec.json.Decoder[_W],
-        wire_type: type[_W],
-        paths: _Paths,
-    ) -> _W:
+    def _readable(self, value: bytes | None) -> bytes:
+        """``value``, unless it is empty, too large or nested too deep to hand to a decoder."""
         if not value:
             raise _Invalid(InvalidReason.EMPTY, "empty record value")
         if len(value) > self._max_bytes:
             raise _Invalid(InvalidReason.TOO_LARGE, f"{len(value)} bytes > {self._max_bytes}")
         if too_deep(value):
             raise _Invalid(InvalidReason.BAD_JSON, f"JSON nested deeper than {MAX_NESTING} levels")
+        return value
+
+    def _wire(
+        self,
+        value: bytes,
+        decoder: msgspec.json.Decoder[_W],
+        wire_type: type[_W],
+        paths: _Paths,
+    ) -> _W:
         try:
             if not paths:
                 return decoder.decode(value)
@@ -311,6 +350,30 @@ class Decoder:
 
 
 _Paths = dict[str, tuple[str, ...]]
+
+
+def _typed_predictions(
+    models: Sequence[ModelSettings], schemas: Mapping[str, FeatureSchema]
+) -> tuple[msgspec.json.Decoder[Any] | None, dict[type, ModelSettings]]:
+    """A decoder of predictions straight into per-model wire structs, and each struct's model.
+
+    Each struct is :class:`_WirePrediction` with the model's typed feature row for ``features``,
+    tagged by the ``model`` field, so msgspec picks the model's struct by name: one C call instead
+    of a decode, a lookup and a second decode of the features. Anything it refuses (an unknown
+    model, a value the row cannot hold, broken JSON) raises ``msgspec.DecodeError``.
+    """
+    types: dict[type, ModelSettings] = {}
+    for i, model in enumerate(models):
+        fields = [
+            (name, schemas[model.name].row_type if name == "features" else hint, default)
+            for name, hint, default in _WIRE_PREDICTION_FIELDS
+        ]
+        wire = msgspec.defstruct(f"_WirePrediction{i}", fields, tag_field="model", tag=model.name)
+        types[wire] = model
+    if not types:
+        return None, types
+    union: Any = functools.reduce(operator.or_, types)
+    return msgspec.json.Decoder(union), types
 
 
 def _paths(mapping: Mapping[str, str]) -> _Paths:

@@ -14,6 +14,7 @@ need it. Features the model does not declare are ignored either way.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
@@ -133,13 +134,17 @@ class FeatureSchema:
         Rows come out typed ones first, not in input order: columns feed order-free aggregates
         (counts, sums, histograms), and all columns share the one order.
         """
-        typed = [r for r in rows if isinstance(r, FeatureRow)]
-        loose = [r for r in rows if not isinstance(r, FeatureRow)] if len(typed) < len(rows) else []
+        typed: Sequence[FeatureRow | Mapping[str, Any]] = rows
+        loose: list[Mapping[str, Any]] = []
+        if not all(map(isinstance, rows, itertools.repeat(FeatureRow))):  # checked in C
+            typed = [r for r in rows if isinstance(r, FeatureRow)]
+            loose = [r for r in rows if not isinstance(r, FeatureRow)]
         k, n = len(self.numeric), len(self.numeric) + len(self.categorical)
-        # Rows × features as Python objects (references only), then sliced by kind in C:
-        # astype turns None into NaN and bools into 0/1, as the reference does.
-        table = np.array(list(map(msgspec.structs.astuple, typed)), dtype=object)
-        table = table.reshape(len(typed), n)
+        # Rows × features as Python objects (references only; fromiter, unlike np.array, need not
+        # find the shape), then sliced by kind in C: astype turns None into NaN and bools into
+        # 0/1, as the reference does.
+        values = itertools.chain.from_iterable(map(msgspec.structs.astuple, typed))
+        table = np.fromiter(values, dtype=object, count=len(typed) * n).reshape(len(typed), n)
         numeric = table[:, :k].astype(np.float64)
         categorical = [_categories(table[:, j].tolist()) for j in range(k, n)]
         wrong = dict.fromkeys(self.numeric + self.categorical, 0)

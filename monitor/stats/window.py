@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import operator
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -73,6 +74,9 @@ MAX_VERSIONS_PER_WINDOW = 8
 OTHER_VERSION = "other"
 #: Windows whose admitted versions this process remembers (oldest forgotten first).
 VERSION_MEMORY = 4096
+_MODEL = operator.attrgetter("model")
+_VERSION = operator.attrgetter("version")
+_PREDICTION_TS = operator.attrgetter("prediction_ts")
 
 
 class WindowAggregator:
@@ -105,8 +109,10 @@ class WindowAggregator:
                 columns = schema.columns([e.features for e in group])
                 _quality(fields, columns)
                 _sums(floats, schema.numeric, columns.numeric)
-                if self._models[model].task == "binary":
-                    _scores(fields, group)
+                # A binary model's scores, read once: counted here and binned as its prediction.
+                scores = _score_array(group) if self._models[model].task == "binary" else None
+                if scores is not None:
+                    _scores(fields, scores, group)
                 if ref is None:
                     continue
                 for j, name in enumerate(schema.numeric):
@@ -116,18 +122,34 @@ class WindowAggregator:
                     index = _bins(fields, name, profile, column)
                     if index is not None and isinstance(profile, CategoricalProfile):
                         _name_unseen(fields, name, column, index, profile.n_bins - 2)
-                column = _prediction_column(self._models[model], ref, group)
+                column = _prediction_column(self._models[model], ref, group, scores)
                 _bins(fields, PREDICTION, ref.prediction, column)
-                if ref.decision is not None:
-                    _bins(fields, DECISION, ref.decision, [e.prediction for e in group])
+                if ref.decision is not None:  # as strings, the categories bin_index looks up in C
+                    _bins(fields, DECISION, ref.decision, [str(e.prediction) for e in group])
 
     def pairs(self, effects: Effects, pairs: Sequence[Pair]) -> None:
         """Add performance sums of joined pairs to the window of their *prediction*."""
-        groups: defaultdict[tuple[str, str, int], list[Pair]] = defaultdict(list)
-        for pair in pairs:
-            start = self._start(pair.prediction_ts)
-            version = self._versions.admit(pair.model, start, pair.version)
-            groups[pair.model, version, start].append(pair)
+        if not pairs:
+            return
+        ts = np.fromiter(map(_PREDICTION_TS, pairs), dtype=np.float64, count=len(pairs))
+        # (model, window start, version as sent) of each pair, built in C
+        keys = list(
+            zip(map(_MODEL, pairs), self._starts(ts).tolist(), map(_VERSION, pairs), strict=True)
+        )
+        groups: dict[tuple[str, str, int], list[Pair]]
+        if len(set(keys)) == 1:  # the usual batch: one window of one version
+            model, start, given = keys[0]
+            groups = {(model, self._versions.admit(model, start, given), start): list(pairs)}
+        else:
+            groups = defaultdict(list)
+            # A key is admitted at its first pair, as the loop meets them; admitting it again
+            # would answer the same (a window's admitted versions only grow).
+            admitted: dict[tuple[str, int, str], str] = {}
+            for key, pair in zip(keys, pairs, strict=True):
+                version = admitted.get(key)
+                if version is None:
+                    version = admitted[key] = self._versions.admit(*key)
+                groups[key[0], version, key[1]].append(pair)
         for (model, version, start), items in groups.items():
             ref = self._reference(model)
             _, floats = self._window(effects, model, version, start, ref)
@@ -144,12 +166,16 @@ class WindowAggregator:
     def _start(self, ts: float) -> int:
         return self._origin + math.floor((ts - self._origin) / self._size) * self._size
 
+    def _starts(self, ts: NDArray[np.float64]) -> NDArray[np.int64]:
+        """The window start of each time (as :meth:`_start`: the same operations, exact)."""
+        return (self._origin + np.floor((ts - self._origin) / self._size) * self._size).astype(
+            np.int64
+        )
+
     def _by_window(self, events: Sequence[Prediction]) -> dict[tuple[str, int], list[Prediction]]:
         """Events by (model version, window start); one group, found in C, is the usual case."""
         ts = np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events))
-        starts = (self._origin + np.floor((ts - self._origin) / self._size) * self._size).astype(
-            np.int64
-        )
+        starts = self._starts(ts)
         versions = [e.version for e in events]
         if len(set(versions)) == 1 and starts.min() == starts.max():
             return {(versions[0], int(starts[0])): list(events)}
@@ -251,12 +277,17 @@ def _name_unseen(
         fields[f"{UNSEEN_PREFIX}{name}:{category}"] += count
 
 
-def _scores(fields: Any, events: Sequence[Prediction]) -> None:
-    """Count scored binary predictions by decision and score bin (no reference needed: the
-    estimate calibrates them against whichever reference evaluates the window)."""
-    scores = np.array(
+def _score_array(events: Sequence[Prediction]) -> NDArray[np.float64]:
+    """Binary predictions' scores; NaN where an event has none."""
+    return np.array(
         [e.score if isinstance(e.score, float) else math.nan for e in events], dtype=np.float64
     )
+
+
+def _scores(fields: Any, scores: NDArray[np.float64], events: Sequence[Prediction]) -> None:
+    """Count scored binary predictions (``scores``: :func:`_score_array` of ``events``) by decision
+    and score bin (no reference needed: the estimate calibrates them against whichever reference
+    evaluates the window)."""
     if np.isnan(scores).all():
         return
     decisions = np.array([e.prediction for e in events], dtype=np.float64)
@@ -279,15 +310,17 @@ def _bin_fields(name: str, n_bins: int) -> list[str]:
 
 
 def _prediction_column(
-    model: ModelSettings, ref: ReferenceProfile, events: Sequence[Prediction]
+    model: ModelSettings,
+    ref: ReferenceProfile,
+    events: Sequence[Prediction],
+    scores: NDArray[np.float64] | None,
 ) -> Any:
-    """The values the reference's prediction profile was built on: scores, numbers or classes."""
+    """The values the reference's prediction profile was built on: scores, numbers or classes
+    (``scores``: :func:`_score_array` of ``events`` for a binary model)."""
     if not isinstance(ref.prediction, NumericProfile):
         return [str(e.prediction) for e in events]
-    if model.task == "binary":  # a numeric binary profile is one of scores; no score = missing
-        return np.array(
-            [e.score if isinstance(e.score, float) else math.nan for e in events], dtype=np.float64
-        )
+    if scores is not None:  # a numeric binary profile is one of scores; no score = missing
+        return scores
     return np.array([e.prediction for e in events], dtype=np.float64)
 
 

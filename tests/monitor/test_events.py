@@ -338,3 +338,33 @@ def test_versions_are_short_and_plain(version: str, valid: bool) -> None:
         assert isinstance(event, Prediction) and event.version == version
     else:
         assert isinstance(event, DeadLetter) and event.reason is InvalidReason.WRONG_TYPE
+
+
+def verdict(event: Prediction | Outcome | DeadLetter) -> Any:
+    """What a decoded record says, comparable across decoders (their feature row types differ)."""
+    if isinstance(event, DeadLetter):
+        return event.reason, event.detail, event.model
+    return msgspec.json.encode(event)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["fraud-detector", "delivery-eta", "nope"]),
+    st.dictionaries(st.sampled_from(FIELDS[:-1]), json_values),
+    st.dictionaries(
+        st.sampled_from(["amount", "country", "hour", "distance_km", "x"]), json_values
+    ),
+)
+def test_the_fast_path_gives_the_general_paths_verdicts(
+    model: str, envelope: dict[str, Any], features: dict[str, Any]
+) -> None:
+    """A prediction decodes in one C call into its model's wire struct when it can; whatever it
+    is, the event or dead letter (reason, detail, model) is the one the general path gives."""
+    general = decoder()
+    general._typed_decoder = None  # the general path alone
+    good = pred(model=model, ts=NOW - 60, features=features)
+    for obj in (good, {**good, **envelope}):
+        value = encode(obj)
+        assert verdict(decoder().prediction(3, None, value)) == verdict(
+            general.prediction(3, None, value)
+        )

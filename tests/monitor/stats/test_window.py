@@ -181,3 +181,31 @@ def test_scored_binary_predictions_are_counted_by_decision_and_score_bin() -> No
             bins = score_bins([e.score for e in scored if e.prediction == decision])
             assert histogram.tolist() == np.bincount(bins, minlength=SCORE_BINS).tolist()
         assert positive.sum() + negative.sum() == len(events) - 1
+
+
+def test_pairs_of_many_versions_and_windows_fold_as_they_arrive() -> None:
+    """Pairs spanning windows and more versions than a window admits: each window keeps the
+    first MAX_VERSIONS_PER_WINDOW versions in arrival order, the rest count as "other"."""
+    from monitor.stats.window import MAX_VERSIONS_PER_WINDOW, OTHER_VERSION
+
+    t0 = math.floor(1_800_000_000.0 / SIZE) * SIZE
+    pairs = [
+        Pair(MODEL.name, f"v{(7 * i) % 13}", t0 + (i % 3) * SIZE + i, 1.0, 0.9, 1.0, t0 + 9e4)
+        for i in range(200)
+    ]
+    changes = Effects()
+    WindowAggregator(SETTINGS.models, SETTINGS.windows, lambda _: None).pairs(changes, pairs)
+    expected: Counter[tuple[int, str]] = Counter()
+    admitted: dict[int, list[str]] = {}
+    for pair in pairs:
+        start = math.floor(pair.prediction_ts / SIZE) * SIZE
+        kept = admitted.setdefault(start, [])
+        if pair.version not in kept and len(kept) < MAX_VERSIONS_PER_WINDOW:
+            kept.append(pair.version)
+        expected[start, pair.version if pair.version in kept else OTHER_VERSION] += 1
+    found = {
+        parse_window_id(wid)[:2]: delta.sums["perf:n"]
+        for (_, wid), delta in changes.windows.items()
+    }
+    assert found == expected
+    assert sum(v for (_, version), v in expected.items() if version == OTHER_VERSION) > 0
