@@ -1,33 +1,47 @@
-"""Ingestion benchmark: the daemon against a bare kafka-python consumer, in the same run.
+"""Ingestion benchmark: throughput, Redis cost, linger, scale-out and memory, in one run.
 
-    .venv/bin/python benchmarks/ingest.py --events 1000000
+    .venv/bin/python benchmarks/ingest.py                  # ~5 min: 500k events, 3 paired runs
+    .venv/bin/python benchmarks/ingest.py --events 1000000 --steady-seconds 30
 
-1. Starts (or reuses) local Kafka and Redis under ``.driftwatch/bench``, creates fresh topics and
-   sets a reference profile, so the daemon bins all 30 features into windows as in production.
-2. Produces N events (predictions + outcomes, one model with 30 features) with the simulator.
-3. (a) Bare consumer: kafka-python reads every record and does nothing with it; measured before
-   and again after (b), the better run is the baseline (a cold broker serves more slowly).
-4. (b) The daemon (``driftwatch run`` as a subprocess) from Kafka through to Redis; its rate is
-   measured between the first and the last counted event, its RSS sampled throughout.
-5. Freshness: a second run at a fixed rate (default 10k events/s) measures how old the newest
-   event visible in Redis is, sampled every 100 ms: p50/p99. The daemon's RSS is sampled here
-   too: at a steady load, once warm, it should stay level (the backlog run in 4. also grows its
-   queues and allocator arenas to their working size, so it shows the warm-up).
+Every figure comes from the same run, against a Kafka broker and a redis-server of the
+benchmark's own (``--state-dir``, ports), so nothing else's commands are counted in Redis' CPU:
 
-Prints rates, the ratio (b)/(a), freshness, peak RSS and RSS over both runs. Figures depend on the
-machine; both rates come from the same run so the ratio is comparable across machines.
+1. Throughput. N events (predictions + outcomes, one model, 30 features, a reference profile so
+   every feature is binned, ``--partitions`` per topic) are produced, then read ``--runs`` times
+   in pairs: the bare kafka-python consumer (reads every record, does nothing), then the daemon
+   (``python -m monitor run``, a consumer group and key prefix of its own), then the next pair.
+   Each pair gives a ratio daemon / bare; the median of the ratios is the figure of record, so a
+   load drift on a shared machine hits both sides of a pair alike. The same ratio from CPU µs per
+   event (bare / daemon) is printed too: on a machine whose cores other work keeps busy the daemon's
+   threads win CPU shares a single-threaded consumer does not, which flatters the rate ratio, and
+   CPU per event is what sizes a deployment (events/s per core). ``--compare-with REF`` adds the
+   daemon of that commit to each pair (its source extracted with ``git archive``).
+2. Redis CPU µs per event: ``used_cpu_sys + used_cpu_user`` from ``INFO cpu`` between the first
+   and the last counted event, over the events counted meanwhile; ``1e6 / µs`` is the ceiling of
+   one Redis primary (one core) in events/s for the whole deployment.
+3. Steady rates (``--steady-rates``, ``--steady-seconds`` each): a producer paced at the rate,
+   one daemon with ``ingest.batch_linger_ms = 0`` and one per ``--linger-ms``; Redis CPU sampled
+   every 0.5 s gives µs per event (less Redis' CPU without traffic, measured just before: this
+   benchmark's own polling and the daemon's housekeeping), the newest counted event's age sampled
+   every 0.1 s the freshness (event time → visible in Redis, which includes the linger) p50 / p99,
+   and Kafka's end offsets every 0.1 s the delay from Kafka to the checkpoint: the time since
+   Kafka held as many records as Redis has counted (p50 / p99).
+4. Scale-out: two daemon processes in one group over the same events, from the moment the group
+   has given both of them partitions, against the paired runs' single daemon, with each process'
+   CPU (daemons, Redis, the broker) and the machine's busy share, to say what limits it.
+5. Redis memory: ``MEMORY USAGE`` of pending predictions and joined markers left by the first
+   daemon run (and their expiry-bucket entries), and of the rest of the model's state.
 
-``--compare-with REF`` (a commit or tag, e.g. ``--compare-with pre-14``) also runs the daemon of
-that commit (its source extracted with ``git archive``) on the same events, with a consumer group
-and key prefix of its own: this tree's and that commit's daemons alternate, twice each, and each
-reports its better run — a before/after ratio measured in one run.
+The load average (``/proc/loadavg``) is printed with each phase: the machine may be shared.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import dataclasses
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +52,7 @@ from pathlib import Path
 
 import msgspec
 import redis
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from monitor import config, services
 from monitor.ingest.topics import ensure_topics
@@ -50,21 +64,26 @@ from monitor.store.references import ReferenceStore
 
 ROOT = Path(__file__).resolve().parents[1]
 N_NUMERIC, N_CATEGORICAL = 25, 5
+#: Period of the Redis CPU samples at a steady rate, and of the freshness samples.
+CPU_SAMPLE_SECONDS = 0.5
+AGE_SAMPLE_SECONDS = 0.1
+#: A steady run's first seconds (group join, producer ramp) are left out of its figures.
+STEADY_WARMUP_SECONDS = 4.0
 
 
-def bench_settings(bootstrap: str, redis_url: str, run_id: str) -> config.Settings:
+def bench_settings(bootstrap: str, redis_url: str, run_id: str, prefix: str) -> config.Settings:
     features = {f"num_{i:02d}": "numeric" for i in range(N_NUMERIC)}
     features |= {f"cat_{i}": "categorical" for i in range(N_CATEGORICAL)}
     return config.parse(
         {
             "kafka": {
                 "bootstrap_servers": [bootstrap],
-                "group_id": f"bench-{run_id}",
-                "predictions_topic": f"bench-pred-{run_id}",
-                "outcomes_topic": f"bench-out-{run_id}",
+                "group_id": f"{prefix}-{run_id}",
+                "predictions_topic": f"{prefix}-pred-{run_id}",
+                "outcomes_topic": f"{prefix}-out-{run_id}",
                 "dead_letter_topic": f"bench-dlq-{run_id}",
             },
-            "redis": {"url": redis_url, "key_prefix": f"bench:{run_id}"},
+            "redis": {"url": redis_url, "key_prefix": f"bench:{prefix}:{run_id}"},
             "runtime": {"http_port": 0, "log_format": "text"},
             "models": [{"name": "bench", "owner": "bench", "task": "binary", "features": features}],
             "simulate": {"label_delay_seconds": 5.0, "label_rate": 0.9},
@@ -72,10 +91,23 @@ def bench_settings(bootstrap: str, redis_url: str, run_id: str) -> config.Settin
     )
 
 
-def write_config(settings: config.Settings, path: Path) -> None:
-    """The daemon subprocess reads a file; write the few keys that differ from the defaults."""
+def own_run(settings: config.Settings, name: str) -> config.Settings:
+    """The same topics read by a consumer group and a key prefix of their own."""
+    group = f"{name}-{settings.kafka.group_id}"
+    return dataclasses.replace(
+        settings,
+        kafka=dataclasses.replace(settings.kafka, group_id=group),
+        redis=dataclasses.replace(settings.redis, key_prefix=f"bench:{group}"),
+    )
+
+
+def write_config(settings: config.Settings, path: Path, linger_ms: int | None) -> None:
+    """The daemon subprocess reads a file; write the few keys that differ from the defaults
+    (``linger_ms`` None: leave ``ingest.batch_linger_ms`` out, as a daemon of an older commit
+    does not know it)."""
     k, r, m = settings.kafka, settings.redis, settings.models[0]
     feats = ", ".join(f'{name} = "{kind}"' for name, kind in m.features.items())
+    ingest = "" if linger_ms is None else f"[ingest]\nbatch_linger_ms = {linger_ms}\n"
     path.write_text(
         f"""[kafka]
 bootstrap_servers = ["{k.bootstrap_servers[0]}"]
@@ -90,7 +122,7 @@ key_prefix = "{r.key_prefix}"
 http_port = 0
 log_format = "text"
 log_level = "WARNING"
-[[models]]
+{ingest}[[models]]
 name = "bench"
 owner = "bench"
 task = "binary"
@@ -129,6 +161,77 @@ def set_reference(settings: config.Settings) -> None:
     ReferenceStore(client, Keys(settings.redis.key_prefix)).put(profile)
 
 
+def load() -> str:
+    """The 1-minute load average: how busy the (possibly shared) machine was."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/<pid>/stat``, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from ``/proc/stat``."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+class RedisCpu:
+    """CPU seconds the benchmark's redis-server has used (``INFO cpu``: all its threads)."""
+
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(url)
+
+    def seconds(self) -> float:
+        info = self.client.info("cpu")
+        return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+@dataclasses.dataclass
+class Usage:
+    """CPU seconds of the machine and of each process that matters, at one moment."""
+
+    at: float
+    machine: tuple[float, float]
+    redis: float
+    broker: float
+    daemons: list[float]
+
+    @classmethod
+    def now(cls, rcpu: RedisCpu, broker_pid: int | None, daemon_pids: list[int]) -> Usage:
+        return cls(
+            time.perf_counter(),
+            machine_busy(),
+            rcpu.seconds(),
+            cpu_seconds(broker_pid) if broker_pid else 0.0,
+            [cpu_seconds(pid) for pid in daemon_pids],
+        )
+
+    def cores(self, later: Usage) -> str:
+        """Cores each busied between two moments: where the CPU went."""
+        dt = later.at - self.at
+        busy = (later.machine[0] - self.machine[0]) / max(1e-9, later.machine[1] - self.machine[1])
+        daemons = "+".join(
+            f"{(b - a) / dt:.2f}" for a, b in zip(self.daemons, later.daemons, strict=True)
+        )
+        return (
+            f"daemon(s) {daemons}, Redis {(later.redis - self.redis) / dt:.2f}, "
+            f"broker {(later.broker - self.broker) / dt:.2f} cores; "
+            f"machine {busy:.0%} busy of {os.cpu_count()} cores"
+        )
+
+
 def bare_consumer(settings: config.Settings, total: int) -> tuple[float, float]:
     """Events/s and CPU µs per event of kafka-python reading everything and doing nothing."""
     consumer = KafkaConsumer(
@@ -151,19 +254,6 @@ def bare_consumer(settings: config.Settings, total: int) -> tuple[float, float]:
     return seen / elapsed, cpu / seen * 1e6
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (``/proc/<pid>/stat``, clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def counted(query: Query) -> tuple[int, float]:
     rows = query.ingest()
     c = rows[0].counts
@@ -174,10 +264,18 @@ class Daemon:
     """``python -m monitor run`` of the source tree ``source`` (its directory comes first on the
     subprocess' path, before the installed package)."""
 
-    def __init__(self, settings: config.Settings, workdir: Path, source: Path = ROOT) -> None:
-        path = workdir / f"{settings.kafka.group_id}.toml"
-        write_config(settings, path)
-        self.log = (workdir / f"{settings.kafka.group_id}.log").open("w")
+    def __init__(
+        self,
+        settings: config.Settings,
+        workdir: Path,
+        source: Path = ROOT,
+        linger_ms: int | None = None,
+        name: str = "",
+    ) -> None:
+        stem = f"{settings.kafka.group_id}{name}"
+        path = workdir / f"{stem}.toml"
+        write_config(settings, path, linger_ms)
+        self.log = (workdir / f"{stem}.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "run", "--config", str(path)],
             stdout=self.log,
@@ -186,178 +284,492 @@ class Daemon:
         )
         self.rss: list[int] = []
 
-    def sample_rss(self) -> None:
+    def check(self) -> None:
         self.rss.append(rss_kib(self.proc.pid))
+        if self.proc.poll() is not None:
+            sys.exit(f"daemon exited early; see {self.log.name}")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
+        """SIGTERM, and wait for the clean shutdown (a no-op once it has exited)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
 
 
-def daemon_throughput(
-    settings: config.Settings, total: int, workdir: Path, source: Path = ROOT
-) -> tuple[float, float, Daemon]:
-    """Events/s and CPU µs per event of the daemon, both between the first and last count."""
+@dataclasses.dataclass
+class Backlog:
+    """One backlog run of one or more daemon processes in a group."""
+
+    rate: float
+    cpu_us: float
+    redis_us: float
+    usage: str
+    rss: list[int]
+
+
+@dataclasses.dataclass
+class Env:
+    """What every run needs: where it works, what it measures with."""
+
+    workdir: Path
+    rcpu: RedisCpu
+    broker_pid: int | None
+
+
+def backlog(
+    settings: config.Settings, total: int, env: Env, source: Path = ROOT, processes: int = 1
+) -> Backlog:
+    """The daemon(s) reading ``total`` events already in Kafka: events/s, their CPU µs per event,
+    Redis CPU µs per event, from the first counted event (with several processes: from when the
+    group has given each of them partitions) to the last."""
+    set_reference(settings)
     query = Query(redis.Redis.from_url(settings.redis.url), settings)
-    daemon = Daemon(settings, workdir, source)
-    first: tuple[float, int, float] | None = None
+    daemons = [Daemon(settings, env.workdir, source, name=f"-{i}") for i in range(processes)]
+    pids = [d.proc.pid for d in daemons]
+    first: tuple[int, Usage] | None = None
     n = 0
-    while n < total:
-        time.sleep(0.1)
-        daemon.sample_rss()
-        n, _ = counted(query)
-        if first is None and n > 0:
-            first = time.perf_counter(), n, cpu_seconds(daemon.proc.pid)
-        if daemon.proc.poll() is not None:
-            sys.exit(f"daemon exited early; see {daemon.log.name}")
-    assert first is not None
-    rate = (n - first[1]) / (time.perf_counter() - first[0])
-    cpu_us = (cpu_seconds(daemon.proc.pid) - first[2]) / (n - first[1]) * 1e6
-    daemon.stop()
-    return rate, cpu_us, daemon
+    try:
+        while n < total:
+            time.sleep(0.1)
+            for d in daemons:
+                d.check()
+            n, _ = counted(query)
+            if first is None and n > 0 and (processes == 1 or spread(settings, processes)):
+                first = n, Usage.now(env.rcpu, env.broker_pid, pids)
+        last = Usage.now(env.rcpu, env.broker_pid, pids)
+    finally:
+        for d in daemons:
+            d.stop()
+    if first is None or (processes > 1 and last.at - first[1].at < 2.0):
+        sys.exit(f"the backlog was read before the group settled; raise --events (now {total:,})")
+    n0, u0 = first
+    events = n - n0
+    return Backlog(
+        rate=events / (last.at - u0.at),
+        cpu_us=(sum(last.daemons) - sum(u0.daemons)) / events * 1e6,
+        redis_us=(last.redis - u0.redis) / events * 1e6,
+        usage=u0.cores(last),
+        rss=daemons[0].rss,
+    )
 
 
-def freshness(
-    settings: config.Settings, rate: float, seconds: float, workdir: Path
-) -> tuple[list[float], Daemon]:
-    """Ages of the newest counted event, sampled every 100 ms while ``rate`` events/s (predictions
-    and their outcomes together) are produced in real time, and the daemon (RSS sampled). An age
-    counts from the event's scheduled time, so it includes any lag of the producer: an upper
-    bound on the daemon's."""
+def spread(settings: config.Settings, processes: int) -> bool:
+    """Whether the group is stable with partitions on each of its ``processes`` members."""
+    admin = KafkaAdminClient(bootstrap_servers=list(settings.kafka.bootstrap_servers))
+    try:
+        group = admin.describe_groups([settings.kafka.group_id])[settings.kafka.group_id]
+    finally:
+        admin.close()
+    assignments = [m["member_assignment"] for m in group["members"]]
+    holding = [  # a member's assignment is empty bytes while the group rebalances
+        a for a in assignments if a and any(t["partitions"] for t in a["assigned_partitions"])
+    ]
+    return group["group_state"] == "Stable" and len(holding) == processes
+
+
+@dataclasses.dataclass
+class Steady:
+    """One daemon at a producer-paced rate."""
+
+    rate: float
+    linger_ms: int
+    #: Redis CPU for the events alone: less what it spends without traffic (this benchmark's
+    #: own polling, the daemon's housekeeping), measured just before.
+    redis_us: float
+    redis_core: float
+    idle_core: float
+    #: The daemon's own CPU per event (all its threads, the evaluator's too), and its CPU
+    #: without traffic (cores).
+    daemon_us: float
+    daemon_idle_core: float
+    #: Age of the newest counted event (its event time to now).
+    p50: float
+    p99: float
+    #: Event → checkpoint: how long ago Kafka held as many records as Redis has counted now.
+    delay_p50: float
+    delay_p99: float
+    rss: list[int]
+
+
+def steady(
+    base: config.Settings, rate: float, seconds: float, linger_ms: int, partitions: int, env: Env
+) -> Steady:
+    """A daemon while ``rate`` events/s (predictions and their outcomes together) are produced
+    in real time on fresh topics: Redis CPU per event from ``INFO cpu`` every 0.5 s, and the age
+    of the newest counted event every 0.1 s. An age counts from the event's scheduled time, so it
+    includes any lag of the producer: an upper bound on the daemon's."""
+    name = f"s{int(rate)}l{linger_ms}"
+    settings = dataclasses.replace(
+        base,
+        kafka=dataclasses.replace(
+            base.kafka,
+            group_id=f"{name}-{base.kafka.group_id}",
+            predictions_topic=f"{name}-{base.kafka.predictions_topic}",
+            outcomes_topic=f"{name}-{base.kafka.outcomes_topic}",
+        ),
+        redis=dataclasses.replace(base.redis, key_prefix=f"{base.redis.key_prefix}:{name}"),
+    )
+    ensure_topics(settings.kafka, partitions=partitions)
+    set_reference(settings)
     query = Query(redis.Redis.from_url(settings.redis.url), settings)
-    daemon = Daemon(settings, workdir)
-    time.sleep(3)  # join the group before traffic starts
+    daemon = Daemon(settings, env.workdir, linger_ms=linger_ms)
+    joined_by = time.monotonic() + 30
+    while not spread(settings, 1):  # started and joined before traffic starts
+        daemon.check()
+        if time.monotonic() > joined_by:
+            sys.exit(f"the daemon did not join its group in 30 s; see {daemon.log.name}")
+        time.sleep(0.2)
+    time.sleep(0.5)  # claims done; then Redis' and the daemon's CPU without traffic
+    idle_from = time.perf_counter(), env.rcpu.seconds(), cpu_seconds(daemon.proc.pid)
+    for _ in range(int(2 / AGE_SAMPLE_SECONDS)):  # the same polling as below, no events
+        counted(query)
+        time.sleep(AGE_SAMPLE_SECONDS)
+    idle_for = time.perf_counter() - idle_from[0]
+    idle = (env.rcpu.seconds() - idle_from[1]) / idle_for
+    daemon_idle = (cpu_seconds(daemon.proc.pid) - idle_from[2]) / idle_for
     prediction_rate = rate / (1 + settings.simulate.label_rate)
     producer = threading.Thread(
         target=produce_events,
         args=(settings, int(prediction_rate * seconds), prediction_rate),
         daemon=True,
     )
+    written = Written(settings)
     producer.start()
+    began = time.perf_counter()
     ages: list[float] = []
-    time.sleep(2)  # let the producer reach its pace
-    while producer.is_alive():
-        _, newest = counted(query)
-        if newest:
-            ages.append(max(0.0, time.time() - newest))
-        daemon.sample_rss()
-        time.sleep(0.1)
-    daemon.stop()
-    return ages, daemon
+    delays: list[float] = []
+    cpu: list[tuple[float, float, int]] = []  # (Redis, daemon CPU seconds, counted) every 0.5 s
+    next_cpu = began + STEADY_WARMUP_SECONDS
+    try:
+        while producer.is_alive():
+            written.sample()
+            n, newest = counted(query)
+            now = time.perf_counter()
+            if now - began >= STEADY_WARMUP_SECONDS and newest:
+                ages.append(max(0.0, time.time() - newest))
+                delays.append(now - written.when(n))
+            if now >= next_cpu:
+                cpu.append((env.rcpu.seconds(), cpu_seconds(daemon.proc.pid), n))
+                next_cpu += CPU_SAMPLE_SECONDS
+            daemon.check()
+            time.sleep(AGE_SAMPLE_SECONDS)
+    finally:
+        daemon.stop()
+        written.close()
+    seconds = (len(cpu) - 1) * CPU_SAMPLE_SECONDS
+    used = cpu[-1][0] - cpu[0][0] - idle * seconds
+    events = max(1, cpu[-1][2] - cpu[0][2])
+    ages.sort()
+    delays.sort()
+    return Steady(
+        rate=rate,
+        linger_ms=linger_ms,
+        redis_us=used / events * 1e6,
+        redis_core=used / seconds,
+        daemon_us=(cpu[-1][1] - cpu[0][1]) / events * 1e6,
+        daemon_idle_core=daemon_idle,
+        idle_core=idle,
+        p50=ages[len(ages) // 2],
+        p99=ages[min(len(ages) - 1, int(len(ages) * 0.99))],
+        delay_p50=delays[len(delays) // 2],
+        delay_p99=delays[min(len(delays) - 1, int(len(delays) * 0.99))],
+        rss=daemon.rss,
+    )
+
+
+class Written:
+    """When Kafka held how many records of a run's topics (their end offsets, sampled): the
+    moment the n-th record was written, so that records counted in Redis now give their delay
+    from Kafka to the checkpoint (records taken in the order they were written, over all
+    partitions)."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        k = settings.kafka
+        self._consumer = KafkaConsumer(bootstrap_servers=list(k.bootstrap_servers))
+        self._partitions = [
+            TopicPartition(topic, p)
+            for topic in (k.predictions_topic, k.outcomes_topic)
+            for p in self._consumer.partitions_for_topic(topic) or ()
+        ]
+        self._at: list[float] = []
+        self._written: list[int] = []
+
+    def sample(self) -> None:
+        ends = self._consumer.end_offsets(self._partitions)
+        self._at.append(time.perf_counter())
+        self._written.append(sum(ends.values()))
+
+    def when(self, n: int) -> float:
+        """The moment (``perf_counter``) Kafka first held ``n`` records, interpolated between
+        samples."""
+        i = bisect.bisect_left(self._written, n)
+        if i == 0:
+            return self._at[0]
+        if i == len(self._written):
+            return self._at[-1]
+        lo, hi = self._written[i - 1], self._written[i]
+        return self._at[i - 1] + (self._at[i] - self._at[i - 1]) * (n - lo) / max(1, hi - lo)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+@dataclasses.dataclass
+class Memory:
+    pending: float
+    joined: float
+    expiry_entry: float
+    n_pending: int
+    n_joined: int
+    #: The model's other state by kind: (bytes, keys).
+    state: dict[str, tuple[int, int]]
+
+
+#: The model's state by kind, recognised by a part of the key (``monitor/store/keys.py``).
+STATE_KINDS = {
+    b":w:": "window hashes (one per window and partition)",
+    b":det:": "detector states",
+    b":ref:": "reference profile",
+}
+
+
+def memory(settings: config.Settings, sample: int = 2000) -> Memory:
+    """``MEMORY USAGE`` (exact: ``SAMPLES 0``) of up to ``sample`` join records of each kind, of
+    the expiry buckets per entry, and of every other key of the deployment (the model's state)."""
+    client = redis.Redis.from_url(settings.redis.url)
+    prefix = settings.redis.key_prefix
+    sizes: dict[bytes, list[int]] = {b"P": [], b"J": []}
+    expiry_bytes = expiry_entries = 0
+    state: dict[str, tuple[int, int]] = {}
+    for key in client.scan_iter(match=f"{prefix}:*", count=5000):
+        if key.startswith(f"{prefix}:j:".encode()):
+            kind = (client.getrange(key, 0, 0) or b"?")[:1]
+            if kind in sizes and len(sizes[kind]) < sample:
+                sizes[kind].append(client.memory_usage(key, samples=0) or 0)
+        elif b":exp:" in key:
+            expiry_bytes += client.memory_usage(key, samples=0) or 0
+            expiry_entries += client.llen(key)
+        else:
+            name = next((v for k, v in STATE_KINDS.items() if k in key), "other")
+            size, n = state.get(name, (0, 0))
+            state[name] = size + (client.memory_usage(key, samples=0) or 0), n + 1
+    return Memory(
+        pending=statistics.fmean(sizes[b"P"]) if sizes[b"P"] else 0.0,
+        joined=statistics.fmean(sizes[b"J"]) if sizes[b"J"] else 0.0,
+        expiry_entry=expiry_bytes / max(1, expiry_entries),
+        n_pending=len(sizes[b"P"]),
+        n_joined=len(sizes[b"J"]),
+        state=state,
+    )
+
+
+@dataclasses.dataclass
+class Pair:
+    """A bare consumer's run and the daemon's right after it (and the compared commit's)."""
+
+    bare: float
+    bare_cpu_us: float
+    daemon: Backlog
+    other: Backlog | None
+
+    @property
+    def ratio(self) -> float:
+        return self.daemon.rate / self.bare
+
+    @property
+    def cpu_ratio(self) -> float:
+        """The same ratio from CPU per event: what one core would give each, whatever else
+        runs on the machine."""
+        return self.bare_cpu_us / self.daemon.cpu_us
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--events", type=int, default=1_000_000, help="predictions + outcomes")
-    parser.add_argument("--fresh-rate", type=float, default=10_000.0, help="events/s for freshness")
-    parser.add_argument("--fresh-seconds", type=float, default=60.0)
-    parser.add_argument("--state-dir", type=Path, default=ROOT / ".driftwatch" / "bench")
+    parser.add_argument("--events", type=int, default=500_000, help="predictions + outcomes")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="paired bare/daemon runs (0: steady rates only)"
+    )
+    parser.add_argument("--partitions", type=int, default=6, help="per topic")
+    parser.add_argument(
+        "--steady-rates", default="2000,10000", help="events/s, comma-separated ('' skips)"
+    )
+    parser.add_argument(
+        "--steady-seconds", type=float, default=20.0, help="how long each steady rate runs"
+    )
+    parser.add_argument(
+        "--linger-ms",
+        default=str(config.IngestSettings().batch_linger_ms),
+        help="ingest.batch_linger_ms values compared with 0 at the steady rates, comma-separated\n"
+        "(default: its default)",
+    )
+    parser.add_argument("--no-scale-out", action="store_true", help="skip the 2-process run")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=ROOT / ".driftwatch" / "bench",
+        help="the benchmark's own Kafka and Redis (started, or reused if running)",
+    )
+    parser.add_argument("--kafka-port", type=int, default=49092, help="if started here")
+    parser.add_argument("--controller-port", type=int, default=49093, help="if started here")
+    parser.add_argument("--redis-port", type=int, default=46380, help="if started here")
     parser.add_argument(
         "--compare-with", metavar="REF", help="also run the daemon of this commit or tag"
     )
     args = parser.parse_args()
+    rates = [float(r) for r in args.steady_rates.split(",") if r.strip()]
+    lingers = [0, *(int(ms) for ms in args.linger_ms.split(",") if ms.strip() and int(ms))]
 
     endpoints = services.up(
-        args.state_dir, kafka_port=49092, controller_port=49093, redis_port=46380
+        args.state_dir,
+        kafka_port=args.kafka_port,
+        controller_port=args.controller_port,
+        redis_port=args.redis_port,
     )
+    if endpoints.redis_password_file is not None:
+        sys.exit(
+            f"the Redis under {args.state_dir} has a password (`driftwatch services up` gives it "
+            "one); give the benchmark services of its own: omit --state-dir (.driftwatch/bench) "
+            "or name a new folder"
+        )
+    broker = services.kafka_broker(args.state_dir)
     run_id = uuid.uuid4().hex[:8]
-    settings = bench_settings(endpoints.kafka_bootstrap, endpoints.redis_url, run_id)
-    ensure_topics(settings.kafka, partitions=6)
-    set_reference(settings)
-    n_predictions = int(args.events / (1 + settings.simulate.label_rate))
-    print(
-        f"producing ~{args.events:,} events ({N_NUMERIC + N_CATEGORICAL} features) ...", flush=True
-    )
+    settings = bench_settings(endpoints.kafka_bootstrap, endpoints.redis_url, run_id, "bench")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = Env(Path(tmp), RedisCpu(endpoints.redis_url), broker.pid if broker else None)
+        pairs: list[Pair] = []
+        mem: Memory | None = None
+        scale: Backlog | None = None
+        total = 0
+        if args.runs:
+            total = produce_backlog(settings, args.events, args.partitions)
+            source = extract(args.compare_with, Path(tmp) / "before") if args.compare_with else None
+            for i in range(args.runs):
+                say(f"pair {i + 1}/{args.runs} (load {load()}): bare consumer ...")
+                bare, bare_cpu = bare_consumer(settings, total)
+                say(f"  bare {bare:,.0f} events/s; daemon ...")
+                run = backlog(own_run(settings, f"r{i}"), total, env)
+                say(f"  daemon {run.rate:,.0f} events/s, ratio {run.rate / bare:.2f}")
+                other = None
+                if source is not None:
+                    other = backlog(own_run(settings, f"c{i}"), total, env, source)
+                    say(f"  daemon of {args.compare_with} {other.rate:,.0f} events/s")
+                pairs.append(Pair(bare, bare_cpu, run, other))
+            mem = memory(own_run(settings, "r0"))
+            if not args.no_scale_out:
+                say(f"scale-out (load {load()}): 2 daemon processes in one group ...")
+                scale = backlog(own_run(settings, "x2"), total, env, processes=2)
+                say(f"  {scale.rate:,.0f} events/s")
+        steady_runs: list[tuple[Steady, str]] = []
+        for rate in rates:
+            for linger in lingers:
+                say(f"steady {rate:,.0f} events/s, linger {linger} ms (load {load()}) ...")
+                steady_runs.append(
+                    (steady(settings, rate, args.steady_seconds, linger, args.partitions, env),
+                     load())
+                )  # fmt: skip
+    forget(endpoints.redis_url, run_id)
+    print()
+    if pairs:
+        report_backlog(args, total, pairs, scale)
+    for s, at_load in steady_runs:
+        print(
+            f"steady {s.rate:>6,.0f} ev/s linger {s.linger_ms:>4} ms  Redis {s.redis_us:5.1f} "
+            f"µs/ev ({s.redis_core:.0%} of a core + {s.idle_core:.1%} idle, ceiling "
+            f"{1e6 / s.redis_us:,.0f} ev/s), daemon {s.daemon_us:.0f} µs CPU/ev "
+            f"({s.daemon_us * s.rate / 1e6:.2f} cores, {s.daemon_idle_core:.2f} idle), "
+            f"event->checkpoint p50 {s.delay_p50:.2f} s p99 {s.delay_p99:.2f} s, newest event's "
+            f"age p50 {s.p50:.2f} s p99 {s.p99:.2f} s, RSS peak "
+            f"{max(s.rss) / 1024:.0f} MiB (load {at_load})"
+        )
+    if mem is not None:
+        print(
+            f"Redis memory                pending prediction {mem.pending:.0f} B "
+            f"(n={mem.n_pending}), joined marker {mem.joined:.0f} B (n={mem.n_joined}), "
+            f"+ {mem.expiry_entry:.0f} B per expiry-bucket entry"
+        )
+        total = sum(size for size, _ in mem.state.values())
+        parts = ", ".join(
+            f"{name} {size / 1024:,.0f} KiB in {n} keys" for name, (size, n) in mem.state.items()
+        )
+        print(f"  the model's other state   {total / 1024:,.0f} KiB: {parts}")
+
+
+def forget(redis_url: str, run_id: str) -> None:
+    """Delete this run's keys (all their prefixes hold ``run_id``): the next run starts from a
+    Redis of the same size, not one a rewrite of a grown append-only file keeps busy."""
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"bench:*{run_id}*", count=10_000))
+    for i in range(0, len(keys), 10_000):
+        client.unlink(*keys[i : i + 10_000])
+
+
+def produce_backlog(settings: config.Settings, events: int, partitions: int) -> int:
+    """About ``events`` events, as fast as the producer goes, on fresh topics; how many."""
+    ensure_topics(settings.kafka, partitions=partitions)
+    n_predictions = int(events / (1 + settings.simulate.label_rate))
+    say(f"producing ~{events:,} events ({N_NUMERIC + N_CATEGORICAL} features) ...")
     t = time.perf_counter()
     total = produce_events(settings, n_predictions, None)
-    print(f"  produced {total:,} in {time.perf_counter() - t:.1f}s", flush=True)
+    say(f"  produced {total:,} in {time.perf_counter() - t:.1f}s")
+    return total
 
-    print("(a) bare kafka-python consumer ...", flush=True)
-    bare_runs = [bare_consumer(settings, total)]
-    print(f"  {bare_runs[0][0]:,.0f} events/s", flush=True)
-    print("(b) driftwatch daemon, Kafka -> Redis ...", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        rate, cpu_us, daemon = daemon_throughput(settings, total, Path(tmp))
-        print(f"  {rate:,.0f} events/s", flush=True)
-        before: list[float] = []
-        if args.compare_with:
-            # Alternate the two daemons, twice each, and keep each one's better run: neither
-            # gains from running on a warmer broker or a quieter machine.
-            source = extract(args.compare_with, Path(tmp) / "before")
-            for round_ in range(2):
-                label = f"driftwatch daemon of {args.compare_with}"
-                print(f"(b) {label}, Kafka -> Redis ...", flush=True)
-                before.append(other_daemon(settings, total, Path(tmp), source, f"b{round_}"))
-                print(f"  {before[-1]:,.0f} events/s", flush=True)
-                if round_ == 0:
-                    print("(b) driftwatch daemon, again ...", flush=True)
-                    again = other_daemon(settings, total, Path(tmp), ROOT, "a1")
-                    print(f"  {again:,.0f} events/s", flush=True)
-                    rate = max(rate, again)
-        # The broker serves faster once warm (JIT, page cache): the baseline is the better of a
-        # run before and one after the daemon's, so a cold broker never flatters the ratio.
-        print("(a) bare kafka-python consumer, again ...", flush=True)
-        bare_runs.append(bare_consumer(settings, total))
-        print(f"  {bare_runs[1][0]:,.0f} events/s", flush=True)
-        bare, bare_cpu_us = max(bare_runs)
-        print(f"freshness at {args.fresh_rate:,.0f} events/s ...", flush=True)
-        fresh_settings = dataclasses.replace(
-            settings,
-            kafka=dataclasses.replace(
-                settings.kafka,
-                group_id=f"fresh-{run_id}",
-                predictions_topic=f"fresh-pred-{run_id}",
-                outcomes_topic=f"fresh-out-{run_id}",
-            ),
-            redis=dataclasses.replace(settings.redis, key_prefix=f"bench:fresh:{run_id}"),
-        )
-        ensure_topics(fresh_settings.kafka, partitions=6)
-        set_reference(fresh_settings)
-        ages, steady = freshness(fresh_settings, args.fresh_rate, args.fresh_seconds, Path(tmp))
-    ages.sort()
-    p50 = ages[len(ages) // 2]
-    p99 = ages[min(len(ages) - 1, int(len(ages) * 0.99))]
-    print()
-    print(f"events                      {total:,} ({N_NUMERIC + N_CATEGORICAL} features)")
+
+def report_backlog(
+    args: argparse.Namespace, total: int, pairs: list[Pair], scale: Backlog | None
+) -> None:
+    order = "bare, daemon" + (f", {args.compare_with}" if args.compare_with else "")
     print(
-        f"bare kafka-python consumer  {bare:,.0f} events/s "
-        f"(best of {bare_runs[0][0]:,.0f} before, {bare_runs[1][0]:,.0f} after the daemon)"
+        f"events {total:,} ({N_NUMERIC + N_CATEGORICAL} features), {args.partitions} partitions "
+        f"per topic, {len(pairs)} paired runs ({order}), one redis-server of the benchmark's own"
     )
-    runs = " (better of 2 runs)" if before else ""
-    print(f"driftwatch daemon           {rate:,.0f} events/s{runs}")
-    print(f"CPU per event, bare/daemon  {bare_cpu_us:.1f} µs / {cpu_us:.1f} µs")
-    print(f"ratio daemon / bare         {rate / bare:.2f}  (target >= 0.40 per process)")
-    if before:
-        best = max(before)
+    for i, p in enumerate(pairs):
+        run = p.daemon
+        extra = ""
+        if p.other is not None:
+            extra = f"; {args.compare_with} {p.other.rate:,.0f} ({p.other.rate / p.bare:.2f})"
         print(
-            f"daemon of {args.compare_with:<18}{best:,.0f} events/s (better of 2 runs), "
-            f"ratio {best / bare:.2f}"
+            f"  pair {i + 1}: bare {p.bare:,.0f} ev/s ({p.bare_cpu_us:.1f} µs CPU/ev), daemon "
+            f"{run.rate:,.0f} ev/s ({run.cpu_us:.1f} µs CPU/ev, Redis {run.redis_us:.1f} µs/ev), "
+            f"ratio {p.ratio:.2f}, by CPU {p.cpu_ratio:.2f}{extra}"
         )
+        print(f"          {run.usage}")
+    daemon_rate = statistics.median(p.daemon.rate for p in pairs)
+    daemon_cpu = statistics.median(p.daemon.cpu_us for p in pairs)
+    redis_us = statistics.median(p.daemon.redis_us for p in pairs)
     print(
-        f"freshness p50 / p99         {p50:.2f} s / {p99:.2f} s at {args.fresh_rate:,.0f} events/s"
+        f"daemon, one process         {daemon_rate:,.0f} events/s (median), "
+        f"bare {statistics.median(p.bare for p in pairs):,.0f}; daemon {daemon_cpu:.1f} µs CPU "
+        f"per event = {1e6 / daemon_cpu:,.0f} events/s per core"
     )
-    print(f"daemon RSS peak             {max(daemon.rss) / 1024:.0f} MiB")
-    print(f"RSS by tenth, backlog run   {by_tenth(daemon.rss)} MiB (peak of each)")
-    steady_label = f"RSS by tenth, {args.fresh_rate:,.0f} ev/s"
-    print(f"{steady_label:<28}{by_tenth(steady.rss)} MiB")
+    print(
+        f"ratio daemon / bare         {statistics.median(p.ratio for p in pairs):.2f} median of "
+        f"{len(pairs)} pairs (target >= 0.40); by CPU per event "
+        f"{statistics.median(p.cpu_ratio for p in pairs):.2f}"
+    )
+    if args.compare_with:
+        before = statistics.median(p.other.rate / p.bare for p in pairs if p.other)
+        before_cpu = statistics.median(p.bare_cpu_us / p.other.cpu_us for p in pairs if p.other)
+        print(f"ratio of {args.compare_with:<19}{before:.2f} median, by CPU {before_cpu:.2f}")
+    print(
+        f"Redis CPU, backlog          {redis_us:.1f} µs/event -> one primary's ceiling "
+        f"{1e6 / redis_us:,.0f} events/s"
+    )
+    rss = pairs[0].daemon.rss
+    print(f"daemon RSS peak, backlog    {max(rss) / 1024:.0f} MiB (by tenth: {by_tenth(rss)})")
+    if scale is not None:
+        print(
+            f"scale-out                   1 process {daemon_rate:,.0f} events/s (median), "
+            f"2 processes {scale.rate:,.0f} -> x{scale.rate / daemon_rate:.2f} "
+            f"(Redis {scale.redis_us:.1f} µs/ev, daemons {scale.cpu_us:.1f} µs CPU/ev)"
+        )
+        print(f"  2 processes: {scale.usage}")
 
 
-def other_daemon(
-    settings: config.Settings, total: int, workdir: Path, source: Path, name: str
-) -> float:
-    """The events/s of one more daemon (of ``source``) over the same events, from the start:
-    with a consumer group and key prefix of its own, and the same reference."""
-    group = f"{name}-{settings.kafka.group_id}"
-    own = dataclasses.replace(
-        settings,
-        kafka=dataclasses.replace(settings.kafka, group_id=group),
-        redis=dataclasses.replace(settings.redis, key_prefix=f"bench:{group}"),
-    )
-    set_reference(own)
-    rate, _, _ = daemon_throughput(own, total, workdir, source)
-    return rate
+def say(*parts: object) -> None:
+    """A progress line, at once even into a pipe or a log."""
+    print(*parts, flush=True)
 
 
 def extract(ref: str, into: Path) -> Path:

@@ -132,8 +132,8 @@ def main() -> None:
             return
         st.error(
             f"Redis does not answer ({type(exc).__name__}: {md(exc)}). Start it (`driftwatch "
-            f"services up`) or fix `redis.url` in `{data.config_path()}`; this page retries on "
-            "refresh."
+            f"services up`) or fix `redis.url` (or `redis.sentinels`) in "
+            f"`{data.config_path()}`; this page retries on refresh."
         )
     except msgspec.ValidationError as exc:
         st.error(

@@ -4,7 +4,12 @@ Tests run against the real things because the guarantees Driftwatch sells (exact
 fencing, crash recovery) live in their behaviour, which no fake reproduces. The services start once
 per session, on free ports, in the session's temporary folder, with the same code as
 ``driftwatch services up``. To reuse running ones instead (CI with service containers, a developer's
-``services up``), set both ``DW_TEST_KAFKA`` (bootstrap string) and ``DW_TEST_REDIS`` (URL).
+``services up``), set both ``DW_TEST_KAFKA`` (bootstrap string) and ``DW_TEST_REDIS`` (URL). A Redis
+with a password (``services up`` gives its Redis one) also needs ``DW_TEST_REDIS_PASSWORD_FILE``,
+the file holding it (``.driftwatch/services/redis/password``): the session then adds an ACL user
+for itself, without a password but with an unguessable name, and the tests reach Redis as that
+user (``redis://dwtest-<random>@host:port/0``), so configs built from ``redis_url`` need no
+secret; the user is deleted when the session ends.
 
 A service that is missing or cannot start makes the tests that need it fail, never skip: a
 green run must mean the code was exercised against Kafka and Redis.
@@ -12,6 +17,7 @@ green run must mean the code was exercised against Kafka and Redis.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -21,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -122,6 +129,34 @@ def _check_external_redis(url: str) -> None:
         client.close()
 
 
+@contextlib.contextmanager
+def _session_user(url: str, password_file: Path) -> Iterator[str]:
+    """An ACL user for this session on the Redis at ``url``, whose default user has the password
+    in ``password_file``; yields ``url`` naming that user, deletes the user afterwards.
+
+    The user has every right (tests create ACL users, flush keys, turn Redis into a replica) and
+    no password: its random name is what keeps others out, and it lives for the session only.
+    """
+    try:
+        password = password_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        pytest.fail(f"DW_TEST_REDIS_PASSWORD_FILE cannot be read: {exc}")
+    admin = redis.Redis.from_url(url, password=password, socket_connect_timeout=2.0)
+    name = f"dwtest-{uuid.uuid4().hex}"
+    try:
+        admin.acl_setuser(
+            name, enabled=True, nopass=True, keys=["*"], channels=["*"], commands=["+@all"]
+        )
+    except redis.RedisError as exc:
+        pytest.fail(f"DW_TEST_REDIS={url} refused the session's ACL user: {exc!r}")
+    parts = urlsplit(url)
+    try:
+        yield parts._replace(netloc=f"{name}@{parts.hostname}:{parts.port or 6379}").geturl()
+    finally:
+        admin.acl_deluser(name)
+        admin.close()
+
+
 @pytest.fixture(scope="session")
 def free_port_factory() -> Callable[[int], list[int]]:
     """``free_port_factory(n)``: n distinct free ports, for tests that start their own services."""
@@ -137,8 +172,14 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         if not (external_kafka and external_redis):
             pytest.fail("set both DW_TEST_KAFKA and DW_TEST_REDIS to reuse services, or neither")
         _check_external_kafka(external_kafka)
-        _check_external_redis(external_redis)
-        yield Services(external_kafka, external_redis, None, None, None)
+        password_file = os.environ.get("DW_TEST_REDIS_PASSWORD_FILE")
+        if not password_file:
+            _check_external_redis(external_redis)
+            yield Services(external_kafka, external_redis, None, None, None)
+            return
+        with _session_user(external_redis, Path(password_file)) as url:
+            _check_external_redis(url)
+            yield Services(external_kafka, url, None, None, None)
         return
     state_dir = tmp_path_factory.mktemp("services")
     kafka_port, controller_port, redis_port = free_ports(3)

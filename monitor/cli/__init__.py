@@ -19,6 +19,7 @@ from monitor.cli.alerts import alerts_group
 from monitor.cli.baseline import baseline_group
 from monitor.cli.config import config_group
 from monitor.cli.dashboard import dashboard_command
+from monitor.cli.doctor import doctor_command
 from monitor.cli.history import history_command
 from monitor.cli.retrain import retrain_group
 from monitor.cli.run import run_command
@@ -49,3 +50,4 @@ main.add_command(alerts_group)
 main.add_command(silence_group)
 main.add_command(history_command)
 main.add_command(retrain_group)
+main.add_command(doctor_command)

@@ -90,7 +90,7 @@ def _explained(exc: Exception) -> str | None:
         if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
             return (
                 f"Redis is unreachable ({exc}): start it (driftwatch services up) or point "
-                "redis.url at it"
+                "redis.url (or redis.sentinels) at it"
             )
     kafka_errors = sys.modules.get("kafka.errors")
     if kafka_errors is None:

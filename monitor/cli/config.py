@@ -43,6 +43,8 @@ def config_check(file: Path) -> None:
         f"outcomes={settings.kafka.outcomes_topic} dead letters={settings.kafka.dead_letter_topic}"
     )
     redis_url = config_module.masked_url(settings.redis.url)
+    if settings.redis.sentinels:
+        redis_url += f" (primary from sentinels {','.join(settings.redis.sentinels)})"
     click.echo(f"  redis   {redis_url}  prefix={settings.redis.key_prefix}")
     for model in settings.models:
         click.echo(

@@ -34,7 +34,12 @@ def services_group() -> None:
 def services_up(
     state_dir: Path | None, kafka_port: int, controller_port: int, redis_port: int
 ) -> None:
-    """Start Redis and a single-node Kafka on 127.0.0.1 (reuses them when already running)."""
+    """Start Redis and a single-node Kafka on 127.0.0.1 (reuses them when already running).
+
+    Redis gets a random password, generated on its first start into a file only you can read
+    (redis/password in the state folder, kept across restarts): name it in redis.password_file.
+    The state folder is made readable by you only.
+    """
     from monitor import services
 
     endpoints = services.up(
@@ -42,9 +47,12 @@ def services_up(
         kafka_port=kafka_port,
         controller_port=controller_port,
         redis_port=redis_port,
+        redis_password=True,
         progress=lambda line: click.echo(line, err=True),
     )
     click.echo(f"kafka {endpoints.kafka_bootstrap}\nredis {masked_url(endpoints.redis_url)}")
+    if endpoints.redis_password_file is not None:
+        click.echo(f"redis password in {endpoints.redis_password_file} (redis.password_file)")
 
 
 @services_group.command("down", short_help="Stop the local services (data is kept).")
@@ -69,7 +77,8 @@ def services_status(state_dir: Path | None) -> None:
     for name, st in report.items():
         state = f"running pid {st.pid}" if st.running else "stopped"
         address = masked_url(st.address) if st.address else "-"
-        click.echo(f"{name:<6} {state:<20} {address:<28} log {st.log_file or '-'}")
+        line = f"{name:<6} {state:<20} {address:<28} log {st.log_file or '-'}"
+        click.echo(line + (f" password in {st.password_file}" if st.password_file else ""))
     if not all(st.running for st in report.values()):
         sys.exit(1)
 

@@ -169,6 +169,14 @@ class KafkaSettings:
                 f"security_protocol {self.security_protocol} needs a password",
                 "name the environment variable holding it (or set sasl_password_file)",
             )
+        if not self.security_protocol.endswith("SSL"):
+            _refuse_tls_files(
+                report,
+                key,
+                self,
+                f"security_protocol {self.security_protocol}",
+                "set security_protocol to SASL_SSL (or SSL), or remove the TLS files",
+            )
         require_positive(report, f"{key}.max_poll_records", self.max_poll_records)
 
     def secrets(self, key: str) -> tuple[tuple[str, Secret], ...]:
@@ -178,6 +186,7 @@ class KafkaSettings:
             (f"{key}.sasl_username_env", Secret(env=self.sasl_username_env if sasl else "")),
             (_source_key(key, "sasl_password", self.sasl_password), self.sasl_password),
             (f"{key}.ssl_password_env", self.ssl_password),
+            *_tls_files(key, self),
         )
 
     def client_kwargs(self) -> dict[str, Any]:
@@ -202,26 +211,48 @@ class KafkaSettings:
 
 @dataclass(frozen=True, slots=True)
 class RedisSettings:
-    """The shared state store. All instances of one deployment point at the same Redis."""
+    """The shared state store. All instances of one deployment point at the same Redis.
+
+    ``url`` names one Redis; with ``sentinels`` the primary is found through Redis Sentinel
+    instead, and ``url`` names the service (``redis://driftwatch@mymaster/0``): its scheme
+    (``rediss`` for TLS, to the primary and the sentinels), user and db still apply.
+    """
 
     url: str = "redis://127.0.0.1:6379/0"
     password_env: str = ""
     password_file: str = ""
     #: Prefix of every key, so several deployments (or tests) can share one Redis.
     key_prefix: str = "dw"
+    #: TLS (``rediss://``): the CA that signed the server's certificate, and a client
+    #: certificate and key when the server asks for one (``tls-auth-clients``).
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    #: Sentinels (``host:port``) that know the primary of ``service_name``.
+    sentinels: tuple[str, ...] = ()
+    service_name: str = ""
+    #: The sentinels' own password (``requirepass`` in sentinel.conf), when they have one.
+    sentinel_password_env: str = ""
+    sentinel_password_file: str = ""
 
     @property
     def password(self) -> Secret:
         return Secret(env=self.password_env, file=self.password_file)
 
+    @property
+    def sentinel_password(self) -> Secret:
+        return Secret(env=self.sentinel_password_env, file=self.sentinel_password_file)
+
     def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
         """A URL redis-py can open, without a password in it: one there would be shown by every
-        message naming the URL, and would override the password named by ``password_env``."""
+        message naming the URL, and would override the password named by ``password_env``.
+        TLS files only with ``rediss://``; with sentinels, a URL naming the service."""
         report = Report(errors)
         try:
-            scheme = urlsplit(self.url).scheme
+            parts = urlsplit(self.url)
+            scheme, host, port = parts.scheme, parts.hostname or "", parts.port
         except ValueError:
-            scheme = ""
+            scheme, host, port = "", "", None
         if scheme not in REDIS_SCHEMES:
             report(
                 f"{key}.url",
@@ -236,10 +267,97 @@ class RedisSettings:
             f"{key}.password_env (or a file holding it in {key}.password_file); a user name may "
             "stay in the URL",
         )
+        if scheme != "rediss":
+            _refuse_tls_files(
+                report,
+                key,
+                self,
+                f"{key}.url",
+                "write the URL as rediss://…, or remove the TLS files",
+            )
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            report(
+                f"{key}.ssl_keyfile" if self.ssl_certfile else f"{key}.ssl_certfile",
+                "a client certificate needs its key and the key its certificate",
+                "set both ssl_certfile and ssl_keyfile, or neither",
+            )
+        self._validate_sentinels(key, report, scheme, host, port)
+
+    def _validate_sentinels(
+        self, key: str, report: Report, scheme: str, host: str, port: int | None
+    ) -> None:
+        """Sentinels need a service name, and the URL then names that service, not a host:
+        a host written there would be shown in every message while never being used."""
+        if not self.sentinels:
+            if self.service_name or self.sentinel_password:
+                report(
+                    f"{key}.service_name" if self.service_name else f"{key}.sentinel_password_env",
+                    f"only used with {key}.sentinels",
+                    f'list the sentinels in {key}.sentinels = ["host:26379", …], or remove it',
+                )
+            return
+        for i, sentinel in enumerate(self.sentinels):
+            if not _host_port(sentinel):
+                report(
+                    f"{key}.sentinels[{i}]",
+                    "is not host:port" if "@" not in sentinel else "credentials must not be here",
+                    "write host:port (26379 is Sentinel's usual port); a password goes in "
+                    f"{key}.sentinel_password_env or {key}.sentinel_password_file",
+                )
+        if not self.service_name:
+            report(
+                f"{key}.service_name",
+                f"{key}.sentinels need the name of the monitored primary",
+                "write the name given in sentinel.conf's `sentinel monitor NAME …` line",
+            )
+        elif scheme == "unix" or host != self.service_name.lower() or port is not None:
+            user = urlsplit(self.url).username if scheme else None
+            report(
+                f"{key}.url",
+                f"with {key}.sentinels the URL names the service, not a host: the sentinels "
+                "give the primary's address",
+                f"write {'rediss' if scheme == 'rediss' else 'redis'}://"
+                f"{user + '@' if user else ''}{self.service_name}/0 (rediss:// for TLS; the user "
+                "and db still apply)",
+            )
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """``sentinels`` as (host, port) pairs, for redis-py (validated: none is malformed)."""
+        return [pair for address in self.sentinels if (pair := _host_port(address))]
 
     def secrets(self, key: str) -> tuple[tuple[str, Secret], ...]:
         """The secrets this section names, each with the key an error about it should name."""
-        return ((_source_key(key, "password", self.password), self.password),)
+        return (
+            (_source_key(key, "password", self.password), self.password),
+            (_source_key(key, "sentinel_password", self.sentinel_password), self.sentinel_password),
+            *_tls_files(key, self),
+        )
+
+
+#: The TLS files a connection section may name: a CA, and a client certificate and its key.
+TLS_FILES = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+
+
+def _refuse_tls_files(report: Report, key: str, section: object, what: str, fix: str) -> None:
+    """TLS files named by a section whose connection (``what``) does not use TLS."""
+    for name in TLS_FILES:
+        if getattr(section, name):
+            report(f"{key}.{name}", f"TLS files are set but {what} does not use TLS", fix)
+
+
+def _tls_files(key: str, section: object) -> tuple[tuple[str, Secret], ...]:
+    """The section's TLS files, checked with the secrets (they must exist and be readable
+    where the process runs, and only processes using the section need them: the dashboard
+    never opens Kafka's CA)."""
+    return tuple((f"{key}.{name}", Secret(file=getattr(section, name))) for name in TLS_FILES)
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``("host", port)`` from ``host:port``, or ``None`` when it is not one."""
+    host, _, port = address.rpartition(":")
+    if not host or "@" in host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host.strip("[]"), int(port)
 
 
 def _source_key(key: str, name: str, secret: Secret) -> str:

@@ -13,6 +13,8 @@ from monitor.errors import ConfigError
 #: Contract fields a user may remap to paths in their own events (``docs/events.md``).
 PREDICTION_FIELDS = ("id", "model", "version", "ts", "features", "prediction", "score", "tags")
 OUTCOME_FIELDS = ("id", "model", "ts", "label")
+#: Longest ``ingest.batch_linger_ms``: a linger adds to every event's freshness (target p99 < 2 s).
+MAX_BATCH_LINGER_MS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,14 @@ class IngestSettings:
     #: with load (amortising each batch's fixed cost) up to this size, which bounds how long one
     #: checkpoint script keeps Redis busy (~25 ms at 5000).
     max_batch_records: int = 5000
+    #: How long a partition's queued records may wait for more before they are applied, unless
+    #: ``max_batch_records`` are queued first. At a steady rate, batches otherwise hold the few
+    #: records of one poll, and each batch rewrites every window field it touches: measured at
+    #: 2k events/s over 12 partitions, 250 ms cut Redis' CPU per event 2.6- to 5-fold (runs
+    #: differ) and the daemon's by ~40 %, for at most 0.25 s of added delay (README
+    #: "Performance").
+    #: 0 applies each poll at once.
+    batch_linger_ms: int = 250
 
     def validate(self, key: str, errors: list[ConfigError] | None = None) -> None:
         """A zero limit would join, accept or apply nothing."""
@@ -62,6 +72,13 @@ class IngestSettings:
         require_positive(report, f"{key}.label_horizon_seconds", self.label_horizon_seconds)
         require_positive(report, f"{key}.max_event_bytes", self.max_event_bytes)
         require_positive(report, f"{key}.max_batch_records", self.max_batch_records)
+        if not 0 <= self.batch_linger_ms <= MAX_BATCH_LINGER_MS:
+            report(
+                f"{key}.batch_linger_ms",
+                f"{self.batch_linger_ms} is outside 0..{MAX_BATCH_LINGER_MS}: records would wait "
+                "for ever, or longer than the freshness the dashboards and alerts rely on",
+                f"set it between 0 (no linger) and {MAX_BATCH_LINGER_MS}; the default is 250",
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,11 @@ One iteration of :meth:`Ingestor.run`:
      Only that partition waits meanwhile.
 3. Claim queued partitions (new epoch in Redis) and seek each to its stored offset.
 4. Dispatch: every owned partition without a batch in flight hands its oldest unsettled batch,
-   else up to ``ingest.max_batch_records`` queued records, to the worker pool.
+   else up to ``ingest.max_batch_records`` queued records, to the worker pool — queued records
+   once they are *ripe*: a full batch, or the oldest has waited ``ingest.batch_linger_ms``
+   (so a steady trickle is applied in fewer, larger batches). The linger is waived while
+   polling is held back (queues full, an outage) and on stop. Queued records are not applied,
+   so a revocation simply drops them and the next owner reads them from Redis' offset.
 5. Poll (``max_records``) and queue the records, unless the queues are full or a dependency is
    down: then wait for a batch to finish instead, polling one record a second only to stay in
    the group (backpressure without ``pause()``, whose resume can leave a partition stalled in
@@ -48,7 +52,7 @@ from kafka.errors import KafkaError
 from monitor.config import IngestSettings, KafkaSettings
 from monitor.errors import FencedError, SinkUnavailableError, StoreUnavailableError
 from monitor.ingest.batch import Batch, BatchProcessor, BatchResult
-from monitor.ingest.clients import kafka_client
+from monitor.ingest.clients import kafka_client, refusal
 from monitor.ingest.partition import Backoff, InFlight, LoopState, Owned
 from monitor.ingest.progress import Progress
 from monitor.ingest.rebalance import RebalanceLog
@@ -92,6 +96,7 @@ class Ingestor:
         self._processor = processor
         self._metrics = metrics
         self._batch_max = ingest.max_batch_records
+        self._linger = ingest.batch_linger_ms / 1000
         self._rebalance = RebalanceLog()
         self._pool = ThreadPoolExecutor(PARALLEL_BATCHES, thread_name_prefix="batch")
         self._backoff = Backoff()
@@ -110,8 +115,31 @@ class Ingestor:
             max_poll_interval_ms=k.max_poll_interval_ms,
             heartbeat_interval_ms=max(100, k.session_timeout_ms // 3),
         )
-        self._consumer.subscribe([k.predictions_topic, k.outcomes_topic], listener=self._rebalance)
+        self._kafka = k
+        topics = [k.predictions_topic, k.outcomes_topic]
+        self._consumer.subscribe(topics, listener=self._rebalance)
         self._progress = Progress(self._consumer, metrics)
+        self._warn_of_invisible(topics)
+
+    def _warn_of_invisible(self, topics: list[str]) -> None:
+        """Say at start-up which event topic the brokers do not show this user: it does not
+        exist, or the user may not read it (Kafka lists only the topics a user may describe).
+        The group would consume the other topic and never say why half the events are missing.
+        Not fatal: a topic created later is picked up with the next metadata refresh."""
+        try:
+            visible = self._consumer.topics()
+        except KafkaError as exc:
+            refused = refusal(exc, self._kafka)
+            if refused is not None:
+                raise refused from exc
+            return  # an outage: the loop reports it
+        for topic in topics:
+            if topic not in visible:
+                log.warning(
+                    "topic %s is not visible to this consumer: it does not exist (create it: "
+                    "driftwatch topics create) or the user lacks Read on it (grant Read on the "
+                    "topic to the SASL user); its events are not consumed until it is", topic,
+                )  # fmt: skip
 
     def run(self, stop: threading.Event) -> None:
         """The loop; returns after ``stop`` is set and the batches in hand are checkpointed."""
@@ -143,7 +171,7 @@ class Ingestor:
         """On stop: settle the batches in flight, then dispatch what is waiting, once."""
         self._await_in_flight()
         if not self.state.outage:
-            self._dispatch(time.monotonic())
+            self._dispatch(time.monotonic(), linger=False)
             self._await_in_flight()
 
     def _await_in_flight(self) -> None:
@@ -171,6 +199,7 @@ class Ingestor:
         if owned is not None:
             self._processor.detectors.forget(owned.claim.keys.tag)
         self.state.unclaimed.discard(tp)
+        self._progress.forget(tp)
 
     # Step 2 ------------------------------------------------------------------------------
     def _settle_finished(self) -> None:
@@ -272,7 +301,7 @@ class Ingestor:
         self._metrics.partitions_owned.set(len(self.state.owned))
 
     # Step 4 ------------------------------------------------------------------------------
-    def _dispatch(self, now: float) -> None:
+    def _dispatch(self, now: float, *, linger: bool = True) -> None:
         """Partitions are independent (shared state goes through the checkpoint script), so
         their batches run side by side: one batch's Python work overlaps another's Redis time.
         During an outage one batch at a time probes the dependency, unsettled ones first."""
@@ -284,8 +313,11 @@ class Ingestor:
                 self._recovered()  # nothing failed is waiting: the outage was noticed elsewhere
                 outage = False
         candidates = sorted(self.state.owned.values(), key=lambda p: not p.unsettled)
+        linger = linger and not outage and not self._queues_full()
         for p in candidates:
             if p.in_flight is not None or not p.backoff.due(now):
+                continue
+            if linger and not p.unsettled and not p.ripe(now, self._linger, self._batch_max):
                 continue
             batch = p.next_batch(self._batch_max)
             if batch is None:
@@ -314,7 +346,7 @@ class Ingestor:
     # Step 5 ------------------------------------------------------------------------------
     def _poll(self) -> None:
         max_records = None
-        if self.state.outage or self._queued() >= QUEUED_BATCHES_LIMIT * self._batch_max:
+        if self.state.outage or self._queues_full():
             self._hold()
             if time.monotonic() - self._last_poll < LIVENESS_POLL_SECONDS:
                 return
@@ -326,16 +358,21 @@ class Ingestor:
                 max_records=max_records,
             )
         except KafkaError as exc:
+            refused = refusal(exc, self._kafka)
+            if refused is not None:  # a missing right (say, Read on the group): waiting never
+                raise refused from exc  # mends it, and the loop would retry it for ever
             self._outage("kafka", exc)
             return
         self._last_poll = time.monotonic()
         for tp, messages in polled.items():
             p = self.state.owned.get(tp)
             if p is not None and messages:  # else not claimed yet: the claim seeks where to start
-                p.fetch(messages)
+                p.fetch(messages, self._last_poll)
 
-    def _queued(self) -> int:
-        return sum(len(p.queued) for p in self.state.owned.values())
+    def _queues_full(self) -> bool:
+        """Records queued over all partitions reach the memory bound: polling holds back."""
+        queued = sum(len(p.queued) for p in self.state.owned.values())
+        return queued >= QUEUED_BATCHES_LIMIT * self._batch_max
 
     def _hold(self) -> None:
         """Wait (briefly) for a batch in flight to finish, or for the outage's backoff."""

@@ -95,6 +95,8 @@ class Owned:
     last_batch: float = 0.0
     #: Whether the first fetch since the claim started where Redis said (checked once).
     start_checked: bool = False
+    #: When the oldest queued record was fetched (monotonic seconds): the linger counts from it.
+    queued_since: float = 0.0
 
     @classmethod
     def claimed(cls, claim: Claim) -> Owned:
@@ -109,7 +111,7 @@ class Owned:
     def idle(self) -> bool:
         return self.in_flight is None and not self.queued and not self.unsettled
 
-    def fetch(self, messages: list[Any]) -> None:
+    def fetch(self, messages: list[Any], now: float) -> None:
         """Queue polled messages, dropping any already held (fetched before a seek)."""
         if not self.start_checked:
             self.start_checked = True
@@ -118,8 +120,16 @@ class Owned:
             messages = [m for m in messages if m.offset >= self.fetched]
             if not messages:
                 return
+        if not self.queued:
+            self.queued_since = now
         self.queued.extend([(m.offset, m.key, m.value) for m in messages])
         self.fetched = messages[-1].offset + 1
+
+    def ripe(self, now: float, linger: float, batch_max: int) -> bool:
+        """Whether the queue's head goes out now rather than wait for more records: a full
+        batch is queued, or the oldest queued record has waited ``linger`` seconds. Records
+        left over by a full batch are at least as old, so they follow at once."""
+        return len(self.queued) >= batch_max or now - self.queued_since >= linger
 
     def next_batch(self, batch_max: int, drain_always: bool = False) -> Batch | None:
         """The oldest unsettled batch as it was, else the head of the queue; None when idle.

@@ -42,6 +42,12 @@ class Progress:
         except KafkaError as exc:
             log.info("advisory offset commit failed (%s); Redis holds the checkpoint", exc)
 
+    def forget(self, tp: TopicPartition) -> None:
+        """Stop reporting a partition that moved to another instance: its owner reports it now,
+        and a stale value here would add lag that does not exist (every rolling update would
+        look like a growing backlog)."""
+        self._metrics.consumer_lag.remove(tp.topic, str(tp.partition))  # a no-op if unreported
+
     def update_lag(self, owned: Mapping[TopicPartition, Owned]) -> None:
         """Lag counts from the applied offset: fetched records still queued are not done."""
         for tp, p in owned.items():

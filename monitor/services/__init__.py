@@ -62,6 +62,8 @@ class Endpoints:
 
     kafka_bootstrap: str
     redis_url: str
+    #: The file holding Redis' password (for ``redis.password_file``), None without one.
+    redis_password_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class ServiceStatus:
     pid: int | None
     address: str | None
     log_file: Path | None
+    #: Where the service's password is (never its value), None without one.
+    password_file: Path | None = None
 
 
 def kafka_broker(state_dir: Path) -> KafkaBroker | None:
@@ -94,6 +98,7 @@ def up(
     kafka_port: int = 9092,
     controller_port: int = 9093,
     redis_port: int = 6379,
+    redis_password: bool = False,
     progress: Callable[[str], None] = print,
 ) -> Endpoints:
     """Start Redis and Kafka under ``state_dir`` and return their endpoints.
@@ -101,14 +106,16 @@ def up(
     Idempotent: a service already running from this folder is reused as it is (if it runs on other
     ports than asked, ``progress`` says so and its real address is returned). On failure, whatever
     this call started is stopped again before the :class:`ServiceError` propagates, so a failed
-    ``up`` leaves no half-started processes behind.
+    ``up`` leaves no half-started processes behind. ``redis_password``: a freshly started Redis
+    gets a random password, in a 0600 file of its 0700 folder (``Endpoints.redis_password_file``).
+    The state folder is made 0700 too (:func:`_make_private`): it holds the data.
     """
     state_dir = Path(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    _make_private(state_dir)
     started: list[KafkaBroker | RedisServer] = []
     with _process.file_lock(state_dir / _LOCK_FILE):
         try:
-            redis = _reuse_or_start_redis(state_dir, redis_port, progress, started)
+            redis = _reuse_or_start_redis(state_dir, redis_port, redis_password, progress, started)
             kafka = _reuse_or_start_kafka(state_dir, kafka_port, controller_port, progress, started)
         except BaseException:
             for service in reversed(started):
@@ -117,12 +124,24 @@ def up(
                 except ServiceError:
                     logger.exception("could not stop %r after a failed start", service)
             raise
-    return Endpoints(kafka_bootstrap=kafka.bootstrap, redis_url=redis.url)
+    return Endpoints(kafka.bootstrap, redis.url, redis.password_file)
+
+
+def _make_private(state_dir: Path) -> None:
+    """Create ``state_dir`` readable by its owner only, or make it so when it holds nothing but
+    the services' folders: a folder of other things (``--state-dir .``, ``/tmp``) is left as it
+    is, since Redis' own folder, with the password, is 0700 in any case."""
+    try:
+        state_dir.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        if {p.name for p in state_dir.iterdir()} <= {_KAFKA_SUBDIR, _REDIS_SUBDIR, _LOCK_FILE}:
+            state_dir.chmod(0o700)
 
 
 def _reuse_or_start_redis(
     state_dir: Path,
     port: int,
+    password: bool,
     progress: Callable[[str], None],
     started: list[KafkaBroker | RedisServer],
 ) -> RedisServer:
@@ -132,7 +151,7 @@ def _reuse_or_start_redis(
         note = "" if existing.port == port else f" (not on the requested port {port})"
         progress(f"Redis already running at {existing.url}{note}, pid {existing.pid}")
         return existing
-    server = RedisServer(state_dir / _REDIS_SUBDIR, port)
+    server = RedisServer(state_dir / _REDIS_SUBDIR, port, password=password)
     progress(f"starting Redis on {server.host}:{port} ...")
     began = time.monotonic()
     server.start()
@@ -213,5 +232,7 @@ def status(state_dir: Path) -> dict[str, ServiceStatus]:
         result["redis"] = ServiceStatus("redis", False, None, None, None)
     else:
         pid = server.pid
-        result["redis"] = ServiceStatus("redis", pid is not None, pid, server.url, server.log_file)
+        result["redis"] = ServiceStatus(
+            "redis", pid is not None, pid, server.url, server.log_file, server.password_file
+        )
     return result

@@ -12,6 +12,11 @@ this rests on are in the shared design note, section 9. The protocol, in steps:
    JVM is watched meanwhile so a port clash fails in seconds, with the log tail in the error.
 5. Stop by the recorded pid: SIGTERM (clean shutdown), SIGKILL after a timeout. A restart reuses the
    same ``log.dirs`` and ports and does not format again.
+
+A :class:`SaslSslListener` adds a second client listener secured as production brokers are
+(TLS + SASL/SCRAM-SHA-512, Kafka ACLs enforced), for tests of Driftwatch's secured clients and of
+the rights its users need; its SCRAM users are written into the storage at step 2 (``StorageTool
+format --add-scram``), so they exist before the first start.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafka import KafkaAdminClient
@@ -33,7 +40,7 @@ from monitor.services import _process
 from monitor.services.errors import ServiceError
 from monitor.services.jars import KAFKA_VERSION, fetch_jars
 
-__all__ = ["KafkaBroker", "new_cluster_id"]
+__all__ = ["SCRAM_MECHANISM", "KafkaBroker", "SaslSslListener", "new_cluster_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +68,48 @@ _LOG4J2_XML = """\
   </Loggers>
 </Configuration>
 """
+
+
+#: The one SASL mechanism the secured listener enables: SCRAM stores only salted hashes on the
+#: broker, and SHA-512 is what managed Kafka services offer.
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A ``SASL_SSL`` client listener (TLS, then SASL/SCRAM-SHA-512) beside the PLAINTEXT one.
+
+    The PLAINTEXT listener stays for the broker's own traffic (controller, readiness check), so no
+    broker-side credentials exist: only the clients on ``port`` authenticate. With it the broker
+    enforces ACLs (``StandardAuthorizer``): a SCRAM user may do only what it was granted, while
+    whoever reaches the PLAINTEXT port on 127.0.0.1 is a super user (``User:ANONYMOUS``), which is
+    how the grants are made.
+
+    Parameters
+    ----------
+    port
+        The secured client port, advertised as ``SASL_SSL://127.0.0.1:<port>``.
+    keystore
+        A PEM file holding the broker's unencrypted PKCS#8 private key followed by its certificate
+        chain (Kafka's ``ssl.keystore.type=PEM``); the certificate must name 127.0.0.1 in its
+        subjectAltName, because clients check the host name.
+    users
+        SCRAM-SHA-512 user → password, created when the storage is formatted (the first start of a
+        state folder only). Never written to ``broker.json``; the broker keeps salted hashes.
+    """
+
+    port: int
+    keystore: Path
+    users: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for user, password in self.users.items():
+            # StorageTool parses 'SCRAM-SHA-512=[name=...,password=...]': these would break it.
+            if not user or not password or any(c in user + password for c in ',=[]"'):
+                raise ServiceError(
+                    f"SCRAM user {user!r}: names and passwords must be non-empty and free of "
+                    "',', '=', '[', ']' and '\"' (StorageTool's --add-scram syntax)."
+                )
 
 
 def new_cluster_id() -> str:
@@ -94,6 +143,8 @@ class KafkaBroker(_process.PidFileProcess):
         ``-Xms``/``-Xmx``; 512m is plenty for tests (Kafka's script default is 1 GB).
     cache_dir
         Where jars are cached; see :func:`monitor.services.jars.default_cache_dir`.
+    sasl_ssl
+        An extra secured client listener, or None (PLAINTEXT only, the default).
     """
 
     host = "127.0.0.1"
@@ -106,12 +157,16 @@ class KafkaBroker(_process.PidFileProcess):
         heap: str = "512m",
         *,
         cache_dir: Path | None = None,
+        sasl_ssl: SaslSslListener | None = None,
     ) -> None:
-        if port == controller_port:
-            raise ServiceError(f"Kafka's client and controller ports must differ (both {port}).")
-        self.state_dir = Path(state_dir).absolute()
         self.port = port
         self.controller_port = controller_port
+        self.sasl_ssl = sasl_ssl
+        if len(set(self._ports())) != len(self._ports()):
+            raise ServiceError(
+                f"Kafka's listener and controller ports must differ (got {self._ports()})."
+            )
+        self.state_dir = Path(state_dir).absolute()
         self.heap = heap
         self.cache_dir = cache_dir
         self.properties_path = self.state_dir / "server.properties"
@@ -130,12 +185,18 @@ class KafkaBroker(_process.PidFileProcess):
             saved = json.loads((Path(state_dir) / "broker.json").read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return None
+        secured = saved.get("sasl_ssl")
         return cls(
             state_dir,
             int(saved["port"]),
             int(saved["controller_port"]),
             str(saved.get("heap", "512m")),
             cache_dir=cache_dir,
+            sasl_ssl=(
+                SaslSslListener(int(secured["port"]), Path(secured["keystore"]))
+                if secured
+                else None
+            ),
         )
 
     def __repr__(self) -> str:
@@ -146,6 +207,18 @@ class KafkaBroker(_process.PidFileProcess):
         """The ``bootstrap_servers`` string clients use."""
         return f"{self.host}:{self.port}"
 
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        """The ``bootstrap_servers`` string for the secured listener."""
+        if self.sasl_ssl is None:
+            raise ServiceError(f"{self!r} has no SASL_SSL listener.")
+        return f"{self.host}:{self.sasl_ssl.port}"
+
+    def _ports(self) -> list[int]:
+        """Every port the node listens on."""
+        secured = [self.sasl_ssl.port] if self.sasl_ssl else []
+        return [self.port, self.controller_port, *secured]
+
     def _owns(self, cmdline: str) -> bool:
         return "kafka.Kafka" in cmdline and str(self.properties_path) in cmdline
 
@@ -154,18 +227,23 @@ class KafkaBroker(_process.PidFileProcess):
     def _properties(self) -> str:
         """The node's configuration; see design note section 9 for why each line is there."""
         port, cport, host = self.port, self.controller_port, self.host
+        listeners = f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}"
+        protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        if self.sasl_ssl is not None:
+            listeners += f",SASL_SSL://{host}:{self.sasl_ssl.port}"
+            protocols += ",SASL_SSL:SASL_SSL"
         return f"""\
 # Written by Driftwatch (monitor.services.kafka); regenerated on every start.
 process.roles=broker,controller
 node.id=1
 # --standalone format + dynamic quorum: never combine with the static controller.quorum.voters.
 controller.quorum.bootstrap.servers={host}:{cport}
-listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}
-advertised.listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}
+listeners={listeners}
+advertised.listeners={listeners}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs={self.data_dir}
+listener.security.protocol.map={protocols}
+{self._sasl_ssl_properties()}log.dirs={self.data_dir}
 num.partitions=1
 # One node: every internal topic has one replica.
 offsets.topic.replication.factor=1
@@ -185,6 +263,22 @@ broker.session.timeout.ms=4000
 # explicitly with the partition count they need. message.max.bytes stays at its default too.
 """
 
+    def _sasl_ssl_properties(self) -> str:
+        """The secured listener's lines (empty without one): TLS from a PEM key store, SCRAM
+        checked against the credentials in the cluster metadata (no user or password here: the
+        broker itself never authenticates on this listener), and ACLs enforced for its users."""
+        if self.sasl_ssl is None:
+            return ""
+        prefix = f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}"
+        return f"""\
+sasl.enabled.mechanisms={SCRAM_MECHANISM}
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+{prefix}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location={Path(self.sasl_ssl.keystore).absolute()}
+"""
+
     def _write_config(self) -> None:
         """Write server.properties, log4j2.xml and broker.json (ports for ``load``)."""
         for folder in (self.state_dir, self.data_dir, self.logs_dir):
@@ -197,6 +291,11 @@ broker.session.timeout.ms=4000
             "heap": self.heap,
             "kafka_version": KAFKA_VERSION,
         }
+        if self.sasl_ssl is not None:  # the users' passwords stay out: they live in the storage
+            saved["sasl_ssl"] = {
+                "port": self.sasl_ssl.port,
+                "keystore": str(Path(self.sasl_ssl.keystore).absolute()),
+            }
         self.state_file.write_text(json.dumps(saved, indent=1), encoding="utf-8")
 
     def _java(self, libs: Path, *args: str) -> list[str]:
@@ -239,8 +338,10 @@ broker.session.timeout.ms=4000
             "-c",
             str(self.properties_path),
             "-g",  # ignore an already formatted dir: a retry after a half-done start is harmless
+            *self._scram_arguments(),
         )
         logger.info("formatting Kafka storage in %s (cluster id %s)", self.data_dir, cluster_id)
+        secrets = list(self.sasl_ssl.users.values()) if self.sasl_ssl else []
         try:
             result = subprocess.run(
                 command,
@@ -254,10 +355,26 @@ broker.session.timeout.ms=4000
                 f"Kafka's StorageTool did not finish within {_FORMAT_TIMEOUT_SECONDS:.0f}s."
             ) from exc
         if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip()
+            for secret in secrets:  # StorageTool may echo its arguments
+                output = output.replace(secret, "***")
             raise ServiceError(
                 f"formatting Kafka storage in {self.data_dir} failed (exit {result.returncode}):\n"
-                + (result.stdout + result.stderr).strip()
+                + output
             )
+
+    def _scram_arguments(self) -> list[str]:
+        """``--add-scram 'SCRAM-SHA-512=[name=u,password=p]'`` per user of the secured listener.
+
+        On the command line of a short JVM run on 127.0.0.1, visible to local users for its
+        lifetime: fine for the throwaway users of tests, which is what this listener is for.
+        """
+        if self.sasl_ssl is None:
+            return []
+        arguments: list[str] = []
+        for user, password in self.sasl_ssl.users.items():
+            arguments += ["--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]"]
+        return arguments
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -271,7 +388,7 @@ broker.session.timeout.ms=4000
             logger.info("Kafka already running at %s (pid %s)", self.bootstrap, self.pid)
             return
         self.pid_file.unlink(missing_ok=True)  # stale: its process is gone or is not ours
-        for port in (self.port, self.controller_port):
+        for port in self._ports():
             if _process.port_open(self.host, port):
                 raise ServiceError(
                     f"port {port} on {self.host} is already in use by another process, not the "

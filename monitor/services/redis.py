@@ -6,6 +6,11 @@ a crash loses at most a second) and nothing else (``save ""``: no RDB snapshots 
 It listens on 127.0.0.1 only, is launched detached by us (``daemonize no`` so we know its pid from
 the start), and is stopped by that recorded pid, never by name. The system's own Redis service, if
 any, is left alone.
+
+Asked for a password (``driftwatch services up`` does), it generates a random one into a 0600 file
+in its 0700 state folder, kept across restarts, which configs name in ``redis.password_file``:
+anyone who can write Driftwatch's keys can change its counts and verdicts, so even a development
+Redis should not accept every local user. Test sessions start theirs without one.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -135,14 +141,17 @@ class RedisServer(_process.PidFileProcess):
     """One ``redis-server`` process on 127.0.0.1, with its files under ``state_dir``.
 
     ``state_dir`` holds ``redis.conf``, ``redis.log`` (server log and its stdout/stderr),
-    ``redis.pid``, ``redis.json`` (the port, for ``load``) and ``data/`` (the AOF).
+    ``redis.pid``, ``redis.json`` (the port and whether it has a password, for ``load``),
+    ``data/`` (the AOF) and, with ``password``, ``password`` (the default user's, 0600).
     """
 
     host = "127.0.0.1"
 
-    def __init__(self, state_dir: Path, port: int) -> None:
+    def __init__(self, state_dir: Path, port: int, *, password: bool = False) -> None:
         self.state_dir = Path(state_dir).absolute()
         self.port = port
+        #: The file holding the password (for ``redis.password_file``), or None without one.
+        self.password_file = self.state_dir / "password" if password else None
         self.config_path = self.state_dir / "redis.conf"
         self.data_dir = self.state_dir / "data"
         self.log_file = self.state_dir / "redis.log"
@@ -156,7 +165,7 @@ class RedisServer(_process.PidFileProcess):
             saved = json.loads((Path(state_dir) / "redis.json").read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return None
-        return cls(state_dir, int(saved["port"]))
+        return cls(state_dir, int(saved["port"]), password=bool(saved.get("password")))
 
     def __repr__(self) -> str:
         return f"RedisServer({str(self.state_dir)!r}, port={self.port}, pid={self.pid})"
@@ -189,7 +198,21 @@ appendonly yes
 appendfsync everysec
 save ""
 maxmemory-policy noeviction
-"""
+""" + (f"requirepass {_quote(self.password())}\n" if self.password_file else "")
+
+    def password(self) -> str:
+        """The password in :attr:`password_file`, generated there (0600) on first use and kept
+        across restarts, so configs naming the file keep working. Empty without a password."""
+        if self.password_file is None:
+            return ""
+        try:
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        value = secrets.token_urlsafe(32)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+        return value
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the server and wait for PING; a no-op when it already runs.
@@ -214,9 +237,17 @@ maxmemory-policy noeviction
             )
         server = ensure_redis_installed()
         for folder in (self.state_dir, self.data_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(self._config(), encoding="utf-8")
-        self.state_file.write_text(json.dumps({"port": self.port}), encoding="utf-8")
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.chmod(0o700)  # made by an older version, or under a permissive umask
+        # redis.conf holds the password: readable by its owner only, whatever the umask.
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(self._config())
+        self.config_path.chmod(0o600)
+        self.state_file.write_text(
+            json.dumps({"port": self.port, "password": self.password_file is not None}),
+            encoding="utf-8",
+        )
         log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         started = time.monotonic()
         proc = _process.spawn(
@@ -230,7 +261,11 @@ maxmemory-policy noeviction
     def _wait_ready(self, pid: int, log_offset: int, deadline: float) -> None:
         """PING until it answers (AOF loading answers LOADING first), watching the process."""
         client = redis_py.Redis(
-            host=self.host, port=self.port, socket_timeout=1.0, socket_connect_timeout=0.5
+            host=self.host,
+            port=self.port,
+            password=self.password() or None,
+            socket_timeout=1.0,
+            socket_connect_timeout=0.5,
         )
         try:
             while True:

@@ -9,11 +9,14 @@ the URL through :func:`~monitor.config.masked_url`.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.connection import parse_url
 from redis.retry import Retry
+from redis.sentinel import MasterNotFoundError, Sentinel
 
 from monitor.config import RedisSettings, masked_url
 from monitor.errors import AccessRefusedError, StoreUnavailableError
@@ -33,22 +36,72 @@ def connect(
     redis-py retries a failed command 10 times with backoff by default, timeouts included: a hung
     Redis would hold every call for about a minute instead of ``timeout_seconds``. Here a command
     is retried only after a connection error, at once (a pooled connection that died with a
-    Redis restart), never after a timeout: the caller decides what a timeout means.
+    Redis restart, or with a failover), never after a timeout: the caller decides what a timeout
+    means.
+
+    With ``redis.sentinels`` the client asks the sentinels for the primary on every new
+    connection, and drops its connections when they fail or the primary they reach was demoted
+    (redis-py turns its READONLY reply into a connection error), so the retry above reaches the
+    promoted replica. Every process (daemon, CLI, dashboard) connects here, so all follow.
     """
-    extra = {"password": settings.password.reveal()} if settings.password else {}
-    retry = Retry(NoBackoff(), retry_connection_errors, supported_errors=(redis.ConnectionError,))
-    return redis.Redis.from_url(
-        settings.url,
-        **extra,
-        socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
-        health_check_interval=30,
-        retry=retry,
+    options: dict[str, Any] = {
+        "socket_timeout": timeout_seconds,
+        "socket_connect_timeout": timeout_seconds,
+        "health_check_interval": 30,
+        "retry": Retry(
+            NoBackoff(), retry_connection_errors, supported_errors=(redis.ConnectionError,)
+        ),
+    }
+    if settings.password:
+        options["password"] = settings.password.reveal()
+    options.update(_tls_options(settings))
+    if not settings.sentinels:
+        return redis.Redis.from_url(settings.url, **options)
+    target = parse_url(settings.url)  # scheme, user and db; the host is the service's name
+    for name in ("host", "port", "connection_class"):
+        target.pop(name, None)
+    if urlsplit(settings.url).scheme == "rediss":
+        target["ssl"] = True
+    # The sentinels get the same TLS files and timeouts, their own password and no retry (redis-py
+    # moves on to the next sentinel when one fails).
+    to_sentinels = {k: v for k, v in options.items() if k.startswith(("socket_", "ssl"))}
+    if target.get("ssl"):
+        to_sentinels["ssl"] = True
+    if settings.sentinel_password:
+        to_sentinels["password"] = settings.sentinel_password.reveal()
+    sentinel = Sentinel(settings.sentinel_addresses(), sentinel_kwargs=to_sentinels)
+    return sentinel.master_for(settings.service_name, **target, **options)
+
+
+def _tls_options(settings: RedisSettings) -> dict[str, Any]:
+    """redis-py's TLS arguments from ``redis.ssl_*`` (only for ``rediss://``, as validated)."""
+    names = {
+        "ssl_cafile": "ssl_ca_certs",
+        "ssl_certfile": "ssl_certfile",
+        "ssl_keyfile": "ssl_keyfile",
+    }
+    return {ours: getattr(settings, key) for key, ours in names.items() if getattr(settings, key)}
+
+
+def describe(settings: RedisSettings) -> str:
+    """Where the client connects, fit for a message: ``Redis at <masked URL>``, or the service
+    and the sentinels asked for it."""
+    return f"Redis {_where(settings)}"
+
+
+def _where(settings: RedisSettings) -> str:
+    if not settings.sentinels:
+        return f"at {masked_url(settings.url)}"
+    return (
+        f"through sentinels {', '.join(settings.sentinels)} (primary {settings.service_name!r}, "
+        f"{masked_url(settings.url)})"
     )
 
 
 #: Replies that mean "Redis cannot serve this now", not "this command is wrong".
-_OUTAGE_REPLIES = ("BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+#: NOREPLICAS: a primary with ``min-replicas-to-write`` refuses writes while too few replicas
+#: keep up (docs/operations.md, Sentinel).
+_OUTAGE_REPLIES = ("BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS")
 
 
 def is_outage(exc: redis.RedisError) -> bool:
@@ -79,6 +132,11 @@ def unavailable(action: str, exc: redis.RedisError) -> StoreUnavailableError:
             "; Redis is at its maxmemory: raise it, or shorten ingest.label_horizon_seconds "
             "(memory budget in docs/operations.md)"
         )
+    elif str(exc).startswith("NOREPLICAS"):
+        hint = (
+            "; the primary's min-replicas-to-write is not met: bring its replicas back (or "
+            "lower the setting)"
+        )
     elif isinstance(exc, redis.exceptions.ReadOnlyError):
         hint = "; this Redis is a read-only replica: point redis.url at the primary"
     elif isinstance(exc, redis.exceptions.NoPermissionError):
@@ -94,9 +152,13 @@ def unavailable(action: str, exc: redis.RedisError) -> StoreUnavailableError:
 def refusal(exc: BaseException, settings: RedisSettings | None = None) -> AccessRefusedError | None:
     """The one line for Redis refusing the credentials or the user's rights, naming what to
     check; ``None`` for any other error. Without ``settings`` (an error met after the start-up
-    checks) it names the settings' keys only."""
-    where = f"Redis at {masked_url(settings.url)}" if settings else "Redis"
+    checks) it names the settings' keys only. A server certificate the CA of ``redis.ssl_cafile``
+    did not sign, or a TLS handshake the server refused, is a refusal too: waiting changes
+    neither."""
+    where = describe(settings) if settings else "Redis"
     user = _user(settings.url) if settings else ""
+    if tls := _tls_failure(exc):
+        return AccessRefusedError(f"{where}: the TLS handshake failed ({tls}): {_TLS_FIX[tls]}")
     if _credentials_refused(exc):
         if settings is None:
             fix = "check the password named by redis.password_env or redis.password_file"
@@ -135,10 +197,58 @@ def check_access(client: redis.Redis, settings: RedisSettings) -> None:
         refused = refusal(exc, settings)
         if refused is not None:
             raise refused from exc
+        if isinstance(exc, MasterNotFoundError):
+            raise _no_primary(client, settings) from exc
+        fix = "redis.sentinels and redis.service_name" if settings.sentinels else "redis.url"
         raise StoreUnavailableError(
-            f"Redis is unreachable at {masked_url(settings.url)} ({exc}): start it (`driftwatch "
-            "services up` for a local one) or fix redis.url"
+            f"Redis is unreachable {_where(settings)} ({exc}): start it (`driftwatch services up` "
+            f"for a local one) or fix {fix}"
         ) from exc
+
+
+def _no_primary(
+    client: redis.Redis, settings: RedisSettings
+) -> AccessRefusedError | StoreUnavailableError:
+    """Why no sentinel named a primary, asking each in turn: redis-py's own message repeats
+    every sentinel client's whole configuration, and does not tell a refused password (to fix)
+    from a sentinel that is down or a primary being failed over (to wait out)."""
+    where = describe(settings)
+    said: list[str] = []
+    for sentinel in client.connection_pool.sentinel_manager.sentinels:
+        options = sentinel.connection_pool.connection_kwargs
+        address = f"{options['host']}:{options['port']}"
+        try:
+            primary = sentinel.sentinel_get_master_addr_by_name(settings.service_name)
+        except redis.RedisError as exc:
+            if tls := _tls_failure(exc):
+                return AccessRefusedError(
+                    f"{where}: the TLS handshake with sentinel {address} failed ({tls}): "
+                    f"{_TLS_FIX[tls]}"
+                )
+            if _credentials_refused(exc):
+                key, secret = settings.secrets("redis")[1]
+                fix = (
+                    f"check the password in {secret.named(key)}"
+                    if secret
+                    else "they want a password: name the environment variable holding it in "
+                    "redis.sentinel_password_env (or a file holding it in "
+                    "redis.sentinel_password_file)"
+                )
+                return AccessRefusedError(
+                    f"{where}: sentinel {address} refused the credentials ({exc}): {fix}"
+                )
+            said.append(f"{address} {exc}")
+            continue
+        said.append(
+            f"{address} does not monitor {settings.service_name!r}"
+            if primary is None
+            else f"{address} names {primary[0]}:{primary[1]}, which is down or being failed over"
+        )
+    return StoreUnavailableError(
+        f"Redis is unreachable {_where(settings)}: no sentinel names a reachable primary "
+        f"({'; '.join(said)}): start the sentinels and the primary, or fix redis.sentinels and "
+        "redis.service_name"
+    )
 
 
 #: The daemon's rights in one round trip, changing nothing: a read, a write that removes a
@@ -163,6 +273,38 @@ def check_rights(client: redis.Redis, settings: RedisSettings, key: str) -> None
             raise refused from exc
         if not is_outage(exc):
             raise
+
+
+#: What to fix for each kind of TLS failure :func:`_tls_failure` tells apart.
+_TLS_FIX = {
+    "certificate verify failed": (
+        "the server's certificate is not signed by the CA in redis.ssl_cafile (or its name does "
+        "not match the URL's host): name the CA that signed it in redis.ssl_cafile"
+    ),
+    "handshake refused": (
+        "the server refused this client: if it requires client certificates (tls-auth-clients), "
+        "set redis.ssl_certfile and redis.ssl_keyfile to a certificate its CA signed; check that "
+        "redis.url uses rediss:// only for a TLS port"
+    ),
+}
+
+
+def _tls_failure(exc: BaseException) -> str:
+    """Which TLS failure ``exc`` is (a key of :data:`_TLS_FIX`), ``""`` for any other error.
+
+    redis-py reports a failed handshake as a ``ConnectionError`` whose text carries OpenSSL's: a
+    TLS alert from the server, the server closing the TLS session at once (how Redis turns away
+    a client without a certificate under TLS 1.3), or a reply that is not TLS at all.
+    """
+    if not isinstance(exc, redis.ConnectionError):
+        return ""
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "certificate verify failed"
+    refused = ("alert", "EOF occurred in violation of protocol", "WRONG_VERSION_NUMBER")
+    if "_ssl.c" in text and any(sign in text for sign in refused):
+        return "handshake refused"
+    return ""
 
 
 def _credentials_refused(exc: BaseException) -> bool:

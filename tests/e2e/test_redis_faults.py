@@ -109,6 +109,14 @@ def counted(dep: Any) -> Callable[[], int]:
 
 def audit(dep: Any, t: Traffic, kafka_bootstrap: str) -> None:
     counts = dep.counts()
+    assert_counts(t, counts, dep.unknown())
+    audit_join_records(dep, counts)
+    audit_offsets(dep, kafka_bootstrap)
+    audit_dead_letters(dep, t, kafka_bootstrap)
+
+
+def assert_counts(t: Traffic, counts: dict[str, Any], unknown: Any) -> None:
+    """Every model's counts and dead letters, and those naming no model, exactly ``t``'s."""
     for model in MODELS:
         got = counts[model]
         assert (got.predictions, got.outcomes, got.joined) == (
@@ -119,10 +127,7 @@ def audit(dep: Any, t: Traffic, kafka_bootstrap: str) -> None:
         assert got.dead_by_reason == (
             {"duplicate_id": t.duplicates[model]} if t.duplicates[model] else {}
         ), model
-    assert dep.unknown().dead_by_reason == {"bad_json": t.malformed}
-    audit_join_records(dep, counts)
-    audit_offsets(dep, kafka_bootstrap)
-    audit_dead_letters(dep, t, kafka_bootstrap)
+    assert unknown.dead_by_reason == {"bad_json": t.malformed}
 
 
 def audit_join_records(dep: Any, counts: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from monitor import config
+from monitor.config.ingest import MAX_BATCH_LINGER_MS
 from monitor.errors import ConfigError
 from monitor.store.client import SOCKET_TIMEOUT_SECONDS
 
@@ -442,3 +443,16 @@ def _first_error(raw: dict[str, Any]) -> ConfigError:
     with pytest.raises(ConfigError) as info:
         config.parse(raw)
     return info.value
+
+
+@pytest.mark.parametrize("linger_ms", [-1, MAX_BATCH_LINGER_MS + 1])
+def test_a_batch_linger_outside_its_range_names_the_key_and_the_range(linger_ms: int) -> None:
+    """A negative linger means nothing, and a long one would hold every event back longer than
+    the freshness the dashboards and alerts rely on."""
+    raw = example()
+    raw.setdefault("ingest", {})["batch_linger_ms"] = linger_ms
+    error = _first_error(raw)
+    assert error.key == "ingest.batch_linger_ms"
+    assert f"between 0 (no linger) and {MAX_BATCH_LINGER_MS}" in str(error)
+    raw["ingest"]["batch_linger_ms"] = 0
+    assert config.parse(raw).ingest.batch_linger_ms == 0

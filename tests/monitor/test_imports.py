@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "simulate": 4,
     "services": 4,
     "cli": 4,
+    "doctor": 4,
     "__init__": 4,
     "__main__": 4,
 }

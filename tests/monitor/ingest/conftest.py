@@ -65,6 +65,10 @@ class FakeConsumer:
     def subscribe(self, topics: list[str], listener: Any) -> None:
         self.listener = listener
 
+    def topics(self) -> set[str]:
+        """The topics the brokers show: those of the log."""
+        return {tp.topic for tp in self.log}
+
     def assign(self, partitions: set[TopicPartition]) -> None:
         """The group gives this member ``partitions`` (too) at its next poll."""
         with self.lock:
@@ -236,6 +240,7 @@ def loop_factory(
         *,
         max_poll_records: int = 100,
         max_batch_records: int = 5000,
+        batch_linger_ms: int = 0,
         group: str = "g",
         prefix: str = key_prefix,
         assigned: set[TopicPartition] | None = None,
@@ -251,7 +256,10 @@ def loop_factory(
                     "session_timeout_ms": session_timeout_ms,
                 },
                 "redis": {"url": redis_url, "key_prefix": prefix},
-                "ingest": {"max_batch_records": max_batch_records},
+                "ingest": {
+                    "max_batch_records": max_batch_records,
+                    "batch_linger_ms": batch_linger_ms,
+                },
                 "models": [
                     {"name": "m", "owner": "o", "task": "binary", "features": {"x": "numeric"}}
                 ],

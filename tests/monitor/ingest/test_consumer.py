@@ -36,6 +36,10 @@ O0 = TopicPartition(OUTCOMES, 0)
 BAD = b'{"id": "broken'
 
 
+#: The lag gauge's sample name.
+LAG = "driftwatch_consumer_lag_records"
+
+
 def records(n: int, *, bad_every: int = 0, ids: int = 0) -> list[Record]:
     """Predictions at offsets ``0..n-1`` with ids from ``ids`` on; every ``bad_every``-th one is
     malformed JSON."""
@@ -378,3 +382,22 @@ def test_a_partition_fenced_but_still_assigned_is_claimed_again(
     loop.finish()
     assert loop.metric("driftwatch_fenced_total") == 1
     assert loop.counts().predictions == 300
+
+
+def test_a_revoked_partition_stops_reporting_its_lag(loop_factory: Callable[..., Loop]) -> None:
+    """The partition's new owner reports its lag: a value left here would be lag that does not
+    exist, adding up over the group (every rolling update would look like a growing backlog)."""
+    loop = loop_factory({P0: records(50), P1: records(50, ids=1000)})
+    loop.start()
+    loop.wait(loop.caught_up, "every record applied")
+
+    def reported(tp: TopicPartition) -> bool:
+        labels = {"topic": tp.topic, "partition": str(tp.partition)}
+        return loop.metrics.registry.get_sample_value(LAG, labels) is not None
+
+    loop.wait(lambda: reported(P0) and reported(P1), "the lag of both partitions")
+    loop.consumer.revoke({P0})
+    loop.wait(lambda: P0 not in loop.ingestor.state.owned, "the revocation to be handled")
+    assert not reported(P0)
+    assert reported(P1)
+    loop.finish()

@@ -22,7 +22,7 @@ def test_kafka_not_holding_the_resume_offset_is_said(
     with caplog.at_level("WARNING", logger="monitor.ingest.partition"):
         for resume, first in ((100, 100), (100, 101), (None, 7), (100, 250), (100, 0)):
             partition = Owned.claimed(dataclasses.replace(claim, next_offset=resume))
-            partition.fetch([Message(first, None, b"{}"), Message(first + 1, None, b"{}")])
+            partition.fetch([Message(first, None, b"{}"), Message(first + 1, None, b"{}")], 0.0)
             assert [o for o, _, _ in partition.queued] == [
                 o for o in (first, first + 1) if resume is None or o >= resume
             ]

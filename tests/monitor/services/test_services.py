@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 import redis
+from click.testing import CliRunner
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
+from monitor.cli import main
 from monitor.errors import DriftwatchError
 from monitor.services import (
     DEFAULT_STATE_DIR,
@@ -322,3 +324,49 @@ def test_session_fixtures_give_usable_topics_and_keys(
     if services.state_dir is not None:  # started by the session, not reused
         assert services.kafka is not None and services.kafka.is_running()
         assert services.redis is not None and services.redis.is_running()
+
+
+def test_a_redis_with_a_password_keeps_it_private_and_across_restarts(
+    tmp_path: Path, free_port_factory: Callable[[int], list[int]]
+) -> None:
+    """What ``driftwatch services up`` asks for: a random password in a 0600 file of a 0700
+    folder, the same after a restart (configs name the file), shown by path only."""
+    state_dir = tmp_path / "services"
+    server = RedisServer(state_dir / "redis", free_port_factory(1)[0], password=True)
+    server.start()
+    try:
+        assert server.password_file is not None
+        password = server.password_file.read_text().strip()
+        assert len(password) >= 40
+        for path, mode in [
+            (server.password_file, 0o600),
+            (server.config_path, 0o600),
+            (server.state_dir, 0o700),
+            (server.data_dir, 0o700),
+        ]:
+            assert path.stat().st_mode & 0o777 == mode, path
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis.from_url(server.url).ping()
+        assert redis.Redis.from_url(server.url, password=password).ping()
+
+        server.stop()
+        again = RedisServer.load(server.state_dir)
+        assert again is not None and again.password_file == server.password_file
+        again.start()
+        assert redis.Redis.from_url(server.url, password=password).ping()
+        assert status(state_dir)["redis"].password_file == server.password_file
+
+        result = CliRunner().invoke(main, ["services", "status", "--state-dir", str(state_dir)])
+        assert f"password in {server.password_file}" in result.output
+        assert password not in result.output
+    finally:
+        server.kill()
+
+
+def test_up_keeps_its_folder_private_and_gives_redis_no_password_unless_asked(
+    stack: Stack,
+) -> None:
+    """Test sessions call ``up`` without ``redis_password``: configs built from their URL need no
+    secret. ``driftwatch services up`` asks for one (above)."""
+    assert stack.state_dir.stat().st_mode & 0o777 == 0o700
+    assert stack.endpoints.redis_password_file is None  # and the tests above connect without
