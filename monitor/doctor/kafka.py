@@ -234,6 +234,7 @@ def _topic_lag(
     lag: dict[TopicPartition, int] = {}
     unclaimed: list[int] = []
     lost: list[int] = []
+    ahead: list[int] = []
     for tp, high in end.items():
         stored = checkpoint[tp]
         if stored is None:  # never checkpointed: the daemon would start from the beginning
@@ -241,7 +242,9 @@ def _topic_lag(
             if high > start[tp]:
                 unclaimed.append(tp.partition)
             continue
-        lag[tp] = high - stored
+        lag[tp] = max(0, high - stored)
+        if stored > high:
+            ahead.append(tp.partition)
         if committed.get(tp, -1) > stored:
             lost.append(tp.partition)
     total = sum(lag.values())
@@ -251,6 +254,15 @@ def _topic_lag(
         f"{group!r} over {len(end)} partitions (most on partition {worst.partition}: "
         f"{lag[worst]:,})"
     )
+    if ahead:
+        return fail(
+            check,
+            f"{summary}; the Redis checkpoints are past the end of partitions {ahead}: the topic "
+            "was deleted and created again under the same name (or Kafka lost its log), so its "
+            "new records up to the old offsets would be taken as already counted",
+            "give the deployment a new kafka.group_id (its checkpoints start afresh) before the "
+            "daemon reads the new topic, or restore the topic",
+        )
     if lost:
         return warn(
             check,

@@ -87,3 +87,13 @@ def test_lag_counts_from_the_redis_checkpoint_and_names_unclaimed_partitions(
     assert unclaimed.status is Status.WARN
     assert "5 records behind" in unclaimed.found and "partitions [0]" in unclaimed.found
     assert "driftwatch run" in unclaimed.fix
+
+    # Checkpoints past the partition's end: the topic was created again under its name, and its
+    # new records would be taken as already applied.
+    redis_client.set(keys.partition(keys.tag(group, predictions, 0)).offset, 40)
+    lags.clear()
+    check_kafka(settings, lambda f: lags.append(f) if f.check == "kafka.lag" else None)
+    ahead = next(f for f in lags if predictions in f.found)
+    assert ahead.status is Status.FAIL
+    assert "0 records behind" in ahead.found and "past the end of partitions [0]" in ahead.found
+    assert "kafka.group_id" in ahead.fix
