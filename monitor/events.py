@@ -428,6 +428,8 @@ def _target(model: ModelSettings, raw: Any, name: str) -> Scalar:
 
 
 def _score(model: ModelSettings, raw: Any) -> float | dict[str, float] | None:
+    if type(raw) is float and 0.0 <= raw <= 1.0 and model.task == "binary":
+        return raw  # the usual score, answered before the general tests below
     if raw is None:
         return None
     if model.task == "binary":

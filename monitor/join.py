@@ -17,6 +17,7 @@ Two instances can therefore never both leave a pair unjoined.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -30,6 +31,7 @@ from monitor.vocab.effects import EARLY_OUTCOME, PENDING, Effects
 #: the horizon is still recognised (protects duplicate detection from clock skew between hosts).
 MARKER_GRACE_MS = 3600_000
 E = TypeVar("E", Prediction, Outcome)
+_MODEL, _ID = operator.attrgetter("model"), operator.attrgetter("id")
 #: Reads the join records of (model, id)s as they are now (``monitor/store/joins.py``).
 ReadRecords = Callable[[list[tuple[str, str]]], list[bytes | None]]
 
@@ -148,27 +150,34 @@ class Joiner:
         """Each event finds its record: none (it waits, as ``side``), the other side waiting (a
         pair), or its own side or ``'J'`` (a duplicate). A key repeated in the batch is a
         duplicate of its first occurrence."""
-        ids: list[tuple[str, str]] = [(e.model, e.id) for e in events]
+        models, event_ids = list(map(_MODEL, events)), list(map(_ID, events))
+        ids = list(zip(models, event_ids, strict=True))  # built in C, as the keys below
         found = self._snapshot(ids) if snapshot else {}
-        other = EARLY_OUTCOME if side == PENDING else PENDING
-        other_byte = ord(other)
         plan = JoinPlan(found=len(found))
-        planned: set[tuple[str, str]] = set()
+        encode = self._encode
         waiting = effects.join_put
-        model_id: tuple[str, str]
-        for event, model_id in zip(events, ids, strict=True):
-            current = found.get(model_id)
-            if model_id in planned:
-                plan.duplicates.append(event)
-            elif current is None:
-                waiting.append((*model_id, side + self._encode(record(event)).decode()))
-            elif current[0] == other_byte:
-                plan.pairs.append(pair(event, current[1:]))
-                effects.join_mark.append((*model_id, other))
-            else:
-                plan.duplicates.append(event)
-                effects.join_expect.append((*model_id, chr(current[0])))
-            planned.add(model_id)
+        if not found and len(set(ids)) == len(ids):  # the usual batch: each event new, once
+            values = [side + encode(record(e)).decode() for e in events]
+            waiting.extend(zip(models, event_ids, values, strict=True))
+        else:
+            other = EARLY_OUTCOME if side == PENDING else PENDING
+            other_byte = ord(other)
+            planned: set[tuple[str, str]] = set()
+            get, seen = found.get, planned.add
+            pairs, duplicates, marks = plan.pairs, plan.duplicates, effects.join_mark
+            for event, model_id in zip(events, ids, strict=True):
+                current = get(model_id)
+                if model_id in planned:
+                    duplicates.append(event)
+                elif current is None:
+                    waiting.append((*model_id, side + encode(record(event)).decode()))
+                elif current[0] == other_byte:
+                    pairs.append(pair(event, current[1:]))
+                    marks.append((*model_id, other))
+                else:
+                    duplicates.append(event)
+                    effects.join_expect.append((*model_id, chr(current[0])))
+                seen(model_id)
         if waiting:
             # Records wait in the expiry bucket that covers the end of their horizon.
             expires = now_ms + self._horizon_ms

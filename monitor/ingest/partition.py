@@ -14,6 +14,7 @@ and this module owns what happens to one partition's records:
 from __future__ import annotations
 
 import logging
+import operator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,10 @@ from monitor.ingest.batch import Batch, BatchResult
 from monitor.store.checkpoint import Claim
 
 log = logging.getLogger(__name__)
+#: A consumer record's (offset, key, value): the :data:`~monitor.events.Record` a batch holds,
+#: picked in C (the loop thread picks every record it polls).
+_RECORD = operator.attrgetter("offset", "key", "value")
+_VALUE = operator.itemgetter(2)
 
 #: Bytes of record values in one batch at most: bounds the checkpoint's arguments (dead letters
 #: travel whole) far below Redis' query buffer limit, whatever the record sizes.
@@ -122,7 +127,7 @@ class Owned:
                 return
         if not self.queued:
             self.queued_since = now
-        self.queued.extend([(m.offset, m.key, m.value) for m in messages])
+        self.queued.extend(map(_RECORD, messages))
         self.fetched = messages[-1].offset + 1
 
     def ripe(self, now: float, linger: float, batch_max: int) -> bool:
@@ -207,7 +212,7 @@ class Owned:
     def _take(self, batch_max: int) -> list[Record]:
         """The next batch from the queue: up to ``batch_max`` records and MAX_BATCH_BYTES."""
         records = self.queued[:batch_max]
-        if sum(len(value) for _, _, value in records if value) > MAX_BATCH_BYTES:
+        if sum(map(len, filter(None, map(_VALUE, records)))) > MAX_BATCH_BYTES:  # in C
             size = 0
             for i, (_, _, value) in enumerate(records):
                 size += len(value or b"")

@@ -24,7 +24,7 @@ class JoinRecords:
     def read(self, ids: list[tuple[str, str]]) -> list[bytes | None]:
         """Each (model, id)'s record as it is now, in one ``MGET`` (None: there is none)."""
         try:
-            keys = [self._keys.join_record(model, i) for model, i in ids]
+            keys = self._keys.join_records(ids)
             return cast(list[bytes | None], self._redis.mget(keys))  # no decode_responses
         except redis.RedisError as exc:
             if not is_outage(exc):
