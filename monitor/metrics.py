@@ -92,6 +92,15 @@ class Metrics:
             ["dependency"],
             registry=registry,
         )
+        self.resume_gaps = Counter(
+            "driftwatch_resume_gaps_total",
+            "Claims whose first records missed the offset Redis resumes from, by topic and "
+            "cause: deleted (retention or compaction removed records before they were read; "
+            "they are not counted) or truncated (the log ends before that offset; its records "
+            "below it are taken as already counted). The log names the partition and offsets.",
+            ["topic", "cause"],
+            registry=registry,
+        )
         self.resyncs = Counter(
             "driftwatch_resyncs_total",
             "Partitions claimed again because Redis' stored offset disagreed with this "

@@ -367,7 +367,9 @@ class Ingestor:
         for tp, messages in polled.items():
             p = self.state.owned.get(tp)
             if p is not None and messages:  # else not claimed yet: the claim seeks where to start
-                p.fetch(messages, self._last_poll)
+                gap = p.fetch(messages, self._last_poll)
+                if gap is not None:
+                    self._metrics.resume_gaps.labels(tp.topic, gap).inc()
 
     def _queues_full(self) -> bool:
         """Records queued over all partitions reach the memory bound: polling holds back."""

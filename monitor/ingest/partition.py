@@ -17,7 +17,7 @@ import logging
 import operator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from kafka import TopicPartition
 
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 #: picked in C (the loop thread picks every record it polls).
 _RECORD = operator.attrgetter("offset", "key", "value")
 _VALUE = operator.itemgetter(2)
+#: How Kafka's log missed the offset a claim resumes from: its records there were deleted
+#: (retention, compaction) before they were read, or the log ends before it (truncated).
+ResumeGap = Literal["deleted", "truncated"]
 
 #: Bytes of record values in one batch at most: bounds the checkpoint's arguments (dead letters
 #: travel whole) far below Redis' query buffer limit, whatever the record sizes.
@@ -116,19 +119,22 @@ class Owned:
     def idle(self) -> bool:
         return self.in_flight is None and not self.queued and not self.unsettled
 
-    def fetch(self, messages: list[Any], now: float) -> None:
-        """Queue polled messages, dropping any already held (fetched before a seek)."""
+    def fetch(self, messages: list[Any], now: float) -> ResumeGap | None:
+        """Queue polled messages, dropping any already held (fetched before a seek). Returns how
+        the first records after the claim missed the offset Redis resumes from, if they did."""
+        gap = None
         if not self.start_checked:
             self.start_checked = True
-            self._check_start(messages[0].offset)
+            gap = self._check_start(messages[0].offset)
         if self.fetched is not None and messages[0].offset < self.fetched:
             messages = [m for m in messages if m.offset >= self.fetched]
             if not messages:
-                return
+                return gap
         if not self.queued:
             self.queued_since = now
         self.queued.extend(map(_RECORD, messages))
         self.fetched = messages[-1].offset + 1
+        return gap
 
     def ripe(self, now: float, linger: float, batch_max: int) -> bool:
         """Whether the queue's head goes out now rather than wait for more records: a full
@@ -222,25 +228,26 @@ class Owned:
         del self.queued[: len(records)]
         return records
 
-    def _check_start(self, first: int) -> None:
+    def _check_start(self, first: int) -> ResumeGap | None:
         """Say so when Kafka no longer holds the records where Redis says to resume (a gap of
         one offset is the usual transaction marker and goes unsaid)."""
         expected = self.fetched
         if expected is None or expected <= first <= expected + 1:
-            return
+            return None
         if first > expected:
             log.warning(
                 "%s: Kafka no longer holds offsets %d..%d (retention or compaction removed them "
                 "before they were read); whatever they held is not counted. Resuming at %d",
                 self.name, expected, first - 1, first,
             )  # fmt: skip
-        else:
-            log.warning(
-                "%s: Kafka's log ends before offset %d, where Redis says to resume: the broker "
-                "lost records (an unclean leader election, a restored log). Records it holds "
-                "below %d are taken as already counted",
-                self.name, expected, expected,
-            )  # fmt: skip
+            return "deleted"
+        log.warning(
+            "%s: Kafka's log ends before offset %d, where Redis says to resume: the broker "
+            "lost records (an unclean leader election, a restored log). Records it holds "
+            "below %d are taken as already counted",
+            self.name, expected, expected,
+        )  # fmt: skip
+        return "truncated"
 
 
 @dataclass(slots=True)

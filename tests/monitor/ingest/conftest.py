@@ -10,7 +10,9 @@ daemon would leave behind.
 
 from __future__ import annotations
 
+import bisect
 import collections
+import operator
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +36,7 @@ from monitor.vocab.counts import IngestCounts
 from monitor.vocab.deadletter import DeadLetter
 
 PREDICTIONS, OUTCOMES = "p", "o"
+_OFFSET = operator.itemgetter(0)
 T = time.time() - 3600
 
 
@@ -91,7 +94,7 @@ class FakeConsumer:
         self.positions[tp] = 0
 
     def seek_to_end(self, tp: TopicPartition) -> None:
-        self.positions[tp] = len(self.log[tp])
+        self.positions[tp] = self.highwater(tp)
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, list[Any]]:
         with self.lock:
@@ -107,7 +110,8 @@ class FakeConsumer:
                 start = self.positions.get(tp)
                 if start is None or budget <= 0:
                     continue
-                rows = self.log[tp][start : start + budget]
+                first = bisect.bisect_left(self.log[tp], start, key=_OFFSET)  # offsets may skip
+                rows = self.log[tp][first : first + budget]
                 if rows:
                     out[tp] = [Message(*row) for row in rows]
                     self.positions[tp] = rows[-1][0] + 1
@@ -122,7 +126,7 @@ class FakeConsumer:
     commit_async = commit
 
     def highwater(self, tp: TopicPartition) -> int:
-        return len(self.log[tp])
+        return self.log[tp][-1][0] + 1 if self.log[tp] else 0
 
     def position(self, tp: TopicPartition, timeout_ms: int = 0) -> int | None:
         return self.positions.get(tp)
@@ -220,7 +224,7 @@ class Loop:
 
     def caught_up(self, *partitions: TopicPartition) -> bool:
         return all(
-            self.stored_offset(tp) == len(self.consumer.log[tp])
+            self.stored_offset(tp) == self.consumer.highwater(tp)
             for tp in partitions or self.consumer.log
         )
 

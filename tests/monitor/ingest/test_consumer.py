@@ -401,3 +401,21 @@ def test_a_revoked_partition_stops_reporting_its_lag(loop_factory: Callable[...,
     assert not reported(P0)
     assert reported(P1)
     loop.finish()
+
+
+def test_records_kafka_deleted_before_they_were_read_are_counted_in_a_metric(
+    loop_factory: Callable[..., Loop],
+) -> None:
+    """Redis resumes at offset 20, but retention removed offsets 20..29: the loop goes on from 30
+    and says so in ``driftwatch_resume_gaps_total`` (the warning names the offsets), so an alert
+    can tell the on-call engineer that events were never counted."""
+    log = [r for r in records(60) if not 20 <= r[0] < 30]  # the log as retention left it
+    loop = loop_factory({P0: log})
+    keys = Keys(loop.settings.redis.key_prefix)
+    tag = keys.tag(loop.settings.kafka.group_id, P0.topic, P0.partition)
+    loop.client.set(keys.partition(tag).offset, 20)  # where an earlier run stopped
+    loop.start()
+    loop.wait(lambda: loop.stored_offset(P0) == 60, "the records after the gap applied")
+    assert loop.metric("driftwatch_resume_gaps_total", topic=PREDICTIONS, cause="deleted") == 1
+    assert loop.counts().predictions == 30
+    loop.finish()

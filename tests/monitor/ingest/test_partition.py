@@ -19,13 +19,17 @@ def test_kafka_not_holding_the_resume_offset_is_said(
     """The first records fetched after a claim start where Redis said, one offset later (a
     transaction marker), or the operator is told what Kafka no longer holds."""
     claim = Checkpoint(redis_client, Keys(key_prefix), "g").claim(PREDICTIONS, 0)
+    cases = ((100, 100, None), (100, 101, None), (None, 7, None), (100, 250, "deleted"),
+             (100, 0, "truncated"))  # fmt: skip
     with caplog.at_level("WARNING", logger="monitor.ingest.partition"):
-        for resume, first in ((100, 100), (100, 101), (None, 7), (100, 250), (100, 0)):
+        for resume, first, gap in cases:
             partition = Owned.claimed(dataclasses.replace(claim, next_offset=resume))
-            partition.fetch([Message(first, None, b"{}"), Message(first + 1, None, b"{}")], 0.0)
+            messages = [Message(first, None, b"{}"), Message(first + 1, None, b"{}")]
+            assert partition.fetch(messages, 0.0) == gap
             assert [o for o, _, _ in partition.queued] == [
                 o for o in (first, first + 1) if resume is None or o >= resume
             ]
+            assert partition.fetch([Message(first + 2, None, b"{}")], 0.0) is None  # said once
     first_warning, second_warning = (r.getMessage() for r in caplog.records)
     assert "no longer holds offsets 100..249" in first_warning
     assert "log ends before offset 100" in second_warning
