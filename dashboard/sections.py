@@ -267,7 +267,12 @@ def labels_section(model: str, evaluations: Sequence[WindowEvaluation], tz: tzin
     """Label coverage and delay: why performance may lag behind drift, or be missing."""
     lab = ingest.label_info(data.ingest(model), evaluations, tz)
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Label coverage", widgets.number_text(lab.coverage, ".1%"))
+    c1.metric(
+        "Label coverage",
+        widgets.number_text(lab.coverage, ".1%"),
+        help="Of the predictions that settled (got their label, or their label horizon passed), "
+        "the share that got their label; those still waiting count in neither.",
+    )
     c2.metric("Mean label delay", widgets.number_text(lab.mean_delay_seconds, ",.1f", " s"))
     c3.metric("Waiting for a label", f"{lab.pending:,}")
     c4.metric("Expired unlabelled", f"{lab.expired:,}")

@@ -74,7 +74,8 @@ COLUMNS = {
     "owner": st.column_config.TextColumn("owner", width=100),
     "label_coverage": st.column_config.NumberColumn(
         "labels",
-        help="label coverage: share of predictions with a label",
+        help="label coverage: of the predictions labelled or past their label horizon, the "
+        "share that got their label",
         format="percent",
         width=60,
     ),

@@ -217,8 +217,7 @@ def _number(rule: RuleSettings, evidence: Evidence) -> tuple[float | None, int |
     """The value a number rule compares (None: cannot tell yet) and its window, if any."""
     c = evidence.counts
     if rule.kind == "label_coverage":
-        settled = c.joined + c.expired_predictions  # predictions whose label window closed
-        return (c.joined / settled if settled else None), None
+        return c.label_coverage, None
     if rule.kind == "label_delay":
         mean = c.mean_label_delay_seconds
         return (None if mean is None else mean / 3600.0), None

@@ -66,8 +66,13 @@ class IngestCounts:
 
     @property
     def label_coverage(self) -> float | None:
-        """Share of predictions that received their outcome."""
-        return self.joined / self.predictions if self.predictions else None
+        """Share of *settled* predictions that received their outcome: joined ones against joined
+        plus those whose label horizon passed unlabelled (None until one settles). A prediction
+        still inside its horizon is not missing its label yet (it is pending), so a model whose
+        labels come an hour late does not look an hour's traffic short. The one definition the
+        status, the gauge, the dashboard and the ``label_coverage`` rule all read."""
+        settled = self.joined + self.expired_predictions
+        return self.joined / settled if settled else None
 
     @property
     def mean_label_delay_seconds(self) -> float | None:

@@ -68,6 +68,7 @@ def status(name: str, health: str | None, predictions: int, owner: str = "o") ->
         predictions=predictions,
         outcomes=predictions // 2,
         joined=predictions // 2,
+        expired_predictions=predictions // 2,  # half the settled predictions got their label
         dead=5 if predictions else 0,
         last_event_ts=T0 if predictions else None,
     )
@@ -262,7 +263,8 @@ def test_label_info_comes_from_the_ingestion_counters() -> None:
     counts = IngestCounts(predictions=10, outcomes=8, joined=6, expired_predictions=1,
                           delay_histogram={"1m": 4, "1h": 2}, delay_sum_seconds=600.0)  # fmt: skip
     lab = ingest.label_info(counts, [window(T0, {}, n=10, n_labelled=6)], UTC_ZONE)
-    assert (lab.coverage, lab.mean_delay_seconds, lab.pending, lab.expired) == (0.6, 100.0, 3, 1)
+    # coverage over the 7 settled predictions (6 joined, 1 expired); the 3 pending count in neither
+    assert (lab.coverage, lab.mean_delay_seconds, lab.pending, lab.expired) == (6 / 7, 100.0, 3, 1)
     assert lab.delay_counts[lab.delay_buckets.index("≤ 1m")] == 4
     assert lab.delay_buckets[-1] == "> 7d" and lab.labelled_share == (0.6,)
     assert list(ingest.label_delay_bar(lab).data[0].y) == list(lab.delay_counts)

@@ -32,7 +32,14 @@ from monitor.store.lease import Lease
 from monitor.store.query import Query
 from monitor.vocab.alerts import Alert, AlertState
 from monitor.vocab.audit import alert_fired, alert_resolved, silence_created
-from monitor.vocab.effects import JOINED, OUTCOMES, PREDICTIONS, Effects, window_id
+from monitor.vocab.effects import (
+    EXPIRED_PREDICTIONS,
+    JOINED,
+    OUTCOMES,
+    PREDICTIONS,
+    Effects,
+    window_id,
+)
 from monitor.vocab.silences import Silence
 from monitor.vocab.verdicts import (
     DECISION,
@@ -126,7 +133,8 @@ def stored(settings: config.Settings, redis_client: redis.Redis) -> None:
     checkpoint = Checkpoint(redis_client, keys, settings.kafka.group_id)
     changes = Effects()
     counters = changes.counters["m"]
-    counters[PREDICTIONS], counters[OUTCOMES], counters[JOINED] = 10, 6, 4
+    counters[PREDICTIONS], counters[OUTCOMES], counters[JOINED] = 16, 6, 4
+    counters[EXPIRED_PREDICTIONS] = 6  # coverage 4 of the 10 settled; 6 still pending
     checkpoint.apply(checkpoint.claim("t", 0), 0, 1, changes, int(time.time() * 1000), fresh=True)
 
     fence = Lease(redis_client, keys.evaluator_lease, keys.evaluator_fence, "a", 10_000).hold()

@@ -273,7 +273,7 @@ def test_status_table_says_plain_names_and_the_correction_once() -> None:
     row = ModelStatus(model, IngestCounts(predictions=1234), health, evaluation(), None)
     lines = table_lines([row], {}, 86400, now=T0 + 7200)
     assert lines[1:] == [
-        "churn                CRITICAL                  1,234          0      0.0%       0",
+        "churn                CRITICAL                  1,234          0         -       0",
         "  CRITICAL since 2027-01-14 08:01Z (1 d 1 h ago)",
         "  window 2027-01-15 08:00Z - 2027-01-16 08:00Z: 900 predictions, 30 labelled, "
         "reference r1",
