@@ -60,13 +60,15 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def open_query(settings: Settings) -> Query:
-    """The query layer over the deployment's Redis, reached first: a refused password is one
-    line naming the secret to check, before the command reads anything."""
+    """The query layer over the deployment's Redis, reached first: a refused password, or data a
+    newer release wrote, is one line saying what to do, before the command reads anything."""
+    from monitor.store import layout
     from monitor.store.client import check_access, connect
     from monitor.store.query import Query
 
     client = connect(settings.redis)
     check_access(client, settings.redis)
+    layout.check(client, settings.redis)
     return Query(client, settings)
 
 

@@ -28,13 +28,16 @@ def dashboard_command(config_path: Path, host: str | None, port: int | None) -> 
     variable.
     """
     import dashboard
+    from monitor.store import layout
     from monitor.store.client import check_access, connect
 
     settings = config_module.load(
         config_path, secrets=config_module.REDIS_ONLY
     )  # one line if broken
     try:
-        check_access(connect(settings.redis), settings.redis)  # a refused password: one line
+        client = connect(settings.redis)
+        check_access(client, settings.redis)  # a refused password: one line
+        layout.check(client, settings.redis)  # data a newer release wrote: one line
     except StoreUnavailableError as exc:  # a Redis started later is fine: the pages retry
         click.echo(f"warning: {exc}; the dashboard starts anyway and retries", err=True)
     host = host or settings.dashboard.host

@@ -15,6 +15,7 @@ from monitor.config import Settings
 from monitor.doctor.findings import Emit, Finding, fail, from_error, ok, warn
 from monitor.doctor.sizing import BYTES_PER_PENDING_PREDICTION, bytes_per_model
 from monitor.errors import AccessRefusedError, StoreUnavailableError
+from monitor.store import layout
 from monitor.store.client import check_access, connect, describe
 from monitor.store.query import Query
 
@@ -35,7 +36,7 @@ _INFO_REFUSED = (
 
 
 def check_redis(settings: Settings, emit: Emit) -> None:
-    """Emit ``redis.connection``, then (when Redis answers) ``redis.version``,
+    """Emit ``redis.connection``, then (when Redis answers) ``redis.layout``, ``redis.version``,
     ``redis.persistence``, ``redis.eviction`` and ``redis.memory``."""
     client = connect(settings.redis, timeout_seconds=TIMEOUT_SECONDS)
     try:
@@ -45,6 +46,7 @@ def check_redis(settings: Settings, emit: Emit) -> None:
             emit(from_error("redis.connection", exc))
             return
         emit(ok("redis.connection", f"{describe(settings.redis)} answered"))
+        emit(_layout(client, settings))
         try:
             info = client.info("server") | client.info("persistence") | client.info("memory")
         except redis.exceptions.NoPermissionError:
@@ -56,6 +58,14 @@ def check_redis(settings: Settings, emit: Emit) -> None:
         emit(_memory(settings, client, info))
     finally:
         client.close()
+
+
+def _layout(client: redis.Redis, settings: Settings) -> Finding:
+    try:
+        layout.check(client, settings.redis)
+    except layout.NewerLayoutError as exc:
+        return fail("redis.layout", exc.problem, layout.FIX)
+    return ok("redis.layout", f"key layout {layout.LAYOUT} under {settings.redis.key_prefix!r}")
 
 
 def _version(info: dict[str, Any]) -> Finding:

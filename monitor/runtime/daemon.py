@@ -28,6 +28,7 @@ from monitor.metrics import Metrics, ModelMetrics, PendingJoins
 from monitor.runtime.evaluator import WindowEvaluator
 from monitor.runtime.health import HealthServer
 from monitor.runtime.probe import PROBE_TIMEOUT_SECONDS, DependencyProbe, ModelReader
+from monitor.store import layout
 from monitor.store.client import check_access, check_rights, connect
 from monitor.store.keys import Keys
 from monitor.store.query import Query
@@ -54,6 +55,7 @@ class Daemon:
         # them, and the loop would otherwise wait on them for ever.
         check_access(self._redis, settings.redis)
         check_rights(self._redis, settings.redis, Keys(settings.redis.key_prefix).parts)
+        layout.check(self._redis, settings.redis, mark=True)
         probe_client = connect(
             settings.redis, timeout_seconds=PROBE_TIMEOUT_SECONDS, retry_connection_errors=0
         )

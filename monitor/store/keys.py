@@ -9,6 +9,7 @@ primary (with replicas or Sentinel). On Redis Cluster the topics must be co-part
 
 Layout (``P`` = the configured prefix)::
 
+    P:layout                              version of this layout (monitor/store/layout.py)
     P:parts                               set of partition tags that hold state (read-time merge)
     P:{g:t:p}:offset                      next Kafka offset to process (the checkpoint)
     P:{g:t:p}:epoch                       owner epoch, raised on every assignment (fencing)
@@ -91,6 +92,7 @@ class Keys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.parts = f"{prefix}:parts"
+        self.layout = f"{prefix}:layout"
         self._join = f"{prefix}:j:"
 
     def tag(self, group: str, topic: str, partition: int) -> str:

@@ -12,6 +12,8 @@ import redis
 from monitor.doctor.findings import Status
 from monitor.doctor.redis import check_redis
 from monitor.services.redis import RedisServer
+from monitor.store import layout
+from monitor.store.keys import Keys
 from tests.monitor.doctor.support import collect, settings_of
 
 
@@ -36,6 +38,17 @@ def test_the_session_redis_passes_every_data_safety_check(
         assert found[name].status is Status.OK, found[name]
     assert "noeviction" in found["redis.eviction"].found
     assert "expected need" in found["redis.memory"].found
+
+
+def test_data_of_a_newer_key_layout_fails_with_its_fix(
+    write_config: Callable[..., Path], redis_client: redis.Redis
+) -> None:
+    settings = settings_of(write_config())
+    assert collect(check_redis, settings)["redis.layout"].status is Status.OK
+    redis_client.set(Keys(settings.redis.key_prefix).layout, layout.LAYOUT + 1)
+    found = collect(check_redis, settings)["redis.layout"]
+    assert found.status is Status.FAIL and f"key layout {layout.LAYOUT + 1}" in found.found
+    assert found.fix == layout.FIX
 
 
 def test_eviction_lost_persistence_and_a_full_redis_fail_with_their_fixes(
