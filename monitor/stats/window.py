@@ -77,9 +77,6 @@ VERSION_MEMORY = 4096
 _MODEL = operator.attrgetter("model")
 _VERSION = operator.attrgetter("version")
 _PREDICTION_TS = operator.attrgetter("prediction_ts")
-# Per-event picks below go through these in C: a batch has thousands of events.
-_TS, _FEATURES = operator.attrgetter("ts"), operator.attrgetter("features")
-_PREDICTED, _SCORE = operator.attrgetter("prediction"), operator.attrgetter("score")
 
 
 class WindowAggregator:
@@ -109,7 +106,7 @@ class WindowAggregator:
                 fields[N] += len(group)
                 if version != given:
                     fields[VERSIONS_FOLDED] += len(group)
-                columns = schema.columns(list(map(_FEATURES, group)))
+                columns = schema.columns([e.features for e in group])
                 _quality(fields, columns)
                 _sums(floats, schema.numeric, columns.numeric)
                 # A binary model's scores, read once: counted here and binned as its prediction.
@@ -128,7 +125,7 @@ class WindowAggregator:
                 column = _prediction_column(self._models[model], ref, group, scores)
                 _bins(fields, PREDICTION, ref.prediction, column)
                 if ref.decision is not None:  # as strings, the categories bin_index looks up in C
-                    _bins(fields, DECISION, ref.decision, list(map(str, map(_PREDICTED, group))))
+                    _bins(fields, DECISION, ref.decision, [str(e.prediction) for e in group])
 
     def pairs(self, effects: Effects, pairs: Sequence[Pair]) -> None:
         """Add performance sums of joined pairs to the window of their *prediction*."""
@@ -177,9 +174,9 @@ class WindowAggregator:
 
     def _by_window(self, events: Sequence[Prediction]) -> dict[tuple[str, int], list[Prediction]]:
         """Events by (model version, window start); one group, found in C, is the usual case."""
-        ts = np.fromiter(map(_TS, events), dtype=np.float64, count=len(events))
+        ts = np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events))
         starts = self._starts(ts)
-        versions = list(map(_VERSION, events))
+        versions = [e.version for e in events]
         if len(set(versions)) == 1 and starts.min() == starts.max():
             return {(versions[0], int(starts[0])): list(events)}
         groups: defaultdict[tuple[str, int], list[Prediction]] = defaultdict(list)
@@ -282,10 +279,9 @@ def _name_unseen(
 
 def _score_array(events: Sequence[Prediction]) -> NDArray[np.float64]:
     """Binary predictions' scores; NaN where an event has none."""
-    scores = list(map(_SCORE, events))
-    if set(map(type, scores)) == {float}:  # every event scored, found in C
-        return np.array(scores, dtype=np.float64)
-    return np.array([s if isinstance(s, float) else math.nan for s in scores], dtype=np.float64)
+    return np.array(
+        [e.score if isinstance(e.score, float) else math.nan for e in events], dtype=np.float64
+    )
 
 
 def _scores(fields: Any, scores: NDArray[np.float64], events: Sequence[Prediction]) -> None:
@@ -294,7 +290,7 @@ def _scores(fields: Any, scores: NDArray[np.float64], events: Sequence[Predictio
     evaluates the window)."""
     if np.isnan(scores).all():
         return
-    decisions = np.fromiter(map(_PREDICTED, events), dtype=np.float64, count=len(events))
+    decisions = np.array([e.prediction for e in events], dtype=np.float64)
     histograms = estimation.decision_histograms(scores, decisions)
     for decision, histogram in zip((1, 0), histograms, strict=True):
         names = _score_fields(decision)
