@@ -33,6 +33,9 @@ _INFO_REFUSED = (
     "let the doctor's Redis user run INFO and CONFIG GET (+info +config|get), or check this "
     "setting by hand"
 )
+_READ_REFUSED = (
+    "let the doctor's Redis user read the deployment's keys (docs/operations.md, Redis rights)"
+)
 
 
 def check_redis(settings: Settings, emit: Emit) -> None:
@@ -65,6 +68,8 @@ def _layout(client: redis.Redis, settings: Settings) -> Finding:
         layout.check(client, settings.redis)
     except layout.NewerLayoutError as exc:
         return fail("redis.layout", exc.problem, layout.FIX)
+    except redis.exceptions.NoPermissionError:
+        return warn("redis.layout", "this Redis user may not read the key layout", _READ_REFUSED)
     return ok("redis.layout", f"key layout {layout.LAYOUT} under {settings.redis.key_prefix!r}")
 
 
@@ -143,7 +148,10 @@ def _memory(settings: Settings, client: redis.Redis, info: dict[str, Any]) -> Fi
     limit = int(info.get("maxmemory", 0))
     host = int(info.get("total_system_memory", 0))
     models = sum(bytes_per_model(m, settings.windows) for m in settings.models)
-    pending = sum(row.counts.pending_predictions for row in Query(client, settings).ingest())
+    try:
+        pending = sum(row.counts.pending_predictions for row in Query(client, settings).ingest())
+    except redis.exceptions.NoPermissionError:
+        return warn(check, "this Redis user may not read the pending predictions", _READ_REFUSED)
     need = models + pending * BYTES_PER_PENDING_PREDICTION
     figures = (
         f"used {_mib(used)}, expected need {_mib(need)} ({len(settings.models)} model(s) at full "

@@ -15,7 +15,7 @@ import redis
 
 from monitor.config import RedisSettings
 from monitor.errors import DriftwatchError
-from monitor.store.client import is_outage, unavailable
+from monitor.store.client import is_outage
 from monitor.store.keys import Keys
 
 #: The layout this release reads and writes.
@@ -38,13 +38,10 @@ class NewerLayoutError(DriftwatchError):
 
 
 def stored(client: redis.Redis, keys: Keys) -> int:
-    """The layout of the data under the prefix (1 when unmarked: data from before the marker)."""
-    try:
-        raw = client.get(keys.layout)
-    except redis.RedisError as exc:
-        if not is_outage(exc):
-            raise
-        raise unavailable("reading the key layout", exc) from exc
+    """The layout of the data under the prefix (1 when unmarked: data from before the marker).
+    Redis errors pass as raised: callers run at start-up, where the command-line wrapper words a
+    refusal or an outage in one line, as for any other read."""
+    raw = client.get(keys.layout)
     return 1 if raw is None else int(raw)
 
 

@@ -113,3 +113,22 @@ def test_the_daemons_least_privilege_user_gets_a_warning_not_a_failure(
     refused = found["redis.version"]
     assert refused.status is Status.WARN and "may not run INFO" in refused.found
     assert "+info" in refused.fix
+
+
+def test_a_user_that_may_not_read_the_keys_gets_warnings_not_a_crash(
+    write_config: Callable[..., Path], own_redis: RedisServer
+) -> None:
+    """A monitoring user allowed INFO and CONFIG GET but no key: the key reads warn."""
+    admin = redis.Redis.from_url(own_redis.url, password=own_redis.password())
+    try:
+        admin.execute_command(
+            "ACL SETUSER watcher on nopass resetkeys -@all +ping +info +config|get"
+        )
+    finally:
+        admin.close()
+    url = own_redis.url.replace("redis://", "redis://watcher@")
+    found = collect(check_redis, settings_of(write_config(redis=url)))
+    assert found["redis.eviction"].status is Status.OK  # INFO and CONFIG GET still read
+    for name, what in (("redis.layout", "key layout"), ("redis.memory", "pending predictions")):
+        assert found[name].status is Status.WARN and f"may not read the {what}" in found[name].found
+        assert "Redis rights" in found[name].fix
