@@ -20,8 +20,6 @@ from monitor.store.keys import Keys
 
 #: The layout this release reads and writes.
 LAYOUT = 1
-
-
 #: What to do when the data is newer than this release.
 FIX = "run the release that migrated it (or a newer one), or give this one its own redis.key_prefix"
 
@@ -55,7 +53,8 @@ def check(client: redis.Redis, settings: RedisSettings, *, mark: bool = False) -
             client.set(keys.layout, LAYOUT, nx=True)
         except redis.RedisError as exc:
             if not is_outage(exc):
-                raise  # a full or read-only Redis: the next start marks it; reading still tells
+                raise
+            # A full or read-only Redis: a later start marks it; the read below still tells.
     found = stored(client, keys)
     if found > LAYOUT:
         raise NewerLayoutError(found, settings.key_prefix)
