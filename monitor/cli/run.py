@@ -43,4 +43,5 @@ def run_command(config_path: Path, http_port: int | None) -> None:
         if shutdown.event.is_set():
             sys.exit(0)  # asked to stop while a dependency was still missing: nothing to undo
         raise
+    shutdown.started.set()
     sys.exit(daemon.run())

@@ -27,6 +27,10 @@ class Shutdown:
     def __init__(self) -> None:
         self.event = threading.Event()
         self.timeout_seconds = DEFAULT_TIMEOUT_SECONDS
+        #: Set when start-up is over: before it no batch can be open, so a stop that outlasts
+        #: the bound while start-up still waits on a dependency (kafka-python's bootstrap waits
+        #: 30 s for a broker that is not there) is a clean stop, not a cut-short drain.
+        self.started = threading.Event()
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -46,6 +50,12 @@ class Shutdown:
         watchdog.start()
 
     def _timed_out(self) -> None:
+        if not self.started.is_set():
+            log.warning(
+                "stopping took longer than %.0fs: start-up is still waiting on a dependency; "
+                "exiting (nothing was applied yet)", self.timeout_seconds,
+            )  # fmt: skip
+            os._exit(0)
         log.warning(
             "stopping took longer than %.0fs: exiting; the next owner replays the open batch",
             self.timeout_seconds,
