@@ -33,7 +33,12 @@ import time
 import uuid
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the worker imports its source tree's monitor, not this one's, at run time
+    from monitor.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The stages' names as printed, in the data path's order.
@@ -89,12 +94,12 @@ def main() -> None:
     report(runs, n, args)
 
 
-def make_records(settings: object, events: int, batch: int, partitions: int, into: Path) -> int:
+def make_records(settings: Settings, events: int, batch: int, partitions: int, into: Path) -> int:
     """The simulator's events as (topic kind, partition, records) batches, pickled to ``into``;
     a key's prediction and outcome share a partition number, as co-partitioned topics place them."""
     from monitor.simulate import Simulator
 
-    n_predictions = int(events / (1 + settings.simulate.label_rate))  # type: ignore[attr-defined]
+    n_predictions = int(events / (1 + settings.simulate.label_rate))
     sim = Simulator(settings, seed=1, start=time.time() - n_predictions / 1000.0, rate=1000.0)
     logs: dict[tuple[str, int], list[tuple[int, bytes, bytes]]] = {}
     for event in sim.events(n_predictions):
@@ -156,11 +161,11 @@ def work(records: Path, given: dict[str, str]) -> dict[str, float]:
                                Metrics(CollectorRegistry()))  # fmt: skip
     spent: Counter[str] = Counter()
 
-    def wrap(name: str, fn: object) -> object:
-        def call(*args: object, **kwargs: object) -> object:
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
             started = time.thread_time()
             try:
-                return fn(*args, **kwargs)  # type: ignore[operator]
+                return fn(*args, **kwargs)
             finally:
                 spent[name] += time.thread_time() - started
 
