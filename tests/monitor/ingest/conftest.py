@@ -64,6 +64,14 @@ class FakeConsumer:
         self.listener: Any = None
         self.pending_assignment: set[TopicPartition] | None = assigned
         self.lock = threading.Lock()
+        #: The options the loop created the consumer with, and each poll's timeout.
+        self.options: dict[str, Any] = {}
+        self.timeouts: list[int] = []
+
+    def created(self, options: dict[str, Any]) -> FakeConsumer:
+        """The consumer factory's answer: this consumer, noting the options."""
+        self.options = options
+        return self
 
     def subscribe(self, topics: list[str], listener: Any) -> None:
         self.listener = listener
@@ -97,6 +105,7 @@ class FakeConsumer:
         self.positions[tp] = self.highwater(tp)
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, list[Any]]:
+        self.timeouts.append(timeout_ms)
         with self.lock:
             new, self.pending_assignment = self.pending_assignment, None
             if new is not None:
@@ -278,7 +287,7 @@ def loop_factory(
             settings.ingest,
             processor,
             metrics,
-            consumer_factory=lambda **_: consumer,
+            consumer_factory=lambda **options: consumer.created(options),
         )
         loop = Loop(settings, consumer, processor, sink, metrics, ingestor, redis_client)
         loops.append(loop)

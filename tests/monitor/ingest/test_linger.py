@@ -9,6 +9,7 @@ from collections.abc import Callable
 from kafka import TopicPartition
 
 from monitor.events import Record
+from monitor.ingest.consumer import BUSY_POLL_TIMEOUT_MS, FETCH_MIN_BYTES
 from tests.monitor.ingest.conftest import PREDICTIONS, Loop, prediction
 
 P0 = TopicPartition(PREDICTIONS, 0)
@@ -74,3 +75,30 @@ def test_a_stop_applies_lingering_records_without_waiting(
     loop.finish()
     assert time.monotonic() - stopping < 0.8
     assert (loop.stored_offset(P0), loop.counts().predictions) == (50, 50)
+
+
+def test_lingering_records_are_waited_for_in_long_polls_half_the_linger_at_the_broker(
+    loop_factory: Callable[..., Loop],
+) -> None:
+    """While records only linger, poll waits until the oldest has lingered out, not a few
+    milliseconds at a time (that polling cost a steady 2k events/s more CPU than the events); the
+    broker holds each fetch for the first half of the linger, so a record waits at most the linger
+    from its arrival at the broker."""
+    log = {P0: [(i, f"id-{i}".encode(), prediction(i)) for i in range(50)]}
+    loop = loop_factory(log, batch_linger_ms=1000).start()
+    assert loop.consumer.options["fetch_max_wait_ms"] == 500
+    assert loop.consumer.options["fetch_min_bytes"] == FETCH_MIN_BYTES
+    loop.wait(queued(loop, 50), "the records to be queued")
+    time.sleep(0.1)
+    lingering = loop.consumer.timeouts[-3:]
+    assert all(BUSY_POLL_TIMEOUT_MS < t <= 501 for t in lingering), lingering
+    queued_at = time.monotonic()
+    loop.wait(lambda: loop.caught_up(P0), "the records to be applied after the linger")
+    assert time.monotonic() - queued_at < 0.5  # the queue's half of the linger, less the 0.1 s
+    assert loop.counts().predictions == 50
+
+
+def test_without_a_linger_fetches_return_at_once(loop_factory: Callable[..., Loop]) -> None:
+    loop = loop_factory({P0: []}, batch_linger_ms=0)
+    assert "fetch_min_bytes" not in loop.consumer.options
+    assert "fetch_max_wait_ms" not in loop.consumer.options
