@@ -1,6 +1,6 @@
 """Ingestion benchmark: throughput, Redis cost, linger, scale-out and memory, in one run.
 
-    .venv/bin/python benchmarks/ingest.py                  # ~5 min: 500k events, 3 paired runs
+    .venv/bin/python benchmarks/ingest.py                  # ~8 min: 500k events, 3 paired runs
     .venv/bin/python benchmarks/ingest.py --events 1000000 --steady-seconds 30
 
 Every figure comes from the same run, against a Kafka broker and a redis-server of the
@@ -16,6 +16,12 @@ benchmark's own (``--state-dir``, ports), so nothing else's commands are counted
    threads win CPU shares a single-threaded consumer does not, which flatters the rate ratio, and
    CPU per event is what sizes a deployment (events/s per core). ``--compare-with REF`` adds the
    daemon of that commit to each pair (its source extracted with ``git archive``).
+   Placement: on a machine of two or more cores the paired runs give the consumer under test
+   (the bare one runs in this process, the daemon is its child) the first core alone and Kafka
+   and Redis the others (``sched_setaffinity``, every thread), as a deployment gives each daemon
+   process a core and runs the services elsewhere; otherwise Redis' third of a core, which only
+   the daemon causes, competes with the daemon's threads, and the GIL moving between cores adds
+   CPU per event. ``--no-pin`` lets everything share every core (the later phases always do).
 2. Redis CPU µs per event: ``used_cpu_sys + used_cpu_user`` from ``INFO cpu`` between the first
    and the last counted event, over the events counted meanwhile; ``1e6 / µs`` is the ceiling of
    one Redis primary (one core) in events/s for the whole deployment.
@@ -28,7 +34,8 @@ benchmark's own (``--state-dir``, ports), so nothing else's commands are counted
    Kafka held as many records as Redis has counted (p50 / p99).
 4. Scale-out: two daemon processes in one group over the same events, from the moment the group
    has given both of them partitions, against the paired runs' single daemon, with each process'
-   CPU (daemons, Redis, the broker) and the machine's busy share, to say what limits it.
+   CPU (daemons, Redis, the broker) and the machine's busy share, to say what limits it. Not
+   pinned: on two cores, two daemons and the services cannot each have a core of their own.
 5. Redis memory: ``MEMORY USAGE`` of pending predictions and joined markers left by the first
    daemon run (and their expiry-bucket entries), and of the rest of the model's state.
 
@@ -39,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import dataclasses
 import os
 import statistics
@@ -48,6 +56,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -192,6 +201,7 @@ class RedisCpu:
 
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url)
+        self.pid = int(self.client.info("server")["process_id"])
 
     def seconds(self) -> float:
         info = self.client.info("cpu")
@@ -230,6 +240,35 @@ class Usage:
             f"broker {(later.broker - self.broker) / dt:.2f} cores; "
             f"machine {busy:.0%} busy of {os.cpu_count()} cores"
         )
+
+
+@contextlib.contextmanager
+def placed(pin: bool, service_pids: list[int]) -> Iterator[str]:
+    """While in the block: this thread (and the threads and children it starts) on the first
+    allowed core, every thread of ``service_pids`` on the others; says where. Restored after."""
+    cpus = os.sched_getaffinity(0)
+    if not pin or len(cpus) < 2:
+        yield f"consumers, Kafka and Redis share {len(cpus)} cores"
+        return
+    first = {min(cpus)}
+    _pin(service_pids, cpus - first)
+    os.sched_setaffinity(0, first)
+    try:
+        yield f"consumers on CPU {min(cpus)}, Kafka and Redis on CPU {_names(cpus - first)}"
+    finally:
+        os.sched_setaffinity(0, cpus)
+        _pin(service_pids, cpus)
+
+
+def _pin(pids: list[int], cpus: set[int]) -> None:
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+                os.sched_setaffinity(int(task.name), cpus)
+
+
+def _names(cpus: set[int]) -> str:
+    return ",".join(map(str, sorted(cpus)))
 
 
 def bare_consumer(settings: config.Settings, total: int) -> tuple[float, float]:
@@ -320,13 +359,15 @@ def backlog(
     settings: config.Settings, total: int, env: Env, source: Path = ROOT, processes: int = 1
 ) -> Backlog:
     """The daemon(s) reading ``total`` events already in Kafka: events/s, their CPU µs per event,
-    Redis CPU µs per event, from the first counted event (with several processes: from when the
-    group has given each of them partitions) to the last."""
+    Redis CPU µs per event, from the first counted event (with several processes: from when
+    every partition is being applied, see :class:`Advancing`) to the last."""
     set_reference(settings)
-    query = Query(redis.Redis.from_url(settings.redis.url), settings)
+    client = redis.Redis.from_url(settings.redis.url)
+    query = Query(client, settings)
     daemons = [Daemon(settings, env.workdir, source, name=f"-{i}") for i in range(processes)]
     pids = [d.proc.pid for d in daemons]
     first: tuple[int, Usage] | None = None
+    advancing = Advancing(client, settings, processes) if processes > 1 else None
     n = 0
     try:
         while n < total:
@@ -334,7 +375,7 @@ def backlog(
             for d in daemons:
                 d.check()
             n, _ = counted(query)
-            if first is None and n > 0 and (processes == 1 or spread(settings, processes)):
+            if first is None and n > 0 and (advancing is None or advancing.ready()):
                 first = n, Usage.now(env.rcpu, env.broker_pid, pids)
         last = Usage.now(env.rcpu, env.broker_pid, pids)
     finally:
@@ -351,6 +392,39 @@ def backlog(
         usage=u0.cores(last),
         rss=daemons[0].rss,
     )
+
+
+class Advancing:
+    """Whether every partition is being applied: its stored offset moved since the group was
+    last seen spread over all the processes. The group's view alone is not enough: a member the
+    broker has given partitions may learn of them only at its next heartbeat (kafka-python 3.0
+    then rejoins, a second rebalance some 3 s later), and the other reads alone till then."""
+
+    def __init__(self, client: redis.Redis, settings: config.Settings, processes: int) -> None:
+        keys, k = Keys(settings.redis.key_prefix), settings.kafka
+        admin = KafkaAdminClient(bootstrap_servers=list(k.bootstrap_servers))
+        try:
+            topics = admin.describe_topics([k.predictions_topic, k.outcomes_topic])
+        finally:
+            admin.close()
+        self._client = client
+        self._offsets = [
+            keys.partition(keys.tag(k.group_id, t["name"], p["partition_index"])).offset
+            for t in topics
+            for p in t["partitions"]
+        ]
+        self._settings, self._processes = settings, processes
+        self._since: list[int] | None = None
+
+    def ready(self) -> bool:
+        if not spread(self._settings, self._processes):
+            self._since = None  # (again) rebalancing
+            return False
+        now = [int(v or -1) for v in self._client.mget(self._offsets)]
+        if self._since is None:
+            self._since = now
+            return False
+        return all(a > b for a, b in zip(now, self._since, strict=True))
 
 
 def spread(settings: config.Settings, processes: int) -> bool:
@@ -606,6 +680,12 @@ def main() -> None:
     )
     parser.add_argument("--no-scale-out", action="store_true", help="skip the 2-process run")
     parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="paired runs: let the consumers, Kafka and Redis share every core (default: the\n"
+        "consumer under test alone on the first core, the services on the others)",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         default=ROOT / ".driftwatch" / "bench",
@@ -642,20 +722,24 @@ def main() -> None:
         mem: Memory | None = None
         scale: Backlog | None = None
         total = 0
+        placement = ""
         if args.runs:
             total = produce_backlog(settings, args.events, args.partitions)
             source = extract(args.compare_with, Path(tmp) / "before") if args.compare_with else None
-            for i in range(args.runs):
-                say(f"pair {i + 1}/{args.runs} (load {load()}): bare consumer ...")
-                bare, bare_cpu = bare_consumer(settings, total)
-                say(f"  bare {bare:,.0f} events/s; daemon ...")
-                run = backlog(own_run(settings, f"r{i}"), total, env)
-                say(f"  daemon {run.rate:,.0f} events/s, ratio {run.rate / bare:.2f}")
-                other = None
-                if source is not None:
-                    other = backlog(own_run(settings, f"c{i}"), total, env, source)
-                    say(f"  daemon of {args.compare_with} {other.rate:,.0f} events/s")
-                pairs.append(Pair(bare, bare_cpu, run, other))
+            services_pids = [env.rcpu.pid] + ([env.broker_pid] if env.broker_pid else [])
+            with placed(not args.no_pin, services_pids) as placement:
+                say(f"placement: {placement}")
+                for i in range(args.runs):
+                    say(f"pair {i + 1}/{args.runs} (load {load()}): bare consumer ...")
+                    bare, bare_cpu = bare_consumer(settings, total)
+                    say(f"  bare {bare:,.0f} events/s; daemon ...")
+                    run = backlog(own_run(settings, f"r{i}"), total, env)
+                    say(f"  daemon {run.rate:,.0f} events/s, ratio {run.rate / bare:.2f}")
+                    other = None
+                    if source is not None:
+                        other = backlog(own_run(settings, f"c{i}"), total, env, source)
+                        say(f"  daemon of {args.compare_with} {other.rate:,.0f} events/s")
+                    pairs.append(Pair(bare, bare_cpu, run, other))
             mem = memory(own_run(settings, "r0"))
             if not args.no_scale_out:
                 say(f"scale-out (load {load()}): 2 daemon processes in one group ...")
@@ -672,7 +756,7 @@ def main() -> None:
     forget(endpoints.redis_url, run_id)
     print()
     if pairs:
-        report_backlog(args, total, pairs, scale)
+        report_backlog(args, total, pairs, scale, placement)
     for s, at_load in steady_runs:
         print(
             f"steady {s.rate:>6,.0f} ev/s linger {s.linger_ms:>4} ms  Redis {s.redis_us:5.1f} "
@@ -717,12 +801,17 @@ def produce_backlog(settings: config.Settings, events: int, partitions: int) -> 
 
 
 def report_backlog(
-    args: argparse.Namespace, total: int, pairs: list[Pair], scale: Backlog | None
+    args: argparse.Namespace,
+    total: int,
+    pairs: list[Pair],
+    scale: Backlog | None,
+    placement: str,
 ) -> None:
     order = "bare, daemon" + (f", {args.compare_with}" if args.compare_with else "")
     print(
         f"events {total:,} ({N_NUMERIC + N_CATEGORICAL} features), {args.partitions} partitions "
-        f"per topic, {len(pairs)} paired runs ({order}), one redis-server of the benchmark's own"
+        f"per topic, {len(pairs)} paired runs ({order}), one redis-server of the benchmark's own;"
+        f" {placement}"
     )
     for i, p in enumerate(pairs):
         run = p.daemon
