@@ -19,6 +19,7 @@ from dashboard import data, widgets
 from dashboard.figures.common import md
 from monitor.errors import DriftwatchError
 from monitor.store.client import refusal
+from monitor.store.layout import NewerLayoutError
 
 REFRESH_CHOICES = (0, 5, 10, 15, 30, 60, 300)
 WINDOW_CHOICES = (24, 48, 168, 336, 720)
@@ -135,6 +136,8 @@ def main() -> None:
             f"services up`) or fix `redis.url` (or `redis.sentinels`) in "
             f"`{data.config_path()}`; this page retries on refresh."
         )
+    except NewerLayoutError as exc:
+        st.error(md(exc))
     except msgspec.ValidationError as exc:
         st.error(
             f"Stored data does not match this dashboard's format ({md(exc)}). Run the dashboard "

@@ -18,6 +18,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.figures import common, health, signals
 from dashboard.figures.verdicts import FLAGGED
+from monitor.store import layout
+from monitor.store.keys import Keys
 from monitor.vocab.verdicts import WindowEvaluation
 from tests.dashboard.conftest import BAD_SCORES, WINDOW, Deployment, base_doc, write_config
 
@@ -157,6 +159,17 @@ def test_an_unreachable_redis_shows_how_to_fix_it(
         at = app_factory(dep, page)
         assert not at.exception
         assert "Redis does not answer" in texts(at) and "driftwatch services up" in texts(at)
+
+
+def test_data_a_newer_release_migrated_is_refused_with_the_fix(
+    empty: Deployment, app_factory: Any, redis_client: redis.Redis
+) -> None:
+    """Also under ``streamlit run``, which skips ``driftwatch dashboard``'s start-up check."""
+    redis_client.set(Keys(empty.settings.redis.key_prefix).layout, layout.LAYOUT + 1)
+    for page in ("overview", "model", "alerts"):
+        at = app_factory(empty, page)
+        assert not at.exception
+        assert f"key layout {layout.LAYOUT + 1}" in texts(at) and layout.FIX in texts(at)
 
 
 # --- filled by the pipeline ---------------------------------------------------------------------
