@@ -1,6 +1,6 @@
 """Ingestion benchmark: throughput, Redis cost, linger, scale-out and memory, in one run.
 
-    .venv/bin/python benchmarks/ingest.py                  # ~8 min: 500k events, 3 paired runs
+    .venv/bin/python benchmarks/ingest.py                  # ~4 min: 500k events, 3 paired runs
     .venv/bin/python benchmarks/ingest.py --events 1000000 --steady-seconds 30
 
 Every figure comes from the same run, against a Kafka broker and a redis-server of the
