@@ -39,7 +39,6 @@ import streamlit as st
 from dashboard import ENV_CONFIG
 from dashboard.figures.health import TrendWindow, trend_windows
 from monitor import config
-from monitor.store import layout
 from monitor.store.client import connect
 from monitor.store.query import ModelStatus, Query
 from monitor.vocab.alerts import Alert, LogEntry
@@ -79,9 +78,9 @@ def _query(path: str) -> Query:
     """Refuses data a newer release migrated (``NewerLayoutError``), also when the app runs
     under ``streamlit run`` rather than ``driftwatch dashboard``; not cached until it passes."""
     settings = _settings(path)
-    client = connect(settings.redis)
-    layout.check(client, settings.redis)
-    return Query(client, settings)
+    query = Query(connect(settings.redis), settings)
+    query.check_layout()
+    return query
 
 
 def settings() -> config.Settings:

@@ -19,7 +19,6 @@ from dashboard import data, widgets
 from dashboard.figures.common import md
 from monitor.errors import DriftwatchError
 from monitor.store.client import refusal
-from monitor.store.layout import NewerLayoutError
 
 REFRESH_CHOICES = (0, 5, 10, 15, 30, 60, 300)
 WINDOW_CHOICES = (24, 48, 168, 336, 720)
@@ -136,7 +135,7 @@ def main() -> None:
             f"services up`) or fix `redis.url` (or `redis.sentinels`) in "
             f"`{data.config_path()}`; this page retries on refresh."
         )
-    except NewerLayoutError as exc:
+    except DriftwatchError as exc:  # data a newer release migrated: one line with the fix
         st.error(md(exc))
     except msgspec.ValidationError as exc:
         st.error(

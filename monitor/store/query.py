@@ -14,6 +14,7 @@ import msgspec
 import redis
 
 from monitor.config import ModelSettings, Settings
+from monitor.store import layout
 from monitor.store.audit import AuditLog
 from monitor.store.keys import Keys
 from monitor.store.nflog import NotificationLog
@@ -113,6 +114,12 @@ class Query:
         self._redis = client
         self._settings = settings
         self._keys = Keys(settings.redis.key_prefix)
+
+    def check_layout(self) -> None:
+        """Raise :class:`~monitor.store.layout.NewerLayoutError` when a newer release migrated
+        the data: a reader that starts without ``driftwatch``'s own start-up check (the
+        dashboard under ``streamlit run``) asks here."""
+        layout.check(self._redis, self._settings.redis)
 
     def partition_tags(self) -> list[str]:
         """Tags of the partitions this deployment's consumer group has claimed."""
