@@ -216,7 +216,12 @@ class Run:
                  "every record accounted for")  # fmt: skip
         wait_for(lambda: self.daemon.get("/readyz")[0] == 200, 60, "/readyz to recover")
         time.sleep(1)  # anything counted twice would show up now
-        audit(self.dep, self.traffic, kafka_bootstrap)
+        try:
+            audit(self.dep, self.traffic, kafka_bootstrap)
+        except AssertionError as exc:  # what the daemon saw: warnings and errors, not the claims
+            noted = [line for line in self.daemon.log_text().splitlines() if '"INFO"' not in line]
+            counts = {m: c.dead_by_reason for m, c in self.dep.counts().items()}
+            raise AssertionError(f"{exc}\ndead letters: {counts}\n" + "\n".join(noted)) from exc
         assert self.daemon.alive(), self.daemon.log_text()[-3000:]
 
 
