@@ -135,7 +135,7 @@ def main() -> None:
             f"services up`) or fix `redis.url` (or `redis.sentinels`) in "
             f"`{data.config_path()}`; this page retries on refresh."
         )
-    except DriftwatchError as exc:  # data a newer release migrated: one line with the fix
+    except DriftwatchError as exc:  # e.g. data a newer release migrated: its line has the fix
         st.error(md(exc))
     except msgspec.ValidationError as exc:
         st.error(
