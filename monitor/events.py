@@ -20,7 +20,8 @@ import operator
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn, Protocol, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
 import msgspec
 
@@ -134,6 +135,20 @@ class _WireOutcome(msgspec.Struct):
     label: str | int | float | bool
 
 
+#: ``ts`` on the fast paths: an RFC 3339 string with a zone is parsed in C. Any other string (no
+#: zone, another ISO 8601 form) fails the fast path, and the general path's ``parse_ts`` reads it
+#: (or names why not): it reads RFC 3339 as msgspec does, so both paths give the same time.
+_TYPED_TS: Any = Annotated[datetime, msgspec.Meta(tz=True)] | float
+#: :class:`_WireOutcome` with the fast path's ``ts``.
+_TypedOutcome = msgspec.defstruct(
+    "_TypedOutcome",
+    [
+        (f.name, _TYPED_TS if f.name == "ts" else f.type, f.default)
+        for f in msgspec.structs.fields(_WireOutcome)
+    ],
+)
+
+
 _MISSING = re.compile(r"missing required field `(\w+)`")
 _AT = re.compile(r"- at `\$\.?(\w*)")
 
@@ -177,6 +192,10 @@ class Decoder:
         #: Model versions already found valid.
         self._versions: set[str] = set()
         self._out_decoder = msgspec.json.Decoder(_WireOutcome)
+        #: The outcomes' fast path (None with a field mapping): the standard layout, ``ts`` in C.
+        self._typed_outcome: msgspec.json.Decoder[Any] | None = (
+            None if self._out_paths else msgspec.json.Decoder(_TypedOutcome)
+        )
 
     def predictions(self, records: Sequence[Record]) -> tuple[list[Prediction], list[DeadLetter]]:
         """Decode a batch of prediction records into valid events and dead letters, in order."""
@@ -263,7 +282,14 @@ class Decoder:
 
     def _outcome(self, offset: int, value: bytes | None, latest: float) -> Outcome:
         value = self._readable(value)
-        wire = self._wire(value, self._out_decoder, _WireOutcome, self._out_paths)
+        wire: Any = None
+        if self._typed_outcome is not None:
+            try:
+                wire = self._typed_outcome.decode(value)
+            except msgspec.DecodeError:
+                wire = None
+        if wire is None:  # unusual in any way: the general path names what is wrong
+            wire = self._wire(value, self._out_decoder, _WireOutcome, self._out_paths)
         model = self._models.get(wire.model) or self._unknown(wire.model)
         return Outcome(
             offset,
@@ -338,10 +364,11 @@ class Decoder:
     def _unknown(self, name: str) -> NoReturn:
         raise _Invalid(InvalidReason.UNKNOWN_MODEL, f"model {name[:64]!r} is not configured")
 
-    def _ts(self, raw: str | float, model: str, latest: float) -> float:
+    def _ts(self, raw: str | float | datetime, model: str, latest: float) -> float:
         if type(raw) is float and EARLIEST_TS <= raw <= latest:
             return raw  # epoch seconds in range: the common case of numeric timestamps
-        ts = parse_ts(raw)
+        # A datetime comes from a fast path, with a zone (_TYPED_TS); the rest is parse_ts'.
+        ts = raw.timestamp() if type(raw) is datetime else parse_ts(raw)
         if ts is None:
             raise _Invalid(InvalidReason.BAD_TIMESTAMP, f"unreadable ts {str(raw)[:40]!r}", model)
         if ts < EARLIEST_TS or ts > latest:
@@ -357,15 +384,17 @@ def _typed_predictions(
 ) -> tuple[msgspec.json.Decoder[Any] | None, dict[type, ModelSettings]]:
     """A decoder of predictions straight into per-model wire structs, and each struct's model.
 
-    Each struct is :class:`_WirePrediction` with the model's typed feature row for ``features``,
-    tagged by the ``model`` field, so msgspec picks the model's struct by name: one C call instead
-    of a decode, a lookup and a second decode of the features. Anything it refuses (an unknown
-    model, a value the row cannot hold, broken JSON) raises ``msgspec.DecodeError``.
+    Each struct is :class:`_WirePrediction` with the model's typed feature row for ``features``
+    and :data:`_TYPED_TS` for ``ts``, tagged by the ``model`` field, so msgspec picks the model's
+    struct by name: one C call instead of a decode, a lookup and a second decode of the features.
+    Anything it refuses (an unknown model, a value the row cannot hold, broken JSON, a ``ts`` it
+    cannot read) raises ``msgspec.DecodeError``.
     """
     types: dict[type, ModelSettings] = {}
     for i, model in enumerate(models):
+        typed = {"features": schemas[model.name].row_type, "ts": _TYPED_TS}
         fields = [
-            (name, schemas[model.name].row_type if name == "features" else hint, default)
+            (name, typed.get(name, hint), default)
             for name, hint, default in _WIRE_PREDICTION_FIELDS
         ]
         wire = msgspec.defstruct(f"_WirePrediction{i}", fields, tag_field="model", tag=model.name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,16 @@ def test_by_model_groups_in_arrival_order() -> None:
         ("2026-11-23 17:00:00", None),
         (True, None),
         ([1], None),
+        # RFC 3339 as msgspec reads it (the decoder's fast path): lower case, rounded fractions
+        ("2026-11-23t17:00:00z", 1_795_453_200.0),
+        ("2026-11-23T17:00:00.1234567Z", 1_795_453_200.123457),
+        ("2026-11-23T17:00:00.9999996Z", 1_795_453_201.0),
+        # other ISO 8601 forms, as datetime.fromisoformat reads them
+        ("20261123T170000Z", 1_795_453_200.0),
+        ("2026-11-23T18:00:00+01", 1_795_453_200.0),
+        ("2026-11-23T17:00Z", 1_795_453_200.0),
+        ("2026-11-23T17:00:00.5", None),
+        ("2026-11-23T25:00:00Z", None),
     ],
 )
 def test_parse_ts(raw: Any, expected: float | None) -> None:
@@ -368,3 +379,52 @@ def test_the_fast_path_gives_the_general_paths_verdicts(
         assert verdict(decoder().prediction(3, None, value)) == verdict(
             general.prediction(3, None, value)
         )
+
+
+#: Timestamps of every form: RFC 3339 ones both paths read, others only the general path reads
+#: (or refuses), times out of range, numbers, and text that is no time at all.
+timestamps = st.one_of(
+    st.datetimes(
+        min_value=datetime(1990, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+    ).map(lambda d: d.isoformat()),
+    st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-3, minutes=-30))])).map(
+        lambda d: d.isoformat()
+    ),
+    st.builds(
+        "{}T{:02d}:{:02d}:{:02d}{}{}".format,
+        st.sampled_from(["2026-11-23", "20261123", "2026-02-30"]),
+        st.integers(0, 25),
+        st.integers(0, 61),
+        st.integers(0, 61),
+        st.sampled_from(["", ".5", ".123456789", ",25"]),
+        st.sampled_from(["", "Z", "z", "+01:00", "+01", "+0100", "-00:00"]),
+    ).map(lambda s: s.lower() if s.endswith("z") else s),
+    st.floats(allow_nan=False) | st.integers(),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["fraud-detector", "delivery-eta", "nope"]),
+    timestamps,
+    st.dictionaries(st.sampled_from(["id", "model", "label", "ts"]), json_values, max_size=2),
+)
+def test_the_fast_paths_read_every_timestamp_as_the_general_paths(
+    model: str, ts: Any, envelope: dict[str, Any]
+) -> None:
+    """Predictions and outcomes both have a fast path that parses ``ts`` in C; for any ``ts`` (and
+    any other envelope) the event or dead letter is the one the general path gives."""
+    general = decoder()
+    general._typed_decoder = general._typed_outcome = None  # the general paths alone
+    fast = decoder()
+    outcome = {"id": "p-1", "model": model, "ts": ts, "label": 1}
+    for decode, obj in (
+        ("prediction", pred(model=model, ts=ts)),
+        ("outcome", outcome),
+        ("outcome", {**outcome, **envelope}),
+    ):
+        value = encode(obj)
+        assert verdict(getattr(fast, decode)(3, None, value)) == verdict(
+            getattr(general, decode)(3, None, value)
+        ), value
