@@ -34,10 +34,11 @@ benchmark's own (``--state-dir``, ports), so nothing else's commands are counted
    every 0.1 s the freshness (event time → visible in Redis, which includes the linger) p50 / p99,
    and Kafka's end offsets every 0.1 s the delay from Kafka to the checkpoint: the time since
    Kafka held as many records as Redis has counted (p50 / p99).
-4. Scale-out: two daemon processes in one group over the same events, from the moment the group
-   has given both of them partitions, against the paired runs' single daemon, with each process'
-   CPU (daemons, Redis, the broker) and the machine's busy share, to say what limits it. Not
-   pinned: on two cores, two daemons and the services cannot each have a core of their own.
+4. Scale-out: two daemon processes in one group over the same events and as many again (the
+   group takes seconds to settle), from the moment every partition is being applied, against
+   the paired runs' single daemon, with each process' CPU (daemons, Redis, the broker) and the
+   machine's busy share, to say what limits it. Not pinned: on two cores, two daemons and the
+   services cannot each have a core of their own.
 5. Redis memory: ``MEMORY USAGE`` of pending predictions and joined markers left by the first
    daemon run (and their expiry-bucket entries), and of the rest of the model's state.
 
@@ -142,9 +143,11 @@ features = {{ {feats} }}
     )
 
 
-def produce_events(settings: config.Settings, n_predictions: int, rate: float | None) -> int:
+def produce_events(
+    settings: config.Settings, n_predictions: int, rate: float | None, seed: int = 1
+) -> int:
     start = time.time() - (n_predictions / 1000.0 if rate is None else 0.0)
-    sim = Simulator(settings, seed=1, start=start, rate=rate or 1000.0)
+    sim = Simulator(settings, seed=seed, start=start, rate=rate or 1000.0)
     report = produce(settings, sim.events(n_predictions), realtime_rate=rate)
     if report.n_failed:
         sys.exit(f"producer failed: {report.first_error}")
@@ -341,6 +344,8 @@ class Daemon:
 class Backlog:
     """One backlog run of one or more daemon processes in a group."""
 
+    #: Events in the backlog it read.
+    total: int
     rate: float
     cpu_us: float
     redis_us: float
@@ -388,6 +393,7 @@ def backlog(
     n0, u0 = first
     events = n - n0
     return Backlog(
+        total=total,
         rate=events / (last.at - u0.at),
         cpu_us=(sum(last.daemons) - sum(u0.daemons)) / events * 1e6,
         redis_us=(last.redis - u0.redis) / events * 1e6,
@@ -749,8 +755,11 @@ def main() -> None:
                         forget(endpoints.redis_url, f"{theirs.redis.key_prefix}:*")
                     pairs.append(Pair(bare, bare_cpu, run, other))
             if not args.no_scale_out:
+                # Twice the pairs' backlog (new ids): the group takes seconds to settle (see
+                # Advancing), in which two processes read much of 500k events.
+                both = total + produce_backlog(settings, args.events, args.partitions, seed=2)
                 say(f"scale-out (load {load()}): 2 daemon processes in one group ...")
-                scale = backlog(own_run(settings, "x2"), total, env, processes=2)
+                scale = backlog(own_run(settings, "x2"), both, env, processes=2)
                 say(f"  {scale.rate:,.0f} events/s")
         steady_runs: list[tuple[Steady, str]] = []
         for rate in rates:
@@ -800,13 +809,14 @@ def forget(redis_url: str, pattern: str) -> None:
         time.sleep(0.2)
 
 
-def produce_backlog(settings: config.Settings, events: int, partitions: int) -> int:
-    """About ``events`` events, as fast as the producer goes, on fresh topics; how many."""
+def produce_backlog(settings: config.Settings, events: int, partitions: int, seed: int = 1) -> int:
+    """About ``events`` events (ids of simulator ``seed``), as fast as the producer goes, on the
+    benchmark's topics (created if missing); how many."""
     ensure_topics(settings.kafka, partitions=partitions)
     n_predictions = int(events / (1 + settings.simulate.label_rate))
     say(f"producing ~{events:,} events ({N_NUMERIC + N_CATEGORICAL} features) ...")
     t = time.perf_counter()
-    total = produce_events(settings, n_predictions, None)
+    total = produce_events(settings, n_predictions, None, seed)
     say(f"  produced {total:,} in {time.perf_counter() - t:.1f}s")
     return total
 
@@ -861,7 +871,8 @@ def report_backlog(
     if scale is not None:
         print(
             f"scale-out                   1 process {daemon_rate:,.0f} events/s (median), "
-            f"2 processes {scale.rate:,.0f} -> x{scale.rate / daemon_rate:.2f} "
+            f"2 processes {scale.rate:,.0f} ({scale.total:,} events) -> "
+            f"x{scale.rate / daemon_rate:.2f} "
             f"(Redis {scale.redis_us:.1f} µs/ev, daemons {scale.cpu_us:.1f} µs CPU/ev)"
         )
         print(f"  2 processes: {scale.usage}")
