@@ -342,3 +342,30 @@ def test_a_paused_daemon_resumed_after_a_takeover_publishes_no_dead_letter(
     audit(dep, t, kafka_bootstrap)
     assert first.alive() and second.alive()
     assert first.terminate() == 0 and second.terminate() == 0
+
+
+def test_redis_rolled_back_three_times_while_traffic_flows_is_re_read_exactly(
+    private_redis: Any,
+    run_on_private_redis: Callable[..., Run],
+    wait_for: Callable[..., None],
+    kafka_bootstrap: str,
+) -> None:
+    """Three rollbacks in a row, each to a copy a couple of seconds old, while traffic flows:
+    what a kill under appendfsync everysec on a busy disk does (Redis may postpone its AOF write
+    while an fsync is slow and still answer). Each time the daemon re-reads the lost span, also
+    of the partitions it re-claimed after the previous rollback."""
+    run = run_on_private_redis(40_000, seed=25, rate=3000)
+    backup = private_redis.data_dir.parent / "backup"
+    for _ in range(3):
+        time.sleep(2.0)
+        redis.Redis.from_url(private_redis.url).execute_command("BGREWRITEAOF")
+        time.sleep(1.0)
+        shutil.rmtree(backup, ignore_errors=True)
+        shutil.copytree(private_redis.data_dir, backup)
+        time.sleep(2.0)
+        private_redis.kill()
+        shutil.rmtree(private_redis.data_dir)
+        shutil.copytree(backup, private_redis.data_dir)
+        private_redis.start()
+    run.finish(wait_for, kafka_bootstrap)
+    assert run.daemon.log_text().count("Redis lost acknowledged writes") >= 3

@@ -12,11 +12,13 @@ import collections
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import redis
 from kafka import TopicPartition
 
 from monitor.errors import StoreUnavailableError
 from monitor.events import Prediction, Record
+from monitor.ingest import consumer
 from monitor.ingest.batch import BatchProcessor
 from monitor.ingest.stages import Work
 from monitor.store.checkpoint import Checkpoint
@@ -180,6 +182,37 @@ def test_redis_rolled_back_while_the_loop_runs_is_re_read_exactly(
     assert loop.metric("driftwatch_resyncs_total", kind="gap") == 1
     assert sorted(set(dead_offsets(loop))) == [i for i in range(400) if i % 25 == 24]
     assert collections.Counter(dead_offsets(loop))[224] == 2  # re-read: published again
+
+
+def test_redis_rolled_back_behind_an_idle_partition_is_found_by_its_sweep(
+    loop_factory: Callable[..., Loop],
+    redis_client: redis.Redis,
+    key_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis loses the last batches of a partition that then gets no record (a restore, a
+    failover to a lagging replica). No batch will meet the gap: the idle partition's sweep must
+    see Redis' offset behind the loop's position, claim again and re-read. Before, the span
+    stayed uncounted until the partition's next record."""
+    monkeypatch.setattr(consumer, "MAINTENANCE_SECONDS", 0.2)
+    log = {P0: records(300, bad_every=25)}
+    loop = loop_factory(log, max_poll_records=50, max_batch_records=50)
+    copy: dict[bytes, bytes] = {}
+
+    def keep(first: int) -> None:
+        if first == 200 and not copy:
+            copy.update(snapshot(redis_client, key_prefix))
+
+    around_apply(loop, before=keep)
+    loop.start()
+    loop.wait(loop.caught_up, "every record applied")
+    restore(redis_client, key_prefix, copy)  # the partition is idle: nothing more will come
+    assert loop.counts().predictions == 192
+    loop.wait(lambda: loop.metric("driftwatch_resyncs_total", kind="gap") == 1, "a resync")
+    loop.wait(loop.caught_up, "the lost span re-read")
+    loop.finish()
+    assert (loop.counts().predictions, loop.dead()) == (288, {"bad_json": 12})
+    assert sorted(set(dead_offsets(loop))) == [i for i in range(300) if i % 25 == 24]
 
 
 def test_redis_rolled_back_to_before_the_claim_starts_the_partition_again(
