@@ -130,7 +130,7 @@ class BatchProcessor:
         """
         claim = batch.claim
         try:
-            result = self._apply(batch) if batch.records else self._sweep(claim)
+            result = self._apply(batch) if batch.records else self._sweep(batch)
             if result.status.in_step and (
                 batch.drain_outbox or result.status is Status.ALREADY_APPLIED
             ):
@@ -218,9 +218,12 @@ class BatchProcessor:
             )  # fmt: skip
             self._publish(claim, letters)
 
-    def _sweep(self, claim: Claim) -> BatchResult:
-        """Expire pending records of an idle partition (no records, no offset change)."""
-        result = self.checkpoint.apply(claim, -1, -1, Effects(), int(self._clock() * 1000))
+    def _sweep(self, batch: Batch) -> BatchResult:
+        """Expire pending records of an idle partition (no records, no offset change), checking
+        its offset as a batch's is checked: a Redis that lost acknowledged writes is found out
+        even when no record follows them (a partition without a position is not checked)."""
+        at = batch.first_offset
+        result = self.checkpoint.apply(batch.claim, at, at, Effects(), int(self._clock() * 1000))
         self._count_expired(result)
         return BatchResult(result.status, result.stored_offset)
 

@@ -8,9 +8,9 @@ One iteration of :meth:`Ingestor.run`:
    - applied (or already applied exactly up to its end): the partition's position moves to the
      batch's end;
    - Redis' stored offset disagrees with the position (overlap, gap, lost claim): claim the
-     partition again, which seeks to the stored offset and discards what was queued; an idle
-     partition's sweep (step 6) compares them too, so writes Redis lost are re-read even when
-     no record follows them;
+     partition again, which seeks to the stored offset and discards what was queued. An idle
+     partition's sweep (step 6) is checked the same way, so writes Redis lost are re-read even
+     when no record follows them;
    - fenced: drop the partition (its new owner continues);
    - Redis or the dead-letter topic unavailable: keep the batch to retry *as it was* and hold
      consumption everywhere, with backoff;
@@ -247,18 +247,6 @@ class Ingestor:
             outcome.status is Status.ALREADY_APPLIED and outcome.stored_offset != batch.next_offset
         ):
             self._resync(tp, batch, outcome)
-        elif (
-            not batch.records
-            and batch.first_offset >= 0
-            and outcome.stored_offset != batch.first_offset
-        ):
-            # A sweep of an idle partition reports Redis' offset: one behind this instance's
-            # position means Redis lost acknowledged writes and no record has come since to
-            # find it out. Without this check the lost span stayed uncounted until the
-            # partition's next record, for ever on a partition that gets none.
-            stored = outcome.stored_offset
-            behind = stored is None or stored < batch.first_offset
-            self._resync(tp, batch, BatchResult(Status.GAP if behind else Status.OVERLAP, stored))
         else:
             p.applied(work, now)
             if self.state.outage and not any(o.in_flight for o in self.state.owned.values()):

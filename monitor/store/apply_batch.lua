@@ -1,6 +1,7 @@
 -- Apply one batch's effects and its partition's next offset atomically (monitor/store/checkpoint.py).
 -- KEYS[1] offset key, KEYS[2] epoch key, KEYS[3] expiry index, KEYS[4] dead-letter outbox
--- ARGV[1] epoch, ARGV[2] first offset (-1: sweep only), ARGV[3] next offset,
+-- ARGV[1] epoch, ARGV[2] first offset (-1: sweep only, unchecked), ARGV[3] next offset (= first: an
+-- idle partition's sweep, its offset checked as a batch's),
 -- ARGV[4] '1' when the partition had no checkpoint at its claim (its first batch may start anywhere),
 -- ARGV[5] the effects (MessagePack, see _argument in checkpoint.py), then the values of c.set, then one
 -- encoded dead letter per offset of c.dead

@@ -236,8 +236,9 @@ class Checkpoint:
         fresh: bool = False,
         dead: Sequence[DeadLetter] = (),
     ) -> ApplyResult:
-        """Steps 1–7 for the batch ``[first_offset, next_offset)``; ``first_offset=-1`` only
-        sweeps (idle partitions). ``fresh``: the partition had no checkpoint at its claim and
+        """Steps 1–7 for the batch ``[first_offset, next_offset)``; an empty range only sweeps
+        (an idle partition) after checking the offset, ``first_offset=-1`` sweeps unchecked (a
+        partition with no position yet). ``fresh``: the partition had no checkpoint at its claim and
         none was applied since, so the batch may start at any offset while none is stored.
         ``dead``: the batch's dead letters, stored in the outbox with the batch.
 
