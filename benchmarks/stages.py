@@ -132,7 +132,6 @@ def timed(source: Path, records: Path, given: dict[str, str]) -> dict[str, float
 
 def work(records: Path, given: dict[str, str]) -> dict[str, float]:
     """In the worker process: apply every batch and return thread CPU seconds by stage."""
-    import redis
     from prometheus_client import CollectorRegistry
 
     import monitor
@@ -140,6 +139,7 @@ def work(records: Path, given: dict[str, str]) -> dict[str, float]:
     from monitor.ingest.batch import Batch, BatchProcessor
     from monitor.ingest.deadletter import DeadLetterSink
     from monitor.metrics import Metrics
+    from monitor.store.client import connect
 
     assert Path(monitor.__file__).resolve().is_relative_to(Path.cwd().resolve())
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -156,7 +156,7 @@ def work(records: Path, given: dict[str, str]) -> dict[str, float]:
                         "features": dict(base.models[0].features)}],
         }
     )  # fmt: skip
-    client = redis.Redis.from_url(settings.redis.url)
+    client = connect(settings.redis)  # the daemon's client, as the daemon builds it
     processor = BatchProcessor(settings, client, DeadLetterSink(settings.kafka),
                                Metrics(CollectorRegistry()))  # fmt: skip
     spent: Counter[str] = Counter()

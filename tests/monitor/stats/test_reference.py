@@ -7,6 +7,8 @@ import math
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.config import ModelSettings
 from monitor.stats.performance import (
@@ -51,6 +53,28 @@ def test_numeric_bin_index_layout() -> None:
     assert profile.bin_index(values).tolist() == [0, 1, 2, 20, 21, 22, 21, 0]
     assert profile.centers().tolist()[:2] == [edges[0], (edges[0] + edges[1]) / 2]
     assert profile.centers()[-1] == edges[-1] and len(profile.centers()) == profile.n_bins - 1
+
+
+values_near_edges = st.lists(
+    st.one_of(
+        st.sampled_from([0.0, -0.0, 1.0, 2.5, 3.0, 7.0, 9.0, np.nan, np.inf, -np.inf]),
+        st.floats(-20, 20),
+    ),
+    max_size=60,
+)
+
+
+@given(
+    st.lists(st.sampled_from([0.0, 1.0, 2.5, 3.0, 7.0, 9.0]), min_size=1, max_size=6),
+    values_near_edges,
+)
+def test_bin_counts_are_the_bincount_of_bin_index(edges: list[float], values: list[float]) -> None:
+    """The sorted-search counts equal one search per value on any values: at and between the
+    edges, beyond them, missing, infinite; one edge, repeated edges (an older stored profile)."""
+    profile = NumericProfile(sorted(edges), [], 0.0, 1.0, 0, 0, [])
+    x = np.asarray(values, dtype=np.float64)
+    expected = np.bincount(profile.bin_index(x), minlength=profile.n_bins).tolist()
+    assert profile.bin_counts(x) == expected
 
 
 def test_numeric_ties_merge_bins_and_a_constant_keeps_one_bin() -> None:
