@@ -119,12 +119,12 @@ class WindowAggregator:
                     _bins(fields, name, ref.features.get(name), columns.numeric[:, j])
                 for name, column in zip(schema.categorical, columns.categorical, strict=True):
                     profile = ref.features.get(name)
-                    index = _bins(fields, name, profile, column)
-                    if index is not None and isinstance(profile, CategoricalProfile):
-                        _name_unseen(fields, name, column, index, profile.n_bins - 2)
+                    tally = _bins(fields, name, profile, column)
+                    if tally is not None and isinstance(profile, CategoricalProfile):
+                        _name_unseen(fields, name, profile.unseen(tally))
                 column = _prediction_column(self._models[model], ref, group, scores)
                 _bins(fields, PREDICTION, ref.prediction, column)
-                if ref.decision is not None:  # as strings, the categories bin_index looks up in C
+                if ref.decision is not None:  # as strings, the profile's categories
                     _bins(fields, DECISION, ref.decision, [str(e.prediction) for e in group])
 
     def pairs(self, effects: Effects, pairs: Sequence[Pair]) -> None:
@@ -250,34 +250,33 @@ def _sums(floats: Any, names: Sequence[str], numeric: NDArray[np.float64]) -> No
             floats[SQUARES_PREFIX + name] += float(squares[j])
 
 
-def _bins(fields: Any, name: str, profile: Profile | None, values: Any) -> NDArray[np.int64] | None:
-    """Count values into the reference bins of the feature; returns a categorical feature's bin
-    of each value (None for a numeric one, without a profile, or with one of the other kind: the
-    feature's kind changed since)."""
+def _bins(fields: Any, name: str, profile: Profile | None, values: Any) -> Counter[Any] | None:
+    """Count values into the reference bins of the feature; returns how often each category
+    occurs for a categorical feature (None for a numeric one, without a profile, or with one of
+    the other kind: the feature's kind changed since)."""
     if profile is None or isinstance(profile, NumericProfile) != isinstance(values, np.ndarray):
         return None
-    index: NDArray[np.int64] | None = None
+    tally: Counter[Any] | None = None
     if isinstance(profile, NumericProfile):
         counts = profile.bin_counts(values)
     else:
-        index = profile.bin_index(values)
-        counts = np.bincount(index, minlength=profile.n_bins).tolist()
+        tally = Counter(values)  # counted in C; a column has few distinct categories
+        counts = profile.bin_counts(tally)
     names = _bin_fields(name, profile.n_bins)
     for b, n in enumerate(counts):
         if n:
             fields[names[b]] += n
-    return index
+    return tally
 
 
-def _name_unseen(
-    fields: Any, name: str, column: Sequence[str | None], index: NDArray[np.int64], unseen: int
-) -> None:
+def _name_unseen(fields: Any, name: str, unseen: dict[str, int]) -> None:
     """Count the batch's most frequent unseen categories by name (``UNSEEN_PER_BATCH`` at most,
     names cut to ``UNSEEN_NAME_CHARS``): enough to name what is new, bounded per batch."""
-    hits = np.flatnonzero(index == unseen)
-    if hits.size == 0:
+    if not unseen:
         return
-    named = Counter(str(column[i])[:UNSEEN_NAME_CHARS] for i in hits.tolist())
+    named: Counter[str] = Counter()
+    for category, count in unseen.items():  # in order of first occurrence, as most_common ties
+        named[str(category)[:UNSEEN_NAME_CHARS]] += count
     for category, count in named.most_common(UNSEEN_PER_BATCH):
         fields[f"{UNSEEN_PREFIX}{name}:{category}"] += count
 

@@ -12,7 +12,7 @@ import functools
 import itertools
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import msgspec
 import numpy as np
@@ -195,6 +195,23 @@ class CategoricalProfile(msgspec.Struct, frozen=True, tag="categorical", dict=Tr
         else:
             found = (lookup.get(category(v), unseen) for v in values)
         return np.fromiter(found, dtype=np.int64, count=len(values))
+
+    def bin_counts(self, tally: Mapping[str | None, int]) -> list[int]:
+        """How many values fall in each bin, from how often each category occurs (``tally``, say
+        a ``Counter`` of a batch's column of categories; None = missing): one lookup per
+        distinct category, where :meth:`bin_index` makes one per value. A tally of raw values
+        would be wrong: it counts ``1``, ``1.0`` and ``True`` as one key."""
+        lookup, unseen = self._lookup, len(self.categories) + 1
+        counts = [0] * self.n_bins
+        for value, n in tally.items():
+            counts[lookup.get(value, unseen)] += n
+        return counts
+
+    def unseen(self, tally: Mapping[str | None, int]) -> dict[str, int]:
+        """The categories of ``tally`` (as for :meth:`bin_counts`) the reference never saw, with
+        their counts, in the tally's order."""
+        lookup = self._lookup
+        return {value: n for value, n in tally.items() if value is not None and value not in lookup}
 
 
 Profile = NumericProfile | CategoricalProfile

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import msgspec
 import numpy as np
@@ -29,6 +30,7 @@ from monitor.vocab.profile import (
     CategoricalProfile,
     NumericProfile,
     ReferenceProfile,
+    category,
     numeric_values,
 )
 
@@ -75,6 +77,29 @@ def test_bin_counts_are_the_bincount_of_bin_index(edges: list[float], values: li
     x = np.asarray(values, dtype=np.float64)
     expected = np.bincount(profile.bin_index(x), minlength=profile.n_bins).tolist()
     assert profile.bin_counts(x) == expected
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["a", "b", "c", "d", "e", "1", "zz", None]),
+            st.integers(0, 3),
+            st.sampled_from([1.0, float("nan")]),
+        ),
+        max_size=60,
+    )
+)
+def test_categorical_bin_counts_and_unseen_agree_with_bin_index(values: list[object]) -> None:
+    """Counting a tally of the values' categories bins them as one lookup per value does, and
+    the unseen categories are those :meth:`bin_index` puts in the unseen bin, merged by category
+    (``1`` and ``"1"`` are one), in order of first occurrence."""
+    profile = build_categorical(["a", "a", "a", "b", "b", "c", "1", None], max_categories=2)
+    index = profile.bin_index(values)
+    tally = Counter(map(category, values))
+    assert profile.bin_counts(tally) == np.bincount(index, minlength=profile.n_bins).tolist()
+    unseen_bin = profile.n_bins - 2
+    expected = Counter(category(v) for v, i in zip(values, index, strict=True) if i == unseen_bin)
+    assert list(profile.unseen(tally).items()) == list(expected.items())
 
 
 def test_numeric_ties_merge_bins_and_a_constant_keeps_one_bin() -> None:
