@@ -275,7 +275,7 @@ def _name_unseen(fields: Any, name: str, unseen: dict[str, int]) -> None:
     if not unseen:
         return
     named: Counter[str] = Counter()
-    for category, count in unseen.items():  # in order of first occurrence, as most_common ties
+    for category, count in unseen.items():  # first seen first: most_common breaks ties so
         named[str(category)[:UNSEEN_NAME_CHARS]] += count
     for category, count in named.most_common(UNSEEN_PER_BATCH):
         fields[f"{UNSEEN_PREFIX}{name}:{category}"] += count

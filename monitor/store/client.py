@@ -14,9 +14,13 @@ from urllib.parse import urlsplit
 
 import hiredis
 import redis
-from redis._parsers import Encoder
 from redis.backoff import NoBackoff
-from redis.connection import HiredisRespSerializer, PythonRespSerializer, parse_url
+from redis.connection import (
+    Encoder,
+    HiredisRespSerializer,
+    PythonRespSerializer,
+    parse_url,
+)
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel
 

@@ -12,8 +12,7 @@ import pytest
 import redis
 from hypothesis import given
 from hypothesis import strategies as st
-from redis._parsers import Encoder
-from redis.connection import HiredisRespSerializer, PythonRespSerializer
+from redis.connection import Encoder, HiredisRespSerializer, PythonRespSerializer
 
 from monitor.store.client import CommandPacker
 
