@@ -1,10 +1,14 @@
-"""Quiet when nothing is wrong, end to end: 30 simulated days of stable traffic for five models go
+"""Quiet when nothing is wrong, end to end: 10 simulated days of stable traffic for five models go
 through Kafka, the daemon, Redis and the default alert rules, with every owner's receiver a real
 local endpoint — and nobody is told anything.
 
 The windows are hourly with about a hundred predictions each, the smallest size the verdicts judge
-(``drift.min_samples``), so the test sees as many chances for a false alarm as 30 days allow; it
-also checks that the windows were judged, so silence cannot come from having nothing to judge.
+(``drift.min_samples``): 1,200 windows, each a chance for a false alarm; the test also checks that
+they were judged, so silence cannot come from having nothing to judge. Thirty days of the same
+traffic are judged without Kafka by ``tests/monitor/stats/test_false_alarms.py`` (the verdicts)
+and ``tests/monitor/alert/test_false_alarms.py`` (the rules and routing); this test adds what the
+deployed pipeline could add on its own (partial windows, lateness, the join, restarts of the
+evaluator's rounds). It ran 30 days until the CI run neared its 30-minute budget (254 s of it).
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from tests.support import set_baseline
 pytestmark = pytest.mark.slow
 
 HOUR = 3600
-DAYS = 30
+DAYS = 10
 PER_HOUR = 100  # predictions per model and window
 
 
-def test_thirty_stable_days_of_five_models_notify_nobody(
+def test_ten_stable_days_of_five_models_notify_nobody(
     deployment_factory: Any,
     daemon_factory: Any,
     wait_for: Any,
