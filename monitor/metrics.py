@@ -94,10 +94,11 @@ class Metrics:
         )
         self.resume_gaps = Counter(
             "driftwatch_resume_gaps_total",
-            "Claims whose first records missed the offset Redis resumes from, by topic and "
-            "cause: deleted (retention or compaction removed records before they were read; "
-            "they are not counted) or truncated (the log ends before that offset; its records "
-            "below it are taken as already counted). The log names the partition and offsets.",
+            "Times Kafka's log missed the offset a partition is read from, by topic and cause: "
+            "deleted (retention or compaction removed records before they were read; they are "
+            "not counted) or truncated (the broker lost records already read: Redis' offset is "
+            "rewound to where the log diverges and the new records there are counted). The log "
+            "names the partition and offsets.",
             ["topic", "cause"],
             registry=registry,
         )

@@ -29,6 +29,9 @@ One iteration of :meth:`Ingestor.run`:
    down: then wait for a batch to finish instead, polling one record a second only to stay in
    the group (backpressure without ``pause()``, whose resume can leave a partition stalled in
    kafka-python 3.0.12: parked fetched data is only restored while no other data is in line).
+   A log that lost records this instance read (it diverges or ends before the position) makes
+   poll raise: once the partition's batch in flight settles, it is claimed again with Redis'
+   offset rewound to the divergence, and the records Kafka writes from there on are counted.
 6. Every few seconds: sweep idle partitions and publish dead letters left in their outbox (on the
    worker pool), claim again a partition fenced long ago but still assigned, commit offsets to
    Kafka (advisory, for lag tooling), update the lag gauges.
@@ -50,7 +53,12 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import (
+    KafkaError,
+    LogTruncationError,
+    NoOffsetForPartitionError,
+    OffsetOutOfRangeError,
+)
 
 from monitor.config import IngestSettings, KafkaSettings
 from monitor.errors import FencedError, SinkUnavailableError, StoreUnavailableError
@@ -60,7 +68,7 @@ from monitor.ingest.partition import Backoff, InFlight, LoopState, Owned
 from monitor.ingest.progress import Progress
 from monitor.ingest.rebalance import RebalanceLog
 from monitor.metrics import Metrics
-from monitor.store.checkpoint import Status
+from monitor.store.checkpoint import Rewind, Status
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +82,9 @@ BUSY_POLL_TIMEOUT_MS = 5
 #: fetch responses a second, not hundreds, each costing the poll loop and kafka-python's I/O
 #: thread their fixed Python work. A backlog's fetches fill at once and never wait.
 FETCH_MIN_BYTES = 1 << 20
+#: Bound on looking up a partition's first and end offsets from the poll loop (after Kafka
+#: said a position is out of its range): the loop's liveness must not wait on a sick broker.
+OFFSETS_TIMEOUT_MS = 5000
 #: Records queued over all partitions, in batches, before polling stops: bounds memory.
 QUEUED_BATCHES_LIMIT = 4
 #: While polling is held back, wait this long at most for a batch to finish ...
@@ -115,6 +126,8 @@ class Ingestor:
             else {}
         )
         self._rebalance = RebalanceLog()
+        #: Owned partitions whose Kafka log diverged, waiting for their batch in flight.
+        self._diverging: set[TopicPartition] = set()
         self._pool = ThreadPoolExecutor(PARALLEL_BATCHES, thread_name_prefix="batch")
         self._backoff = Backoff()
         self._last_poll = 0.0
@@ -126,7 +139,11 @@ class Ingestor:
             k,
             group_id=k.group_id,
             enable_auto_commit=False,
-            auto_offset_reset=ingest.start_from,
+            # No reset policy: every claim seeks, and with one kafka-python would meet a log that
+            # lost records (below Redis' offset) by seeking on its own - to the divergence or
+            # to the log's start - and the new records there would pass for ones already
+            # applied. Without it, poll raises, and the loop rewinds (_diverged).
+            auto_offset_reset="none",
             max_poll_records=k.max_poll_records,
             session_timeout_ms=k.session_timeout_ms,
             max_poll_interval_ms=k.max_poll_interval_ms,
@@ -167,6 +184,8 @@ class Ingestor:
             self.state.last_iteration = now
             self._apply_rebalance()  # Step 1
             self._settle_finished()  # Step 2
+            if self._diverging:
+                self._rewind_diverged()
             if self._backoff.due(now):
                 self._claim_unclaimed()  # Step 3
             self._dispatch(now)  # Step 4
@@ -217,6 +236,8 @@ class Ingestor:
         if owned is not None:
             self._processor.detectors.forget(owned.claim.keys.tag)
         self.state.unclaimed.discard(tp)
+        self.state.rewinds.pop(tp, None)
+        self._diverging.discard(tp)
         self._progress.forget(tp)
 
     # Step 2 ------------------------------------------------------------------------------
@@ -296,11 +317,14 @@ class Ingestor:
     def _claim_unclaimed(self) -> None:
         for tp in sorted(self.state.unclaimed):
             try:
-                claim = self._processor.checkpoint.claim(tp.topic, tp.partition)
+                claim = self._processor.checkpoint.claim(
+                    tp.topic, tp.partition, self.state.rewinds.get(tp)
+                )
             except StoreUnavailableError as exc:
                 self._outage("redis", exc)
                 return
             self.state.unclaimed.discard(tp)
+            self.state.rewinds.pop(tp, None)
             if tp not in self._consumer.assignment():
                 continue  # revoked meanwhile; the change is drained next iteration
             if claim.next_offset is None:
@@ -333,7 +357,7 @@ class Ingestor:
         candidates = sorted(self.state.owned.values(), key=lambda p: not p.unsettled)
         linger = linger and not outage and not self._queues_full()
         for p in candidates:
-            if p.in_flight is not None or not p.backoff.due(now):
+            if p.in_flight is not None or p.diverged_at is not None or not p.backoff.due(now):
                 continue
             if linger and not p.unsettled and not p.ripe(now, self._linger, self._batch_max):
                 continue
@@ -374,6 +398,17 @@ class Ingestor:
                 timeout_ms=0 if max_records else self._poll_timeout_ms(),
                 max_records=max_records,
             )
+        except NoOffsetForPartitionError:
+            self._last_poll = time.monotonic()
+            return  # assigned, not claimed yet: the claim seeks
+        except LogTruncationError as exc:  # KIP-320: the broker names where its log diverges
+            for tp, divergent in exc.divergent_offsets.items():
+                self._diverged(tp, None if divergent is None else divergent.offset)
+            return
+        except OffsetOutOfRangeError as exc:
+            for tp, offset in exc.args[0].items():
+                self._out_of_range(tp, offset)
+            return
         except KafkaError as exc:
             refused = refusal(exc, self._kafka)
             if refused is not None:  # a missing right (say, Read on the group): waiting never
@@ -401,6 +436,64 @@ class Ingestor:
             return POLL_TIMEOUT_MS
         ripe_in_ms = (oldest + self._linger - time.monotonic()) * 1000 + 1
         return int(min(POLL_TIMEOUT_MS, max(BUSY_POLL_TIMEOUT_MS, ripe_in_ms)))
+
+    def _out_of_range(self, tp: TopicPartition, offset: int) -> None:
+        """Kafka holds no record at ``offset``: below its log's start, retention deleted them
+        (resume at the start; the first fetch says what was skipped); past its end, the log lost
+        records this instance read (:meth:`_diverged` at its end)."""
+        p = self.state.owned.get(tp)
+        if p is None or p.diverged_at is not None:
+            return  # not claimed yet (the claim seeks), or already being rewound
+        try:
+            start = self._consumer.beginning_offsets([tp], OFFSETS_TIMEOUT_MS)[tp]
+            end = self._consumer.end_offsets([tp], OFFSETS_TIMEOUT_MS)[tp]
+        except KafkaError as exc:
+            log.info("looking up %s's offsets failed (%s); trying again", p.name, exc)
+            return
+        if offset < start:
+            p.start_checked = False  # the first records after the seek say what was skipped
+            self._consumer.seek(tp, start)
+        elif offset > end:
+            self._diverged(tp, end)
+        # else: in range after all (a leader change); kafka-python fetches it again
+
+    def _diverged(self, tp: TopicPartition, at: int | None) -> None:
+        """Kafka's log of ``tp`` no longer holds what this instance read from offset ``at`` on
+        (an unclean leader election, a broker restored from an older copy; None: somewhere
+        before its end): the records it holds or writes from there on are new. Once the batch in
+        flight settles, the partition is claimed again with Redis' offset rewound to ``at``
+        (:meth:`_rewind_diverged`): the new records are counted; those Kafka lost stay counted."""
+        p = self.state.owned.get(tp)
+        if p is None or p.diverged_at is not None:
+            return
+        if at is None:
+            try:
+                at = self._consumer.end_offsets([tp], OFFSETS_TIMEOUT_MS)[tp]
+            except KafkaError as exc:
+                log.info("looking up %s's end offset failed (%s); trying again", p.name, exc)
+                return
+        p.diverged_at = at
+        self._diverging.add(tp)
+        self._metrics.resume_gaps.labels(tp.topic, "truncated").inc()
+        log.warning(
+            "Kafka's log of %s diverges from what this instance read at offset %d (it had read "
+            "up to offset %s): the broker lost acknowledged records (an unclean leader election, "
+            "a broker restored from an older copy). What was applied from there on stays "
+            "counted; the records Kafka holds from offset %d on are new, and are read once the "
+            "partition is claimed again", p.name, at, p.fetched, at,
+        )  # fmt: skip
+
+    def _rewind_diverged(self) -> None:
+        """Claim each diverged partition again, rewinding Redis' offset, once it has no batch in
+        flight (that one settles as any other: the records it holds were read, so they count)."""
+        for tp in list(self._diverging):
+            p = self.state.owned[tp]
+            if p.in_flight is None:
+                assert p.diverged_at is not None
+                rewind = Rewind(p.diverged_at, p.claim.epoch)
+                self._drop(tp)
+                self.state.rewinds[tp] = rewind
+                self.state.unclaimed.add(tp)
 
     def _queues_full(self) -> bool:
         """Records queued over all partitions reach the memory bound: polling holds back."""

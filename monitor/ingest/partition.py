@@ -23,15 +23,16 @@ from kafka import TopicPartition
 
 from monitor.events import Record
 from monitor.ingest.batch import Batch, BatchResult
-from monitor.store.checkpoint import Claim
+from monitor.store.checkpoint import Claim, Rewind
 
 log = logging.getLogger(__name__)
 #: A consumer record's (offset, key, value): the :data:`~monitor.events.Record` a batch holds,
 #: picked in C (the loop thread picks every record it polls).
 _RECORD = operator.attrgetter("offset", "key", "value")
 _VALUE = operator.itemgetter(2)
-#: How Kafka's log missed the offset a claim resumes from: its records there were deleted
-#: (retention, compaction) before they were read, or the log ends before it (truncated).
+#: How Kafka's log missed where this instance reads: its records there were deleted (retention,
+#: compaction) before they were read, or it lost records already read (truncated: it ends or
+#: diverges before that offset; see ``consumer.Ingestor._diverged``).
 ResumeGap = Literal["deleted", "truncated"]
 
 #: Bytes of record values in one batch at most: bounds the checkpoint's arguments (dead letters
@@ -105,6 +106,8 @@ class Owned:
     start_checked: bool = False
     #: When the oldest queued record was fetched (monotonic seconds): the linger counts from it.
     queued_since: float = 0.0
+    #: Kafka's log diverges from what was read at this offset: claim again, rewound to it.
+    diverged_at: int | None = None
 
     @classmethod
     def claimed(cls, claim: Claim) -> Owned:
@@ -230,24 +233,17 @@ class Owned:
 
     def _check_start(self, first: int) -> ResumeGap | None:
         """Say so when Kafka no longer holds the records where Redis says to resume (a gap of
-        one offset is the usual transaction marker and goes unsaid)."""
+        one offset is the usual transaction marker and goes unsaid). A log that ends before it
+        never gets here: the consumer raises, and the loop rewinds (``consumer._diverged``)."""
         expected = self.fetched
-        if expected is None or expected <= first <= expected + 1:
+        if expected is None or first <= expected + 1:
             return None
-        if first > expected:
-            log.warning(
-                "%s: Kafka no longer holds offsets %d..%d (retention or compaction removed them "
-                "before they were read); whatever they held is not counted. Resuming at %d",
-                self.name, expected, first - 1, first,
-            )  # fmt: skip
-            return "deleted"
         log.warning(
-            "%s: Kafka's log ends before offset %d, where Redis says to resume: the broker "
-            "lost records (an unclean leader election, a restored log). Records it holds "
-            "below %d are taken as already counted",
-            self.name, expected, expected,
+            "%s: Kafka no longer holds offsets %d..%d (retention or compaction removed them "
+            "before they were read); whatever they held is not counted. Resuming at %d",
+            self.name, expected, first - 1, first,
         )  # fmt: skip
-        return "truncated"
+        return "deleted"
 
 
 @dataclass(slots=True)
@@ -258,6 +254,8 @@ class LoopState:
     unclaimed: set[TopicPartition] = field(default_factory=set)
     #: Partitions dropped because another owner fenced them, and when.
     fenced: dict[TopicPartition, float] = field(default_factory=dict)
+    #: Partitions to claim again with Redis' offset rewound (Kafka lost records they read).
+    rewinds: dict[TopicPartition, Rewind] = field(default_factory=dict)
     last_iteration: float = 0.0
     outage: str = ""
     #: The outage's latest error, for ``/readyz``: on-call reads what to do there.

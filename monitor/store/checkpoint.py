@@ -4,7 +4,10 @@ The protocol (design §2), numbered as in ``claim.lua`` and ``apply_batch.lua``:
 
 0. On assignment an instance *claims* the partition: a new epoch (above every earlier one, also
    after Redis lost writes), the stored next offset to seek to (Kafka's committed offset is
-   advisory), and the number of dead letters still waiting in its outbox.
+   advisory), and the number of dead letters still waiting in its outbox. A claim may also
+   *rewind* the stored offset, when Kafka lost records that were applied (its log now ends or
+   diverges before the stored offset, and the records it writes from there on are new ones):
+   only if no other claim came between, and only backwards.
 1. Every batch presents its epoch. A newer stored epoch means another owner: the batch is refused
    and the instance drops the partition (a zombie never writes). An *older* stored epoch means
    Redis lost the claim (restored from an older copy): the instance must claim again.
@@ -170,6 +173,18 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class Rewind:
+    """Kafka's log of a partition diverges from what was applied at ``offset`` (an unclean
+    leader election, a broker restored from an older copy): the records it holds from there on
+    are new. Seen by the owner holding ``epoch``; the claim applies it only if that epoch is
+    still the stored one, so an owner that claimed since (and may have applied the new records)
+    is never rewound."""
+
+    offset: int
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
 class ApplyResult:
     status: Status
     #: The partition's stored next offset after the call (None: it has none).
@@ -195,13 +210,17 @@ class Checkpoint:
         self._apply = client.register_script(_APPLY)
         self._claim = client.register_script(_CLAIM)
 
-    def claim(self, topic: str, partition: int) -> Claim:
-        """Step 0: take ownership with a new epoch and read where to resume."""
+    def claim(self, topic: str, partition: int, rewind: Rewind | None = None) -> Claim:
+        """Step 0: take ownership with a new epoch and read where to resume; with ``rewind``,
+        first move the stored offset back to where Kafka's log diverged (see :class:`Rewind`)."""
         tag = self._keys.tag(self._group, topic, partition)
         pkeys = self._keys.partition(tag)
+        args: list[object] = [tag]
+        if rewind is not None:
+            args += (rewind.offset, rewind.epoch)
         try:
             epoch, offset, outbox = self._claim(
-                keys=[pkeys.epoch, pkeys.offset, self._keys.parts, pkeys.outbox], args=[tag]
+                keys=[pkeys.epoch, pkeys.offset, self._keys.parts, pkeys.outbox], args=args
             )
         except redis.RedisError as exc:
             raise unavailable(f"claiming {topic}[{partition}]", exc) from exc

@@ -22,7 +22,8 @@ from typing import Any
 import msgspec
 import pytest
 import redis
-from kafka import TopicPartition
+from kafka import OffsetAndMetadata, TopicPartition
+from kafka.errors import LogTruncationError, OffsetOutOfRangeError
 from prometheus_client import CollectorRegistry
 
 from monitor import config
@@ -67,6 +68,8 @@ class FakeConsumer:
         #: The options the loop created the consumer with, and each poll's timeout.
         self.options: dict[str, Any] = {}
         self.timeouts: list[int] = []
+        #: Divergence points the next poll reports (KIP-320), by partition.
+        self.divergent: dict[TopicPartition, int] = {}
 
     def created(self, options: dict[str, Any]) -> FakeConsumer:
         """The consumer factory's answer: this consumer, noting the options."""
@@ -104,6 +107,31 @@ class FakeConsumer:
     def seek_to_end(self, tp: TopicPartition) -> None:
         self.positions[tp] = self.highwater(tp)
 
+    def lose(self, tp: TopicPartition, at: int, *, tell: bool) -> None:
+        """The broker loses ``tp``'s records from offset ``at`` on (a broker restored from an
+        older copy; new records appended later reuse the offsets). ``tell``: the next poll
+        raises kafka-python's ``LogTruncationError`` naming ``at`` (KIP-320, the leader epochs
+        told it), else a fetch past the log's end raises ``OffsetOutOfRangeError``, as
+        kafka-python does without a reset policy."""
+        with self.lock:
+            self.log[tp] = [r for r in self.log[tp] if r[0] < at]
+            if tell:
+                self.divergent[tp] = at
+
+    def append(self, tp: TopicPartition, records: list[Record]) -> None:
+        with self.lock:
+            self.log[tp].extend(records)
+
+    def beginning_offsets(
+        self, partitions: list[TopicPartition], timeout_ms: int | None = None
+    ) -> dict[TopicPartition, int]:
+        return {tp: self.log[tp][0][0] if self.log[tp] else 0 for tp in partitions}
+
+    def end_offsets(
+        self, partitions: list[TopicPartition], timeout_ms: int | None = None
+    ) -> dict[TopicPartition, int]:
+        return {tp: self.highwater(tp) for tp in partitions}
+
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, list[Any]]:
         self.timeouts.append(timeout_ms)
         with self.lock:
@@ -112,6 +140,22 @@ class FakeConsumer:
                 self.assigned |= new
         if new is not None:
             self.listener.on_partitions_assigned(sorted(new))
+        with self.lock:
+            told = {
+                tp: OffsetAndMetadata(at, "", 0)
+                for tp, at in self.divergent.items()
+                if tp in self.positions and self.positions[tp] > at
+            }
+            self.divergent.clear()
+            beyond = {
+                tp: self.positions[tp]
+                for tp in self.assigned
+                if tp in self.positions and self.positions[tp] > self.highwater(tp)
+            }
+        if told:
+            raise LogTruncationError(told)
+        if beyond:
+            raise OffsetOutOfRangeError(beyond)
         budget = max_records or self.max_poll_records
         out: dict[Any, list[Any]] = {}
         with self.lock:

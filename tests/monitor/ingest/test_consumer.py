@@ -255,6 +255,30 @@ def test_redis_rolled_back_to_before_the_claim_starts_the_partition_again(
     assert loop.metric("driftwatch_resyncs_total", kind="claim_lost") == 1
 
 
+@pytest.mark.parametrize("told", [True, False], ids=["diverged", "past-the-end"])
+def test_kafka_losing_applied_records_rewinds_redis_and_counts_the_new_ones(
+    loop_factory: Callable[..., Loop], told: bool
+) -> None:
+    """The broker loses offsets 200..299 after the loop applied them (restored from an older
+    copy), then writes 150 new records at offsets 200..349. Told where its log diverges (KIP-320)
+    or fetching past the log's end, the loop claims again with Redis' offset rewound to 200:
+    every new record counted once, the lost ones stay counted. Before, the loop took the new
+    records for ones it had applied and dropped them."""
+    loop = loop_factory({P0: records(300, bad_every=25)}, max_poll_records=50,
+                        max_batch_records=50)  # fmt: skip
+    loop.start()
+    loop.wait(loop.caught_up, "every record applied")
+    loop.consumer.lose(P0, 200, tell=told)
+    if not told:  # with no leader epoch to go by, only a fetch past the end shows the loss
+        loop.wait(lambda: loop.stored_offset(P0) == 200, "Redis' offset rewound")
+    new = [(200 + i, key, value) for i, key, value in records(150, bad_every=25, ids=1000)]
+    loop.consumer.append(P0, new)
+    loop.wait(loop.caught_up, "the new records applied")
+    loop.finish()
+    assert (loop.counts().predictions, loop.dead()) == (288 + 144, {"bad_json": 12 + 6})
+    assert loop.metric("driftwatch_resume_gaps_total", topic=PREDICTIONS, cause="truncated") == 1
+
+
 def test_a_partition_revoked_during_a_retry_is_claimed_again_exactly(
     loop_factory: Callable[..., Loop],
 ) -> None:

@@ -22,7 +22,7 @@ from monitor.stats.calibration import NullCalibrator
 from monitor.stats.detectors import DetectorBank
 from monitor.stats.evaluation import Judges, evaluate_window
 from monitor.stats.reference import build_profile
-from monitor.store.checkpoint import Checkpoint, Status
+from monitor.store.checkpoint import Checkpoint, Rewind, Status
 from monitor.store.evaluations import EvaluationStore
 from monitor.store.keys import Keys
 from monitor.store.lease import Lease
@@ -101,6 +101,27 @@ def test_a_claim_lost_by_redis_is_reported_and_claims_stay_above_lost_epochs(
     assert checkpoint.apply(again, 5, 9, counted(Effects()), 0).status is Status.APPLIED
     with pytest.raises(FencedError):
         checkpoint.apply(claim, 9, 10, counted(Effects()), 0)
+
+
+def test_a_rewind_moves_the_offset_back_only_for_the_owner_that_saw_kafka_lose_records(
+    checkpoint: Checkpoint,
+) -> None:
+    """Kafka lost records from offset 6 on that were applied up to 9: the owner that saw it
+    claims again with the offset rewound to 6. A rewind seen under an epoch that is no longer
+    the stored one (another owner claimed since, and may have applied the new records) or one
+    that would move the offset forward changes nothing."""
+    first = checkpoint.claim("t", 3)
+    assert checkpoint.apply(first, 0, 9, counted(Effects()), 0, fresh=True).status is (
+        Status.APPLIED
+    )
+    second = checkpoint.claim("t", 3)
+    stale = checkpoint.claim("t", 3, Rewind(6, first.epoch))  # the first owner, too late
+    assert stale.next_offset == 9
+    rewound = checkpoint.claim("t", 3, Rewind(6, stale.epoch))
+    assert rewound.next_offset == 6 and rewound.epoch > stale.epoch > second.epoch
+    assert checkpoint.claim("t", 3, Rewind(8, rewound.epoch)).next_offset == 6  # never forward
+    with pytest.raises(FencedError):
+        checkpoint.apply(second, 9, 12, counted(Effects()), 0)
 
 
 def test_a_sum_that_would_overflow_refuses_the_whole_batch(
