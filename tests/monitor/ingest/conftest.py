@@ -112,7 +112,7 @@ class FakeConsumer:
         older copy; new records appended later reuse the offsets). ``tell``: the next poll
         raises kafka-python's ``LogTruncationError`` naming ``at`` (KIP-320, the leader epochs
         told it), else a fetch past the log's end raises ``OffsetOutOfRangeError``, as
-        kafka-python does without a reset policy."""
+        kafka-python does without a reset policy (and before the log's start too)."""
         with self.lock:
             self.log[tp] = [r for r in self.log[tp] if r[0] < at]
             if tell:
@@ -147,10 +147,11 @@ class FakeConsumer:
                 if tp in self.positions and self.positions[tp] > at
             }
             self.divergent.clear()
-            beyond = {
+            beyond = {  # past the log's end, or before its start (retention deleted them)
                 tp: self.positions[tp]
                 for tp in self.assigned
-                if tp in self.positions and self.positions[tp] > self.highwater(tp)
+                if tp in self.positions
+                and not self.beginning_offsets([tp])[tp] <= self.positions[tp] <= self.highwater(tp)
             }
         if told:
             raise LogTruncationError(told)
