@@ -117,8 +117,8 @@ for _, bucket in ipairs(buckets) do
   end
   if redis.call('EXISTS', bucket) == 0 then redis.call('ZREM', KEYS[3], bucket) end
 end
--- Step 7: the checkpoint itself.
-if first >= 0 then
+-- Step 7: the checkpoint itself (an idle partition's sweep checked it and leaves it as it is).
+if first >= 0 and next ~= stored then
   redis.call('SET', KEYS[1], ARGV[3])
   stored = next
 end

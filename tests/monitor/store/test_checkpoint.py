@@ -124,6 +124,25 @@ def test_a_rewind_moves_the_offset_back_only_for_the_owner_that_saw_kafka_lose_r
         checkpoint.apply(second, 9, 12, counted(Effects()), 0)
 
 
+def test_an_idle_partitions_sweep_checks_the_offset_without_writing_it(
+    checkpoint: Checkpoint, redis_client: redis.Redis
+) -> None:
+    """A sweep of an idle partition presents its position as an empty range: checked like a
+    batch (a lost span is found), but not written again - every idle partition sweeps every few
+    seconds. ``WATCH`` fails a transaction on any write to the key, even of the same value."""
+    claim = checkpoint.claim("t", 4)
+    assert checkpoint.apply(claim, 0, 5, counted(Effects()), 0, fresh=True).status is (
+        Status.APPLIED
+    )
+    with redis_client.pipeline() as watcher:
+        watcher.watch(claim.keys.offset)
+        assert checkpoint.apply(claim, 5, 5, Effects(), 0).status is Status.APPLIED
+        watcher.multi()
+        watcher.get(claim.keys.offset)
+        assert watcher.execute() == [b"5"]  # not written: the transaction went through
+    assert checkpoint.apply(claim, 7, 7, Effects(), 0).status is Status.GAP
+
+
 def test_a_sum_that_would_overflow_refuses_the_whole_batch(
     checkpoint: Checkpoint, redis_client: redis.Redis, key_prefix: str
 ) -> None:
