@@ -258,8 +258,9 @@ def _topic_lag(
         return fail(
             check,
             f"{summary}; the Redis checkpoints are past the end of partitions {ahead}: the topic "
-            "was deleted and created again under the same name (or Kafka lost its log), so its "
-            "new records up to the old offsets would be taken as already counted",
+            "was deleted and created again under the same name (or Kafka lost its log); a "
+            "daemon claiming such a partition moves its checkpoint back to the log's end, so "
+            "the records the topic holds by then would be taken as already counted",
             "give the deployment a new kafka.group_id (its checkpoints start afresh) before the "
             "daemon reads the new topic, or restore the topic",
         )
