@@ -58,11 +58,20 @@ BOOTSTRAP_FAILED = _classes("KafkaTimeoutError", "NoBrokersAvailable")
 CONNECT_CHECK_SECONDS = 5.0
 
 
+#: Longest wait between reconnection attempts (kafka-python's default is 30 s; Java's client
+#: waits 1 s). kafka-python also backs its metadata refresh off by it while no broker answers,
+#: so after an outage of a few seconds the consumer went up to ~35 s without metadata, hence
+#: without fetching, once the broker was back (measured with a broker restarted under a daemon
+#: and a producer). Reconnecting every second costs nothing while a broker is down.
+RECONNECT_BACKOFF_MAX_MS = 1000
+
+
 def kafka_client(factory: Callable[..., C], settings: KafkaSettings, **options: Any) -> C:
     """``factory`` (``KafkaConsumer``, ``KafkaProducer``, ``KafkaAdminClient``) connected as
     ``settings`` say, with ``options`` for this use; a refusal raises
     :class:`~monitor.errors.AccessRefusedError` (the client connects to a broker to learn its
     version, so wrong credentials fail here)."""
+    options = {"reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS, **options}
     kwargs = settings.client_kwargs()
     context = None
     if settings.security_protocol.endswith("SSL"):

@@ -26,7 +26,7 @@ import redis
 from kafka import KafkaAdminClient
 
 from monitor.config import KafkaSettings
-from monitor.ingest.clients import refusal
+from monitor.ingest.clients import RECONNECT_BACKOFF_MAX_MS, refusal
 from monitor.store.query import ModelStatus, Query
 from monitor.vocab.alerts import Alert
 from monitor.vocab.incidents import MTTR_DAYS, MeanTimes, incidents, mean_times
@@ -176,7 +176,7 @@ class DependencyProbe:
                     **self._kafka.client_kwargs(),
                     request_timeout_ms=timeout_ms,
                     bootstrap_timeout_ms=timeout_ms,
-                    reconnect_backoff_max_ms=1000,
+                    reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
                 )
             self._admin.describe_cluster()
         except Exception as exc:  # whatever fails, the probe reports it and lives on

@@ -42,6 +42,13 @@ def test_the_client_gets_the_settings_and_the_options(sasl: config.KafkaSettings
     assert made["sasl_plain_username"] == USER and made["sasl_plain_password"] == PASSWORD
     assert made["bootstrap_servers"] == ["broker-1:9093", "broker-2:9093"]
     assert (made["group_id"], made["enable_auto_commit"]) == ("g", False)
+    # reconnects within a second of a broker's return (kafka-python's 30 s cap kept a consumer
+    # without metadata, so without fetching, for up to ~35 s after a short outage)
+    assert made["reconnect_backoff_max_ms"] == 1000
+    assert (
+        kafka_client(lambda **kw: kw, sasl, reconnect_backoff_max_ms=5)["reconnect_backoff_max_ms"]
+        == 5
+    )  # an option of the caller wins
 
 
 @pytest.mark.parametrize(
