@@ -403,7 +403,8 @@ class Ingestor:
             return  # assigned, not claimed yet: the claim seeks
         except LogTruncationError as exc:  # KIP-320: the broker names where its log diverges
             for tp, divergent in exc.divergent_offsets.items():
-                self._diverged(tp, None if divergent is None else divergent.offset)
+                at = None if divergent is None else divergent.offset
+                self._diverged(tp, at, by_epoch=divergent is not None)
             return
         except OffsetOutOfRangeError as exc:
             for tp, offset in exc.args[0].items():
@@ -454,15 +455,17 @@ class Ingestor:
             p.start_checked = False  # the first records after the seek say what was skipped
             self._consumer.seek(tp, start)
         elif offset > end:
-            self._diverged(tp, end)
+            self._diverged(tp, end, by_epoch=False)
         # else: in range after all (a leader change); kafka-python fetches it again
 
-    def _diverged(self, tp: TopicPartition, at: int | None) -> None:
+    def _diverged(self, tp: TopicPartition, at: int | None, *, by_epoch: bool) -> None:
         """Kafka's log of ``tp`` no longer holds what this instance read from offset ``at`` on
         (an unclean leader election, a broker restored from an older copy; None: somewhere
         before its end): the records it holds or writes from there on are new. Once the batch in
         flight settles, the partition is claimed again with Redis' offset rewound to ``at``
-        (:meth:`_rewind_diverged`): the new records are counted; those Kafka lost stay counted."""
+        (:meth:`_rewind_diverged`): the new records are counted; those Kafka lost stay counted.
+        ``by_epoch``: Kafka's leader epochs placed ``at`` (exact); else it is the log's end when
+        this instance looked (new records written before that pass for counted ones)."""
         p = self.state.owned.get(tp)
         if p is None or p.diverged_at is not None:
             return
@@ -480,7 +483,10 @@ class Ingestor:
             "up to offset %s): the broker lost acknowledged records (an unclean leader election, "
             "a broker restored from an older copy). What was applied from there on stays "
             "counted; the records Kafka holds from offset %d on are new, and are read once the "
-            "partition is claimed again", p.name, at, p.fetched, at,
+            "partition is claimed again (%s)", p.name, at, p.fetched, at,
+            "where the leader epochs place the divergence" if by_epoch else
+            "the log's end: with no leader epoch to place the divergence, records written there "
+            "before this instance looked are taken as counted",
         )  # fmt: skip
 
     def _rewind_diverged(self) -> None:

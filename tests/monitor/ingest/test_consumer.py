@@ -257,7 +257,7 @@ def test_redis_rolled_back_to_before_the_claim_starts_the_partition_again(
 
 @pytest.mark.parametrize("told", [True, False], ids=["diverged", "past-the-end"])
 def test_kafka_losing_applied_records_rewinds_redis_and_counts_the_new_ones(
-    loop_factory: Callable[..., Loop], told: bool
+    loop_factory: Callable[..., Loop], told: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The broker loses offsets 200..299 after the loop applied them (restored from an older
     copy), then writes 150 new records at offsets 200..349. Told where its log diverges (KIP-320)
@@ -277,6 +277,9 @@ def test_kafka_losing_applied_records_rewinds_redis_and_counts_the_new_ones(
     loop.finish()
     assert (loop.counts().predictions, loop.dead()) == (288 + 144, {"bad_json": 12 + 6})
     assert loop.metric("driftwatch_resume_gaps_total", topic=PREDICTIONS, cause="truncated") == 1
+    (warning,) = [r.getMessage() for r in caplog.records if "diverges" in r.getMessage()]
+    assert "at offset 200 (it had read up to offset 300)" in warning
+    assert ("where the leader epochs place" if told else "the log's end") in warning
 
 
 def test_a_partition_revoked_during_a_retry_is_claimed_again_exactly(
