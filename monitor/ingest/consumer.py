@@ -519,7 +519,8 @@ class Ingestor:
         if self.state.outage:
             return
         for p in self.state.owned.values():
-            if p.idle and now - p.last_batch >= MAINTENANCE_SECONDS and p.backoff.due(now):
+            due = now - p.last_batch >= MAINTENANCE_SECONDS and p.backoff.due(now)
+            if p.idle and p.diverged_at is None and due:  # a diverged one is claimed again
                 batch = p.next_batch(self._batch_max, drain_always=True)
                 if batch is not None:  # sweep expired joins, drain the outbox
                     self._submit(p, batch, retry=False)
